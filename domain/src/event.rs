@@ -1,0 +1,154 @@
+//! Any event of any aggregate, as projections and history see it.
+
+use serde::Serialize;
+
+use crate::backup_log::{BackupLog, BackupLogEvent};
+use crate::customer::{Customer, CustomerEvent};
+use crate::person::{Person, PersonEvent};
+use crate::project::{Project, ProjectEvent};
+use crate::ssh_key::{SshKey, SshKeyEvent};
+use crate::vm::{Vm, VmEvent};
+use cqrs_es::Aggregate;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AnyEvent {
+    Customer(CustomerEvent),
+    Person(PersonEvent),
+    SshKey(SshKeyEvent),
+    Project(ProjectEvent),
+    Vm(VmEvent),
+    BackupLog(BackupLogEvent),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown aggregate type {0:?}")]
+    UnknownAggregate(String),
+    #[error("undecodable payload: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+impl AnyEvent {
+    /// Decodes a stored payload (serde JSON of the aggregate's event enum).
+    pub fn decode(aggregate_type: &str, payload: &str) -> Result<AnyEvent, DecodeError> {
+        Ok(match aggregate_type {
+            Customer::TYPE => AnyEvent::Customer(serde_json::from_str(payload)?),
+            Person::TYPE => AnyEvent::Person(serde_json::from_str(payload)?),
+            SshKey::TYPE => AnyEvent::SshKey(serde_json::from_str(payload)?),
+            Project::TYPE => AnyEvent::Project(serde_json::from_str(payload)?),
+            Vm::TYPE => AnyEvent::Vm(serde_json::from_str(payload)?),
+            BackupLog::TYPE => AnyEvent::BackupLog(serde_json::from_str(payload)?),
+            other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
+        })
+    }
+
+    /// One line a person can read in an entity's history.
+    pub fn summary(&self) -> String {
+        use AnyEvent as A;
+        match self {
+            A::Customer(e) => match e {
+                CustomerEvent::CustomerRegistered { name, country, .. } => {
+                    format!("Customer {name} ({country}) registered")
+                }
+                CustomerEvent::CustomerRenamed { name } => format!("Renamed to {name}"),
+                CustomerEvent::BillingAddressChanged { .. } => "Billing address changed".to_owned(),
+                CustomerEvent::CustomerClosed { effective_at } => {
+                    format!("Closed effective {}", effective_at.to_rfc3339())
+                }
+            },
+            A::Person(e) => match e {
+                PersonEvent::PersonRegistered {
+                    name,
+                    customer_id: None,
+                    ..
+                } => format!("Staff member {name} registered"),
+                PersonEvent::PersonRegistered { name, .. } => format!("Person {name} registered"),
+                PersonEvent::RoleGranted {
+                    project_id, role, ..
+                } => format!("Granted {role:?} on project {project_id}"),
+                PersonEvent::RoleRevoked { project_id, .. } => {
+                    format!("Role on project {project_id} revoked")
+                }
+                PersonEvent::StaffRoleGranted { role, .. } => {
+                    format!("Granted staff role {role:?}")
+                }
+                PersonEvent::StaffRoleRevoked { role, .. } => {
+                    format!("Staff role {role:?} revoked")
+                }
+                PersonEvent::PersonDeactivated { .. } => "Deactivated".to_owned(),
+                PersonEvent::TokenIssued { token_id, .. } => format!("API token {token_id} issued"),
+                PersonEvent::TokenRevoked { token_id, .. } => {
+                    format!("API token {token_id} revoked")
+                }
+            },
+            A::SshKey(e) => match e {
+                SshKeyEvent::SshKeyAdded {
+                    algorithm,
+                    fingerprint,
+                    ..
+                } => format!("SSH key {algorithm} {fingerprint} added"),
+                SshKeyEvent::SshKeyRevoked { reason, .. } => format!("SSH key revoked: {reason}"),
+            },
+            A::Project(e) => match e {
+                ProjectEvent::ProjectCreated {
+                    name, sla_class, ..
+                } => format!("Project {name} created ({sla_class:?} SLA)"),
+                ProjectEvent::ProjectRenamed { name } => format!("Renamed to {name}"),
+                ProjectEvent::SlaClassChanged {
+                    sla_class,
+                    effective_at,
+                } => {
+                    format!(
+                        "SLA class {sla_class:?} effective {}",
+                        effective_at.to_rfc3339()
+                    )
+                }
+                ProjectEvent::DeploymentAdded { name, environment } => {
+                    format!("Deployment {name} ({environment}) added")
+                }
+                ProjectEvent::DeploymentRemoved { name } => format!("Deployment {name} removed"),
+                ProjectEvent::ProjectArchived { .. } => "Archived".to_owned(),
+            },
+            A::Vm(e) => match e {
+                VmEvent::VmProvisioned {
+                    name, resources: r, ..
+                } => {
+                    format!(
+                        "VM {name} provisioned: {} vCPU, {} GB RAM, {} GB disk",
+                        r.cpu, r.ram_gb, r.disk_gb
+                    )
+                }
+                VmEvent::VmResized {
+                    resources: r,
+                    effective_at,
+                } => format!(
+                    "Resized to {} vCPU, {} GB RAM, {} GB disk effective {}",
+                    r.cpu,
+                    r.ram_gb,
+                    r.disk_gb,
+                    effective_at.to_rfc3339()
+                ),
+                VmEvent::VmMovedToProject { project_id, .. } => {
+                    format!("Moved to project {project_id}")
+                }
+                VmEvent::VmDecommissioned { effective_at } => {
+                    format!("Decommissioned effective {}", effective_at.to_rfc3339())
+                }
+            },
+            A::BackupLog(e) => match e {
+                BackupLogEvent::BackupSucceeded {
+                    backup_id,
+                    size_bytes,
+                    ..
+                } => format!("Backup {backup_id} succeeded ({size_bytes} bytes)"),
+                BackupLogEvent::BackupFailed {
+                    backup_id, error, ..
+                } => format!("Backup {backup_id} failed: {error}"),
+                BackupLogEvent::BackupExpired { backup_id, .. } => {
+                    format!("Backup {backup_id} expired")
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Project: a customer's project; projects of one customer form a tree and hold deployments.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::shared::error::{Classify, Invalid, Refusal};
+use crate::shared::{Instant, validate};
+use crate::{CustomerId, ProjectId, aggregate, event_names};
+
+#[cfg(test)]
+mod tests;
+
+/// The SLA class of a project, which sets its availability target and surcharge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlaClass {
+    Basic,
+    Standard,
+    Premium,
+}
+
+/// What the caller knows about the project's customer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomerFacts {
+    pub id: CustomerId,
+    pub closed: bool,
+}
+
+/// What the caller knows about the parent project.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParentFacts {
+    pub id: ProjectId,
+    pub customer_id: CustomerId,
+    pub archived: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: Option<ProjectId>,
+    pub customer_id: Option<CustomerId>,
+    pub parent_id: Option<ProjectId>,
+    pub name: String,
+    /// Every SLA class with the instant it takes effect, in effective order.
+    pub sla_timeline: Vec<(Instant, SlaClass)>,
+    pub created_at: Option<Instant>,
+    /// Deployment name → environment.
+    pub deployments: BTreeMap<String, String>,
+    pub archived_at: Option<Instant>,
+}
+
+impl Project {
+    /// The class with the latest effective instant.
+    pub fn sla_class(&self) -> Option<SlaClass> {
+        self.sla_timeline.last().map(|(_, c)| *c)
+    }
+
+    fn open(&self) -> Result<(), ProjectError> {
+        match (self.id, self.archived_at) {
+            (None, _) => Err(ProjectError::NotFound),
+            (Some(_), Some(_)) => Err(ProjectError::Archived),
+            (Some(_), None) => Ok(()),
+        }
+    }
+
+    fn not_before_creation(&self, at: Instant) -> Result<(), ProjectError> {
+        match self.created_at {
+            Some(since) if at < since => Err(ProjectError::BeforeCreation { at, since }),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProjectCommand {
+    Create {
+        id: ProjectId,
+        customer: CustomerFacts,
+        parent: Option<ParentFacts>,
+        name: String,
+        sla_class: SlaClass,
+        effective_at: Instant,
+    },
+    Rename {
+        name: String,
+    },
+    ChangeSlaClass {
+        sla_class: SlaClass,
+        effective_at: Instant,
+    },
+    AddDeployment {
+        name: String,
+        environment: String,
+    },
+    RemoveDeployment {
+        name: String,
+    },
+    Archive {
+        effective_at: Instant,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ProjectEvent {
+    ProjectCreated {
+        id: ProjectId,
+        customer_id: CustomerId,
+        parent_id: Option<ProjectId>,
+        name: String,
+        sla_class: SlaClass,
+        effective_at: Instant,
+    },
+    ProjectRenamed {
+        name: String,
+    },
+    SlaClassChanged {
+        sla_class: SlaClass,
+        effective_at: Instant,
+    },
+    DeploymentAdded {
+        name: String,
+        environment: String,
+    },
+    DeploymentRemoved {
+        name: String,
+    },
+    ProjectArchived {
+        effective_at: Instant,
+    },
+}
+
+event_names!(ProjectEvent {
+    ProjectCreated,
+    ProjectRenamed,
+    SlaClassChanged,
+    DeploymentAdded,
+    DeploymentRemoved,
+    ProjectArchived,
+});
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ProjectError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("project {0} already exists")]
+    AlreadyExists(ProjectId),
+    #[error("project does not exist")]
+    NotFound,
+    #[error("project is archived; an archived project cannot be changed")]
+    Archived,
+    #[error("customer {0} is closed; no projects can be created for it")]
+    CustomerClosed(CustomerId),
+    #[error("the parent project belongs to another customer ({0})")]
+    ParentOfAnotherCustomer(CustomerId),
+    #[error("the parent project {0} is archived")]
+    ParentArchived(ProjectId),
+    #[error("effectiveAt {at} is before the project's creation ({since})")]
+    BeforeCreation { at: Instant, since: Instant },
+    #[error("deployment {0:?} already exists in this project")]
+    DeploymentExists(String),
+    #[error("deployment {0:?} does not exist in this project")]
+    NoSuchDeployment(String),
+}
+
+impl Classify for ProjectError {
+    fn refusal(&self) -> Refusal {
+        match self {
+            Self::Invalid(_) => Refusal::BadInput,
+            Self::AlreadyExists(_) | Self::DeploymentExists(_) => Refusal::Conflict,
+            Self::NotFound | Self::NoSuchDeployment(_) => Refusal::NotFound,
+            Self::Archived
+            | Self::CustomerClosed(_)
+            | Self::ParentOfAnotherCustomer(_)
+            | Self::ParentArchived(_)
+            | Self::BeforeCreation { .. } => Refusal::RuleViolation,
+        }
+    }
+}
+
+/// A deployment or environment name: it appears in key-list URLs, so it is a slug of
+/// 1–64 lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit.
+pub fn slug(field: &str, value: &str) -> Result<String, Invalid> {
+    let v = value.trim();
+    let ok = (1..=64).contains(&v.len())
+        && v.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+        && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(Invalid::new(
+            field,
+            "must be 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ))
+    }
+}
+
+pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, ProjectError> {
+    use ProjectCommand as C;
+    use ProjectEvent as E;
+    match cmd {
+        C::Create { id, .. } if p.id.is_some() => Err(ProjectError::AlreadyExists(id)),
+        C::Create {
+            id,
+            customer,
+            parent,
+            name,
+            sla_class,
+            effective_at,
+        } => {
+            let name = validate::name("name", &name)?;
+            if customer.closed {
+                return Err(ProjectError::CustomerClosed(customer.id));
+            }
+            if let Some(parent) = &parent {
+                if parent.customer_id != customer.id {
+                    return Err(ProjectError::ParentOfAnotherCustomer(parent.customer_id));
+                }
+                if parent.archived {
+                    return Err(ProjectError::ParentArchived(parent.id));
+                }
+            }
+            Ok(vec![E::ProjectCreated {
+                id,
+                customer_id: customer.id,
+                parent_id: parent.map(|p| p.id),
+                name,
+                sla_class,
+                effective_at,
+            }])
+        }
+        C::Rename { name } => {
+            p.open()?;
+            let name = validate::name("name", &name)?;
+            Ok(if name == p.name {
+                vec![]
+            } else {
+                vec![E::ProjectRenamed { name }]
+            })
+        }
+        C::ChangeSlaClass {
+            sla_class,
+            effective_at,
+        } => {
+            p.open()?;
+            p.not_before_creation(effective_at)?;
+            Ok(vec![E::SlaClassChanged {
+                sla_class,
+                effective_at,
+            }])
+        }
+        C::AddDeployment { name, environment } => {
+            p.open()?;
+            let name = slug("name", &name)?;
+            let environment = slug("environment", &environment)?;
+            if p.deployments.contains_key(&name) {
+                return Err(ProjectError::DeploymentExists(name));
+            }
+            Ok(vec![E::DeploymentAdded { name, environment }])
+        }
+        C::RemoveDeployment { name } => {
+            p.open()?;
+            if !p.deployments.contains_key(name.trim()) {
+                return Err(ProjectError::NoSuchDeployment(name));
+            }
+            Ok(vec![E::DeploymentRemoved {
+                name: name.trim().to_owned(),
+            }])
+        }
+        C::Archive { effective_at } => {
+            p.open()?;
+            p.not_before_creation(effective_at)?;
+            Ok(vec![E::ProjectArchived { effective_at }])
+        }
+    }
+}
+
+pub fn evolve(p: &mut Project, event: &ProjectEvent) {
+    use ProjectEvent as E;
+    match event {
+        E::ProjectCreated {
+            id,
+            customer_id,
+            parent_id,
+            name,
+            sla_class,
+            effective_at,
+        } => {
+            *p = Project {
+                id: Some(*id),
+                customer_id: Some(*customer_id),
+                parent_id: *parent_id,
+                name: name.clone(),
+                sla_timeline: vec![(*effective_at, *sla_class)],
+                created_at: Some(*effective_at),
+                deployments: BTreeMap::new(),
+                archived_at: None,
+            }
+        }
+        E::ProjectRenamed { name } => p.name = name.clone(),
+        E::SlaClassChanged {
+            sla_class,
+            effective_at,
+        } => {
+            // Keep the timeline in effective order; a later-recorded change with the same
+            // instant replaces the earlier one (a correction).
+            p.sla_timeline.retain(|(at, _)| at != effective_at);
+            let index = p.sla_timeline.partition_point(|(at, _)| at < effective_at);
+            p.sla_timeline.insert(index, (*effective_at, *sla_class));
+        }
+        E::DeploymentAdded { name, environment } => {
+            p.deployments.insert(name.clone(), environment.clone());
+        }
+        E::DeploymentRemoved { name } => {
+            p.deployments.remove(name);
+        }
+        E::ProjectArchived { effective_at } => p.archived_at = Some(*effective_at),
+    }
+}
+
+aggregate!(
+    Project,
+    "project",
+    ProjectCommand,
+    ProjectEvent,
+    ProjectError
+);
