@@ -58,15 +58,13 @@ impl AnyEvent {
                 }
             },
             A::Person(e) => match e {
-                PersonEvent::PersonRegistered {
-                    name,
-                    customer_id: None,
-                    ..
-                } => format!("Staff member {name} registered"),
+                PersonEvent::PersonRegistered { name, customer_id: None, .. } => {
+                    format!("Staff member {name} registered")
+                }
                 PersonEvent::PersonRegistered { name, .. } => format!("Person {name} registered"),
-                PersonEvent::RoleGranted {
-                    project_id, role, ..
-                } => format!("Granted {role:?} on project {project_id}"),
+                PersonEvent::RoleGranted { project_id, role, .. } => {
+                    format!("Granted {role:?} on project {project_id}")
+                }
                 PersonEvent::RoleRevoked { project_id, .. } => {
                     format!("Role on project {project_id} revoked")
                 }
@@ -83,26 +81,18 @@ impl AnyEvent {
                 }
             },
             A::SshKey(e) => match e {
-                SshKeyEvent::SshKeyAdded {
-                    algorithm,
-                    fingerprint,
-                    ..
-                } => format!("SSH key {algorithm} {fingerprint} added"),
+                SshKeyEvent::SshKeyAdded { algorithm, fingerprint, .. } => {
+                    format!("SSH key {algorithm} {fingerprint} added")
+                }
                 SshKeyEvent::SshKeyRevoked { reason, .. } => format!("SSH key revoked: {reason}"),
             },
             A::Project(e) => match e {
-                ProjectEvent::ProjectCreated {
-                    name, sla_class, ..
-                } => format!("Project {name} created ({sla_class:?} SLA)"),
+                ProjectEvent::ProjectCreated { name, sla_class, .. } => {
+                    format!("Project {name} created ({sla_class:?} SLA)")
+                }
                 ProjectEvent::ProjectRenamed { name } => format!("Renamed to {name}"),
-                ProjectEvent::SlaClassChanged {
-                    sla_class,
-                    effective_at,
-                } => {
-                    format!(
-                        "SLA class {sla_class:?} effective {}",
-                        effective_at.to_rfc3339()
-                    )
+                ProjectEvent::SlaClassChanged { sla_class, effective_at } => {
+                    format!("SLA class {sla_class:?} effective {}", effective_at.to_rfc3339())
                 }
                 ProjectEvent::DeploymentAdded { name, environment } => {
                     format!("Deployment {name} ({environment}) added")
@@ -111,18 +101,10 @@ impl AnyEvent {
                 ProjectEvent::ProjectArchived { .. } => "Archived".to_owned(),
             },
             A::Vm(e) => match e {
-                VmEvent::VmProvisioned {
-                    name, resources: r, ..
-                } => {
-                    format!(
-                        "VM {name} provisioned: {} vCPU, {} GB RAM, {} GB disk",
-                        r.cpu, r.ram_gb, r.disk_gb
-                    )
+                VmEvent::VmProvisioned { name, resources: r, .. } => {
+                    format!("VM {name} provisioned: {} vCPU, {} GB RAM, {} GB disk", r.cpu, r.ram_gb, r.disk_gb)
                 }
-                VmEvent::VmResized {
-                    resources: r,
-                    effective_at,
-                } => format!(
+                VmEvent::VmResized { resources: r, effective_at } => format!(
                     "Resized to {} vCPU, {} GB RAM, {} GB disk effective {}",
                     r.cpu,
                     r.ram_gb,
@@ -137,14 +119,10 @@ impl AnyEvent {
                 }
             },
             A::BackupLog(e) => match e {
-                BackupLogEvent::BackupSucceeded {
-                    backup_id,
-                    size_bytes,
-                    ..
-                } => format!("Backup {backup_id} succeeded ({size_bytes} bytes)"),
-                BackupLogEvent::BackupFailed {
-                    backup_id, error, ..
-                } => format!("Backup {backup_id} failed: {error}"),
+                BackupLogEvent::BackupSucceeded { backup_id, size_bytes, .. } => {
+                    format!("Backup {backup_id} succeeded ({size_bytes} bytes)")
+                }
+                BackupLogEvent::BackupFailed { backup_id, error, .. } => format!("Backup {backup_id} failed: {error}"),
                 BackupLogEvent::BackupExpired { backup_id, .. } => {
                     format!("Backup {backup_id} expired")
                 }

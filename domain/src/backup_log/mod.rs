@@ -84,11 +84,7 @@ pub enum BackupLogEvent {
     },
 }
 
-event_names!(BackupLogEvent {
-    BackupSucceeded,
-    BackupFailed,
-    BackupExpired
-});
+event_names!(BackupLogEvent { BackupSucceeded, BackupFailed, BackupExpired });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum BackupLogError {
@@ -131,23 +127,11 @@ fn token(field: &str, value: &str) -> Result<String, Invalid> {
     Ok(v)
 }
 
-pub fn decide(
-    log: &BackupLog,
-    cmd: BackupLogCommand,
-) -> Result<Vec<BackupLogEvent>, BackupLogError> {
+pub fn decide(log: &BackupLog, cmd: BackupLogCommand) -> Result<Vec<BackupLogEvent>, BackupLogError> {
     use BackupLogCommand as C;
     use BackupLogEvent as E;
     match cmd {
-        C::Record {
-            vm,
-            backup_id,
-            status,
-            started_at,
-            finished_at,
-            size_bytes,
-            tags,
-            error,
-        } => {
+        C::Record { vm, backup_id, status, started_at, finished_at, size_bytes, tags, error } => {
             let backup_id = token("backupId", &backup_id)?;
             if finished_at < started_at {
                 return Err(Invalid::new("finishedAt", "must not be before startedAt").into());
@@ -155,21 +139,14 @@ pub fn decide(
             if tags.len() > MAX_TAGS {
                 return Err(Invalid::new("tags", format!("at most {MAX_TAGS} tags")).into());
             }
-            let mut tags = tags
-                .iter()
-                .map(|t| token("tags", t))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut tags = tags.iter().map(|t| token("tags", t)).collect::<Result<Vec<_>, _>>()?;
             tags.sort();
             tags.dedup();
             if log.backups.contains_key(&backup_id) {
                 return Err(BackupLogError::AlreadyRecorded(backup_id));
             }
-            if started_at < vm.provisioned_at
-                || vm.decommissioned_at.is_some_and(|d| started_at >= d)
-            {
-                return Err(BackupLogError::OutsideVmLifetime {
-                    started: started_at,
-                });
+            if started_at < vm.provisioned_at || vm.decommissioned_at.is_some_and(|d| started_at >= d) {
+                return Err(BackupLogError::OutsideVmLifetime { started: started_at });
             }
             match status {
                 BackupStatus::Succeeded => {
@@ -179,47 +156,23 @@ pub fn decide(
                             return Err(Invalid::new("sizeBytes", "must not be negative").into());
                         }
                         None => {
-                            return Err(Invalid::new(
-                                "sizeBytes",
-                                "is required for a successful backup",
-                            )
-                            .into());
+                            return Err(Invalid::new("sizeBytes", "is required for a successful backup").into());
                         }
                     };
                     if error.is_some() {
-                        return Err(
-                            Invalid::new("error", "only a failed backup has an error").into()
-                        );
+                        return Err(Invalid::new("error", "only a failed backup has an error").into());
                     }
-                    Ok(vec![E::BackupSucceeded {
-                        vm_id: vm.id,
-                        backup_id,
-                        started_at,
-                        finished_at,
-                        size_bytes,
-                        tags,
-                    }])
+                    Ok(vec![E::BackupSucceeded { vm_id: vm.id, backup_id, started_at, finished_at, size_bytes, tags }])
                 }
                 BackupStatus::Failed => {
                     let error = validate::text("error", error.as_deref().unwrap_or_default())
-                        .map_err(|_| {
-                            Invalid::new("error", "a failed backup needs an error text")
-                        })?;
-                    Ok(vec![E::BackupFailed {
-                        vm_id: vm.id,
-                        backup_id,
-                        started_at,
-                        finished_at,
-                        error,
-                    }])
+                        .map_err(|_| Invalid::new("error", "a failed backup needs an error text"))?;
+                    Ok(vec![E::BackupFailed { vm_id: vm.id, backup_id, started_at, finished_at, error }])
                 }
             }
         }
         C::Expire { backup_id, at } => {
-            let backup = log
-                .backups
-                .get(&backup_id)
-                .ok_or_else(|| BackupLogError::NotFound(backup_id.clone()))?;
+            let backup = log.backups.get(&backup_id).ok_or_else(|| BackupLogError::NotFound(backup_id.clone()))?;
             if backup.status != BackupStatus::Succeeded {
                 return Err(BackupLogError::NotSucceeded(backup_id));
             }
@@ -227,10 +180,7 @@ pub fn decide(
                 return Err(BackupLogError::AlreadyExpired(backup_id));
             }
             if at < backup.finished_at {
-                return Err(BackupLogError::ExpiryBeforeFinish {
-                    at,
-                    finished: backup.finished_at,
-                });
+                return Err(BackupLogError::ExpiryBeforeFinish { at, finished: backup.finished_at });
             }
             Ok(vec![E::BackupExpired { backup_id, at }])
         }
@@ -240,14 +190,7 @@ pub fn decide(
 pub fn evolve(log: &mut BackupLog, event: &BackupLogEvent) {
     use BackupLogEvent as E;
     match event {
-        E::BackupSucceeded {
-            vm_id,
-            backup_id,
-            started_at,
-            finished_at,
-            size_bytes,
-            ..
-        } => {
+        E::BackupSucceeded { vm_id, backup_id, started_at, finished_at, size_bytes, .. } => {
             log.vm_id = Some(*vm_id);
             log.backups.insert(
                 backup_id.clone(),
@@ -260,13 +203,7 @@ pub fn evolve(log: &mut BackupLog, event: &BackupLogEvent) {
                 },
             );
         }
-        E::BackupFailed {
-            vm_id,
-            backup_id,
-            started_at,
-            finished_at,
-            ..
-        } => {
+        E::BackupFailed { vm_id, backup_id, started_at, finished_at, .. } => {
             log.vm_id = Some(*vm_id);
             log.backups.insert(
                 backup_id.clone(),
@@ -287,10 +224,4 @@ pub fn evolve(log: &mut BackupLog, event: &BackupLogEvent) {
     }
 }
 
-aggregate!(
-    BackupLog,
-    "backup_log",
-    BackupLogCommand,
-    BackupLogEvent,
-    BackupLogError
-);
+aggregate!(BackupLog, "backup_log", BackupLogCommand, BackupLogEvent, BackupLogError);

@@ -5,18 +5,9 @@ use cqrs_es::test::TestFramework;
 type LogTest = TestFramework<BackupLog>;
 
 fn vm() -> VmFacts {
-    VmFacts {
-        id: VmId(uuid(30)),
-        provisioned_at: at(1, 1),
-        decommissioned_at: None,
-    }
+    VmFacts { id: VmId(uuid(30)), provisioned_at: at(1, 1), decommissioned_at: None }
 }
-fn record(
-    id: &str,
-    status: BackupStatus,
-    size: Option<i64>,
-    error: Option<&str>,
-) -> BackupLogCommand {
+fn record(id: &str, status: BackupStatus, size: Option<i64>, error: Option<&str>) -> BackupLogCommand {
     BackupLogCommand::Record {
         vm: vm(),
         backup_id: id.into(),
@@ -43,12 +34,7 @@ fn succeeded() -> BackupLogEvent {
 fn records_a_successful_backup_with_sorted_unique_tags() {
     LogTest::with(())
         .given_no_previous_events()
-        .when(record(
-            "b-1",
-            BackupStatus::Succeeded,
-            Some(5_000_000_000),
-            None,
-        ))
+        .when(record("b-1", BackupStatus::Succeeded, Some(5_000_000_000), None))
         .then_expect_events(vec![succeeded()]);
 }
 
@@ -76,23 +62,11 @@ fn refuses_bad_backup_reports() {
         record("", BackupStatus::Succeeded, Some(1), None),
     ];
     for cmd in cases {
-        let err = LogTest::with(())
-            .given_no_previous_events()
-            .when(cmd.clone())
-            .inspect_result()
-            .unwrap_err();
+        let err = LogTest::with(()).given_no_previous_events().when(cmd.clone()).inspect_result().unwrap_err();
         assert_eq!(err.refusal(), Refusal::BadInput, "{cmd:?}");
     }
-    let BackupLogCommand::Record {
-        vm,
-        backup_id,
-        status,
-        started_at,
-        size_bytes,
-        tags,
-        error,
-        ..
-    } = record("b-1", BackupStatus::Succeeded, Some(1), None)
+    let BackupLogCommand::Record { vm, backup_id, status, started_at, size_bytes, tags, error, .. } =
+        record("b-1", BackupStatus::Succeeded, Some(1), None)
     else {
         unreachable!()
     };
@@ -119,26 +93,15 @@ fn refuses_a_duplicate_backup_id_and_backups_outside_the_vm_lifetime() {
         .given(vec![succeeded()])
         .when(record("b-1", BackupStatus::Succeeded, Some(1), None))
         .then_expect_error(BackupLogError::AlreadyRecorded("b-1".into()));
-    let BackupLogCommand::Record {
-        backup_id,
-        status,
-        started_at,
-        finished_at,
-        size_bytes,
-        tags,
-        error,
-        ..
-    } = record("b-3", BackupStatus::Succeeded, Some(1), None)
+    let BackupLogCommand::Record { backup_id, status, started_at, finished_at, size_bytes, tags, error, .. } =
+        record("b-3", BackupStatus::Succeeded, Some(1), None)
     else {
         unreachable!()
     };
     LogTest::with(())
         .given_no_previous_events()
         .when(BackupLogCommand::Record {
-            vm: VmFacts {
-                decommissioned_at: Some(at(1, 20)),
-                ..vm()
-            },
+            vm: VmFacts { decommissioned_at: Some(at(1, 20)), ..vm() },
             backup_id,
             status,
             started_at,
@@ -152,39 +115,24 @@ fn refuses_a_duplicate_backup_id_and_backups_outside_the_vm_lifetime() {
 
 #[test]
 fn expires_a_successful_backup_once() {
-    let expired = BackupLogEvent::BackupExpired {
-        backup_id: "b-1".into(),
-        at: at(3, 1),
-    };
+    let expired = BackupLogEvent::BackupExpired { backup_id: "b-1".into(), at: at(3, 1) };
     LogTest::with(())
         .given(vec![succeeded()])
-        .when(BackupLogCommand::Expire {
-            backup_id: "b-1".into(),
-            at: at(3, 1),
-        })
+        .when(BackupLogCommand::Expire { backup_id: "b-1".into(), at: at(3, 1) })
         .then_expect_events(vec![expired.clone()]);
     LogTest::with(())
         .given(vec![succeeded(), expired])
-        .when(BackupLogCommand::Expire {
-            backup_id: "b-1".into(),
-            at: at(3, 2),
-        })
+        .when(BackupLogCommand::Expire { backup_id: "b-1".into(), at: at(3, 2) })
         .then_expect_error(BackupLogError::AlreadyExpired("b-1".into()));
     LogTest::with(())
         .given(vec![succeeded()])
-        .when(BackupLogCommand::Expire {
-            backup_id: "b-1".into(),
-            at: at(1, 1),
-        })
+        .when(BackupLogCommand::Expire { backup_id: "b-1".into(), at: at(1, 1) })
         .then_expect_error(BackupLogError::ExpiryBeforeFinish {
             at: at(1, 1),
             finished: at(2, 1) + chrono::Duration::minutes(20),
         });
     LogTest::with(())
         .given_no_previous_events()
-        .when(BackupLogCommand::Expire {
-            backup_id: "nope".into(),
-            at: at(3, 1),
-        })
+        .when(BackupLogCommand::Expire { backup_id: "nope".into(), at: at(3, 1) })
         .then_expect_error(BackupLogError::NotFound("nope".into()));
 }

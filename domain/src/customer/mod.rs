@@ -68,12 +68,7 @@ pub enum CustomerEvent {
     },
 }
 
-event_names!(CustomerEvent {
-    CustomerRegistered,
-    CustomerRenamed,
-    BillingAddressChanged,
-    CustomerClosed
-});
+event_names!(CustomerEvent { CustomerRegistered, CustomerRenamed, BillingAddressChanged, CustomerClosed });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CustomerError {
@@ -115,15 +110,7 @@ pub fn decide(c: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
     use CustomerEvent as E;
     match cmd {
         C::Register { id, .. } if c.id.is_some() => Err(CustomerError::AlreadyRegistered(id)),
-        C::Register {
-            id,
-            name,
-            country,
-            vat_id,
-            billing_address,
-            payment_terms_days,
-            effective_at,
-        } => {
+        C::Register { id, name, country, vat_id, billing_address, payment_terms_days, effective_at } => {
             let payment_terms_days = match payment_terms_days {
                 Some(days) => validate::within("paymentTermsDays", days, 0, 365, " days")?,
                 None => DEFAULT_PAYMENT_TERMS_DAYS,
@@ -132,10 +119,7 @@ pub fn decide(c: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
                 id,
                 name: validate::name("name", &name)?,
                 country: validate::country("country", &country)?,
-                vat_id: vat_id
-                    .filter(|v| !v.trim().is_empty())
-                    .map(|v| validate::vat_id("vatId", &v))
-                    .transpose()?,
+                vat_id: vat_id.filter(|v| !v.trim().is_empty()).map(|v| validate::vat_id("vatId", &v)).transpose()?,
                 billing_address: validate::text("billingAddress", &billing_address)?,
                 payment_terms_days,
                 effective_at,
@@ -144,11 +128,7 @@ pub fn decide(c: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
         C::Rename { name } => {
             c.open()?;
             let name = validate::name("name", &name)?;
-            Ok(if name == c.name {
-                vec![]
-            } else {
-                vec![E::CustomerRenamed { name }]
-            })
+            Ok(if name == c.name { vec![] } else { vec![E::CustomerRenamed { name }] })
         }
         C::ChangeBillingAddress { billing_address } => {
             c.open()?;
@@ -163,10 +143,7 @@ pub fn decide(c: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
             c.open()?;
             let since = c.registered_at.unwrap_or(effective_at);
             if effective_at < since {
-                return Err(CustomerError::BeforeRegistration {
-                    at: effective_at,
-                    since,
-                });
+                return Err(CustomerError::BeforeRegistration { at: effective_at, since });
             }
             Ok(vec![E::CustomerClosed { effective_at }])
         }
@@ -196,17 +173,9 @@ pub fn evolve(c: &mut Customer, event: &CustomerEvent) {
             }
         }
         CustomerEvent::CustomerRenamed { name } => c.name = name.clone(),
-        CustomerEvent::BillingAddressChanged { billing_address } => {
-            c.billing_address = billing_address.clone()
-        }
+        CustomerEvent::BillingAddressChanged { billing_address } => c.billing_address = billing_address.clone(),
         CustomerEvent::CustomerClosed { effective_at } => c.closed_at = Some(*effective_at),
     }
 }
 
-aggregate!(
-    Customer,
-    "customer",
-    CustomerCommand,
-    CustomerEvent,
-    CustomerError
-);
+aggregate!(Customer, "customer", CustomerCommand, CustomerEvent, CustomerError);

@@ -110,43 +110,14 @@ pub enum PersonCommand {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum PersonEvent {
-    PersonRegistered {
-        id: PersonId,
-        name: String,
-        email: String,
-        customer_id: Option<CustomerId>,
-        at: Instant,
-    },
-    RoleGranted {
-        project_id: ProjectId,
-        role: Role,
-        at: Instant,
-    },
-    RoleRevoked {
-        project_id: ProjectId,
-        at: Instant,
-    },
-    StaffRoleGranted {
-        role: StaffRole,
-        at: Instant,
-    },
-    StaffRoleRevoked {
-        role: StaffRole,
-        at: Instant,
-    },
-    PersonDeactivated {
-        at: Instant,
-    },
-    TokenIssued {
-        token_id: TokenId,
-        sha256: String,
-        expires_at: Option<Instant>,
-        at: Instant,
-    },
-    TokenRevoked {
-        token_id: TokenId,
-        at: Instant,
-    },
+    PersonRegistered { id: PersonId, name: String, email: String, customer_id: Option<CustomerId>, at: Instant },
+    RoleGranted { project_id: ProjectId, role: Role, at: Instant },
+    RoleRevoked { project_id: ProjectId, at: Instant },
+    StaffRoleGranted { role: StaffRole, at: Instant },
+    StaffRoleRevoked { role: StaffRole, at: Instant },
+    PersonDeactivated { at: Instant },
+    TokenIssued { token_id: TokenId, sha256: String, expires_at: Option<Instant>, at: Instant },
+    TokenRevoked { token_id: TokenId, at: Instant },
 }
 
 event_names!(PersonEvent {
@@ -224,13 +195,7 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
     use PersonEvent as E;
     match cmd {
         C::Register { id, .. } if p.id.is_some() => Err(PersonError::AlreadyRegistered(id)),
-        C::Register {
-            id,
-            name,
-            email,
-            customer,
-            at,
-        } => {
+        C::Register { id, name, email, customer, at } => {
             if let Some(CustomerFacts { id, closed: true }) = customer {
                 return Err(PersonError::CustomerClosed(id));
             }
@@ -253,11 +218,7 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
             Ok(if p.roles.get(&project.id) == Some(&role) {
                 vec![]
             } else {
-                vec![E::RoleGranted {
-                    project_id: project.id,
-                    role,
-                    at,
-                }]
+                vec![E::RoleGranted { project_id: project.id, role, at }]
             })
         }
         C::RevokeRole { project_id, at } => {
@@ -272,11 +233,7 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
             if !p.is_staff() {
                 return Err(PersonError::StaffRoleForCustomerUser);
             }
-            Ok(if p.staff_roles.contains(&role) {
-                vec![]
-            } else {
-                vec![E::StaffRoleGranted { role, at }]
-            })
+            Ok(if p.staff_roles.contains(&role) { vec![] } else { vec![E::StaffRoleGranted { role, at }] })
         }
         C::RevokeStaffRole { role, at } => {
             p.active()?;
@@ -289,12 +246,7 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
             p.active()?;
             Ok(vec![E::PersonDeactivated { at }])
         }
-        C::IssueToken {
-            token_id,
-            sha256,
-            expires_at,
-            at,
-        } => {
+        C::IssueToken { token_id, sha256, expires_at, at } => {
             p.active()?;
             if p.tokens.contains_key(&token_id) {
                 return Err(PersonError::TokenExists(token_id));
@@ -305,12 +257,7 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
             if expires_at.is_some_and(|e| e <= at) {
                 return Err(Invalid::new("expiresAt", "must be in the future").into());
             }
-            Ok(vec![E::TokenIssued {
-                token_id,
-                sha256: sha256.to_ascii_lowercase(),
-                expires_at,
-                at,
-            }])
+            Ok(vec![E::TokenIssued { token_id, sha256: sha256.to_ascii_lowercase(), expires_at, at }])
         }
         C::RevokeToken { token_id, at } => {
             if p.id.is_none() {
@@ -328,13 +275,7 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
 pub fn evolve(p: &mut Person, event: &PersonEvent) {
     use PersonEvent as E;
     match event {
-        E::PersonRegistered {
-            id,
-            name,
-            email,
-            customer_id,
-            ..
-        } => {
+        E::PersonRegistered { id, name, email, customer_id, .. } => {
             *p = Person {
                 id: Some(*id),
                 name: name.clone(),
@@ -343,9 +284,7 @@ pub fn evolve(p: &mut Person, event: &PersonEvent) {
                 ..Person::default()
             }
         }
-        E::RoleGranted {
-            project_id, role, ..
-        } => {
+        E::RoleGranted { project_id, role, .. } => {
             p.roles.insert(*project_id, *role);
         }
         E::RoleRevoked { project_id, .. } => {
@@ -358,20 +297,10 @@ pub fn evolve(p: &mut Person, event: &PersonEvent) {
             p.staff_roles.remove(role);
         }
         E::PersonDeactivated { at } => p.deactivated_at = Some(*at),
-        E::TokenIssued {
-            token_id,
-            sha256,
-            expires_at,
-            at,
-        } => {
+        E::TokenIssued { token_id, sha256, expires_at, at } => {
             p.tokens.insert(
                 *token_id,
-                Token {
-                    sha256: sha256.clone(),
-                    issued_at: *at,
-                    expires_at: *expires_at,
-                    revoked_at: None,
-                },
+                Token { sha256: sha256.clone(), issued_at: *at, expires_at: *expires_at, revoked_at: None },
             );
         }
         E::TokenRevoked { token_id, at } => {

@@ -11,11 +11,7 @@ fn customer() -> CustomerId {
     CustomerId(uuid(1))
 }
 fn project() -> ProjectFacts {
-    ProjectFacts {
-        id: ProjectId(uuid(20)),
-        customer_id: customer(),
-        archived: false,
-    }
+    ProjectFacts { id: ProjectId(uuid(20)), customer_id: customer(), archived: false }
 }
 fn user_registered() -> PersonEvent {
     PersonEvent::PersonRegistered {
@@ -45,10 +41,7 @@ fn registers_a_customer_user_and_a_member_of_staff() {
             id: pid(),
             name: "Ada".into(),
             email: "ada@example.com".into(),
-            customer: Some(CustomerFacts {
-                id: customer(),
-                closed: false,
-            }),
+            customer: Some(CustomerFacts { id: customer(), closed: false }),
             at: at(1, 1),
         })
         .then_expect_events(vec![user_registered()]);
@@ -70,10 +63,7 @@ fn refuses_registration_twice_for_a_closed_customer_or_with_a_bad_email() {
         id: pid(),
         name: "Ada".into(),
         email: email.into(),
-        customer: Some(CustomerFacts {
-            id: customer(),
-            closed,
-        }),
+        customer: Some(CustomerFacts { id: customer(), closed }),
         at: at(1, 1),
     };
     PersonTest::with(())
@@ -96,80 +86,45 @@ fn refuses_registration_twice_for_a_closed_customer_or_with_a_bad_email() {
 fn grants_changes_and_revokes_a_project_role() {
     PersonTest::with(())
         .given(vec![user_registered()])
-        .when(PersonCommand::GrantRole {
-            project: project(),
-            role: Role::Member,
-            at: at(2, 1),
-        })
+        .when(PersonCommand::GrantRole { project: project(), role: Role::Member, at: at(2, 1) })
         .then_expect_events(vec![PersonEvent::RoleGranted {
             project_id: project().id,
             role: Role::Member,
             at: at(2, 1),
         }]);
-    let granted = PersonEvent::RoleGranted {
-        project_id: project().id,
-        role: Role::Member,
-        at: at(2, 1),
-    };
+    let granted = PersonEvent::RoleGranted { project_id: project().id, role: Role::Member, at: at(2, 1) };
     PersonTest::with(())
         .given(vec![user_registered(), granted.clone()])
-        .when(PersonCommand::GrantRole {
-            project: project(),
-            role: Role::Member,
-            at: at(2, 2),
-        })
+        .when(PersonCommand::GrantRole { project: project(), role: Role::Member, at: at(2, 2) })
         .then_expect_events(vec![]);
     PersonTest::with(())
         .given(vec![user_registered(), granted])
-        .when(PersonCommand::RevokeRole {
-            project_id: project().id,
-            at: at(2, 3),
-        })
-        .then_expect_events(vec![PersonEvent::RoleRevoked {
-            project_id: project().id,
-            at: at(2, 3),
-        }]);
+        .when(PersonCommand::RevokeRole { project_id: project().id, at: at(2, 3) })
+        .then_expect_events(vec![PersonEvent::RoleRevoked { project_id: project().id, at: at(2, 3) }]);
 }
 
 #[test]
 fn refuses_project_roles_across_customers_on_archived_projects_and_unknown_revokes() {
-    let foreign = ProjectFacts {
-        customer_id: CustomerId(uuid(2)),
-        ..project()
-    };
+    let foreign = ProjectFacts { customer_id: CustomerId(uuid(2)), ..project() };
     PersonTest::with(())
         .given(vec![user_registered()])
-        .when(PersonCommand::GrantRole {
-            project: foreign,
-            role: Role::Viewer,
-            at: at(2, 1),
-        })
+        .when(PersonCommand::GrantRole { project: foreign, role: Role::Viewer, at: at(2, 1) })
         .then_expect_error(PersonError::ProjectOfAnotherCustomer(CustomerId(uuid(2))));
     PersonTest::with(())
         .given(vec![staff_registered()])
-        .when(PersonCommand::GrantRole {
-            project: project(),
-            role: Role::Viewer,
-            at: at(2, 1),
-        })
+        .when(PersonCommand::GrantRole { project: project(), role: Role::Viewer, at: at(2, 1) })
         .then_expect_error(PersonError::ProjectOfAnotherCustomer(customer()));
     PersonTest::with(())
         .given(vec![user_registered()])
         .when(PersonCommand::GrantRole {
-            project: ProjectFacts {
-                archived: true,
-                ..project()
-            },
+            project: ProjectFacts { archived: true, ..project() },
             role: Role::Viewer,
             at: at(2, 1),
         })
         .then_expect_error(PersonError::ProjectArchived(project().id));
     PersonTest::with(())
         .given(vec![user_registered()])
-        .when(PersonCommand::RevokeRole {
-            project_id: project().id,
-            at: at(2, 1),
-        })
+        .when(PersonCommand::RevokeRole { project_id: project().id, at: at(2, 1) })
         .then_expect_error(PersonError::NoRoleOnProject(project().id));
 }
 
@@ -177,43 +132,19 @@ fn refuses_project_roles_across_customers_on_archived_projects_and_unknown_revok
 fn grants_staff_roles_only_to_staff() {
     PersonTest::with(())
         .given(vec![staff_registered()])
-        .when(PersonCommand::GrantStaffRole {
-            role: StaffRole::Ops,
-            at: at(2, 1),
-        })
-        .then_expect_events(vec![PersonEvent::StaffRoleGranted {
-            role: StaffRole::Ops,
-            at: at(2, 1),
-        }]);
+        .when(PersonCommand::GrantStaffRole { role: StaffRole::Ops, at: at(2, 1) })
+        .then_expect_events(vec![PersonEvent::StaffRoleGranted { role: StaffRole::Ops, at: at(2, 1) }]);
     PersonTest::with(())
         .given(vec![user_registered()])
-        .when(PersonCommand::GrantStaffRole {
-            role: StaffRole::Admin,
-            at: at(2, 1),
-        })
+        .when(PersonCommand::GrantStaffRole { role: StaffRole::Admin, at: at(2, 1) })
         .then_expect_error(PersonError::StaffRoleForCustomerUser);
     PersonTest::with(())
-        .given(vec![
-            staff_registered(),
-            PersonEvent::StaffRoleGranted {
-                role: StaffRole::Ops,
-                at: at(2, 1),
-            },
-        ])
-        .when(PersonCommand::RevokeStaffRole {
-            role: StaffRole::Ops,
-            at: at(2, 2),
-        })
-        .then_expect_events(vec![PersonEvent::StaffRoleRevoked {
-            role: StaffRole::Ops,
-            at: at(2, 2),
-        }]);
+        .given(vec![staff_registered(), PersonEvent::StaffRoleGranted { role: StaffRole::Ops, at: at(2, 1) }])
+        .when(PersonCommand::RevokeStaffRole { role: StaffRole::Ops, at: at(2, 2) })
+        .then_expect_events(vec![PersonEvent::StaffRoleRevoked { role: StaffRole::Ops, at: at(2, 2) }]);
     PersonTest::with(())
         .given(vec![staff_registered()])
-        .when(PersonCommand::RevokeStaffRole {
-            role: StaffRole::Billing,
-            at: at(2, 2),
-        })
+        .when(PersonCommand::RevokeStaffRole { role: StaffRole::Billing, at: at(2, 2) })
         .then_expect_error(PersonError::NoSuchStaffRole(StaffRole::Billing));
 }
 
@@ -230,11 +161,7 @@ fn deactivates_once_and_then_refuses_roles_and_tokens() {
         .then_expect_error(PersonError::Deactivated);
     PersonTest::with(())
         .given(vec![user_registered(), deactivated.clone()])
-        .when(PersonCommand::GrantRole {
-            project: project(),
-            role: Role::Viewer,
-            at: at(3, 2),
-        })
+        .when(PersonCommand::GrantRole { project: project(), role: Role::Viewer, at: at(3, 2) })
         .then_expect_error(PersonError::Deactivated);
     PersonTest::with(())
         .given(vec![user_registered(), deactivated])
@@ -253,12 +180,8 @@ fn deactivates_once_and_then_refuses_roles_and_tokens() {
 
 #[test]
 fn issues_and_revokes_tokens_by_hash_only() {
-    let issued = PersonEvent::TokenIssued {
-        token_id: TokenId(uuid(5)),
-        sha256: HASH.into(),
-        expires_at: None,
-        at: at(2, 1),
-    };
+    let issued =
+        PersonEvent::TokenIssued { token_id: TokenId(uuid(5)), sha256: HASH.into(), expires_at: None, at: at(2, 1) };
     PersonTest::with(())
         .given(vec![user_registered()])
         .when(PersonCommand::IssueToken {
@@ -297,19 +220,10 @@ fn issues_and_revokes_tokens_by_hash_only() {
         .then_expect_error(Invalid::new("expiresAt", "must be in the future").into());
     PersonTest::with(())
         .given(vec![user_registered(), issued])
-        .when(PersonCommand::RevokeToken {
-            token_id: TokenId(uuid(5)),
-            at: at(2, 2),
-        })
-        .then_expect_events(vec![PersonEvent::TokenRevoked {
-            token_id: TokenId(uuid(5)),
-            at: at(2, 2),
-        }]);
+        .when(PersonCommand::RevokeToken { token_id: TokenId(uuid(5)), at: at(2, 2) })
+        .then_expect_events(vec![PersonEvent::TokenRevoked { token_id: TokenId(uuid(5)), at: at(2, 2) }]);
     PersonTest::with(())
         .given(vec![user_registered()])
-        .when(PersonCommand::RevokeToken {
-            token_id: TokenId(uuid(9)),
-            at: at(2, 2),
-        })
+        .when(PersonCommand::RevokeToken { token_id: TokenId(uuid(9)), at: at(2, 2) })
         .then_expect_error(PersonError::UnknownToken(TokenId(uuid(9))));
 }

@@ -181,9 +181,7 @@ impl Classify for ProjectError {
 pub fn slug(field: &str, value: &str) -> Result<String, Invalid> {
     let v = value.trim();
     let ok = (1..=64).contains(&v.len())
-        && v.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        })
+        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
         && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
     if ok {
         Ok(v.to_owned())
@@ -200,14 +198,7 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
     use ProjectEvent as E;
     match cmd {
         C::Create { id, .. } if p.id.is_some() => Err(ProjectError::AlreadyExists(id)),
-        C::Create {
-            id,
-            customer,
-            parent,
-            name,
-            sla_class,
-            effective_at,
-        } => {
+        C::Create { id, customer, parent, name, sla_class, effective_at } => {
             let name = validate::name("name", &name)?;
             if customer.closed {
                 return Err(ProjectError::CustomerClosed(customer.id));
@@ -232,22 +223,12 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
         C::Rename { name } => {
             p.open()?;
             let name = validate::name("name", &name)?;
-            Ok(if name == p.name {
-                vec![]
-            } else {
-                vec![E::ProjectRenamed { name }]
-            })
+            Ok(if name == p.name { vec![] } else { vec![E::ProjectRenamed { name }] })
         }
-        C::ChangeSlaClass {
-            sla_class,
-            effective_at,
-        } => {
+        C::ChangeSlaClass { sla_class, effective_at } => {
             p.open()?;
             p.not_before_creation(effective_at)?;
-            Ok(vec![E::SlaClassChanged {
-                sla_class,
-                effective_at,
-            }])
+            Ok(vec![E::SlaClassChanged { sla_class, effective_at }])
         }
         C::AddDeployment { name, environment } => {
             p.open()?;
@@ -263,9 +244,7 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
             if !p.deployments.contains_key(name.trim()) {
                 return Err(ProjectError::NoSuchDeployment(name));
             }
-            Ok(vec![E::DeploymentRemoved {
-                name: name.trim().to_owned(),
-            }])
+            Ok(vec![E::DeploymentRemoved { name: name.trim().to_owned() }])
         }
         C::Archive { effective_at } => {
             p.open()?;
@@ -278,14 +257,7 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
 pub fn evolve(p: &mut Project, event: &ProjectEvent) {
     use ProjectEvent as E;
     match event {
-        E::ProjectCreated {
-            id,
-            customer_id,
-            parent_id,
-            name,
-            sla_class,
-            effective_at,
-        } => {
+        E::ProjectCreated { id, customer_id, parent_id, name, sla_class, effective_at } => {
             *p = Project {
                 id: Some(*id),
                 customer_id: Some(*customer_id),
@@ -298,10 +270,7 @@ pub fn evolve(p: &mut Project, event: &ProjectEvent) {
             }
         }
         E::ProjectRenamed { name } => p.name = name.clone(),
-        E::SlaClassChanged {
-            sla_class,
-            effective_at,
-        } => {
+        E::SlaClassChanged { sla_class, effective_at } => {
             // Keep the timeline in effective order; a later-recorded change with the same
             // instant replaces the earlier one (a correction).
             p.sla_timeline.retain(|(at, _)| at != effective_at);
@@ -318,10 +287,4 @@ pub fn evolve(p: &mut Project, event: &ProjectEvent) {
     }
 }
 
-aggregate!(
-    Project,
-    "project",
-    ProjectCommand,
-    ProjectEvent,
-    ProjectError
-);
+aggregate!(Project, "project", ProjectCommand, ProjectEvent, ProjectError);

@@ -8,10 +8,7 @@ fn id() -> ProjectId {
     ProjectId(uuid(20))
 }
 fn customer() -> CustomerFacts {
-    CustomerFacts {
-        id: CustomerId(uuid(1)),
-        closed: false,
-    }
+    CustomerFacts { id: CustomerId(uuid(1)), closed: false }
 }
 fn create(parent: Option<ParentFacts>) -> ProjectCommand {
     ProjectCommand::Create {
@@ -36,106 +33,59 @@ fn created() -> ProjectEvent {
 
 #[test]
 fn creates_a_root_project_and_a_child() {
-    ProjectTest::with(())
-        .given_no_previous_events()
-        .when(create(None))
-        .then_expect_events(vec![created()]);
-    let parent = ParentFacts {
-        id: ProjectId(uuid(21)),
-        customer_id: customer().id,
-        archived: false,
-    };
-    let ProjectEvent::ProjectCreated {
-        id,
-        customer_id,
-        name,
-        sla_class,
-        effective_at,
-        ..
-    } = created()
-    else {
+    ProjectTest::with(()).given_no_previous_events().when(create(None)).then_expect_events(vec![created()]);
+    let parent = ParentFacts { id: ProjectId(uuid(21)), customer_id: customer().id, archived: false };
+    let ProjectEvent::ProjectCreated { id, customer_id, name, sla_class, effective_at, .. } = created() else {
         unreachable!()
     };
-    ProjectTest::with(())
-        .given_no_previous_events()
-        .when(create(Some(parent)))
-        .then_expect_events(vec![ProjectEvent::ProjectCreated {
+    ProjectTest::with(()).given_no_previous_events().when(create(Some(parent))).then_expect_events(vec![
+        ProjectEvent::ProjectCreated {
             id,
             customer_id,
             parent_id: Some(ProjectId(uuid(21))),
             name,
             sla_class,
             effective_at,
-        }]);
+        },
+    ]);
 }
 
 #[test]
 fn refuses_a_parent_of_another_customer_an_archived_parent_a_closed_customer_and_duplicates() {
-    let foreign = ParentFacts {
-        id: ProjectId(uuid(21)),
-        customer_id: CustomerId(uuid(2)),
-        archived: false,
-    };
+    let foreign = ParentFacts { id: ProjectId(uuid(21)), customer_id: CustomerId(uuid(2)), archived: false };
     ProjectTest::with(())
         .given_no_previous_events()
         .when(create(Some(foreign)))
         .then_expect_error(ProjectError::ParentOfAnotherCustomer(CustomerId(uuid(2))));
-    let archived = ParentFacts {
-        id: ProjectId(uuid(21)),
-        customer_id: customer().id,
-        archived: true,
-    };
+    let archived = ParentFacts { id: ProjectId(uuid(21)), customer_id: customer().id, archived: true };
     ProjectTest::with(())
         .given_no_previous_events()
         .when(create(Some(archived)))
         .then_expect_error(ProjectError::ParentArchived(ProjectId(uuid(21))));
-    let ProjectCommand::Create {
-        id,
-        parent,
-        name,
-        sla_class,
-        effective_at,
-        ..
-    } = create(None)
-    else {
-        unreachable!()
-    };
+    let ProjectCommand::Create { id, parent, name, sla_class, effective_at, .. } = create(None) else { unreachable!() };
     ProjectTest::with(())
         .given_no_previous_events()
         .when(ProjectCommand::Create {
             id,
-            customer: CustomerFacts {
-                closed: true,
-                ..customer()
-            },
+            customer: CustomerFacts { closed: true, ..customer() },
             parent,
             name,
             sla_class,
             effective_at,
         })
         .then_expect_error(ProjectError::CustomerClosed(customer().id));
-    ProjectTest::with(())
-        .given(vec![created()])
-        .when(create(None))
-        .then_expect_error(ProjectError::AlreadyExists(id));
+    ProjectTest::with(()).given(vec![created()]).when(create(None)).then_expect_error(ProjectError::AlreadyExists(id));
 }
 
 #[test]
 fn renames_and_changes_the_sla_class_from_an_effective_instant() {
     ProjectTest::with(())
         .given(vec![created()])
-        .when(ProjectCommand::Rename {
-            name: "Web shop".into(),
-        })
-        .then_expect_events(vec![ProjectEvent::ProjectRenamed {
-            name: "Web shop".into(),
-        }]);
+        .when(ProjectCommand::Rename { name: "Web shop".into() })
+        .then_expect_events(vec![ProjectEvent::ProjectRenamed { name: "Web shop".into() }]);
     ProjectTest::with(())
         .given(vec![created()])
-        .when(ProjectCommand::ChangeSlaClass {
-            sla_class: SlaClass::Premium,
-            effective_at: at(2, 1),
-        })
+        .when(ProjectCommand::ChangeSlaClass { sla_class: SlaClass::Premium, effective_at: at(2, 1) })
         .then_expect_events(vec![ProjectEvent::SlaClassChanged {
             sla_class: SlaClass::Premium,
             effective_at: at(2, 1),
@@ -146,37 +96,18 @@ fn renames_and_changes_the_sla_class_from_an_effective_instant() {
             sla_class: SlaClass::Premium,
             effective_at: at(1, 1) - chrono::Duration::hours(1),
         })
-        .then_expect_error(ProjectError::BeforeCreation {
-            at: at(1, 1) - chrono::Duration::hours(1),
-            since: at(1, 1),
-        });
+        .then_expect_error(ProjectError::BeforeCreation { at: at(1, 1) - chrono::Duration::hours(1), since: at(1, 1) });
 }
 
 #[test]
 fn keeps_the_sla_timeline_in_effective_order() {
     let mut p = Project::default();
     evolve(&mut p, &created());
-    evolve(
-        &mut p,
-        &ProjectEvent::SlaClassChanged {
-            sla_class: SlaClass::Premium,
-            effective_at: at(3, 1),
-        },
-    );
-    evolve(
-        &mut p,
-        &ProjectEvent::SlaClassChanged {
-            sla_class: SlaClass::Basic,
-            effective_at: at(2, 1),
-        },
-    );
+    evolve(&mut p, &ProjectEvent::SlaClassChanged { sla_class: SlaClass::Premium, effective_at: at(3, 1) });
+    evolve(&mut p, &ProjectEvent::SlaClassChanged { sla_class: SlaClass::Basic, effective_at: at(2, 1) });
     assert_eq!(
         p.sla_timeline,
-        vec![
-            (at(1, 1), SlaClass::Standard),
-            (at(2, 1), SlaClass::Basic),
-            (at(3, 1), SlaClass::Premium)
-        ]
+        vec![(at(1, 1), SlaClass::Standard), (at(2, 1), SlaClass::Basic), (at(3, 1), SlaClass::Premium)]
     );
     assert_eq!(p.sla_class(), Some(SlaClass::Premium));
 }
@@ -185,46 +116,28 @@ fn keeps_the_sla_timeline_in_effective_order() {
 fn adds_and_removes_deployments_with_slug_names() {
     ProjectTest::with(())
         .given(vec![created()])
-        .when(ProjectCommand::AddDeployment {
-            name: "shop-prod".into(),
-            environment: "production".into(),
-        })
+        .when(ProjectCommand::AddDeployment { name: "shop-prod".into(), environment: "production".into() })
         .then_expect_events(vec![ProjectEvent::DeploymentAdded {
             name: "shop-prod".into(),
             environment: "production".into(),
         }]);
-    let added = ProjectEvent::DeploymentAdded {
-        name: "shop-prod".into(),
-        environment: "production".into(),
-    };
+    let added = ProjectEvent::DeploymentAdded { name: "shop-prod".into(), environment: "production".into() };
     ProjectTest::with(())
         .given(vec![created(), added.clone()])
-        .when(ProjectCommand::AddDeployment {
-            name: "shop-prod".into(),
-            environment: "staging".into(),
-        })
+        .when(ProjectCommand::AddDeployment { name: "shop-prod".into(), environment: "staging".into() })
         .then_expect_error(ProjectError::DeploymentExists("shop-prod".into()));
     ProjectTest::with(())
         .given(vec![created(), added])
-        .when(ProjectCommand::RemoveDeployment {
-            name: "shop-prod".into(),
-        })
-        .then_expect_events(vec![ProjectEvent::DeploymentRemoved {
-            name: "shop-prod".into(),
-        }]);
+        .when(ProjectCommand::RemoveDeployment { name: "shop-prod".into() })
+        .then_expect_events(vec![ProjectEvent::DeploymentRemoved { name: "shop-prod".into() }]);
     ProjectTest::with(())
         .given(vec![created()])
-        .when(ProjectCommand::RemoveDeployment {
-            name: "nope".into(),
-        })
+        .when(ProjectCommand::RemoveDeployment { name: "nope".into() })
         .then_expect_error(ProjectError::NoSuchDeployment("nope".into()));
     for bad in ["Shop Prod", "../etc", "", "-x"] {
         let err = ProjectTest::with(())
             .given(vec![created()])
-            .when(ProjectCommand::AddDeployment {
-                name: bad.into(),
-                environment: "production".into(),
-            })
+            .when(ProjectCommand::AddDeployment { name: bad.into(), environment: "production".into() })
             .inspect_result()
             .unwrap_err();
         assert_eq!(err.refusal(), Refusal::BadInput, "{bad:?}");
@@ -233,14 +146,10 @@ fn adds_and_removes_deployments_with_slug_names() {
 
 #[test]
 fn archives_once_and_then_refuses_changes() {
-    let archived = ProjectEvent::ProjectArchived {
-        effective_at: at(6, 1),
-    };
+    let archived = ProjectEvent::ProjectArchived { effective_at: at(6, 1) };
     ProjectTest::with(())
         .given(vec![created()])
-        .when(ProjectCommand::Archive {
-            effective_at: at(6, 1),
-        })
+        .when(ProjectCommand::Archive { effective_at: at(6, 1) })
         .then_expect_events(vec![archived.clone()]);
     ProjectTest::with(())
         .given(vec![created(), archived])
@@ -248,8 +157,6 @@ fn archives_once_and_then_refuses_changes() {
         .then_expect_error(ProjectError::Archived);
     ProjectTest::with(())
         .given_no_previous_events()
-        .when(ProjectCommand::Archive {
-            effective_at: at(6, 1),
-        })
+        .when(ProjectCommand::Archive { effective_at: at(6, 1) })
         .then_expect_error(ProjectError::NotFound);
 }

@@ -26,10 +26,7 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        Invalid {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        Invalid { field: field.to_owned(), message: message.into() }
     }
 }
 

@@ -19,14 +19,9 @@ pub fn text(field: &str, value: &str) -> Result<String, Invalid> {
         return Err(Invalid::new(field, "must not be empty"));
     }
     if v.chars().count() > MAX_TEXT_CHARS {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {MAX_TEXT_CHARS} characters"),
-        ));
+        return Err(Invalid::new(field, format!("must be at most {MAX_TEXT_CHARS} characters")));
     }
-    if v.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(v.to_owned())
@@ -38,10 +33,7 @@ fn bounded(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
         return Err(Invalid::new(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(Invalid::new(field, format!("must be at most {max} characters")));
     }
     if v.chars().any(char::is_control) {
         return Err(Invalid::new(field, "must not contain control characters"));
@@ -63,14 +55,7 @@ pub fn email(field: &str, value: &str) -> Result<String, Invalid> {
         }
         None => false,
     };
-    if ok {
-        Ok(v)
-    } else {
-        Err(Invalid::new(
-            field,
-            "must be an e-mail address like name@example.com",
-        ))
-    }
+    if ok { Ok(v) } else { Err(Invalid::new(field, "must be an e-mail address like name@example.com")) }
 }
 
 /// ISO 3166-1 alpha-2 country codes (officially assigned).
@@ -85,10 +70,7 @@ pub fn country(field: &str, value: &str) -> Result<String, Invalid> {
     if v.len() == 2 && COUNTRIES.split(' ').any(|c| c == v) {
         Ok(v)
     } else {
-        Err(Invalid::new(
-            field,
-            format!("{value:?} is not an ISO 3166-1 alpha-2 country code (e.g. DE, AT, US)"),
-        ))
+        Err(Invalid::new(field, format!("{value:?} is not an ISO 3166-1 alpha-2 country code (e.g. DE, AT, US)")))
     }
 }
 
@@ -100,11 +82,7 @@ pub fn is_eu(country: &str) -> bool {
 /// A VAT identification number: a two-letter prefix, then 2 to 13 letters or digits
 /// (spaces, dots and dashes are removed). Greece uses the prefix EL.
 pub fn vat_id(field: &str, value: &str) -> Result<String, Invalid> {
-    let v: String = value
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '.' | '-'))
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let v: String = value.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect::<String>().to_ascii_uppercase();
     let (prefix, rest) = v.split_at(v.len().min(2));
     let ok = prefix.len() == 2
         && prefix.chars().all(|c| c.is_ascii_uppercase())
@@ -128,10 +106,7 @@ pub fn within(field: &str, value: i64, min: i64, max: i64, unit: &str) -> Result
     if (min..=max).contains(&value) {
         Ok(value as u32)
     } else {
-        Err(Invalid::new(
-            field,
-            format!("must be between {min} and {max}{unit}, got {value}"),
-        ))
+        Err(Invalid::new(field, format!("must be between {min} and {max}{unit}, got {value}")))
     }
 }
 

@@ -31,8 +31,7 @@ pub struct ParsedKey {
 impl SshKeyId {
     /// The key's stream id: a name-based UUID of its fingerprint.
     pub fn for_fingerprint(fingerprint: &str) -> SshKeyId {
-        const NAMESPACE: uuid::Uuid =
-            uuid::Uuid::from_u128(0x6f1d_7c2e_51a4_4b8e_9d0c_3e2a_5b7f_1c44);
+        const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1d_7c2e_51a4_4b8e_9d0c_3e2a_5b7f_1c44);
         SshKeyId(uuid::Uuid::new_v5(&NAMESPACE, fingerprint.as_bytes()))
     }
 }
@@ -42,18 +41,11 @@ impl SshKeyId {
 pub fn parse_public_key(text: &str) -> Result<ParsedKey, Invalid> {
     let bad = |m: &str| Invalid::new("publicKey", m.to_owned());
     if text.len() > MAX_KEY_BYTES {
-        return Err(bad(&format!(
-            "is larger than {MAX_KEY_BYTES} bytes; paste one public key line"
-        )));
+        return Err(bad(&format!("is larger than {MAX_KEY_BYTES} bytes; paste one public key line")));
     }
     let line = text.trim();
-    if line.contains("PRIVATE KEY")
-        || line.starts_with("-----BEGIN")
-        || line.starts_with("PuTTY-User-Key-File")
-    {
-        return Err(bad(
-            "looks like a private key; it was not stored. Paste the public key (the .pub file) instead",
-        ));
+    if line.contains("PRIVATE KEY") || line.starts_with("-----BEGIN") || line.starts_with("PuTTY-User-Key-File") {
+        return Err(bad("looks like a private key; it was not stored. Paste the public key (the .pub file) instead"));
     }
     if line.is_empty() {
         return Err(bad("must not be empty"));
@@ -67,13 +59,7 @@ pub fn parse_public_key(text: &str) -> Result<ParsedKey, Invalid> {
             "DSA keys are refused; use ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa of at least 2048 bits",
         ));
     }
-    let known = [
-        "ssh-ed25519",
-        "ecdsa-sha2-nistp256",
-        "ecdsa-sha2-nistp384",
-        "ecdsa-sha2-nistp521",
-        "ssh-rsa",
-    ];
+    let known = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
     if !known.contains(&first) {
         if first.contains('=') || first.contains('"') || first.contains(',') {
             return Err(bad(
@@ -84,8 +70,9 @@ pub fn parse_public_key(text: &str) -> Result<ParsedKey, Invalid> {
             "has an unsupported or unknown key type; accepted are ssh-ed25519, ecdsa-sha2-nistp256/384/521 and ssh-rsa",
         ));
     }
-    let key = ssh_key::PublicKey::from_openssh(line)
-        .map_err(|_| bad("is not a valid OpenSSH public key (the base64 part is damaged, truncated or of another type)"))?;
+    let key = ssh_key::PublicKey::from_openssh(line).map_err(|_| {
+        bad("is not a valid OpenSSH public key (the base64 part is damaged, truncated or of another type)")
+    })?;
     let bits = match key.key_data() {
         ssh_key::public::KeyData::Ed25519(_) => 256,
         ssh_key::public::KeyData::Ecdsa(e) => match e.curve() {
@@ -97,27 +84,17 @@ pub fn parse_public_key(text: &str) -> Result<ParsedKey, Invalid> {
             let bytes = r.n.as_positive_bytes().map(|b| b.len()).unwrap_or(0);
             let bits = u32::try_from(bytes * 8).unwrap_or(u32::MAX);
             if bits < MIN_RSA_BITS {
-                return Err(bad(&format!(
-                    "is an RSA key of {bits} bits; at least {MIN_RSA_BITS} bits are required"
-                )));
+                return Err(bad(&format!("is an RSA key of {bits} bits; at least {MIN_RSA_BITS} bits are required")));
             }
             bits
         }
         _ => return Err(bad("has an unsupported key type")),
     };
     let comment = key.comment().trim();
-    let comment = if comment.is_empty() {
-        None
-    } else {
-        Some(validate::name("publicKey comment", comment)?)
-    };
+    let comment = if comment.is_empty() { None } else { Some(validate::name("publicKey comment", comment)?) };
     let mut bare = key.clone();
     bare.set_comment("");
-    let public_key = bare
-        .to_openssh()
-        .map_err(|_| bad("could not be re-encoded"))?
-        .trim()
-        .to_owned();
+    let public_key = bare.to_openssh().map_err(|_| bad("could not be re-encoded"))?.trim().to_owned();
     Ok(ParsedKey {
         algorithm: key.algorithm().as_str().to_owned(),
         bits,
@@ -156,16 +133,8 @@ impl SshKey {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SshKeyCommand {
-    Add {
-        id: SshKeyId,
-        person: PersonFacts,
-        public_key: String,
-        at: Instant,
-    },
-    Revoke {
-        reason: String,
-        at: Instant,
-    },
+    Add { id: SshKeyId, person: PersonFacts, public_key: String, at: Instant },
+    Revoke { reason: String, at: Instant },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -186,10 +155,7 @@ pub enum SshKeyEvent {
     },
 }
 
-event_names!(SshKeyEvent {
-    SshKeyAdded,
-    SshKeyRevoked
-});
+event_names!(SshKeyEvent { SshKeyAdded, SshKeyRevoked });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SshKeyError {
@@ -220,12 +186,7 @@ impl Classify for SshKeyError {
 
 pub fn decide(k: &SshKey, cmd: SshKeyCommand) -> Result<Vec<SshKeyEvent>, SshKeyError> {
     match cmd {
-        SshKeyCommand::Add {
-            id,
-            person,
-            public_key,
-            at,
-        } => {
+        SshKeyCommand::Add { id, person, public_key, at } => {
             let parsed = parse_public_key(&public_key)?;
             if SshKeyId::for_fingerprint(&parsed.fingerprint) != id {
                 return Err(SshKeyError::IdMismatch);
@@ -254,26 +215,14 @@ pub fn decide(k: &SshKey, cmd: SshKeyCommand) -> Result<Vec<SshKeyEvent>, SshKey
             if k.revoked_at.is_some() {
                 return Err(SshKeyError::AlreadyRevoked);
             }
-            Ok(vec![SshKeyEvent::SshKeyRevoked {
-                reason: validate::text("reason", &reason)?,
-                at,
-            }])
+            Ok(vec![SshKeyEvent::SshKeyRevoked { reason: validate::text("reason", &reason)?, at }])
         }
     }
 }
 
 pub fn evolve(k: &mut SshKey, event: &SshKeyEvent) {
     match event {
-        SshKeyEvent::SshKeyAdded {
-            id,
-            person_id,
-            algorithm,
-            bits,
-            fingerprint,
-            comment,
-            public_key,
-            at,
-        } => {
+        SshKeyEvent::SshKeyAdded { id, person_id, algorithm, bits, fingerprint, comment, public_key, at } => {
             *k = SshKey {
                 id: Some(*id),
                 person_id: Some(*person_id),

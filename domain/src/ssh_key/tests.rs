@@ -13,10 +13,7 @@ const DSA: &str = include_str!("testdata/dsa.pub");
 const PRIVATE: &str = include_str!("testdata/ed.private");
 
 fn person() -> PersonFacts {
-    PersonFacts {
-        id: PersonId(uuid(10)),
-        active: true,
-    }
+    PersonFacts { id: PersonId(uuid(10)), active: true }
 }
 
 fn added() -> SshKeyEvent {
@@ -33,63 +30,35 @@ fn added() -> SshKeyEvent {
 }
 
 fn add(text: &str) -> SshKeyCommand {
-    let id = parse_public_key(text)
-        .map(|k| SshKeyId::for_fingerprint(&k.fingerprint))
-        .unwrap_or(SshKeyId(uuid(99)));
-    SshKeyCommand::Add {
-        id,
-        person: person(),
-        public_key: text.into(),
-        at: at(1, 2),
-    }
+    let id = parse_public_key(text).map(|k| SshKeyId::for_fingerprint(&k.fingerprint)).unwrap_or(SshKeyId(uuid(99)));
+    SshKeyCommand::Add { id, person: person(), public_key: text.into(), at: at(1, 2) }
 }
 
 #[test]
 fn fingerprints_match_ssh_keygen() {
     assert_eq!(parse_public_key(ED).unwrap().fingerprint, ED_FP);
     let ec = parse_public_key(EC).unwrap();
-    assert_eq!(
-        ec.fingerprint,
-        "SHA256:xROrJ5F7zfbRRcSslDzB0Q8VLLq8G/TTdHY22sssFuo"
-    );
-    assert_eq!(
-        (ec.algorithm.as_str(), ec.bits, ec.comment.as_deref()),
-        ("ecdsa-sha2-nistp384", 384, Some("ec key"))
-    );
+    assert_eq!(ec.fingerprint, "SHA256:xROrJ5F7zfbRRcSslDzB0Q8VLLq8G/TTdHY22sssFuo");
+    assert_eq!((ec.algorithm.as_str(), ec.bits, ec.comment.as_deref()), ("ecdsa-sha2-nistp384", 384, Some("ec key")));
     let rsa = parse_public_key(RSA2048).unwrap();
-    assert_eq!(
-        rsa.fingerprint,
-        "SHA256:BBy32k5KW8POVkbaINYgSCk0Sev9qBDOd1jCi3tDNEU"
-    );
+    assert_eq!(rsa.fingerprint, "SHA256:BBy32k5KW8POVkbaINYgSCk0Sev9qBDOd1jCi3tDNEU");
     assert_eq!((rsa.bits, rsa.comment), (2048, None));
 }
 
 #[test]
 fn adds_a_key_under_its_fingerprint_id() {
-    KeyTest::with(())
-        .given_no_previous_events()
-        .when(add(ED))
-        .then_expect_events(vec![added()]);
+    KeyTest::with(()).given_no_previous_events().when(add(ED)).then_expect_events(vec![added()]);
 }
 
 #[test]
 fn refuses_a_key_that_is_already_present() {
-    KeyTest::with(())
-        .given(vec![added()])
-        .when(add(ED))
-        .then_expect_error(SshKeyError::AlreadyPresent(ED_FP.into()));
+    KeyTest::with(()).given(vec![added()]).when(add(ED)).then_expect_error(SshKeyError::AlreadyPresent(ED_FP.into()));
 }
 
 #[test]
 fn accepts_a_key_again_after_revocation() {
     KeyTest::with(())
-        .given(vec![
-            added(),
-            SshKeyEvent::SshKeyRevoked {
-                reason: "laptop lost".into(),
-                at: at(1, 3),
-            },
-        ])
+        .given(vec![added(), SshKeyEvent::SshKeyRevoked { reason: "laptop lost".into(), at: at(1, 3) }])
         .when(add(ED))
         .then_expect_events(vec![added()]);
 }
@@ -100,38 +69,18 @@ fn refuses_dsa_short_rsa_private_keys_options_garbage_and_huge_input() {
         (DSA, "DSA keys are refused"),
         (RSA1024, "RSA key of 1024 bits"),
         (PRIVATE, "looks like a private key"),
-        (
-            "command=\"ls\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6N",
-            "authorized_keys options",
-        ),
-        (
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6N+Sji",
-            "not a valid OpenSSH public key",
-        ),
-        (
-            "sk-ssh-ed25519@openssh.com AAAA",
-            "unsupported or unknown key type",
-        ),
+        ("command=\"ls\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6N", "authorized_keys options"),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6N+Sji", "not a valid OpenSSH public key"),
+        ("sk-ssh-ed25519@openssh.com AAAA", "unsupported or unknown key type"),
         ("", "must not be empty"),
     ];
     for (text, expected) in cases {
-        let err = KeyTest::with(())
-            .given_no_previous_events()
-            .when(add(text))
-            .inspect_result()
-            .unwrap_err();
+        let err = KeyTest::with(()).given_no_previous_events().when(add(text)).inspect_result().unwrap_err();
         assert_eq!(err.refusal(), Refusal::BadInput, "{text}");
-        assert!(
-            err.to_string().contains(expected),
-            "{err} should contain {expected}"
-        );
+        assert!(err.to_string().contains(expected), "{err} should contain {expected}");
     }
     let huge = format!("ssh-rsa {}", "A".repeat(100_000));
-    let err = KeyTest::with(())
-        .given_no_previous_events()
-        .when(add(&huge))
-        .inspect_result()
-        .unwrap_err();
+    let err = KeyTest::with(()).given_no_previous_events().when(add(&huge)).inspect_result().unwrap_err();
     assert!(err.to_string().contains("larger than"), "{err}");
 }
 
@@ -145,21 +94,13 @@ fn never_echoes_a_pasted_private_key() {
 fn refuses_a_mismatched_id_and_a_deactivated_owner() {
     KeyTest::with(())
         .given_no_previous_events()
-        .when(SshKeyCommand::Add {
-            id: SshKeyId(uuid(1)),
-            person: person(),
-            public_key: ED.into(),
-            at: at(1, 2),
-        })
+        .when(SshKeyCommand::Add { id: SshKeyId(uuid(1)), person: person(), public_key: ED.into(), at: at(1, 2) })
         .then_expect_error(SshKeyError::IdMismatch);
     KeyTest::with(())
         .given_no_previous_events()
         .when(SshKeyCommand::Add {
             id: SshKeyId::for_fingerprint(ED_FP),
-            person: PersonFacts {
-                active: false,
-                ..person()
-            },
+            person: PersonFacts { active: false, ..person() },
             public_key: ED.into(),
             at: at(1, 2),
         })
@@ -170,40 +111,19 @@ fn refuses_a_mismatched_id_and_a_deactivated_owner() {
 fn revokes_once_with_a_reason() {
     KeyTest::with(())
         .given(vec![added()])
-        .when(SshKeyCommand::Revoke {
-            reason: "left the company".into(),
-            at: at(2, 1),
-        })
-        .then_expect_events(vec![SshKeyEvent::SshKeyRevoked {
-            reason: "left the company".into(),
-            at: at(2, 1),
-        }]);
+        .when(SshKeyCommand::Revoke { reason: "left the company".into(), at: at(2, 1) })
+        .then_expect_events(vec![SshKeyEvent::SshKeyRevoked { reason: "left the company".into(), at: at(2, 1) }]);
     KeyTest::with(())
-        .given(vec![
-            added(),
-            SshKeyEvent::SshKeyRevoked {
-                reason: "x".into(),
-                at: at(2, 1),
-            },
-        ])
-        .when(SshKeyCommand::Revoke {
-            reason: "again".into(),
-            at: at(2, 2),
-        })
+        .given(vec![added(), SshKeyEvent::SshKeyRevoked { reason: "x".into(), at: at(2, 1) }])
+        .when(SshKeyCommand::Revoke { reason: "again".into(), at: at(2, 2) })
         .then_expect_error(SshKeyError::AlreadyRevoked);
     KeyTest::with(())
         .given_no_previous_events()
-        .when(SshKeyCommand::Revoke {
-            reason: "x".into(),
-            at: at(2, 2),
-        })
+        .when(SshKeyCommand::Revoke { reason: "x".into(), at: at(2, 2) })
         .then_expect_error(SshKeyError::NotFound);
     let err = KeyTest::with(())
         .given(vec![added()])
-        .when(SshKeyCommand::Revoke {
-            reason: " ".into(),
-            at: at(2, 2),
-        })
+        .when(SshKeyCommand::Revoke { reason: " ".into(), at: at(2, 2) })
         .inspect_result()
         .unwrap_err();
     assert_eq!(err.refusal(), Refusal::BadInput);

@@ -153,12 +153,7 @@ pub enum VmEvent {
     },
 }
 
-event_names!(VmEvent {
-    VmProvisioned,
-    VmResized,
-    VmMovedToProject,
-    VmDecommissioned
-});
+event_names!(VmEvent { VmProvisioned, VmResized, VmMovedToProject, VmDecommissioned });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum VmError {
@@ -176,9 +171,7 @@ pub enum VmError {
     BeforeProjectCreation { at: Instant, since: Instant },
     #[error("effectiveAt {at} is before the VM's provisioning ({since})")]
     BeforeProvisioning { at: Instant, since: Instant },
-    #[error(
-        "effectiveAt {at} is before the VM's last change ({last}); decommission after every change"
-    )]
+    #[error("effectiveAt {at} is before the VM's last change ({last}); decommission after every change")]
     BeforeLastChange { at: Instant, last: Instant },
     #[error("a VM can only move between projects of the same customer")]
     MoveToAnotherCustomer,
@@ -205,10 +198,7 @@ fn usable(project: &ProjectFacts, at: Instant) -> Result<(), VmError> {
         return Err(VmError::ProjectArchived(project.id));
     }
     if at < project.created_at {
-        return Err(VmError::BeforeProjectCreation {
-            at,
-            since: project.created_at,
-        });
+        return Err(VmError::BeforeProjectCreation { at, since: project.created_at });
     }
     Ok(())
 }
@@ -218,16 +208,7 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
     use VmEvent as E;
     match cmd {
         C::Provision { id, .. } if vm.id.is_some() => Err(VmError::AlreadyProvisioned(id)),
-        C::Provision {
-            id,
-            project,
-            name,
-            location,
-            cpu,
-            ram_gb,
-            disk_gb,
-            effective_at,
-        } => {
+        C::Provision { id, project, name, location, cpu, ram_gb, disk_gb, effective_at } => {
             let name = validate::name("name", &name)?;
             let location = validate::name("location", &location)?;
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
@@ -242,56 +223,31 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
                 effective_at,
             }])
         }
-        C::Resize {
-            cpu,
-            ram_gb,
-            disk_gb,
-            effective_at,
-        } => {
+        C::Resize { cpu, ram_gb, disk_gb, effective_at } => {
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
             vm.live()?;
             vm.not_before_provisioning(effective_at)?;
             let before = vm.configuration_at(effective_at).map(|c| c.resources);
-            Ok(if before == Some(resources) {
-                vec![]
-            } else {
-                vec![E::VmResized {
-                    resources,
-                    effective_at,
-                }]
-            })
+            Ok(if before == Some(resources) { vec![] } else { vec![E::VmResized { resources, effective_at }] })
         }
-        C::MoveToProject {
-            project,
-            effective_at,
-        } => {
+        C::MoveToProject { project, effective_at } => {
             vm.live()?;
             vm.not_before_provisioning(effective_at)?;
             if vm.customer_id.is_some_and(|c| c != project.customer_id) {
                 return Err(VmError::MoveToAnotherCustomer);
             }
             usable(&project, effective_at)?;
-            let from_project_id = vm
-                .configuration_at(effective_at)
-                .map(|c| c.project_id)
-                .unwrap_or(project.id);
+            let from_project_id = vm.configuration_at(effective_at).map(|c| c.project_id).unwrap_or(project.id);
             Ok(if from_project_id == project.id {
                 vec![]
             } else {
-                vec![E::VmMovedToProject {
-                    from_project_id,
-                    project_id: project.id,
-                    effective_at,
-                }]
+                vec![E::VmMovedToProject { from_project_id, project_id: project.id, effective_at }]
             })
         }
         C::Decommission { effective_at } => {
             let last = vm.live()?.from;
             if effective_at < last {
-                return Err(VmError::BeforeLastChange {
-                    at: effective_at,
-                    last,
-                });
+                return Err(VmError::BeforeLastChange { at: effective_at, last });
             }
             Ok(vec![E::VmDecommissioned { effective_at }])
         }
@@ -301,51 +257,24 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
 pub fn evolve(vm: &mut Vm, event: &VmEvent) {
     use VmEvent as E;
     match event {
-        E::VmProvisioned {
-            id,
-            customer_id,
-            project_id,
-            name,
-            location,
-            resources,
-            effective_at,
-        } => {
+        E::VmProvisioned { id, customer_id, project_id, name, location, resources, effective_at } => {
             *vm = Vm {
                 id: Some(*id),
                 customer_id: Some(*customer_id),
                 name: name.clone(),
                 location: location.clone(),
-                timeline: vec![Configuration {
-                    from: *effective_at,
-                    project_id: *project_id,
-                    resources: *resources,
-                }],
+                timeline: vec![Configuration { from: *effective_at, project_id: *project_id, resources: *resources }],
                 decommissioned_at: None,
             }
         }
-        E::VmResized {
-            resources,
-            effective_at,
-        } => {
+        E::VmResized { resources, effective_at } => {
             if let Some(before) = vm.configuration_at(*effective_at).cloned() {
-                vm.insert(Configuration {
-                    from: *effective_at,
-                    resources: *resources,
-                    ..before
-                });
+                vm.insert(Configuration { from: *effective_at, resources: *resources, ..before });
             }
         }
-        E::VmMovedToProject {
-            project_id,
-            effective_at,
-            ..
-        } => {
+        E::VmMovedToProject { project_id, effective_at, .. } => {
             if let Some(before) = vm.configuration_at(*effective_at).cloned() {
-                vm.insert(Configuration {
-                    from: *effective_at,
-                    project_id: *project_id,
-                    ..before
-                });
+                vm.insert(Configuration { from: *effective_at, project_id: *project_id, ..before });
             }
         }
         E::VmDecommissioned { effective_at } => vm.decommissioned_at = Some(*effective_at),

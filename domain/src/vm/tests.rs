@@ -8,19 +8,10 @@ fn id() -> VmId {
     VmId(uuid(30))
 }
 fn project(n: u128) -> ProjectFacts {
-    ProjectFacts {
-        id: ProjectId(uuid(n)),
-        customer_id: CustomerId(uuid(1)),
-        created_at: at(1, 1),
-        archived: false,
-    }
+    ProjectFacts { id: ProjectId(uuid(n)), customer_id: CustomerId(uuid(1)), created_at: at(1, 1), archived: false }
 }
 fn small() -> Resources {
-    Resources {
-        cpu: 2,
-        ram_gb: 4,
-        disk_gb: 50,
-    }
+    Resources { cpu: 2, ram_gb: 4, disk_gb: 50 }
 }
 fn provision() -> VmCommand {
     VmCommand::Provision {
@@ -48,44 +39,20 @@ fn provisioned() -> VmEvent {
 
 #[test]
 fn provisions_a_vm() {
-    VmTest::with(())
-        .given_no_previous_events()
-        .when(provision())
-        .then_expect_events(vec![provisioned()]);
+    VmTest::with(()).given_no_previous_events().when(provision()).then_expect_events(vec![provisioned()]);
 }
 
 #[test]
 fn refuses_resources_out_of_bounds() {
-    for (cpu, ram, disk, field) in [
-        (0, 4, 50, "cpu"),
-        (257, 4, 50, "cpu"),
-        (2, 0, 50, "ramGb"),
-        (2, 4097, 50, "ramGb"),
-        (2, 4, 65537, "diskGb"),
-    ] {
-        let VmCommand::Provision {
-            id,
-            project,
-            name,
-            location,
-            effective_at,
-            ..
-        } = provision()
-        else {
+    for (cpu, ram, disk, field) in
+        [(0, 4, 50, "cpu"), (257, 4, 50, "cpu"), (2, 0, 50, "ramGb"), (2, 4097, 50, "ramGb"), (2, 4, 65537, "diskGb")]
+    {
+        let VmCommand::Provision { id, project, name, location, effective_at, .. } = provision() else {
             unreachable!()
         };
         let err = VmTest::with(())
             .given_no_previous_events()
-            .when(VmCommand::Provision {
-                id,
-                project,
-                name,
-                location,
-                cpu,
-                ram_gb: ram,
-                disk_gb: disk,
-                effective_at,
-            })
+            .when(VmCommand::Provision { id, project, name, location, cpu, ram_gb: ram, disk_gb: disk, effective_at })
             .inspect_result()
             .unwrap_err();
         assert_eq!(err.refusal(), Refusal::BadInput);
@@ -95,31 +62,15 @@ fn refuses_resources_out_of_bounds() {
 
 #[test]
 fn refuses_provisioning_twice_into_an_archived_project_or_before_the_project() {
-    VmTest::with(())
-        .given(vec![provisioned()])
-        .when(provision())
-        .then_expect_error(VmError::AlreadyProvisioned(id()));
-    let VmCommand::Provision {
-        id,
-        name,
-        location,
-        cpu,
-        ram_gb,
-        disk_gb,
-        effective_at,
-        ..
-    } = provision()
-    else {
+    VmTest::with(()).given(vec![provisioned()]).when(provision()).then_expect_error(VmError::AlreadyProvisioned(id()));
+    let VmCommand::Provision { id, name, location, cpu, ram_gb, disk_gb, effective_at, .. } = provision() else {
         unreachable!()
     };
     VmTest::with(())
         .given_no_previous_events()
         .when(VmCommand::Provision {
             id,
-            project: ProjectFacts {
-                archived: true,
-                ..project(20)
-            },
+            project: ProjectFacts { archived: true, ..project(20) },
             name: name.clone(),
             location: location.clone(),
             cpu,
@@ -148,35 +99,17 @@ fn refuses_provisioning_twice_into_an_archived_project_or_before_the_project() {
 
 #[test]
 fn resizes_from_an_effective_instant_even_in_the_past() {
-    let resized = VmEvent::VmResized {
-        resources: Resources {
-            cpu: 4,
-            ram_gb: 8,
-            disk_gb: 50,
-        },
-        effective_at: at(1, 15),
-    };
+    let resized =
+        VmEvent::VmResized { resources: Resources { cpu: 4, ram_gb: 8, disk_gb: 50 }, effective_at: at(1, 15) };
     VmTest::with(())
         .given(vec![provisioned()])
-        .when(VmCommand::Resize {
-            cpu: 4,
-            ram_gb: 8,
-            disk_gb: 50,
-            effective_at: at(1, 15),
-        })
+        .when(VmCommand::Resize { cpu: 4, ram_gb: 8, disk_gb: 50, effective_at: at(1, 15) })
         .then_expect_events(vec![resized.clone()]);
     let mut vm = Vm::default();
     evolve(&mut vm, &provisioned());
     evolve(
         &mut vm,
-        &VmEvent::VmResized {
-            resources: Resources {
-                cpu: 8,
-                ram_gb: 8,
-                disk_gb: 50,
-            },
-            effective_at: at(3, 1),
-        },
+        &VmEvent::VmResized { resources: Resources { cpu: 8, ram_gb: 8, disk_gb: 50 }, effective_at: at(3, 1) },
     );
     evolve(&mut vm, &resized);
     assert_eq!(vm.configuration_at(at(1, 12)).unwrap().resources, small());
@@ -188,33 +121,15 @@ fn resizes_from_an_effective_instant_even_in_the_past() {
 fn ignores_a_resize_to_the_same_size_and_refuses_one_before_provisioning() {
     VmTest::with(())
         .given(vec![provisioned()])
-        .when(VmCommand::Resize {
-            cpu: 2,
-            ram_gb: 4,
-            disk_gb: 50,
-            effective_at: at(2, 1),
-        })
+        .when(VmCommand::Resize { cpu: 2, ram_gb: 4, disk_gb: 50, effective_at: at(2, 1) })
         .then_expect_events(vec![]);
     VmTest::with(())
         .given(vec![provisioned()])
-        .when(VmCommand::Resize {
-            cpu: 4,
-            ram_gb: 4,
-            disk_gb: 50,
-            effective_at: at(1, 9),
-        })
-        .then_expect_error(VmError::BeforeProvisioning {
-            at: at(1, 9),
-            since: at(1, 10),
-        });
+        .when(VmCommand::Resize { cpu: 4, ram_gb: 4, disk_gb: 50, effective_at: at(1, 9) })
+        .then_expect_error(VmError::BeforeProvisioning { at: at(1, 9), since: at(1, 10) });
     VmTest::with(())
         .given_no_previous_events()
-        .when(VmCommand::Resize {
-            cpu: 4,
-            ram_gb: 4,
-            disk_gb: 50,
-            effective_at: at(1, 9),
-        })
+        .when(VmCommand::Resize { cpu: 4, ram_gb: 4, disk_gb: 50, effective_at: at(1, 9) })
         .then_expect_error(VmError::NotFound);
 }
 
@@ -222,10 +137,7 @@ fn ignores_a_resize_to_the_same_size_and_refuses_one_before_provisioning() {
 fn moves_within_the_customer_only() {
     VmTest::with(())
         .given(vec![provisioned()])
-        .when(VmCommand::MoveToProject {
-            project: project(21),
-            effective_at: at(2, 1),
-        })
+        .when(VmCommand::MoveToProject { project: project(21), effective_at: at(2, 1) })
         .then_expect_events(vec![VmEvent::VmMovedToProject {
             from_project_id: ProjectId(uuid(20)),
             project_id: ProjectId(uuid(21)),
@@ -234,10 +146,7 @@ fn moves_within_the_customer_only() {
     VmTest::with(())
         .given(vec![provisioned()])
         .when(VmCommand::MoveToProject {
-            project: ProjectFacts {
-                customer_id: CustomerId(uuid(2)),
-                ..project(21)
-            },
+            project: ProjectFacts { customer_id: CustomerId(uuid(2)), ..project(21) },
             effective_at: at(2, 1),
         })
         .then_expect_error(VmError::MoveToAnotherCustomer);
@@ -245,41 +154,20 @@ fn moves_within_the_customer_only() {
 
 #[test]
 fn decommissions_after_its_last_change_and_then_refuses_changes() {
-    let gone = VmEvent::VmDecommissioned {
-        effective_at: at(4, 1),
-    };
+    let gone = VmEvent::VmDecommissioned { effective_at: at(4, 1) };
     VmTest::with(())
         .given(vec![provisioned()])
-        .when(VmCommand::Decommission {
-            effective_at: at(4, 1),
-        })
+        .when(VmCommand::Decommission { effective_at: at(4, 1) })
         .then_expect_events(vec![gone.clone()]);
     VmTest::with(())
         .given(vec![
             provisioned(),
-            VmEvent::VmResized {
-                resources: Resources {
-                    cpu: 4,
-                    ram_gb: 8,
-                    disk_gb: 50,
-                },
-                effective_at: at(3, 1),
-            },
+            VmEvent::VmResized { resources: Resources { cpu: 4, ram_gb: 8, disk_gb: 50 }, effective_at: at(3, 1) },
         ])
-        .when(VmCommand::Decommission {
-            effective_at: at(2, 1),
-        })
-        .then_expect_error(VmError::BeforeLastChange {
-            at: at(2, 1),
-            last: at(3, 1),
-        });
+        .when(VmCommand::Decommission { effective_at: at(2, 1) })
+        .then_expect_error(VmError::BeforeLastChange { at: at(2, 1), last: at(3, 1) });
     VmTest::with(())
         .given(vec![provisioned(), gone])
-        .when(VmCommand::Resize {
-            cpu: 4,
-            ram_gb: 8,
-            disk_gb: 50,
-            effective_at: at(4, 2),
-        })
+        .when(VmCommand::Resize { cpu: 4, ram_gb: 8, disk_gb: 50, effective_at: at(4, 2) })
         .then_expect_error(VmError::Decommissioned(at(4, 1)));
 }
