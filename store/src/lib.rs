@@ -1,1 +1,259 @@
-//! placeholder
+//! The event store: cqrs-es in plain event-store mode over SQLite (sqlite-es) or
+//! PostgreSQL (postgres-es), extended by the ordered log that every reader uses.
+//!
+//! Appends go through one writer task per process ([`writer`]) that groups concurrent
+//! commits into one transaction. Each transaction locks the single `log_head` row, so
+//! positions are gapless and taken in commit order: `read_after(p)` can never skip an event
+//! that commits late. The same transaction writes the hash chain ([`chain`]) and the
+//! command-id record that makes retries idempotent. Reads of one stream (loading an
+//! aggregate) are delegated to the stock postgres-es / sqlite-es repositories.
+//!
+//! This crate knows nothing of the domain's events: payloads are JSON text here.
+
+pub mod chain;
+mod postgres;
+mod repository;
+mod sqlite;
+pub mod testing;
+mod writer;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use tokio::sync::{mpsc, watch};
+
+pub use repository::{Cqrs, DuplicateCommand, LogRepository, cqrs};
+
+/// The default store when `DATABASE_URL` is unset.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://directory.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported DATABASE_URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("corrupt row at position {position}: {reason}")]
+    Corrupt { position: i64, reason: String },
+}
+
+/// One event as the log holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub position: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    /// The payload JSON text exactly as stored (and hashed).
+    pub payload: String,
+    /// The metadata JSON text exactly as stored (and hashed).
+    pub metadata: String,
+    pub chain_hash: [u8; 32],
+}
+
+impl StoredEvent {
+    pub fn metadata(&self) -> Metadata {
+        serde_json::from_str(&self.metadata).unwrap_or_default()
+    }
+}
+
+/// The envelope facts every event carries besides its payload. No secrets, ever.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// A person id, or `system:<job>`.
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+    /// SHA-256 (hex) of the command's name and input, to tell a retry from a reuse of its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Metadata {
+    /// The map cqrs-es copies onto every event of a commit.
+    pub fn to_map(&self) -> HashMap<String, String> {
+        let mut m = HashMap::from([("actor".to_owned(), self.actor.clone())]);
+        for (k, v) in [("command_id", &self.command_id), ("payload_hash", &self.payload_hash), ("reason", &self.reason)]
+        {
+            if let Some(v) = v {
+                m.insert(k.to_owned(), v.clone());
+            }
+        }
+        m
+    }
+}
+
+/// The end of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogHead {
+    pub position: i64,
+    pub chain_hash: [u8; 32],
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+/// A command id recorded with the events it appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub command_id: String,
+    pub payload_hash: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// The position of the command's last event.
+    pub position: i64,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// The ordered log and its writer; cheap to clone.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    writer: mpsc::Sender<writer::Pending>,
+    committed: watch::Receiver<i64>,
+}
+
+impl EventLog {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://…` and applies the migrations.
+    pub async fn connect(url: &str) -> Result<EventLog, StoreError> {
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: an acknowledged command survives a power loss, not only a crash.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool =
+                PgPoolOptions::new().max_connections(24).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        Ok(Self::start(pool).await?)
+    }
+
+    async fn start(pool: Pool) -> Result<EventLog, StoreError> {
+        let head = match &pool {
+            Pool::Postgres(p) => postgres::head(p).await?,
+            Pool::Sqlite(p) => sqlite::head(p).await?,
+        };
+        let (committed_tx, committed) = watch::channel(head.position);
+        let writer = writer::spawn(pool.clone(), committed_tx);
+        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed }) })
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    pub(crate) fn writer(&self) -> &mpsc::Sender<writer::Pending> {
+        &self.inner.writer
+    }
+
+    /// Whether this is the PostgreSQL store.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.inner.pool, Pool::Postgres(_))
+    }
+
+    /// The last position this process committed or saw committed; changes wake readers.
+    pub fn committed(&self) -> watch::Receiver<i64> {
+        self.inner.committed.clone()
+    }
+
+    /// Up to `limit` events after `position`, in log order. Every reader of the whole log uses this.
+    pub async fn read_after(&self, position: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::read_after(p, position, limit).await,
+            Pool::Sqlite(p) => sqlite::read_after(p, position, limit).await,
+        }
+    }
+
+    /// The events of one entity (every aggregate type that uses its id), in log order.
+    pub async fn history(&self, aggregate_id: &str, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::history(p, aggregate_id, after, limit).await,
+            Pool::Sqlite(p) => sqlite::history(p, aggregate_id, after, limit).await,
+        }
+    }
+
+    /// The last position and chain hash.
+    pub async fn head(&self) -> Result<LogHead, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::head(p).await,
+            Pool::Sqlite(p) => sqlite::head(p).await,
+        }
+    }
+
+    /// The record of a command id, if that command appended events.
+    pub async fn command(&self, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::command(p, command_id).await,
+            Pool::Sqlite(p) => sqlite::command(p, command_id).await,
+        }
+    }
+
+    /// Whether the store answers.
+    pub async fn ping(&self) -> bool {
+        match &self.inner.pool {
+            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+        }
+    }
+
+    /// Recomputes the whole chain and compares the head; the first break, if any.
+    pub async fn verify(&self) -> Result<Result<i64, chain::Break>, StoreError> {
+        let mut verifier = chain::Verifier::default();
+        loop {
+            let page = self.read_after(verifier.position, 5000).await?;
+            if page.is_empty() {
+                break;
+            }
+            for event in &page {
+                if let Err(broken) = verifier.check(event) {
+                    return Ok(Err(broken));
+                }
+            }
+        }
+        let head = self.head().await?;
+        if head.position != verifier.position || head.chain_hash != verifier.hash {
+            return Ok(Err(chain::Break::Head { position: head.position }));
+        }
+        Ok(Ok(verifier.position))
+    }
+}
+
+/// Hashes a 32-byte value from a row, or reports the row as corrupt.
+pub(crate) fn hash32(position: i64, bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt { position, reason: "chain hash is not 32 bytes".into() })
+}

@@ -1,0 +1,112 @@
+//! The cqrs-es repository: stream reads through postgres-es / sqlite-es, appends through
+//! the log's writer (which adds position, chain hash and command record).
+
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::{Aggregate, CqrsFramework};
+use postgres_es::PostgresEventRepository;
+use serde_json::Value;
+use sqlite_es::SqliteEventRepository;
+use tokio::sync::oneshot;
+
+use crate::writer::{AppendError, Pending};
+use crate::{EventLog, Pool};
+
+/// A command framework for one aggregate type over the log.
+pub type Cqrs<A> = CqrsFramework<A, PersistedEventStore<LogRepository, A>>;
+
+/// Builds the framework in plain event-store mode: cqrs-es 0.5's snapshot modes apply
+/// events twice, so aggregates are always loaded from their events.
+pub fn cqrs<A: Aggregate>(log: &EventLog, services: A::Services) -> Cqrs<A> {
+    CqrsFramework::new(PersistedEventStore::new_event_store(LogRepository::new(log)), vec![], services)
+}
+
+/// Raised (inside `AggregateError::UnexpectedError`) when a command id was already
+/// recorded by a concurrent commit: the caller answers that commit's result instead.
+#[derive(Debug, thiserror::Error)]
+#[error("command {0} was already applied")]
+pub struct DuplicateCommand(pub String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("append failed: {0}")]
+struct AppendFailed(String);
+
+enum Reader {
+    Postgres(PostgresEventRepository),
+    Sqlite(SqliteEventRepository),
+}
+
+pub struct LogRepository {
+    log: EventLog,
+    reader: Reader,
+}
+
+impl LogRepository {
+    pub fn new(log: &EventLog) -> Self {
+        let reader = match log.pool() {
+            Pool::Postgres(p) => Reader::Postgres(PostgresEventRepository::new(p.clone())),
+            Pool::Sqlite(p) => Reader::Sqlite(SqliteEventRepository::new(p.clone())),
+        };
+        LogRepository { log: log.clone(), reader }
+    }
+}
+
+impl PersistedEventRepository for LogRepository {
+    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        match &self.reader {
+            Reader::Postgres(r) => r.get_events::<A>(aggregate_id).await,
+            Reader::Sqlite(r) => r.get_events::<A>(aggregate_id).await,
+        }
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        match &self.reader {
+            Reader::Postgres(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
+            Reader::Sqlite(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
+        }
+    }
+
+    async fn get_snapshot<A: Aggregate>(&self, _: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        Ok(None)
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        _snapshot: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        let closed = || PersistenceError::ConnectionError(Box::new(AppendFailed("the writer stopped".into())));
+        self.log.writer().send(Pending { events: events.to_vec(), reply }).await.map_err(|_| closed())?;
+        match answer.await.map_err(|_| closed())? {
+            Ok(_) => Ok(()),
+            Err(AppendError::Conflict) => Err(PersistenceError::OptimisticLockError),
+            Err(AppendError::DuplicateCommand(id)) => {
+                Err(PersistenceError::UnknownError(Box::new(DuplicateCommand(id))))
+            }
+            Err(AppendError::Store(e)) => Err(PersistenceError::ConnectionError(Box::new(AppendFailed(e)))),
+        }
+    }
+
+    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
+        match &self.reader {
+            Reader::Postgres(r) => r.stream_events::<A>(aggregate_id).await,
+            Reader::Sqlite(r) => r.stream_events::<A>(aggregate_id).await,
+        }
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        match &self.reader {
+            Reader::Postgres(r) => r.stream_all_events::<A>().await,
+            Reader::Sqlite(r) => r.stream_all_events::<A>().await,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+use std::collections::HashMap;
+
+use cqrs_es::AggregateError;
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
+use store::testing::TempStore;
+use store::{EventLog, LogRepository, Metadata, chain, cqrs};
+
+use crate::counter::Counter;
+
+/// Runs one async test body against both stores.
+macro_rules! both_stores {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run("sqlite", $body).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run("postgres", $body).await
+            }
+        }
+    };
+}
+
+async fn run<F, Fut>(kind: &str, body: F)
+where
+    F: FnOnce(EventLog, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let store = TempStore::of_kind(kind).await;
+    let log = EventLog::connect(&store.url).await.expect("connect");
+    body(log, store.url.clone()).await;
+    store.remove().await;
+}
+
+fn meta(command_id: Option<&str>) -> HashMap<String, String> {
+    Metadata {
+        actor: "system:test".into(),
+        command_id: command_id.map(Into::into),
+        payload_hash: command_id.map(|_| "ab".repeat(32)),
+        reason: None,
+    }
+    .to_map()
+}
+
+fn serialized(aggregate_id: &str, sequence: usize) -> SerializedEvent {
+    SerializedEvent::new(
+        aggregate_id.into(),
+        sequence,
+        "counter".into(),
+        "Added".into(),
+        "1.0".into(),
+        serde_json::json!({"Added": {"by": 1}}),
+        serde_json::to_value(meta(None)).unwrap(),
+    )
+}
+
+both_stores!(appends_get_gapless_positions_in_commit_order, |log: EventLog, _| async move {
+    let counters = cqrs::<Counter>(&log, ());
+    counters.execute_with_metadata("a", vec![1, 2], meta(None)).await.unwrap();
+    counters.execute_with_metadata("b", vec![5], meta(None)).await.unwrap();
+    counters.execute_with_metadata("a", vec![3], meta(None)).await.unwrap();
+
+    let events = log.read_after(0, 100).await.unwrap();
+    let order: Vec<_> = events.iter().map(|e| (e.position, e.aggregate_id.as_str(), e.sequence)).collect();
+    assert_eq!(order, vec![(1, "a", 1), (2, "a", 2), (3, "b", 1), (4, "a", 3)]);
+    assert!(events.windows(2).all(|w| w[0].recorded_at <= w[1].recorded_at), "recorded_at never runs backwards");
+    assert_eq!(log.read_after(2, 1).await.unwrap()[0].position, 3);
+    assert_eq!(events[0].metadata().actor, "system:test");
+
+    let head = log.head().await.unwrap();
+    assert_eq!((head.position, head.chain_hash), (4, events[3].chain_hash));
+    assert_eq!(log.verify().await.unwrap(), Ok(4));
+    assert_eq!(*log.committed().borrow(), 4);
+
+    let history: Vec<_> = log.history("a", 0, 100).await.unwrap().iter().map(|e| e.position).collect();
+    assert_eq!(history, vec![1, 2, 4]);
+
+    let loaded = counters.execute_with_metadata("a", vec![10], meta(None)).await;
+    assert!(loaded.is_ok());
+    let last = log.read_after(4, 10).await.unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].sequence, 4, "the aggregate was loaded with its three earlier events");
+});
+
+both_stores!(a_refused_command_appends_nothing, |log: EventLog, _| async move {
+    let counters = cqrs::<Counter>(&log, ());
+    let refused = counters.execute_with_metadata("a", vec![1, 0], meta(None)).await;
+    assert!(matches!(refused, Err(AggregateError::UserError(_))));
+    assert!(log.read_after(0, 10).await.unwrap().is_empty());
+    assert_eq!(log.head().await.unwrap().position, 0);
+});
+
+both_stores!(a_second_writer_on_the_same_sequence_conflicts, |log: EventLog, _| async move {
+    let repo = LogRepository::new(&log);
+    repo.persist::<Counter>(&[serialized("a", 1)], None).await.unwrap();
+    let second = repo.persist::<Counter>(&[serialized("a", 1)], None).await;
+    assert!(matches!(second, Err(PersistenceError::OptimisticLockError)), "{second:?}");
+    assert_eq!(log.head().await.unwrap().position, 1);
+    assert_eq!(log.verify().await.unwrap(), Ok(1));
+});
+
+both_stores!(a_command_id_is_recorded_once_by_the_database, |log: EventLog, _| async move {
+    let counters = cqrs::<Counter>(&log, ());
+    counters.execute_with_metadata("a", vec![1], meta(Some("cmd-1"))).await.unwrap();
+    let record = log.command("cmd-1").await.unwrap().expect("recorded");
+    assert_eq!((record.aggregate_id.as_str(), record.position), ("a", 1));
+    let again = counters.execute_with_metadata("b", vec![1], meta(Some("cmd-1"))).await;
+    let Err(AggregateError::UnexpectedError(e)) = again else { panic!("expected a duplicate, got {again:?}") };
+    assert!(e.downcast_ref::<store::DuplicateCommand>().is_some());
+    assert_eq!(log.head().await.unwrap().position, 1, "the duplicate appended nothing");
+    assert!(log.command("cmd-2").await.unwrap().is_none());
+});
+
+both_stores!(group_commit_isolates_one_conflict_from_its_neighbours, |log: EventLog, _| async move {
+    let repo = std::sync::Arc::new(LogRepository::new(&log));
+    repo.persist::<Counter>(&[serialized("taken", 1)], None).await.unwrap();
+    // Many concurrent commits land in shared transactions; the ones on "taken" must fail alone.
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let repo = repo.clone();
+            tokio::spawn(async move {
+                let id = if i % 8 == 0 { "taken".to_owned() } else { format!("s{i}") };
+                (i % 8 == 0, repo.persist::<Counter>(&[serialized(&id, 1)], None).await)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (should_conflict, result) = task.await.unwrap();
+        assert_eq!(should_conflict, matches!(result, Err(PersistenceError::OptimisticLockError)), "{result:?}");
+    }
+    let events = log.read_after(0, 1000).await.unwrap();
+    assert_eq!(events.len(), 1 + 56);
+    assert!(events.iter().enumerate().all(|(i, e)| e.position == i as i64 + 1), "positions stay gapless");
+    assert_eq!(log.verify().await.unwrap(), Ok(57));
+});
+
+both_stores!(verify_names_the_first_altered_or_missing_row, |log: EventLog, url: String| async move {
+    let counters = cqrs::<Counter>(&log, ());
+    for i in 0..5 {
+        counters.execute_with_metadata(&format!("c{i}"), vec![1], meta(None)).await.unwrap();
+    }
+    assert_eq!(log.verify().await.unwrap(), Ok(5));
+    tamper(&url, "UPDATE events SET payload = '{\"Added\":{\"by\":2}}' WHERE position = 3").await;
+    assert_eq!(log.verify().await.unwrap(), Err(chain::Break::Altered { position: 3 }));
+    tamper(&url, "DELETE FROM events WHERE position = 2").await;
+    assert_eq!(log.verify().await.unwrap(), Err(chain::Break::Missing { expected: 2, found: 3 }));
+});
+
+async fn tamper(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_unsupported_url_is_refused() {
+    assert!(matches!(EventLog::connect("mysql://x").await, Err(store::StoreError::UnsupportedUrl(_))));
+}
