@@ -1,1 +1,11 @@
-//! placeholder
+//! Read models: each a pure fold `apply(&mut state, &Recorded)` over the ordered log, with
+//! no IO and no clock ("now" inside a fold is the event's `recorded_at`). The [`runner`]
+//! is the adapter that reads the log and keeps a model caught up.
+
+pub mod catalog;
+pub mod envelope;
+pub mod runner;
+
+pub use catalog::Catalog;
+pub use envelope::Recorded;
+pub use runner::Projector;

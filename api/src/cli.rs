@@ -1,0 +1,117 @@
+//! The `directory` command line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use store::EventLog;
+
+use crate::clock::SystemClock;
+use crate::state::AppState;
+use crate::{bench, graphql, http, telemetry};
+
+/// The Directory: customers, projects, VMs, people and keys, backups and invoices, as an
+/// event log with read models, served over GraphQL.
+#[derive(Parser, Debug)]
+#[command(name = "directory", version)]
+pub struct Cli {
+    /// Where the log lives: sqlite://PATH (created if missing) or postgres://…
+    #[arg(long, env = "DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve GraphQL, health, readiness and metrics over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "DIRECTORY_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// A bearer token that acts as staff admin (actor `system:bootstrap`).
+        #[arg(long, env = "DIRECTORY_BOOTSTRAP_TOKEN", hide_env_values = true)]
+        bootstrap_token: Option<String>,
+    },
+    /// Print the GraphQL schema (SDL) that `serve` answers.
+    Schema,
+    /// Audit tools over the log.
+    Replay {
+        #[command(subcommand)]
+        command: ReplayCommand,
+    },
+    /// Benchmarks that print their figures next to a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReplayCommand {
+    /// Recompute the whole hash chain; exits non-zero naming the first bad position.
+    Verify,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Serve { listen, bootstrap_token } => serve(&cli.database_url, listen, bootstrap_token).await,
+        Command::Replay { command: ReplayCommand::Verify } => {
+            let log = EventLog::connect(&cli.database_url).await.context("opening the store")?;
+            match log.verify().await? {
+                Ok(position) => {
+                    println!("chain verified: {position} events, head matches");
+                    Ok(())
+                }
+                Err(broken) => anyhow::bail!("chain broken: {broken}"),
+            }
+        }
+        Command::Bench { command } => bench::run(command).await,
+    }
+}
+
+async fn serve(database_url: &str, listen: SocketAddr, bootstrap_token: Option<String>) -> anyhow::Result<()> {
+    let metrics = telemetry::metrics();
+    let log =
+        EventLog::connect(database_url).await.with_context(|| format!("opening the store {}", redact(database_url)))?;
+    let state = AppState::start(log, Arc::new(SystemClock), bootstrap_token.as_deref()).await?;
+    let app = http::router(Arc::new(state), metrics);
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), "serving");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C; in-flight requests finish first.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}

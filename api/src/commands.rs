@@ -1,0 +1,186 @@
+//! The command bus: idempotency by command id, attribution, retries on a lost race,
+//! and read-your-writes (a mutation answers only once the read models show its change).
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use cqrs_es::{Aggregate, AggregateError};
+use domain::Classify;
+use domain::backup_log::BackupLog;
+use domain::customer::Customer;
+use domain::person::Person;
+use domain::project::Project;
+use domain::ssh_key::SshKey;
+use domain::vm::Vm;
+use projections::Projector;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use store::{Cqrs, DuplicateCommand, EventLog, Metadata, cqrs};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+
+/// How often a command is re-decided after losing a race on its stream.
+const ATTEMPTS: usize = 5;
+/// How long a mutation waits for the read models to show its change.
+const CATCH_UP: Duration = Duration::from_secs(10);
+
+/// One command framework per aggregate, over one log.
+pub struct Bus {
+    pub log: EventLog,
+    pub projector: Projector,
+    pub customers: Cqrs<Customer>,
+    pub people: Cqrs<Person>,
+    pub keys: Cqrs<SshKey>,
+    pub projects: Cqrs<Project>,
+    pub vms: Cqrs<Vm>,
+    pub backups: Cqrs<BackupLog>,
+}
+
+/// Who sends a command, under which id, and why.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub actor: String,
+    pub command_id: String,
+    pub payload_hash: String,
+    pub reason: Option<String>,
+}
+
+impl Envelope {
+    /// `name` and `input` identify the command for idempotency: a retry must repeat both.
+    pub fn new(
+        principal: &Principal,
+        name: &str,
+        input: &impl Serialize,
+        command_id: Option<&async_graphql::ID>,
+        reason: Option<String>,
+    ) -> Result<Envelope, ApiError> {
+        let command_id = match command_id {
+            Some(id) => {
+                let id = id.as_str().trim();
+                if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+                    return Err(ApiError::BadInput("commandId: must be 1-200 printable characters".into()));
+                }
+                id.to_owned()
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        let reason = reason
+            .map(|r| domain::shared::validate::text("reason", &r))
+            .transpose()
+            .map_err(|e| ApiError::BadInput(e.to_string()))?;
+        let mut h = Sha256::new();
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(serde_json::to_vec(input).unwrap_or_default());
+        h.update([0]);
+        h.update(principal.actor().as_bytes());
+        Ok(Envelope { actor: principal.actor(), command_id, payload_hash: hex::encode(h.finalize()), reason })
+    }
+
+    fn metadata(&self) -> Metadata {
+        Metadata {
+            actor: self.actor.clone(),
+            command_id: Some(self.command_id.clone()),
+            payload_hash: Some(self.payload_hash.clone()),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// What a command did, and the entity its answer is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied now (its events, if any, are in the log and in the read models).
+    Applied(String),
+    /// The same command was applied before; nothing new was appended. Carries the
+    /// aggregate the first application changed (its id may have been chosen then).
+    AlreadyApplied(String),
+}
+
+impl Outcome {
+    pub fn aggregate_id(&self) -> &str {
+        match self {
+            Outcome::Applied(id) | Outcome::AlreadyApplied(id) => id,
+        }
+    }
+}
+
+impl Bus {
+    pub fn new(log: EventLog, projector: Projector) -> Bus {
+        Bus {
+            customers: cqrs(&log, ()),
+            people: cqrs(&log, ()),
+            keys: cqrs(&log, ()),
+            projects: cqrs(&log, ()),
+            vms: cqrs(&log, ()),
+            backups: cqrs(&log, ()),
+            log,
+            projector,
+        }
+    }
+
+    /// Runs a command against one aggregate.
+    pub async fn execute<A>(
+        &self,
+        framework: &Cqrs<A>,
+        aggregate_id: &str,
+        command: A::Command,
+        envelope: &Envelope,
+    ) -> Result<Outcome, ApiError>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+        A::Error: Classify + Display,
+    {
+        if let Some(first) = self.already_applied(envelope).await? {
+            return Ok(Outcome::AlreadyApplied(first));
+        }
+        let metadata = envelope.metadata().to_map();
+        for attempt in 1..=ATTEMPTS {
+            match framework.execute_with_metadata(aggregate_id, command.clone(), metadata.clone()).await {
+                Ok(()) => {
+                    self.catch_up().await;
+                    return Ok(Outcome::Applied(aggregate_id.to_owned()));
+                }
+                Err(AggregateError::UserError(e)) => return Err(ApiError::refused(&e)),
+                Err(AggregateError::AggregateConflict) => {
+                    tracing::debug!(aggregate_id, attempt, "lost a race on the stream; deciding again");
+                }
+                Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<DuplicateCommand>().is_some() => {
+                    // A concurrent request with the same command id won the race.
+                    return match self.already_applied(envelope).await? {
+                        Some(first) => Ok(Outcome::AlreadyApplied(first)),
+                        None => Err(ApiError::Conflict("the command id was just used by a concurrent request".into())),
+                    };
+                }
+                Err(e) => return Err(ApiError::store(e)),
+            }
+        }
+        Err(ApiError::Conflict(format!("{aggregate_id} is changing concurrently; retry the command")))
+    }
+
+    /// Whether the command id was recorded: with the same payload it was applied already
+    /// (to the aggregate returned), with another it is a misuse of the id.
+    async fn already_applied(&self, envelope: &Envelope) -> Result<Option<String>, ApiError> {
+        match self.log.command(&envelope.command_id).await.map_err(ApiError::store)? {
+            None => Ok(None),
+            Some(record) if record.payload_hash == envelope.payload_hash => {
+                self.catch_up().await;
+                Ok(Some(record.aggregate_id))
+            }
+            Some(_) => Err(ApiError::Conflict(format!(
+                "commandId {} was already used for a different command",
+                envelope.command_id
+            ))),
+        }
+    }
+
+    /// Waits until the read models show everything this process has committed.
+    pub async fn catch_up(&self) {
+        let committed = *self.log.committed().borrow();
+        if !self.projector.wait_for(committed, CATCH_UP).await {
+            tracing::warn!(committed, "read models did not catch up in time");
+        }
+    }
+}

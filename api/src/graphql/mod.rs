@@ -1,0 +1,64 @@
+//! The GraphQL schema: the contract's types, queries and mutations.
+
+mod mutation;
+mod query;
+pub mod scalars;
+pub mod types;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, ID, Schema};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The largest query depth; the standard introspection query needs about 12.
+pub const MAX_DEPTH: usize = 15;
+pub const MAX_COMPLEXITY: usize = 2000;
+
+pub fn build(state: Arc<AppState>) -> DirectorySchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .data(state)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The schema without state, for printing its SDL.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+}
+
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<Arc<AppState>>()
+}
+
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    ctx.data_opt::<Principal>().ok_or_else(|| ApiError::Unauthenticated("no token".into()))
+}
+
+/// Parses an id argument, naming the field when it is not a UUID.
+pub(crate) fn parse_id<T: FromStr>(id: &ID, field: &str) -> Result<T, ApiError> {
+    id.parse().map_err(|_| ApiError::BadInput(format!("{field}: {:?} is not a UUID", truncate(id))))
+}
+
+/// Bounds a page size argument.
+pub(crate) fn page_size(first: i32, max: i32) -> Result<u32, ApiError> {
+    if (1..=max).contains(&first) {
+        Ok(first as u32)
+    } else {
+        Err(ApiError::BadInput(format!("first: must be between 1 and {max}, got {first}")))
+    }
+}
+
+/// Long input echoed in messages is cut, so a 64 KiB id does not come back in the answer.
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}

@@ -1,0 +1,868 @@
+//! Mutations: each checks the caller's roles, gathers the facts its command needs from the
+//! read models, runs the command through the bus, and answers the entity's new state.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use domain::backup_log::{BackupLogCommand, VmFacts};
+use domain::customer::CustomerCommand;
+use domain::person::{PersonCommand, Role as DomainRole, StaffRole as Staff};
+use domain::project::{self as project, ProjectCommand};
+use domain::ssh_key::{SshKeyCommand, parse_public_key};
+use domain::vm::{self as vm, VmCommand};
+use domain::{CustomerId, PersonId, ProjectId, SshKeyId, TokenId, VmId, person};
+use projections::Catalog;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
+use super::types::{BackupNode, CustomerNode, IssuedToken, PersonNode, ProjectNode, SshKeyNode, VmNode};
+use super::{app, parse_id, principal};
+use crate::auth::{self, Principal};
+use crate::commands::Envelope;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(InputObject, Serialize)]
+pub struct RegisterCustomerInput {
+    pub id: Option<ID>,
+    pub command_id: Option<ID>,
+    pub name: String,
+    pub country: String,
+    pub vat_id: Option<String>,
+    pub billing_address: String,
+    pub effective_at: Option<DateTime<Utc>>,
+    /// Days until an invoice is due; 14 when omitted.
+    pub payment_terms_days: Option<i32>,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct RegisterPersonInput {
+    pub id: Option<ID>,
+    pub command_id: Option<ID>,
+    pub name: String,
+    pub email: String,
+    /// Omitted for a member of staff.
+    pub customer_id: Option<ID>,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct CreateProjectInput {
+    pub id: Option<ID>,
+    pub command_id: Option<ID>,
+    pub customer_id: ID,
+    pub parent_id: Option<ID>,
+    pub name: String,
+    pub sla_class: SlaClass,
+    pub effective_at: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct ProvisionVmInput {
+    pub id: Option<ID>,
+    pub command_id: Option<ID>,
+    pub project_id: ID,
+    pub name: String,
+    pub location: String,
+    pub cpu: i32,
+    pub ram_gb: i32,
+    pub disk_gb: i32,
+    pub effective_at: DateTime<Utc>,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct RecordBackupInput {
+    pub command_id: Option<ID>,
+    pub vm_id: ID,
+    pub backup_id: String,
+    pub status: BackupStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub size_bytes: Option<Long>,
+    pub tags: Option<Vec<String>>,
+    pub error: Option<String>,
+}
+
+pub struct Mutation;
+
+fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Result<T, ApiError> {
+    match id {
+        Some(id) => parse_id(id, "id"),
+        None => Ok(T::from(Uuid::new_v4())),
+    }
+}
+
+fn parsed<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
+    s.parse().map_err(|_| ApiError::NotFound("the changed entity is not in the read model".into()))
+}
+
+fn customer_node(app: &AppState, id: &str) -> Result<CustomerNode, ApiError> {
+    let id: CustomerId = parsed(id)?;
+    let c = app
+        .catalog()
+        .customers
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("customer {id} does not exist")))?;
+    Ok(CustomerNode(id, c))
+}
+
+fn person_node(app: &AppState, id: &str) -> Result<PersonNode, ApiError> {
+    let id: PersonId = parsed(id)?;
+    let p = app
+        .catalog()
+        .people
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("person {id} does not exist")))?;
+    Ok(PersonNode(id, p))
+}
+
+fn project_node(app: &AppState, id: &str) -> Result<ProjectNode, ApiError> {
+    let id: ProjectId = parsed(id)?;
+    let p = app
+        .catalog()
+        .projects
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("project {id} does not exist")))?;
+    Ok(ProjectNode(id, p))
+}
+
+fn vm_node(app: &AppState, id: &str) -> Result<VmNode, ApiError> {
+    let id: VmId = parsed(id)?;
+    let catalog = app.catalog();
+    let v = catalog.vms.get(&id).cloned().ok_or_else(|| ApiError::NotFound(format!("VM {id} does not exist")))?;
+    Ok(VmNode::new(id, v, &catalog))
+}
+
+fn key_node(app: &AppState, id: &str) -> Result<SshKeyNode, ApiError> {
+    let id: SshKeyId = parsed(id)?;
+    let k = app
+        .catalog()
+        .keys
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("SSH key {id} does not exist")))?;
+    Ok(SshKeyNode(id, k))
+}
+
+/// A customer the caller may see, or NOT_FOUND (the same answer as for an unknown id).
+fn visible_customer(catalog: &Catalog, who: &Principal, id: CustomerId) -> Result<(), ApiError> {
+    match catalog.customers.get(&id) {
+        Some(_) if who.can_read_customer(id) => Ok(()),
+        _ => Err(ApiError::NotFound(format!("customer {id} does not exist"))),
+    }
+}
+
+fn visible_project<'a>(catalog: &'a Catalog, who: &Principal, id: ProjectId) -> Result<&'a project::Project, ApiError> {
+    match catalog.projects.get(&id) {
+        Some(p) if p.customer_id.is_some_and(|c| who.can_read_customer(c)) => Ok(p),
+        _ => Err(ApiError::NotFound(format!("project {id} does not exist"))),
+    }
+}
+
+fn visible_person<'a>(catalog: &'a Catalog, who: &Principal, id: PersonId) -> Result<&'a person::Person, ApiError> {
+    match catalog.people.get(&id) {
+        Some(p)
+            if p.customer_id.map_or(who.is_staff(), |c| who.can_read_customer(c)) || who.person_id() == Some(id) =>
+        {
+            Ok(p)
+        }
+        _ => Err(ApiError::NotFound(format!("person {id} does not exist"))),
+    }
+}
+
+fn visible_vm<'a>(catalog: &'a Catalog, who: &Principal, id: VmId) -> Result<&'a vm::Vm, ApiError> {
+    match catalog.vms.get(&id) {
+        Some(v) if v.customer_id.is_some_and(|c| who.can_read_customer(c)) => Ok(v),
+        _ => Err(ApiError::NotFound(format!("VM {id} does not exist"))),
+    }
+}
+
+/// Staff with one of `roles` (or ADMIN), or a customer's person who manages the project
+/// (directly or through an ancestor).
+fn may_manage(catalog: &Catalog, who: &Principal, project: ProjectId, roles: &[Staff]) -> Result<(), ApiError> {
+    if who.has_staff_role(roles) {
+        return Ok(());
+    }
+    match who {
+        Principal::Person { id, customer_id: Some(_), .. }
+            if catalog.effective_role(*id, project) == Some(DomainRole::Manager) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
+/// Whether a customer's person manages at least one project of that customer.
+fn manages_customer(catalog: &Catalog, who: &Principal, customer: CustomerId) -> bool {
+    let Principal::Person { id, customer_id: Some(own), .. } = who else { return false };
+    *own == customer && catalog.people.get(id).is_some_and(|p| p.roles.values().any(|r| *r == DomainRole::Manager))
+}
+
+#[Object]
+impl Mutation {
+    async fn register_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterCustomerInput,
+        reason: Option<String>,
+    ) -> Result<CustomerNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Billing])?;
+        let id: CustomerId = new_or(&input.id)?;
+        let env = Envelope::new(who, "registerCustomer", &input, input.command_id.as_ref(), reason)?;
+        let cmd = CustomerCommand::Register {
+            id,
+            name: input.name,
+            country: input.country,
+            vat_id: input.vat_id,
+            billing_address: input.billing_address,
+            payment_terms_days: input.payment_terms_days.map(i64::from),
+            effective_at: input.effective_at.unwrap_or_else(|| app.now()),
+        };
+        let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
+        Ok(customer_node(app, done.aggregate_id())?)
+    }
+
+    async fn rename_customer(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        name: String,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<CustomerNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Billing])?;
+        let id: CustomerId = parse_id(&customer_id, "customerId")?;
+        let env = Envelope::new(who, "renameCustomer", &json!([customer_id, name]), command_id.as_ref(), reason)?;
+        let done = app.bus.execute(&app.bus.customers, &id.to_string(), CustomerCommand::Rename { name }, &env).await?;
+        Ok(customer_node(app, done.aggregate_id())?)
+    }
+
+    async fn change_billing_address(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        billing_address: String,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<CustomerNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Billing])?;
+        let id: CustomerId = parse_id(&customer_id, "customerId")?;
+        let input = json!([customer_id, billing_address]);
+        let env = Envelope::new(who, "changeBillingAddress", &input, command_id.as_ref(), reason)?;
+        let cmd = CustomerCommand::ChangeBillingAddress { billing_address };
+        let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
+        Ok(customer_node(app, done.aggregate_id())?)
+    }
+
+    async fn close_customer(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        effective_at: Option<DateTime<Utc>>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<CustomerNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Billing])?;
+        let id: CustomerId = parse_id(&customer_id, "customerId")?;
+        let env =
+            Envelope::new(who, "closeCustomer", &json!([customer_id, effective_at]), command_id.as_ref(), reason)?;
+        let cmd = CustomerCommand::Close { effective_at: effective_at.unwrap_or_else(|| app.now()) };
+        let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
+        Ok(customer_node(app, done.aggregate_id())?)
+    }
+
+    async fn register_person(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterPersonInput,
+        reason: Option<String>,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let id: PersonId = new_or(&input.id)?;
+        let customer = match &input.customer_id {
+            Some(c) => {
+                let c: CustomerId = parse_id(c, "customerId")?;
+                let catalog = app.catalog();
+                visible_customer(&catalog, who, c)?;
+                if !who.has_staff_role(&[Staff::Ops]) && !manages_customer(&catalog, who, c) {
+                    return Err(ApiError::forbidden().into());
+                }
+                let closed = catalog.customers.get(&c).is_some_and(|x| x.closed_at.is_some());
+                Some(person::CustomerFacts { id: c, closed })
+            }
+            None => {
+                who.require(&[])?;
+                None
+            }
+        };
+        let env = Envelope::new(who, "registerPerson", &input, input.command_id.as_ref(), reason)?;
+        let cmd = PersonCommand::Register { id, name: input.name, email: input.email, customer, at: app.now() };
+        let done = app.bus.execute(&app.bus.people, &id.to_string(), cmd, &env).await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
+    async fn grant_role(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        project_id: ID,
+        role: Role,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        let prid: ProjectId = parse_id(&project_id, "projectId")?;
+        let facts = {
+            let catalog = app.catalog();
+            visible_person(&catalog, who, pid)?;
+            let p = visible_project(&catalog, who, prid)?;
+            may_manage(&catalog, who, prid, &[])?;
+            person::ProjectFacts {
+                id: prid,
+                customer_id: p.customer_id.unwrap_or(CustomerId(Uuid::nil())),
+                archived: p.archived_at.is_some(),
+            }
+        };
+        let env = Envelope::new(who, "grantRole", &json!([person_id, project_id, role]), command_id.as_ref(), reason)?;
+        let cmd = PersonCommand::GrantRole { project: facts, role: role.into(), at: app.now() };
+        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
+    async fn revoke_role(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        project_id: ID,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        let prid: ProjectId = parse_id(&project_id, "projectId")?;
+        {
+            let catalog = app.catalog();
+            visible_person(&catalog, who, pid)?;
+            visible_project(&catalog, who, prid)?;
+            may_manage(&catalog, who, prid, &[])?;
+        }
+        let env = Envelope::new(who, "revokeRole", &json!([person_id, project_id]), command_id.as_ref(), reason)?;
+        let cmd = PersonCommand::RevokeRole { project_id: prid, at: app.now() };
+        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
+    async fn grant_staff_role(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        role: StaffRole,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[])?;
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        visible_person(&app.catalog(), who, pid)?;
+        let env = Envelope::new(who, "grantStaffRole", &json!([person_id, role]), command_id.as_ref(), reason)?;
+        let cmd = PersonCommand::GrantStaffRole { role: role.into(), at: app.now() };
+        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
+    async fn revoke_staff_role(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        role: StaffRole,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[])?;
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        visible_person(&app.catalog(), who, pid)?;
+        let env = Envelope::new(who, "revokeStaffRole", &json!([person_id, role]), command_id.as_ref(), reason)?;
+        let cmd = PersonCommand::RevokeStaffRole { role: role.into(), at: app.now() };
+        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
+    async fn deactivate_person(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        {
+            let catalog = app.catalog();
+            let p = visible_person(&catalog, who, pid)?;
+            let manager = p.customer_id.is_some_and(|c| manages_customer(&catalog, who, c));
+            if !who.has_staff_role(&[]) && !manager {
+                return Err(ApiError::forbidden().into());
+            }
+        }
+        let env = Envelope::new(who, "deactivatePerson", &json!([person_id]), command_id.as_ref(), reason)?;
+        let done = app
+            .bus
+            .execute(&app.bus.people, &pid.to_string(), PersonCommand::Deactivate { at: app.now() }, &env)
+            .await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
+    /// Issues an API token for a person: ADMIN for anyone, or a person for themselves.
+    /// The token is shown once; only its SHA-256 is stored.
+    async fn issue_token(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        expires_at: Option<DateTime<Utc>>,
+        reason: Option<String>,
+    ) -> Result<IssuedToken> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        visible_person(&app.catalog(), who, pid)?;
+        if !who.has_staff_role(&[]) && who.person_id() != Some(pid) {
+            return Err(ApiError::forbidden().into());
+        }
+        // A token is never replayed: each call issues a new one, so no commandId here.
+        let token = auth::new_token();
+        let token_id = TokenId(Uuid::new_v4());
+        let env = Envelope::new(who, "issueToken", &json!([person_id, token_id]), None, reason)?;
+        let cmd = PersonCommand::IssueToken { token_id, sha256: auth::token_hash(&token), expires_at, at: app.now() };
+        app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
+        Ok(IssuedToken { token, person_id: ID(pid.to_string()), token_id: ID(token_id.to_string()) })
+    }
+
+    async fn revoke_token(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        token_id: ID,
+        reason: Option<String>,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        let tid: TokenId = parse_id(&token_id, "tokenId")?;
+        visible_person(&app.catalog(), who, pid)?;
+        if !who.has_staff_role(&[]) && who.person_id() != Some(pid) {
+            return Err(ApiError::forbidden().into());
+        }
+        let env = Envelope::new(who, "revokeToken", &json!([person_id, token_id]), None, reason)?;
+        let cmd = PersonCommand::RevokeToken { token_id: tid, at: app.now() };
+        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
+    /// Adds an OpenSSH public key to a person: OPS or ADMIN for anyone, or a person for themselves.
+    async fn add_ssh_key(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+        public_key: String,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<SshKeyNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let pid: PersonId = parse_id(&person_id, "personId")?;
+        let active = {
+            let catalog = app.catalog();
+            let p = visible_person(&catalog, who, pid)?;
+            if !who.has_staff_role(&[Staff::Ops]) && who.person_id() != Some(pid) {
+                return Err(ApiError::forbidden().into());
+            }
+            p.deactivated_at.is_none()
+        };
+        let parsed = parse_public_key(&public_key).map_err(|e| ApiError::BadInput(e.to_string()))?;
+        let id = SshKeyId::for_fingerprint(&parsed.fingerprint);
+        let env = Envelope::new(who, "addSshKey", &json!([person_id, parsed.public_key]), command_id.as_ref(), reason)?;
+        let cmd = SshKeyCommand::Add {
+            id,
+            person: domain::ssh_key::PersonFacts { id: pid, active },
+            public_key,
+            at: app.now(),
+        };
+        let done = app.bus.execute(&app.bus.keys, &id.to_string(), cmd, &env).await?;
+        Ok(key_node(app, done.aggregate_id())?)
+    }
+
+    async fn revoke_ssh_key(
+        &self,
+        ctx: &Context<'_>,
+        key_id: ID,
+        reason: String,
+        command_id: Option<ID>,
+    ) -> Result<SshKeyNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let kid: SshKeyId = parse_id(&key_id, "keyId")?;
+        {
+            let catalog = app.catalog();
+            let owner = catalog.keys.get(&kid).and_then(|k| k.person_id);
+            let Some(owner) = owner.filter(|o| visible_person(&catalog, who, *o).is_ok()) else {
+                return Err(ApiError::NotFound(format!("SSH key {kid} does not exist")).into());
+            };
+            if !who.has_staff_role(&[Staff::Ops]) && who.person_id() != Some(owner) {
+                return Err(ApiError::forbidden().into());
+            }
+        }
+        let env =
+            Envelope::new(who, "revokeSshKey", &json!([key_id, reason]), command_id.as_ref(), Some(reason.clone()))?;
+        let done = app
+            .bus
+            .execute(&app.bus.keys, &kid.to_string(), SshKeyCommand::Revoke { reason, at: app.now() }, &env)
+            .await?;
+        Ok(key_node(app, done.aggregate_id())?)
+    }
+
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+        reason: Option<String>,
+    ) -> Result<ProjectNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: ProjectId = new_or(&input.id)?;
+        let cid: CustomerId = parse_id(&input.customer_id, "customerId")?;
+        let (customer, parent) = {
+            let catalog = app.catalog();
+            visible_customer(&catalog, who, cid)?;
+            let closed = catalog.customers.get(&cid).is_some_and(|c| c.closed_at.is_some());
+            let parent = match &input.parent_id {
+                Some(p) => {
+                    let pid: ProjectId = parse_id(p, "parentId")?;
+                    let parent = visible_project(&catalog, who, pid)?;
+                    Some(project::ParentFacts {
+                        id: pid,
+                        customer_id: parent.customer_id.unwrap_or(CustomerId(Uuid::nil())),
+                        archived: parent.archived_at.is_some(),
+                    })
+                }
+                None => None,
+            };
+            (project::CustomerFacts { id: cid, closed }, parent)
+        };
+        let env = Envelope::new(who, "createProject", &input, input.command_id.as_ref(), reason)?;
+        let cmd = ProjectCommand::Create {
+            id,
+            customer,
+            parent,
+            name: input.name,
+            sla_class: input.sla_class.into(),
+            effective_at: input.effective_at.unwrap_or_else(|| app.now()),
+        };
+        let done = app.bus.execute(&app.bus.projects, &id.to_string(), cmd, &env).await?;
+        Ok(project_node(app, done.aggregate_id())?)
+    }
+
+    async fn rename_project(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        name: String,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<ProjectNode> {
+        self.project_command(
+            ctx,
+            "renameProject",
+            &project_id,
+            json!([project_id, name]),
+            command_id,
+            reason,
+            &[Staff::Ops],
+            true,
+            |_| ProjectCommand::Rename { name },
+        )
+        .await
+    }
+
+    async fn change_sla_class(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        sla_class: SlaClass,
+        effective_at: DateTime<Utc>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<ProjectNode> {
+        let input = json!([project_id, sla_class, effective_at]);
+        self.project_command(
+            ctx,
+            "changeSlaClass",
+            &project_id,
+            input,
+            command_id,
+            reason,
+            &[Staff::Ops],
+            false,
+            |_| ProjectCommand::ChangeSlaClass { sla_class: sla_class.into(), effective_at },
+        )
+        .await
+    }
+
+    async fn add_deployment(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        name: String,
+        environment: String,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<ProjectNode> {
+        let input = json!([project_id, name, environment]);
+        self.project_command(ctx, "addDeployment", &project_id, input, command_id, reason, &[Staff::Ops], true, |_| {
+            ProjectCommand::AddDeployment { name, environment }
+        })
+        .await
+    }
+
+    async fn remove_deployment(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        name: String,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<ProjectNode> {
+        let input = json!([project_id, name]);
+        self.project_command(
+            ctx,
+            "removeDeployment",
+            &project_id,
+            input,
+            command_id,
+            reason,
+            &[Staff::Ops],
+            true,
+            |_| ProjectCommand::RemoveDeployment { name },
+        )
+        .await
+    }
+
+    async fn archive_project(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        effective_at: Option<DateTime<Utc>>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<ProjectNode> {
+        let input = json!([project_id, effective_at]);
+        self.project_command(
+            ctx,
+            "archiveProject",
+            &project_id,
+            input,
+            command_id,
+            reason,
+            &[Staff::Ops],
+            false,
+            |now| ProjectCommand::Archive { effective_at: effective_at.unwrap_or(now) },
+        )
+        .await
+    }
+
+    async fn provision_vm(&self, ctx: &Context<'_>, input: ProvisionVmInput, reason: Option<String>) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = new_or(&input.id)?;
+        let prid: ProjectId = parse_id(&input.project_id, "projectId")?;
+        let project = vm_project_facts(&app.catalog(), who, prid)?;
+        let env = Envelope::new(who, "provisionVm", &input, input.command_id.as_ref(), reason)?;
+        let cmd = VmCommand::Provision {
+            id,
+            project,
+            name: input.name,
+            location: input.location,
+            cpu: input.cpu.into(),
+            ram_gb: input.ram_gb.into(),
+            disk_gb: input.disk_gb.into(),
+            effective_at: input.effective_at,
+        };
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
+        Ok(vm_node(app, done.aggregate_id())?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn resize_vm(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        cpu: i32,
+        ram_gb: i32,
+        disk_gb: i32,
+        effective_at: DateTime<Utc>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let input = json!([vm_id, cpu, ram_gb, disk_gb, effective_at]);
+        let env = Envelope::new(who, "resizeVm", &input, command_id.as_ref(), reason)?;
+        let cmd = VmCommand::Resize { cpu: cpu.into(), ram_gb: ram_gb.into(), disk_gb: disk_gb.into(), effective_at };
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
+        Ok(vm_node(app, done.aggregate_id())?)
+    }
+
+    async fn move_vm(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        project_id: ID,
+        effective_at: DateTime<Utc>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        let prid: ProjectId = parse_id(&project_id, "projectId")?;
+        let project = {
+            let catalog = app.catalog();
+            visible_vm(&catalog, who, id)?;
+            vm_project_facts(&catalog, who, prid)?
+        };
+        let env = Envelope::new(who, "moveVm", &json!([vm_id, project_id, effective_at]), command_id.as_ref(), reason)?;
+        let done = app
+            .bus
+            .execute(&app.bus.vms, &id.to_string(), VmCommand::MoveToProject { project, effective_at }, &env)
+            .await?;
+        Ok(vm_node(app, done.aggregate_id())?)
+    }
+
+    async fn decommission_vm(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        effective_at: DateTime<Utc>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = Envelope::new(who, "decommissionVm", &json!([vm_id, effective_at]), command_id.as_ref(), reason)?;
+        let done =
+            app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::Decommission { effective_at }, &env).await?;
+        Ok(vm_node(app, done.aggregate_id())?)
+    }
+
+    async fn record_backup(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordBackupInput,
+        reason: Option<String>,
+    ) -> Result<BackupNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&input.vm_id, "vmId")?;
+        let vm = {
+            let catalog = app.catalog();
+            let v = visible_vm(&catalog, who, id)?;
+            VmFacts {
+                id,
+                provisioned_at: v.provisioned_at().unwrap_or_default(),
+                decommissioned_at: v.decommissioned_at,
+            }
+        };
+        let env = Envelope::new(who, "recordBackup", &input, input.command_id.as_ref(), reason)?;
+        let backup_id = input.backup_id.trim().to_owned();
+        let cmd = BackupLogCommand::Record {
+            vm,
+            backup_id: input.backup_id,
+            status: input.status.into(),
+            started_at: input.started_at,
+            finished_at: input.finished_at,
+            size_bytes: input.size_bytes.map(|l| l.0),
+            tags: input.tags.unwrap_or_default(),
+            error: input.error,
+        };
+        let done = app.bus.execute(&app.bus.backups, &id.to_string(), cmd, &env).await?;
+        Ok(backup_node(app, done.aggregate_id(), &backup_id)?)
+    }
+
+    async fn expire_backup(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        backup_id: String,
+        at: DateTime<Utc>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<BackupNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = Envelope::new(who, "expireBackup", &json!([vm_id, backup_id, at]), command_id.as_ref(), reason)?;
+        let cmd = BackupLogCommand::Expire { backup_id: backup_id.clone(), at };
+        let done = app.bus.execute(&app.bus.backups, &id.to_string(), cmd, &env).await?;
+        Ok(backup_node(app, done.aggregate_id(), &backup_id)?)
+    }
+}
+
+impl Mutation {
+    /// The shared path of the project mutations: visibility, roles (staff with `roles`, or
+    /// the project's customer managers when `managers` is true), the command, the answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn project_command(
+        &self,
+        ctx: &Context<'_>,
+        name: &str,
+        project_id: &ID,
+        input: serde_json::Value,
+        command_id: Option<ID>,
+        reason: Option<String>,
+        roles: &[Staff],
+        managers: bool,
+        command: impl FnOnce(domain::Instant) -> ProjectCommand,
+    ) -> Result<ProjectNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let id: ProjectId = parse_id(project_id, "projectId")?;
+        {
+            let catalog = app.catalog();
+            visible_project(&catalog, who, id)?;
+            if managers { may_manage(&catalog, who, id, roles)? } else { who.require(roles)? }
+        }
+        let env = Envelope::new(who, name, &input, command_id.as_ref(), reason)?;
+        let done = app.bus.execute(&app.bus.projects, &id.to_string(), command(app.now()), &env).await?;
+        Ok(project_node(app, done.aggregate_id())?)
+    }
+}
+
+fn vm_project_facts(catalog: &Catalog, who: &Principal, id: ProjectId) -> Result<vm::ProjectFacts, ApiError> {
+    let p = visible_project(catalog, who, id)?;
+    Ok(vm::ProjectFacts {
+        id,
+        customer_id: p.customer_id.unwrap_or(CustomerId(Uuid::nil())),
+        created_at: p.created_at.unwrap_or_default(),
+        archived: p.archived_at.is_some(),
+    })
+}
+
+fn backup_node(app: &AppState, vm: &str, backup_id: &str) -> Result<BackupNode, ApiError> {
+    let vm: VmId = parsed(vm)?;
+    app.catalog()
+        .backups
+        .get(&vm)
+        .and_then(|b| b.get(backup_id))
+        .cloned()
+        .map(BackupNode)
+        .ok_or_else(|| ApiError::NotFound(format!("backup {backup_id:?} of VM {vm} does not exist")))
+}

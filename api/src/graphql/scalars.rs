@@ -1,0 +1,54 @@
+//! The contract's scalars and enums.
+
+use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use serde::Serialize;
+
+/// A 64-bit integer as a JSON number (byte sizes, log positions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Long(pub i64);
+
+#[Scalar(name = "Long")]
+impl ScalarType for Long {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::Number(n) => n.as_i64().map(Long).ok_or_else(|| InputValueError::custom("must be a 64-bit integer")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::project::SlaClass")]
+pub enum SlaClass {
+    Basic,
+    Standard,
+    Premium,
+}
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::person::Role")]
+pub enum Role {
+    Viewer,
+    Member,
+    Manager,
+}
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::person::StaffRole")]
+pub enum StaffRole {
+    Ops,
+    Billing,
+    Admin,
+    Auditor,
+}
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::backup_log::BackupStatus")]
+pub enum BackupStatus {
+    Succeeded,
+    Failed,
+}

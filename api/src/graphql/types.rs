@@ -1,0 +1,378 @@
+//! Output types: views of the catalog, checked for tenancy where they are reached.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::customer::Customer;
+use domain::person::Person;
+use domain::project::Project;
+use domain::ssh_key::SshKey;
+use domain::vm::Vm;
+use domain::{CustomerId, PersonId, ProjectId, SshKeyId, VmId};
+use projections::catalog::BackupView;
+
+use super::app;
+use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
+
+fn id(x: impl ToString) -> ID {
+    ID(x.to_string())
+}
+
+pub struct CustomerNode(pub CustomerId, pub Customer);
+
+#[Object(name = "Customer")]
+impl CustomerNode {
+    async fn id(&self) -> ID {
+        id(self.0)
+    }
+    async fn name(&self) -> &str {
+        &self.1.name
+    }
+    async fn country(&self) -> &str {
+        &self.1.country
+    }
+    async fn vat_id(&self) -> Option<&str> {
+        self.1.vat_id.as_deref()
+    }
+    async fn billing_address(&self) -> &str {
+        &self.1.billing_address
+    }
+    async fn payment_terms_days(&self) -> u32 {
+        self.1.payment_terms_days
+    }
+    async fn closed(&self) -> bool {
+        self.1.closed_at.is_some()
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.1.closed_at
+    }
+    /// Every project of the customer, roots and descendants, by name.
+    async fn projects(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
+        let catalog = app(ctx).catalog();
+        let mut nodes: Vec<_> = catalog
+            .customer_projects
+            .get(&self.0)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone())))
+            .collect();
+        nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        nodes
+    }
+    async fn people(&self, ctx: &Context<'_>) -> Vec<PersonNode> {
+        let catalog = app(ctx).catalog();
+        let mut nodes: Vec<_> = catalog
+            .customer_people
+            .get(&self.0)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| catalog.people.get(p).map(|x| PersonNode(*p, x.clone())))
+            .collect();
+        nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        nodes
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProjectRole {
+    pub project_id: ID,
+    pub role: Role,
+}
+
+pub struct PersonNode(pub PersonId, pub Person);
+
+#[Object(name = "Person")]
+impl PersonNode {
+    async fn id(&self) -> ID {
+        id(self.0)
+    }
+    async fn name(&self) -> &str {
+        &self.1.name
+    }
+    async fn email(&self) -> &str {
+        &self.1.email
+    }
+    async fn customer_id(&self) -> Option<ID> {
+        self.1.customer_id.map(id)
+    }
+    async fn staff_roles(&self) -> Vec<StaffRole> {
+        self.1.staff_roles.iter().map(|r| (*r).into()).collect()
+    }
+    async fn roles(&self) -> Vec<ProjectRole> {
+        self.1.roles.iter().map(|(p, r)| ProjectRole { project_id: id(p), role: (*r).into() }).collect()
+    }
+    async fn deactivated(&self) -> bool {
+        self.1.deactivated_at.is_some()
+    }
+    /// The person's keys, active and revoked, oldest first.
+    async fn ssh_keys(&self, ctx: &Context<'_>) -> Vec<SshKeyNode> {
+        let catalog = app(ctx).catalog();
+        let mut keys: Vec<_> = catalog
+            .person_keys
+            .get(&self.0)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| catalog.keys.get(k).map(|x| SshKeyNode(*k, x.clone())))
+            .filter(|k| k.1.person_id == Some(self.0))
+            .collect();
+        keys.sort_by_key(|k| k.1.added_at);
+        keys
+    }
+}
+
+pub struct SshKeyNode(pub SshKeyId, pub SshKey);
+
+#[Object(name = "SshKey")]
+impl SshKeyNode {
+    async fn id(&self) -> ID {
+        id(self.0)
+    }
+    async fn person_id(&self) -> ID {
+        id(self.1.person_id.map(|p| p.to_string()).unwrap_or_default())
+    }
+    async fn algorithm(&self) -> &str {
+        &self.1.algorithm
+    }
+    async fn bits(&self) -> u32 {
+        self.1.bits
+    }
+    async fn fingerprint(&self) -> &str {
+        &self.1.fingerprint
+    }
+    async fn comment(&self) -> Option<&str> {
+        self.1.comment.as_deref()
+    }
+    /// The key in OpenSSH format, without its comment.
+    async fn public_key(&self) -> &str {
+        &self.1.public_key
+    }
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.1.added_at.unwrap_or_default()
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.1.revoked_at
+    }
+    async fn revoke_reason(&self) -> Option<&str> {
+        self.1.revoke_reason.as_deref()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Deployment {
+    pub name: String,
+    pub environment: String,
+}
+
+pub struct ProjectNode(pub ProjectId, pub Project);
+
+#[Object(name = "Project")]
+impl ProjectNode {
+    async fn id(&self) -> ID {
+        id(self.0)
+    }
+    async fn customer_id(&self) -> ID {
+        id(self.1.customer_id.map(|c| c.to_string()).unwrap_or_default())
+    }
+    async fn parent_id(&self) -> Option<ID> {
+        self.1.parent_id.map(id)
+    }
+    async fn children(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
+        let catalog = app(ctx).catalog();
+        let mut nodes: Vec<_> = catalog
+            .project_children
+            .get(&self.0)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone())))
+            .collect();
+        nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        nodes
+    }
+    async fn name(&self) -> &str {
+        &self.1.name
+    }
+    /// The class with the latest effective instant.
+    async fn sla_class(&self) -> SlaClass {
+        self.1.sla_class().unwrap_or(domain::project::SlaClass::Basic).into()
+    }
+    async fn archived(&self) -> bool {
+        self.1.archived_at.is_some()
+    }
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.1.created_at
+    }
+    /// The VMs currently placed in this project (decommissioned ones included), by name.
+    async fn vms(&self, ctx: &Context<'_>) -> Vec<VmNode> {
+        let catalog = app(ctx).catalog();
+        let mut nodes: Vec<_> = catalog
+            .project_vms
+            .get(&self.0)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| catalog.vms.get(v).map(|x| VmNode::new(*v, x.clone(), &catalog)))
+            .collect();
+        nodes.sort_by(|a, b| a.vm.name.cmp(&b.vm.name));
+        nodes
+    }
+    async fn deployments(&self) -> Vec<Deployment> {
+        self.1
+            .deployments
+            .iter()
+            .map(|(name, environment)| Deployment { name: name.clone(), environment: environment.clone() })
+            .collect()
+    }
+}
+
+pub struct VmNode {
+    pub id: VmId,
+    pub vm: Vm,
+    pub last_good_backup_at: Option<DateTime<Utc>>,
+}
+
+impl VmNode {
+    pub fn new(id: VmId, vm: Vm, catalog: &projections::Catalog) -> VmNode {
+        VmNode { id, last_good_backup_at: catalog.last_good_backup(id), vm }
+    }
+}
+
+#[Object(name = "Vm")]
+impl VmNode {
+    async fn id(&self) -> ID {
+        id(self.id)
+    }
+    async fn project_id(&self) -> ID {
+        id(self.vm.current().map(|c| c.project_id.to_string()).unwrap_or_default())
+    }
+    async fn name(&self) -> &str {
+        &self.vm.name
+    }
+    async fn location(&self) -> &str {
+        &self.vm.location
+    }
+    async fn cpu(&self) -> u32 {
+        self.vm.current().map_or(0, |c| c.resources.cpu)
+    }
+    async fn ram_gb(&self) -> u32 {
+        self.vm.current().map_or(0, |c| c.resources.ram_gb)
+    }
+    async fn disk_gb(&self) -> u32 {
+        self.vm.current().map_or(0, |c| c.resources.disk_gb)
+    }
+    async fn provisioned_at(&self) -> DateTime<Utc> {
+        self.vm.provisioned_at().unwrap_or_default()
+    }
+    async fn decommissioned_at(&self) -> Option<DateTime<Utc>> {
+        self.vm.decommissioned_at
+    }
+    async fn last_good_backup_at(&self) -> Option<DateTime<Utc>> {
+        self.last_good_backup_at
+    }
+    /// Every configuration by effective time, oldest first.
+    async fn configurations(&self) -> Vec<VmConfiguration> {
+        self.vm
+            .timeline
+            .iter()
+            .map(|c| VmConfiguration {
+                from: c.from,
+                project_id: id(c.project_id),
+                cpu: c.resources.cpu,
+                ram_gb: c.resources.ram_gb,
+                disk_gb: c.resources.disk_gb,
+            })
+            .collect()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct VmConfiguration {
+    pub from: DateTime<Utc>,
+    pub project_id: ID,
+    pub cpu: u32,
+    pub ram_gb: u32,
+    pub disk_gb: u32,
+}
+
+pub struct BackupNode(pub BackupView);
+
+#[Object(name = "Backup")]
+impl BackupNode {
+    async fn backup_id(&self) -> &str {
+        &self.0.backup_id
+    }
+    async fn vm_id(&self) -> ID {
+        id(self.0.vm_id)
+    }
+    async fn status(&self) -> BackupStatus {
+        self.0.status.into()
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn finished_at(&self) -> DateTime<Utc> {
+        self.0.finished_at
+    }
+    async fn size_bytes(&self) -> Option<Long> {
+        self.0.size_bytes.map(Long)
+    }
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    async fn expired_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expired_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Viewer {
+    pub person_id: Option<ID>,
+    pub name: String,
+    pub staff_roles: Vec<StaffRole>,
+    pub customer_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct IssuedToken {
+    /// Shown once: only its SHA-256 is stored.
+    pub token: String,
+    pub person_id: ID,
+    pub token_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct LogHead {
+    pub position: Long,
+    /// SHA-256 chain hash of the last event, hex.
+    pub chain_hash: String,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(SimpleObject)]
+pub struct HistoryEntry {
+    pub position: Long,
+    pub entity_id: ID,
+    pub recorded_at: DateTime<Utc>,
+    pub actor: String,
+    pub event_type: String,
+    pub summary: String,
+    pub reason: Option<String>,
+}
+
+impl HistoryEntry {
+    pub fn from_stored(e: &store::StoredEvent) -> HistoryEntry {
+        let meta = e.metadata();
+        let summary = domain::AnyEvent::decode(&e.aggregate_type, &e.payload)
+            .map(|ev| ev.summary())
+            .unwrap_or_else(|_| e.event_type.clone());
+        HistoryEntry {
+            position: Long(e.position),
+            entity_id: ID(e.aggregate_id.clone()),
+            recorded_at: e.recorded_at,
+            actor: meta.actor,
+            event_type: e.event_type.clone(),
+            summary,
+            reason: meta.reason,
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The HTTP surface: GraphQL, GraphiQL, health, readiness and metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{ServerError, Value};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::graphql::{self, DirectorySchema};
+use crate::state::AppState;
+
+/// Request bodies above this size are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A single string value above this size is refused with BAD_INPUT.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct Http {
+    pub state: Arc<AppState>,
+    pub schema: DirectorySchema,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router {
+    let schema = graphql::build(state.clone());
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql_post))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(Http { state, schema, metrics })
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+/// One GraphQL request per body (no batch arrays), authenticated by bearer token.
+async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let principal = {
+        let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+        let catalog = http.state.catalog();
+        auth::authenticate(header, http.state.bootstrap_hash.as_deref(), &catalog, http.state.now())
+    };
+    let principal = match principal {
+        Ok(p) => p,
+        Err(e) => return refusal(StatusCode::UNAUTHORIZED, &e),
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let message = "batched requests are not accepted: send one GraphQL request per POST";
+        return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput(message.into()));
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("the body must be one GraphQL request as JSON ({e})");
+            return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput(message));
+        }
+    };
+    if oversized(&request) {
+        let message = format!("a value in the request is larger than {} KiB", MAX_FIELD_BYTES / 1024);
+        return refusal(StatusCode::OK, &ApiError::BadInput(message));
+    }
+    let operation = request.operation_name.clone().unwrap_or_default();
+    let mut response = http.schema.execute(request.data(principal)).await;
+    for error in &mut response.errors {
+        classify(error);
+    }
+    metrics::histogram!("directory_graphql_request_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    Json(response).into_response()
+}
+
+/// Errors raised before a resolver ran (parse, validation, argument coercion) carry no
+/// code: they are all bad input.
+fn classify(error: &mut ServerError) {
+    let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    if !has_code {
+        error.extensions.get_or_insert_with(Default::default).set("code", "BAD_INPUT");
+    }
+}
+
+fn oversized(request: &async_graphql::Request) -> bool {
+    fn big(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.len() > MAX_FIELD_BYTES,
+            Value::List(items) => items.iter().any(big),
+            Value::Object(fields) => fields.values().any(big),
+            _ => false,
+        }
+    }
+    request.variables.iter().any(|(_, v)| big(v))
+}
+
+fn refusal(status: StatusCode, e: &ApiError) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": e.message(), "extensions": { "code": e.code() } }] });
+    (status, Json(body)).into_response()
+}
+
+/// Ready when the store answers and the read models have caught up with the log.
+async fn readyz(State(http): State<Http>) -> Response {
+    let log = &http.state.bus.log;
+    let head = match log.head().await {
+        Ok(h) => h.position,
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable");
+            return (StatusCode::SERVICE_UNAVAILABLE, "store not reachable").into_response();
+        }
+    };
+    let folded = http.state.bus.projector.position();
+    if folded < head {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("read models at {folded} of {head}")).into_response();
+    }
+    (StatusCode::OK, "ready").into_response()
+}
+
+async fn metrics_text(State(http): State<Http>) -> Response {
+    match &http.metrics {
+        Some(handle) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}

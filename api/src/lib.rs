@@ -1,0 +1,13 @@
+//! The `directory` binary's library: GraphQL over axum, authentication, the command bus
+//! and the CLI. The only crate that does HTTP; nothing depends on it.
+
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,159 @@
+use super::*;
+use chrono::TimeZone;
+use domain::person::Role;
+use domain::project::SlaClass;
+use domain::vm::Resources;
+use store::Metadata;
+use uuid::Uuid;
+
+fn at(day: u32) -> Instant {
+    chrono::Utc.with_ymd_and_hms(2026, 1, day, 0, 0, 0).unwrap()
+}
+
+fn rec(position: i64, aggregate_id: impl ToString, event: AnyEvent) -> Recorded {
+    Recorded {
+        position,
+        recorded_at: at(1),
+        aggregate_id: aggregate_id.to_string(),
+        sequence: 1,
+        event_type: String::new(),
+        metadata: Metadata::default(),
+        event,
+    }
+}
+
+fn ids() -> (CustomerId, ProjectId, ProjectId, PersonId, VmId) {
+    (
+        CustomerId(Uuid::from_u128(1)),
+        ProjectId(Uuid::from_u128(2)),
+        ProjectId(Uuid::from_u128(3)),
+        PersonId(Uuid::from_u128(4)),
+        VmId(Uuid::from_u128(5)),
+    )
+}
+
+fn history() -> Vec<Recorded> {
+    let (c, root, child, person, vm) = ids();
+    vec![
+        rec(
+            1,
+            c,
+            AnyEvent::Customer(CustomerEvent::CustomerRegistered {
+                id: c,
+                name: "Acme".into(),
+                country: "DE".into(),
+                vat_id: None,
+                billing_address: "Berlin".into(),
+                payment_terms_days: 14,
+                effective_at: at(1),
+            }),
+        ),
+        rec(
+            2,
+            root,
+            AnyEvent::Project(ProjectEvent::ProjectCreated {
+                id: root,
+                customer_id: c,
+                parent_id: None,
+                name: "Root".into(),
+                sla_class: SlaClass::Basic,
+                effective_at: at(1),
+            }),
+        ),
+        rec(
+            3,
+            child,
+            AnyEvent::Project(ProjectEvent::ProjectCreated {
+                id: child,
+                customer_id: c,
+                parent_id: Some(root),
+                name: "Child".into(),
+                sla_class: SlaClass::Premium,
+                effective_at: at(1),
+            }),
+        ),
+        rec(
+            4,
+            person,
+            AnyEvent::Person(PersonEvent::PersonRegistered {
+                id: person,
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                customer_id: Some(c),
+                at: at(1),
+            }),
+        ),
+        rec(5, person, AnyEvent::Person(PersonEvent::RoleGranted { project_id: root, role: Role::Member, at: at(1) })),
+        rec(
+            6,
+            vm,
+            AnyEvent::Vm(VmEvent::VmProvisioned {
+                id: vm,
+                customer_id: c,
+                project_id: child,
+                name: "web-1".into(),
+                location: "fsn1".into(),
+                resources: Resources { cpu: 2, ram_gb: 4, disk_gb: 40 },
+                effective_at: at(2),
+            }),
+        ),
+        rec(
+            7,
+            vm,
+            AnyEvent::Vm(VmEvent::VmMovedToProject { from_project_id: child, project_id: root, effective_at: at(3) }),
+        ),
+        rec(
+            8,
+            vm,
+            AnyEvent::BackupLog(BackupLogEvent::BackupSucceeded {
+                vm_id: vm,
+                backup_id: "b1".into(),
+                started_at: at(4),
+                finished_at: at(5),
+                size_bytes: 10,
+                tags: vec![],
+            }),
+        ),
+        rec(
+            9,
+            person,
+            AnyEvent::Person(PersonEvent::TokenIssued {
+                token_id: TokenId(Uuid::from_u128(9)),
+                sha256: "ab".repeat(32),
+                expires_at: None,
+                at: at(1),
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn builds_the_navigation_indexes() {
+    let (c, root, child, person, vm) = ids();
+    let mut catalog = Catalog::default();
+    for e in history() {
+        catalog.apply(&e);
+    }
+    assert_eq!(catalog.position, 9);
+    assert_eq!(catalog.customer_projects[&c], BTreeSet::from([root, child]));
+    assert_eq!(catalog.project_children[&root], BTreeSet::from([child]));
+    assert_eq!(catalog.customer_people[&c], BTreeSet::from([person]));
+    assert_eq!(catalog.project_vms[&root], BTreeSet::from([vm]), "the move re-indexed the VM");
+    assert!(catalog.project_vms[&child].is_empty());
+    assert_eq!(catalog.last_good_backup(vm), Some(at(5)));
+    assert_eq!(catalog.effective_role(person, child), Some(Role::Member), "roles hold for descendants");
+    assert_eq!(catalog.tokens["ab".repeat(32).as_str()].person_id, person);
+}
+
+#[test]
+fn folding_the_same_events_again_changes_nothing() {
+    let mut once = Catalog::default();
+    for e in history() {
+        once.apply(&e);
+    }
+    let mut twice = once.clone();
+    for e in history() {
+        twice.apply(&e);
+    }
+    assert_eq!(once, twice);
+}
