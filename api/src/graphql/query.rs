@@ -81,11 +81,11 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         entity_id: ID,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(default = 100)] first: Option<i32>,
         after: Option<String>,
     ) -> Result<Vec<HistoryEntry>> {
         let who = principal(ctx)?;
-        let first = page_size(first, 1000)?;
+        let first = page_size(first.unwrap_or(100), 1000)?;
         let after = match after {
             Some(a) => a.parse::<i64>().map_err(|_| ApiError::BadInput("after: must be a position cursor".into()))?,
             None => 0,
@@ -106,15 +106,16 @@ impl Query {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Long(0)")] after: Long,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(default_with = "Some(Long(0))")] after: Option<Long>,
+        #[graphql(default = 100)] first: Option<i32>,
     ) -> Result<Vec<HistoryEntry>> {
         let who = principal(ctx)?;
         if !who.is_staff() {
             return Err(ApiError::forbidden().into());
         }
-        let first = page_size(first, 1000)?;
-        let events = app(ctx).bus.log.read_after(after.0.max(0), first).await.map_err(ApiError::store)?;
+        let first = page_size(first.unwrap_or(100), 1000)?;
+        let after = after.map_or(0, |a| a.0.max(0));
+        let events = app(ctx).bus.log.read_after(after, first).await.map_err(ApiError::store)?;
         Ok(events.iter().map(HistoryEntry::from_stored).collect())
     }
 

@@ -1,0 +1,363 @@
+//! GraphQL flows over HTTP, each against SQLite and PostgreSQL.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{BOOT, TestApp, both_stores};
+
+const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6N+SjiAHvT3zzmrFLHmwnIjdJI1ulD/247aNFHKeqV ada@laptop";
+const DSA: &str = "ssh-dss AAAAB3NzaC1kc3MAAACBAM9ejy96Tw3emGExhs48b6mGjjcNn65BnRifrsB1hj08xLQidZooEpJRmBEgbHJP/t2Bs9Tx4oLjOEptIxdai2DA+VEsy46zfgfhd6+a2Li99+y1XQb1YuW5wOsFg2Gy1JtKO7VR56a3cr+JlSBtlGnkU8YFMe8Ml2/PjUv+zmsl";
+
+const REGISTER_CUSTOMER: &str = "mutation($i: RegisterCustomerInput!, $r: String) { registerCustomer(input: $i, reason: $r) { id name country vatId closed projects { id } } }";
+const CREATE_PROJECT: &str =
+    "mutation($i: CreateProjectInput!) { createProject(input: $i) { id name parentId slaClass customerId } }";
+const REGISTER_PERSON: &str = "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id name customerId } }";
+const ISSUE_TOKEN: &str = "mutation($p: ID!) { issueToken(personId: $p) { token personId } }";
+const PROVISION: &str =
+    "mutation($i: ProvisionVmInput!) { provisionVm(input: $i) { id name cpu ramGb diskGb projectId provisionedAt } }";
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
+}
+
+/// Two customers, each with a project and a person holding a token; a staff auditor and an ops person.
+struct World {
+    acme: String,
+    acme_root: String,
+    acme_token: String,
+    acme_person: String,
+    globex: String,
+    globex_project: String,
+    auditor: String,
+    ops: String,
+}
+
+async fn customer(app: &TestApp, name: &str, country: &str) -> String {
+    let d = app
+        .ok(BOOT, REGISTER_CUSTOMER, json!({"i": {"name": name, "country": country, "billingAddress": "Street 1"}}))
+        .await;
+    s(&d["registerCustomer"]["id"])
+}
+
+async fn project(app: &TestApp, customer: &str, parent: Option<&str>, name: &str) -> String {
+    let d = app
+        .ok(
+            BOOT,
+            CREATE_PROJECT,
+            json!({"i": {"customerId": customer, "parentId": parent, "name": name, "slaClass": "STANDARD", "effectiveAt": "2025-01-01T00:00:00Z"}}),
+        )
+        .await;
+    s(&d["createProject"]["id"])
+}
+
+async fn person(app: &TestApp, customer: Option<&str>, name: &str) -> (String, String) {
+    let d = app
+        .ok(BOOT, REGISTER_PERSON, json!({"i": {"name": name, "email": "p@example.com", "customerId": customer}}))
+        .await;
+    let id = s(&d["registerPerson"]["id"]);
+    let t = app.ok(BOOT, ISSUE_TOKEN, json!({"p": id})).await;
+    (id, s(&t["issueToken"]["token"]))
+}
+
+async fn staff(app: &TestApp, name: &str, role: &str) -> String {
+    let (id, token) = person(app, None, name).await;
+    app.ok(
+        BOOT,
+        "mutation($p: ID!, $r: StaffRole!) { grantStaffRole(personId: $p, role: $r) { id } }",
+        json!({"p": id, "r": role}),
+    )
+    .await;
+    token
+}
+
+async fn world(app: &TestApp) -> World {
+    let acme = customer(app, "Acme GmbH", "DE").await;
+    let acme_root = project(app, &acme, None, "Shop").await;
+    let (acme_person, acme_token) = person(app, Some(&acme), "Ada").await;
+    let globex = customer(app, "Globex Inc", "US").await;
+    let globex_project = project(app, &globex, None, "Secret").await;
+    let auditor = staff(app, "Audrey", "AUDITOR").await;
+    let ops = staff(app, "Otto", "OPS").await;
+    World { acme, acme_root, acme_token, acme_person, globex, globex_project, auditor, ops }
+}
+
+both_stores!(builds_a_customer_with_a_project_tree_people_and_roles, async |app: &TestApp| {
+    let w = world(app).await;
+    let child = project(app, &w.acme, Some(&w.acme_root), "Shop staging").await;
+    app.ok(
+        BOOT,
+        "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: MANAGER) { id } }",
+        json!({"p": w.acme_person, "pr": w.acme_root}),
+    )
+    .await;
+    let d = app
+        .ok(
+            BOOT,
+            "query($c: ID!, $p: ID!) { customer(id: $c) { name projects { name parentId children { name } } people { name roles { projectId role } } }
+                                project(id: $p) { parentId } }",
+            json!({"c": w.acme, "p": child}),
+        )
+        .await;
+    let c = &d["customer"];
+    assert_eq!(c["name"], "Acme GmbH");
+    assert_eq!(c["projects"].as_array().unwrap().len(), 2);
+    assert_eq!(c["projects"][0]["name"], "Shop");
+    assert_eq!(c["projects"][0]["children"][0]["name"], "Shop staging");
+    assert_eq!(c["people"][0]["roles"][0], json!({"projectId": w.acme_root, "role": "MANAGER"}));
+    assert_eq!(d["project"]["parentId"], json!(w.acme_root));
+
+    // A parent of another customer is refused, and nothing is appended.
+    let head = app.head().await;
+    let code = app
+        .code(
+            BOOT,
+            CREATE_PROJECT,
+            json!({"i": {"customerId": w.acme, "parentId": w.globex_project, "name": "X", "slaClass": "BASIC"}}),
+        )
+        .await;
+    assert_eq!(code, "RULE_VIOLATION");
+    assert_eq!(app.head().await, head);
+});
+
+both_stores!(history_attributes_every_change_with_actor_and_reason, async |app: &TestApp| {
+    let d = app
+        .ok(
+            BOOT,
+            REGISTER_CUSTOMER,
+            json!({"i": {"name": "Initech", "country": "AT", "vatId": "ATU12345678", "billingAddress": "Wien"}, "r": "signed contract 42"}),
+        )
+        .await;
+    let id = s(&d["registerCustomer"]["id"]);
+    assert_eq!(d["registerCustomer"]["vatId"], "ATU12345678");
+    app.ok(
+        BOOT,
+        "mutation($c: ID!) { renameCustomer(customerId: $c, name: \"Initech AG\") { name } }",
+        json!({"c": id}),
+    )
+    .await;
+    let h = app
+        .ok(
+            BOOT,
+            "query($c: ID!) { history(entityId: $c) { position actor eventType summary reason } }",
+            json!({"c": id}),
+        )
+        .await;
+    let h = h["history"].as_array().unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0]["eventType"], "CustomerRegistered");
+    assert_eq!(h[0]["actor"], "system:bootstrap");
+    assert_eq!(h[0]["reason"], "signed contract 42");
+    assert_eq!(h[1]["summary"], "Renamed to Initech AG");
+    let head =
+        app.ok(BOOT, "{ logHead { position chainHash } events(after: 1, first: 1) { position } }", json!({})).await;
+    assert_eq!(head["logHead"]["position"], 2);
+    assert_eq!(head["logHead"]["chainHash"].as_str().unwrap().len(), 64);
+    assert_eq!(head["events"], json!([{"position": 2}]));
+});
+
+both_stores!(a_retried_command_id_appends_nothing_and_answers_the_first_result, async |app: &TestApp| {
+    let vars = json!({"i": {"commandId": "import-7", "name": "Umbrella", "country": "FR", "billingAddress": "Paris"}});
+    let first = app.ok(BOOT, REGISTER_CUSTOMER, vars.clone()).await;
+    let head = app.head().await;
+    let again = app.ok(BOOT, REGISTER_CUSTOMER, vars).await;
+    assert_eq!(first, again, "the retry answers the first result, with the id chosen then");
+    assert_eq!(app.head().await, head, "the retry appended nothing");
+    let other =
+        json!({"i": {"commandId": "import-7", "name": "Umbrella SA", "country": "FR", "billingAddress": "Paris"}});
+    assert_eq!(app.code(BOOT, REGISTER_CUSTOMER, other).await, "CONFLICT");
+    assert_eq!(app.head().await, head);
+});
+
+both_stores!(ten_concurrent_retries_of_one_command_append_once, async |app: &TestApp| {
+    let acme = customer(app, "Acme", "DE").await;
+    let head = app.head().await;
+    let vars = json!({"i": {"commandId": "create-shop", "customerId": acme, "name": "Shop", "slaClass": "PREMIUM"}});
+    let answers = futures::future::join_all((0..10).map(|_| app.gql(BOOT, CREATE_PROJECT, vars.clone()))).await;
+    let ids: std::collections::BTreeSet<String> =
+        answers.iter().map(|a| a["data"]["createProject"]["id"].to_string()).collect();
+    assert!(answers.iter().all(|a| a.get("errors").is_none()), "{answers:?}");
+    assert_eq!(ids.len(), 1, "every retry answers the same project");
+    assert_eq!(app.head().await, head + 1, "one event for ten requests");
+});
+
+both_stores!(customers_see_only_their_own_customer, async |app: &TestApp| {
+    let w = world(app).await;
+    let t = &w.acme_token;
+    let me = app.ok(t, "{ me { personId customerId staffRoles } }", json!({})).await;
+    assert_eq!(me["me"], json!({"personId": w.acme_person, "customerId": w.acme, "staffRoles": []}));
+    let own = app.ok(t, "query($c: ID!) { customer(id: $c) { name } }", json!({"c": w.acme})).await;
+    assert_eq!(own["customer"]["name"], "Acme GmbH");
+    let q = "query($c: ID!, $p: ID!) { customer(id: $c) { name } project(id: $p) { name } }";
+    let foreign = app.ok(t, q, json!({"c": w.globex, "p": w.globex_project})).await;
+    assert_eq!(foreign, json!({"customer": null, "project": null}), "another customer's ids look unknown");
+    let h = app.ok(t, "query($c: ID!) { history(entityId: $c) { position } }", json!({"c": w.globex})).await;
+    assert_eq!(h["history"], json!([]));
+    assert_eq!(app.code(t, "{ events { position } }", json!({})).await, "FORBIDDEN");
+
+    // Changes: another customer's project looks unknown; staff-only changes are forbidden.
+    let add = "mutation($p: ID!) { addDeployment(projectId: $p, name: \"prod\", environment: \"production\") { id } }";
+    assert_eq!(app.code(t, add, json!({"p": w.globex_project})).await, "NOT_FOUND");
+    assert_eq!(app.code(t, add, json!({"p": w.acme_root})).await, "FORBIDDEN", "not a manager yet");
+    let vm = json!({"i": {"projectId": w.acme_root, "name": "x", "location": "fsn1", "cpu": 1, "ramGb": 1, "diskGb": 10, "effectiveAt": "2026-01-01T00:00:00Z"}});
+    assert_eq!(app.code(t, PROVISION, vm).await, "FORBIDDEN");
+    app.ok(
+        BOOT,
+        "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: MANAGER) { id } }",
+        json!({"p": w.acme_person, "pr": w.acme_root}),
+    )
+    .await;
+    let d = app.ok(t, "mutation($p: ID!) { addDeployment(projectId: $p, name: \"prod\", environment: \"production\") { deployments { name environment } } }", json!({"p": w.acme_root})).await;
+    assert_eq!(d["addDeployment"]["deployments"], json!([{"name": "prod", "environment": "production"}]));
+});
+
+both_stores!(auditors_read_everything_and_change_nothing, async |app: &TestApp| {
+    let w = world(app).await;
+    let a = &w.auditor;
+    let d = app
+        .ok(a, "query($c: ID!) { customer(id: $c) { name } events(first: 3) { position } }", json!({"c": w.globex}))
+        .await;
+    assert_eq!(d["customer"]["name"], "Globex Inc");
+    assert_eq!(d["events"].as_array().unwrap().len(), 3);
+    let head = app.head().await;
+    let attempts = [
+        (REGISTER_CUSTOMER, json!({"i": {"name": "X", "country": "DE", "billingAddress": "Y"}})),
+        (CREATE_PROJECT, json!({"i": {"customerId": w.acme, "name": "X", "slaClass": "BASIC"}})),
+        ("mutation($p: ID!) { deactivatePerson(personId: $p) { id } }", json!({"p": w.acme_person})),
+    ];
+    for (q, v) in attempts {
+        assert_eq!(app.code(a, q, v).await, "FORBIDDEN", "{q}");
+    }
+    assert_eq!(app.head().await, head);
+    // Ops may provision but not grant staff roles.
+    let vm = json!({"i": {"projectId": w.acme_root, "name": "web-1", "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-01-01T00:00:00Z"}});
+    app.ok(&w.ops, PROVISION, vm).await;
+    let grant = "mutation($p: ID!) { grantStaffRole(personId: $p, role: ADMIN) { id } }";
+    assert_eq!(app.code(&w.ops, grant, json!({"p": w.acme_person})).await, "FORBIDDEN");
+});
+
+both_stores!(a_vm_lives_by_effective_time_and_reports_its_backups, async |app: &TestApp| {
+    let w = world(app).await;
+    let vm = json!({"i": {"projectId": w.acme_root, "name": "db-1", "location": "nbg1", "cpu": 2, "ramGb": 8, "diskGb": 100, "effectiveAt": "2026-01-01T00:00:00Z"}});
+    let d = app.ok(BOOT, PROVISION, vm).await;
+    let id = s(&d["provisionVm"]["id"]);
+    assert_eq!(d["provisionVm"]["provisionedAt"], "2026-01-01T00:00:00+00:00");
+    let resize = "mutation($v: ID!, $at: DateTime!) { resizeVm(vmId: $v, cpu: 4, ramGb: 16, diskGb: 100, effectiveAt: $at) { cpu ramGb configurations { from cpu } } }";
+    let d = app.ok(BOOT, resize, json!({"v": id, "at": "2026-01-15T00:00:00Z"})).await;
+    assert_eq!((d["resizeVm"]["cpu"].as_i64(), d["resizeVm"]["ramGb"].as_i64()), (Some(4), Some(16)));
+    assert_eq!(d["resizeVm"]["configurations"].as_array().unwrap().len(), 2);
+    let early = app.code(BOOT, resize, json!({"v": id, "at": "2025-12-31T00:00:00Z"})).await;
+    assert_eq!(early, "RULE_VIOLATION", "a resize before provisioning");
+
+    let record =
+        "mutation($i: RecordBackupInput!) { recordBackup(input: $i) { backupId status sizeBytes tags error } }";
+    let ok = json!({"i": {"vmId": id, "backupId": "b-1", "status": "SUCCEEDED", "startedAt": "2026-01-20T01:00:00Z", "finishedAt": "2026-01-20T01:30:00Z", "sizeBytes": 12_000_000_000_i64, "tags": ["daily"]}});
+    let d = app.ok(BOOT, record, ok.clone()).await;
+    assert_eq!(d["recordBackup"]["sizeBytes"], 12_000_000_000_i64);
+    assert_eq!(app.code(BOOT, record, ok).await, "CONFLICT", "the same backup id twice");
+    let failed = json!({"i": {"vmId": id, "backupId": "b-2", "status": "FAILED", "startedAt": "2026-01-21T01:00:00Z", "finishedAt": "2026-01-21T01:05:00Z", "error": "disk full"}});
+    assert_eq!(app.ok(BOOT, record, failed).await["recordBackup"]["error"], "disk full");
+    let v = app.ok(BOOT, "query($v: ID!) { vm(id: $v) { lastGoodBackupAt } }", json!({"v": id})).await;
+    assert_eq!(v["vm"]["lastGoodBackupAt"], "2026-01-20T01:30:00+00:00");
+    let expire =
+        "mutation($v: ID!) { expireBackup(vmId: $v, backupId: \"b-1\", at: \"2026-02-20T00:00:00Z\") { expiredAt } }";
+    assert_eq!(app.ok(BOOT, expire, json!({"v": id})).await["expireBackup"]["expiredAt"], "2026-02-20T00:00:00+00:00");
+
+    let gone =
+        "mutation($v: ID!) { decommissionVm(vmId: $v, effectiveAt: \"2026-03-01T00:00:00Z\") { decommissionedAt } }";
+    assert_eq!(
+        app.ok(BOOT, gone, json!({"v": id})).await["decommissionVm"]["decommissionedAt"],
+        "2026-03-01T00:00:00+00:00"
+    );
+    assert_eq!(app.code(BOOT, resize, json!({"v": id, "at": "2026-03-02T00:00:00Z"})).await, "RULE_VIOLATION");
+});
+
+both_stores!(ssh_keys_are_fingerprinted_unique_and_revocable, async |app: &TestApp| {
+    let w = world(app).await;
+    let add = "mutation($p: ID!, $k: String!) { addSshKey(personId: $p, publicKey: $k) { id algorithm fingerprint comment revokedAt } }";
+    let d = app.ok(&w.acme_token, add, json!({"p": w.acme_person, "k": ED25519})).await;
+    let key = &d["addSshKey"];
+    assert_eq!(key["fingerprint"], "SHA256:kuqPxNHg6c1IMIWEE8B2ZiPTMsuu63knScZvKpkqHnI");
+    assert_eq!(key["comment"], "ada@laptop");
+    let (other, _) = person(app, Some(&w.acme), "Bob").await;
+    assert_eq!(app.code(BOOT, add, json!({"p": other, "k": ED25519})).await, "CONFLICT", "one fingerprint, one person");
+    assert_eq!(app.code(BOOT, add, json!({"p": other, "k": DSA})).await, "BAD_INPUT");
+    let revoke = "mutation($k: ID!) { revokeSshKey(keyId: $k, reason: \"laptop lost\") { revokedAt } }";
+    let d = app.ok(&w.acme_token, revoke, json!({"k": key["id"]})).await;
+    assert!(d["revokeSshKey"]["revokedAt"].is_string());
+    let keys = app
+        .ok(
+            BOOT,
+            "query($p: ID!) { person(id: $p) { sshKeys { fingerprint revokedAt } } }",
+            json!({"p": w.acme_person}),
+        )
+        .await;
+    assert_eq!(keys["person"]["sshKeys"].as_array().unwrap().len(), 1);
+});
+
+both_stores!(tokens_work_at_once_and_stop_when_revoked_or_deactivated, async |app: &TestApp| {
+    let w = world(app).await;
+    let (id, token) = person(app, Some(&w.acme), "Carol").await;
+    assert_eq!(app.ok(&token, "{ me { name } }", json!({})).await["me"]["name"], "Carol");
+    app.ok(BOOT, "mutation($p: ID!) { deactivatePerson(personId: $p) { id } }", json!({"p": id})).await;
+    let (status, body) = app.post(Some(&token), br#"{"query":"{ me { name } }"}"#.to_vec()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+
+    let issued = app.ok(&w.acme_token, ISSUE_TOKEN, json!({"p": w.acme_person})).await;
+    let second = s(&issued["issueToken"]["token"]);
+    assert!(second.starts_with("dir_"));
+    let p = app.ok(BOOT, "query($p: ID!) { person(id: $p) { id } }", json!({"p": w.acme_person})).await;
+    assert_eq!(p["person"]["id"], json!(w.acme_person));
+    let events = app.ok(BOOT, "{ events(first: 1000) { summary } }", json!({})).await.to_string();
+    assert!(!events.contains(&second[4..20]), "no token text in the log");
+});
+
+both_stores!(bad_input_gets_a_code_never_a_5xx_and_never_a_partial_append, async |app: &TestApp| {
+    let w = world(app).await;
+    let head = app.head().await;
+    let cases = [
+        ("query { customer(id: \"not-a-uuid\") { id } }", json!({})),
+        (
+            PROVISION,
+            json!({"i": {"projectId": w.acme_root, "name": "x", "location": "l", "cpu": 1, "ramGb": 1, "diskGb": 1, "effectiveAt": "yesterday"}}),
+        ),
+        (
+            PROVISION,
+            json!({"i": {"projectId": w.acme_root, "name": "x", "location": "l", "cpu": 999, "ramGb": 1, "diskGb": 1, "effectiveAt": "2026-01-01T00:00:00Z"}}),
+        ),
+        (CREATE_PROJECT, json!({"i": {"customerId": w.acme, "name": "x", "slaClass": "GOLD"}})),
+        (REGISTER_CUSTOMER, json!({"i": {"name": "x".repeat(70 * 1024), "country": "DE", "billingAddress": "y"}})),
+        (REGISTER_CUSTOMER, json!({"i": {"name": "x".repeat(201), "country": "DE", "billingAddress": "y"}})),
+        (REGISTER_CUSTOMER, json!({"i": {"name": "x", "country": "Germany", "billingAddress": "y"}})),
+        ("query { history(entityId: \"x\", first: 0) { position } }", json!({})),
+        ("{ nope }", json!({})),
+    ];
+    for (q, v) in cases {
+        assert_eq!(app.code(BOOT, q, v.clone()).await, "BAD_INPUT", "{q} {v:.100}");
+    }
+    let unknown = json!({"i": {"projectId": "00000000-0000-0000-0000-000000000009", "name": "x", "location": "l", "cpu": 1, "ramGb": 1, "diskGb": 1, "effectiveAt": "2026-01-01T00:00:00Z"}});
+    assert_eq!(app.code(BOOT, PROVISION, unknown).await, "NOT_FOUND");
+    assert_eq!(app.code(BOOT, "mutation { revokeRole(personId: \"00000000-0000-0000-0000-000000000009\", projectId: \"00000000-0000-0000-0000-000000000009\") { id } }", json!({})).await, "NOT_FOUND");
+    assert_eq!(app.head().await, head, "no refused command appended anything");
+
+    let (status, _) = app.post(Some(BOOT), b"{not json".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app.post(Some(BOOT), br#"[{"query":"{ me { name } }"}]"#.to_vec()).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BAD_INPUT"))
+    );
+    let (status, _) = app.post(Some(BOOT), vec![b' '; 2 * 1024 * 1024]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _) = app.post(None, br#"{"query":"{ me { name } }"}"#.to_vec()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+});
+
+both_stores!(health_and_readiness_answer, async |app: &TestApp| {
+    assert_eq!(app.get("/healthz").await, (StatusCode::OK, "ok".to_owned()));
+    customer(app, "Acme", "DE").await;
+    assert_eq!(app.get("/readyz").await.0, StatusCode::OK);
+    let (status, page) = app.get("/graphql").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("graphiql"), "the GraphiQL page");
+});

@@ -1,0 +1,101 @@
+//! A Directory on a fresh store, driven over HTTP in-process.
+
+use std::sync::Arc;
+
+use api::clock::SystemClock;
+use api::state::AppState;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use store::EventLog;
+use store::testing::TempStore;
+use tower::ServiceExt;
+
+pub const BOOT: &str = "test-bootstrap-token";
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: Arc<AppState>,
+    store: TempStore,
+}
+
+impl TestApp {
+    pub async fn start(kind: &str) -> TestApp {
+        let store = TempStore::of_kind(kind).await;
+        let log = EventLog::connect(&store.url).await.expect("store");
+        let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(BOOT)).await.expect("state"));
+        TestApp { router: api::http::router(state.clone(), None), state, store }
+    }
+
+    pub async fn stop(self) {
+        self.store.remove().await;
+    }
+
+    /// Posts a body; answers the status and the JSON body.
+    pub async fn post(&self, token: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+        let mut req = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let res = self.router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let res = self.router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Runs a GraphQL operation; answers the whole response (data and errors).
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
+        let (status, value) = self.post(Some(token), body).await;
+        assert_eq!(status, StatusCode::OK, "{value}");
+        value
+    }
+
+    /// Runs an operation that must succeed; answers its data.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let res = self.gql(token, query, variables).await;
+        assert!(res.get("errors").is_none(), "unexpected errors: {res}");
+        res["data"].clone()
+    }
+
+    /// Runs an operation that must be refused; answers its error code.
+    pub async fn code(&self, token: &str, query: &str, variables: Value) -> String {
+        let res = self.gql(token, query, variables).await;
+        res["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error: {res}")).to_owned()
+    }
+
+    pub async fn head(&self) -> i64 {
+        self.state.bus.log.head().await.unwrap().position
+    }
+}
+
+/// Runs one async test body against both stores.
+macro_rules! both_stores {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = TestApp::start("sqlite").await;
+                ($body)(&app).await;
+                app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = TestApp::start("postgres").await;
+                ($body)(&app).await;
+                app.stop().await;
+            }
+        }
+    };
+}
+pub(crate) use both_stores;

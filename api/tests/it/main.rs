@@ -1,0 +1,6 @@
+//! The API's tests, one binary: the contract check, and GraphQL flows over HTTP against
+//! both stores.
+
+mod contract;
+mod flows;
+mod helpers;
