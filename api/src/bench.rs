@@ -1,10 +1,212 @@
 //! `directory bench …`: figures measured next to their baseline in the same run.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::body::Body;
+use axum::http::Request;
 use clap::Subcommand;
+use sqlx::Connection;
+use tower::ServiceExt;
+
+use crate::clock::SystemClock;
+use crate::state::AppState;
 
 #[derive(Subcommand, Debug)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Write path (GraphQL → command → append) at 1 and 16 clients against raw SQL inserts
+    /// of equivalent event rows (one row per transaction, 16 clients), on a fresh
+    /// PostgreSQL database that is dropped afterwards.
+    Append {
+        /// The PostgreSQL server to create the benchmark database on.
+        #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        pg: String,
+        /// Commands per phase.
+        #[arg(long, default_value_t = 4000)]
+        commands: usize,
+    },
+}
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        BenchCommand::Append { pg, commands } => append(&pg, commands).await,
+    }
+}
+
+/// Throughput and latency of one phase.
+struct Figures {
+    label: String,
+    clients: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Figures {
+    fn new(label: &str, clients: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Figures {
+        latencies.sort();
+        let pick = |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)).copied();
+        Figures {
+            label: label.into(),
+            clients,
+            per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: pick(0.50).unwrap_or_default(),
+            p99: pick(0.99).unwrap_or_default(),
+        }
+    }
+
+    fn print(&self) {
+        println!(
+            "{:<34} {:>7} {:>12.0} {:>10.2} {:>10.2}",
+            self.label,
+            self.clients,
+            self.per_second,
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// A database that exists for the benchmark's duration.
+struct BenchDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDb {
+    async fn create(admin: &str) -> anyhow::Result<BenchDb> {
+        let name = format!("directory_bench_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(admin).await.context("connecting to PostgreSQL")?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+        Ok(BenchDb { admin: admin.into(), url: format!("{base}/{name}"), name })
+    }
+
+    async fn drop(self) {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
+            let _ =
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn).await;
+        }
+    }
+}
+
+async fn append(pg: &str, commands: usize) -> anyhow::Result<()> {
+    let db = BenchDb::create(pg).await?;
+    let result = append_on(&db.url, commands).await;
+    db.drop().await;
+    result
+}
+
+async fn append_on(url: &str, commands: usize) -> anyhow::Result<()> {
+    const TOKEN: &str = "bench-bootstrap";
+    let log = store::EventLog::connect(url).await?;
+    let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
+    let router = crate::http::router(state, None);
+
+    let write_path = |clients: usize, phase: &'static str| {
+        let router = router.clone();
+        async move {
+            let per_client = commands / clients;
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..clients)
+                .map(|c| {
+                    let router = router.clone();
+                    tokio::spawn(async move {
+                        let mut latencies = Vec::with_capacity(per_client);
+                        for i in 0..per_client {
+                            let body = serde_json::json!({
+                                "query": "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }",
+                                "variables": {"i": {"name": format!("{phase} customer {c}-{i}"), "country": "DE",
+                                                     "vatId": "DE123456789", "billingAddress": "Hauptstraße 1, Berlin"}}
+                            });
+                            let request = Request::post("/graphql")
+                                .header("content-type", "application/json")
+                                .header("authorization", format!("Bearer {TOKEN}"))
+                                .body(Body::from(serde_json::to_vec(&body).expect("json")))
+                                .expect("request");
+                            let t = Instant::now();
+                            let response = router.clone().oneshot(request).await.expect("infallible");
+                            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+                            latencies.push(t.elapsed());
+                            assert!(
+                                !bytes.windows(8).any(|w| w == b"\"errors\""),
+                                "{}",
+                                String::from_utf8_lossy(&bytes)
+                            );
+                        }
+                        latencies
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(commands);
+            for t in tasks {
+                all.extend(t.await.expect("client"));
+            }
+            (started.elapsed(), all)
+        }
+    };
+
+    println!(
+        "directory bench append: {commands} commands per phase, PostgreSQL, write path in-process over HTTP routing"
+    );
+    println!("{:<34} {:>7} {:>12} {:>10} {:>10}", "phase", "clients", "per second", "p50 ms", "p99 ms");
+    let (elapsed, lat) = write_path(1, "one").await;
+    let one = Figures::new("write path (GraphQL → append)", 1, elapsed, lat);
+    one.print();
+    let (elapsed, lat) = write_path(16, "many").await;
+    let many = Figures::new("write path (GraphQL → append)", 16, elapsed, lat);
+    many.print();
+    let raw = raw_inserts(url, 16, commands).await?;
+    raw.print();
+    println!("ratio write path (16 clients) / raw inserts (16 clients): {:.2}", many.per_second / raw.per_second);
+    Ok(())
+}
+
+/// Plain SQL: one event row per transaction, the same columns and sizes as the log's rows.
+async fn raw_inserts(url: &str, clients: usize, rows: usize) -> anyhow::Result<Figures> {
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(clients as u32).connect(url).await?;
+    sqlx::query(
+        "CREATE TABLE raw_events (aggregate_type text NOT NULL, aggregate_id text NOT NULL, sequence bigint NOT NULL, \
+         event_type text NOT NULL, event_version text NOT NULL, payload json NOT NULL, metadata json NOT NULL, \
+         position bigserial UNIQUE, recorded_at timestamptz NOT NULL DEFAULT now(), chain_hash bytea NOT NULL, \
+         PRIMARY KEY (aggregate_type, aggregate_id, sequence))",
+    )
+    .execute(&pool)
+    .await?;
+    let payload = r#"{"CustomerRegistered":{"billing_address":"Hauptstraße 1, Berlin","country":"DE","effective_at":"2026-11-27T05:00:00.000000Z","id":"00000000-0000-0000-0000-000000000000","name":"raw customer","payment_terms_days":14,"vat_id":"DE123456789"}}"#;
+    let metadata = r#"{"actor":"system:bootstrap","command_id":"00000000-0000-0000-0000-000000000000","payload_hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+    let per_client = rows / clients;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let t = Instant::now();
+                    sqlx::query(
+                        "INSERT INTO raw_events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                         payload, metadata, chain_hash) VALUES ('customer', $1, 1, 'CustomerRegistered', '1.0', $2::json, $3::json, $4)",
+                    )
+                    .bind(format!("raw-{c}-{i}"))
+                    .bind(payload)
+                    .bind(metadata)
+                    .bind(vec![7u8; 32])
+                    .execute(&pool)
+                    .await
+                    .expect("raw insert");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(rows);
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    Ok(Figures::new("raw SQL insert, 1 row per tx", clients, started.elapsed(), all))
 }

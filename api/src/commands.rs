@@ -42,6 +42,8 @@ pub struct Bus {
 pub struct Envelope {
     pub actor: String,
     pub command_id: String,
+    /// Whether the client chose the command id (only then can it be a retry).
+    pub retryable: bool,
     pub payload_hash: String,
     pub reason: Option<String>,
 }
@@ -55,6 +57,7 @@ impl Envelope {
         command_id: Option<&async_graphql::ID>,
         reason: Option<String>,
     ) -> Result<Envelope, ApiError> {
+        let retryable = command_id.is_some();
         let command_id = match command_id {
             Some(id) => {
                 let id = id.as_str().trim();
@@ -75,7 +78,13 @@ impl Envelope {
         h.update(serde_json::to_vec(input).unwrap_or_default());
         h.update([0]);
         h.update(principal.actor().as_bytes());
-        Ok(Envelope { actor: principal.actor(), command_id, payload_hash: hex::encode(h.finalize()), reason })
+        Ok(Envelope {
+            actor: principal.actor(),
+            command_id,
+            retryable,
+            payload_hash: hex::encode(h.finalize()),
+            reason,
+        })
     }
 
     fn metadata(&self) -> Metadata {
@@ -133,7 +142,10 @@ impl Bus {
         A::Command: Clone,
         A::Error: Classify + Display,
     {
-        if let Some(first) = self.already_applied(envelope).await? {
+        // A fresh id chosen here cannot have been used; only a client's id needs the lookup.
+        if envelope.retryable
+            && let Some(first) = self.already_applied(envelope).await?
+        {
             return Ok(Outcome::AlreadyApplied(first));
         }
         let metadata = envelope.metadata().to_map();

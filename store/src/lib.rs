@@ -160,7 +160,7 @@ impl EventLog {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Self::start(pool).await?)
+        Self::start(pool).await
     }
 
     async fn start(pool: Pool) -> Result<EventLog, StoreError> {
@@ -169,7 +169,10 @@ impl EventLog {
             Pool::Sqlite(p) => sqlite::head(p).await?,
         };
         let (committed_tx, committed) = watch::channel(head.position);
-        let writer = writer::spawn(pool.clone(), committed_tx);
+        let writer = match &pool {
+            Pool::Postgres(p) => writer::spawn(postgres::PgAppender(p.clone()), committed_tx),
+            Pool::Sqlite(p) => writer::spawn(sqlite::SqliteAppender(p.clone()), committed_tx),
+        };
         Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed }) })
     }
 

@@ -1,10 +1,11 @@
 //! PostgreSQL adapter of the ordered log.
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Postgres, Row as _, Transaction};
+use sqlx::{PgPool, Postgres, Row as _};
 
-use crate::writer::{AppendTx, CommandRow, InsertError, Row};
+use cqrs_es::persist::SerializedEvent;
+
+use crate::writer::{AppendError, Appender, Commit, Outcome, unique_violation};
 use crate::{CommandRecord, LogHead, StoreError, StoredEvent, hash32};
 
 const COLUMNS: &str = "position, recorded_at, aggregate_type, aggregate_id, sequence, event_type, event_version, \
@@ -50,15 +51,17 @@ pub(crate) async fn history(
         .collect()
 }
 
-pub(crate) async fn head(pool: &PgPool) -> Result<LogHead, StoreError> {
-    let row =
-        sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1").fetch_one(pool).await?;
+fn head_row(row: &PgRow) -> Result<LogHead, StoreError> {
     let position: i64 = row.try_get("position")?;
     Ok(LogHead {
         position,
         chain_hash: hash32(position, row.try_get("chain_hash")?)?,
         recorded_at: row.try_get("recorded_at")?,
     })
+}
+
+pub(crate) async fn head(pool: &PgPool) -> Result<LogHead, StoreError> {
+    head_row(&sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1").fetch_one(pool).await?)
 }
 
 pub(crate) async fn command(pool: &PgPool, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
@@ -81,77 +84,87 @@ pub(crate) async fn command(pool: &PgPool, command_id: &str) -> Result<Option<Co
     .transpose()
 }
 
-pub(crate) struct PgAppend(Transaction<'static, Postgres>);
+/// Appends through the `directory_append` function: one round trip for a whole group.
+pub(crate) struct PgAppender(pub PgPool);
 
-pub(crate) async fn begin_append(pool: &PgPool) -> Result<PgAppend, sqlx::Error> {
-    Ok(PgAppend(pool.begin().await?))
+/// The function's arguments for a group of commits.
+fn call<'q>(commits: &[Commit<'_>]) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let events: Vec<&SerializedEvent> = commits.iter().flat_map(|c| c.events).collect();
+    let text = |v: &serde_json::Value| serde_json::to_string(v).unwrap_or_default();
+    let mut last = 0i32;
+    let (mut ids, mut hashes, mut lasts) = (vec![], vec![], vec![]);
+    for c in commits {
+        last += c.events.len() as i32;
+        if let Some((id, hash)) = &c.command {
+            ids.push(id.clone());
+            hashes.push(hash.clone());
+            lasts.push(last);
+        }
+    }
+    sqlx::query("SELECT directory_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_version.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| text(&e.payload)).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| text(&e.metadata)).collect::<Vec<_>>())
+        .bind(ids)
+        .bind(hashes)
+        .bind(lasts)
 }
 
-impl AppendTx for PgAppend {
-    async fn head(&mut self) -> Result<(i64, [u8; 32], Option<DateTime<Utc>>), StoreError> {
-        // The row lock is held until commit: it serialises appends across all processes.
-        let row = sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *self.0)
-            .await?;
-        let position: i64 = row.try_get("position")?;
-        Ok((position, hash32(position, row.try_get("chain_hash")?)?, row.try_get("recorded_at")?))
+/// The last position of each commit, given the new head.
+fn last_positions(commits: &[Commit<'_>], head: i64) -> Vec<i64> {
+    let total: i64 = commits.iter().map(|c| c.events.len() as i64).sum();
+    let mut position = head - total;
+    commits
+        .iter()
+        .map(|c| {
+            position += c.events.len() as i64;
+            position
+        })
+        .collect()
+}
+
+impl Appender for PgAppender {
+    async fn append_all(&self, commits: &[Commit<'_>]) -> Result<Option<Vec<i64>>, StoreError> {
+        if commits.is_empty() {
+            return Ok(Some(vec![]));
+        }
+        // A single statement is its own transaction: lock, inserts and commit in one round trip.
+        match call(commits).fetch_one(&self.0).await {
+            Ok(row) => Ok(Some(last_positions(commits, row.try_get(0)?))),
+            Err(e) if unique_violation(&e).is_some() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    async fn execute(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
-        sqlx::query(sql).execute(&mut *self.0).await.map(drop)
-    }
-
-    async fn insert_command(&mut self, c: CommandRow<'_>) -> Result<(), InsertError> {
-        sqlx::query(
-            "INSERT INTO commands (command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(c.command_id)
-        .bind(c.payload_hash)
-        .bind(c.aggregate_type)
-        .bind(c.aggregate_id)
-        .bind(c.position)
-        .bind(c.recorded_at)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn insert_events(&mut self, rows: &[Row]) -> Result<(), InsertError> {
-        // One statement for any number of rows, so it stays a single prepared statement.
-        sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
-                                 position, recorded_at, chain_hash) \
-             SELECT t.at, t.ai, t.sq, t.et, t.ev, t.p::json, t.m::json, t.pos, t.rec, t.h \
-               FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                           $8::int8[], $9::timestamptz[], $10::bytea[]) AS t(at, ai, sq, et, ev, p, m, pos, rec, h)",
-        )
-        .bind(rows.iter().map(|r| r.aggregate_type.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.aggregate_id.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.sequence).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.event_type.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.event_version.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.chain_hash.to_vec()).collect::<Vec<_>>())
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn set_head(&mut self, position: i64, hash: [u8; 32], at: DateTime<Utc>) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE log_head SET position = $1, chain_hash = $2, recorded_at = $3 WHERE id = 1")
-            .bind(position)
-            .bind(hash.to_vec())
-            .bind(at)
-            .execute(&mut *self.0)
-            .await
-            .map(drop)
-    }
-
-    async fn commit(self) -> Result<(), sqlx::Error> {
-        self.0.commit().await
+    async fn append_each(&self, commits: &[Commit<'_>]) -> Result<Vec<Outcome>, StoreError> {
+        let mut tx = self.0.begin().await?;
+        let mut outcomes = Vec::with_capacity(commits.len());
+        let mut appended = false;
+        for commit in commits {
+            sqlx::query("SAVEPOINT commit_one").execute(&mut *tx).await?;
+            match call(std::slice::from_ref(commit)).fetch_one(&mut *tx).await {
+                Ok(row) => {
+                    sqlx::query("RELEASE SAVEPOINT commit_one").execute(&mut *tx).await?;
+                    outcomes.push(Ok(row.try_get(0)?));
+                    appended = true;
+                }
+                Err(e) => {
+                    let Some(constraint) = unique_violation(&e) else { return Err(e.into()) };
+                    sqlx::query("ROLLBACK TO SAVEPOINT commit_one").execute(&mut *tx).await?;
+                    outcomes.push(Err(match &commit.command {
+                        Some((id, _)) if constraint.contains("commands") => AppendError::DuplicateCommand(id.clone()),
+                        _ => AppendError::Conflict,
+                    }));
+                }
+            }
+        }
+        if appended {
+            tx.commit().await?;
+        }
+        Ok(outcomes)
     }
 }

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool, Transaction};
 
-use crate::chain::canonical_instant;
-use crate::writer::{AppendTx, CommandRow, InsertError, Row};
+use cqrs_es::persist::SerializedEvent;
+
+use crate::chain::{self, canonical_instant};
+use crate::writer::{AppendError, Appender, Commit, Outcome, micros, unique_violation};
 use crate::{CommandRecord, LogHead, StoreError, StoredEvent, hash32};
 
 const COLUMNS: &str = "position, recorded_at, aggregate_type, aggregate_id, sequence, event_type, event_version, \
@@ -58,21 +60,18 @@ pub(crate) async fn history(
         .collect()
 }
 
-fn head_row(row: &SqliteRow) -> Result<(i64, [u8; 32], Option<DateTime<Utc>>), StoreError> {
+fn head_row(row: &SqliteRow) -> Result<LogHead, StoreError> {
     let position: i64 = row.try_get("position")?;
     let recorded_at: Option<String> = row.try_get("recorded_at")?;
-    Ok((
+    Ok(LogHead {
         position,
-        hash32(position, row.try_get("chain_hash")?)?,
-        recorded_at.map(|t| instant(position, &t)).transpose()?,
-    ))
+        chain_hash: hash32(position, row.try_get("chain_hash")?)?,
+        recorded_at: recorded_at.map(|t| instant(position, &t)).transpose()?,
+    })
 }
 
 pub(crate) async fn head(pool: &SqlitePool) -> Result<LogHead, StoreError> {
-    let row =
-        sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1").fetch_one(pool).await?;
-    let (position, chain_hash, recorded_at) = head_row(&row)?;
-    Ok(LogHead { position, chain_hash, recorded_at })
+    head_row(&sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1").fetch_one(pool).await?)
 }
 
 pub(crate) async fn command(pool: &SqlitePool, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
@@ -97,72 +96,172 @@ pub(crate) async fn command(pool: &SqlitePool, command_id: &str) -> Result<Optio
     .transpose()
 }
 
-pub(crate) struct SqliteAppend(Transaction<'static, Sqlite>);
+/// Appends in Rust: SQLite has one writer at a time, and `BEGIN IMMEDIATE` takes the
+/// write lock up front, so the head read and the inserts cannot interleave with another process.
+pub(crate) struct SqliteAppender(pub SqlitePool);
 
-pub(crate) async fn begin_append(pool: &SqlitePool) -> Result<SqliteAppend, sqlx::Error> {
-    Ok(SqliteAppend(pool.begin_with("BEGIN IMMEDIATE").await?))
+/// A row ready to insert.
+struct Row<'a> {
+    event: &'a SerializedEvent,
+    payload: String,
+    metadata: String,
+    position: i64,
+    chain_hash: [u8; 32],
 }
 
-impl AppendTx for SqliteAppend {
-    async fn head(&mut self) -> Result<(i64, [u8; 32], Option<DateTime<Utc>>), StoreError> {
-        let row = sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1")
-            .fetch_one(&mut *self.0)
-            .await?;
-        head_row(&row)
-    }
+/// Numbers and chains a commit's events after the given head.
+fn plan<'a>(commit: &Commit<'a>, head: &mut LogHead, recorded_at: DateTime<Utc>) -> Vec<Row<'a>> {
+    commit
+        .events
+        .iter()
+        .map(|event| {
+            let payload = serde_json::to_string(&event.payload).unwrap_or_default();
+            let metadata = serde_json::to_string(&event.metadata).unwrap_or_default();
+            head.position += 1;
+            head.chain_hash = chain::next(
+                &head.chain_hash,
+                head.position,
+                &chain::Link {
+                    aggregate_type: &event.aggregate_type,
+                    aggregate_id: &event.aggregate_id,
+                    sequence: event.sequence as i64,
+                    event_type: &event.event_type,
+                    event_version: &event.event_version,
+                    payload: &payload,
+                    metadata: &metadata,
+                    recorded_at,
+                },
+            );
+            Row { event, payload, metadata, position: head.position, chain_hash: head.chain_hash }
+        })
+        .collect()
+}
 
-    async fn execute(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
-        sqlx::query(sql).execute(&mut *self.0).await.map(drop)
-    }
-
-    async fn insert_command(&mut self, c: CommandRow<'_>) -> Result<(), InsertError> {
+/// Inserts a commit's command record and events; `Err(Some(constraint))` on a unique key.
+async fn insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    commit: &Commit<'_>,
+    rows: &[Row<'_>],
+    recorded_at: &str,
+) -> Result<(), Option<sqlx::Error>> {
+    let duplicate = |e: sqlx::Error| if unique_violation(&e).is_some() { None } else { Some(e) };
+    if let (Some((id, hash)), Some(last)) = (&commit.command, rows.last()) {
         sqlx::query(
             "INSERT INTO commands (command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(c.command_id)
-        .bind(c.payload_hash)
-        .bind(c.aggregate_type)
-        .bind(c.aggregate_id)
-        .bind(c.position)
-        .bind(canonical_instant(c.recorded_at))
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
+        .bind(id)
+        .bind(hash)
+        .bind(&last.event.aggregate_type)
+        .bind(&last.event.aggregate_id)
+        .bind(last.position)
+        .bind(recorded_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(duplicate)?;
     }
-
-    async fn insert_events(&mut self, rows: &[Row]) -> Result<(), InsertError> {
+    // SQLite binds at most 32766 parameters per statement: 10 per row.
+    for chunk in rows.chunks(1000) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
-                                 position, recorded_at, chain_hash) ",
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
+             metadata, position, recorded_at, chain_hash) ",
         );
-        q.push_values(rows, |mut b, r| {
-            b.push_bind(r.aggregate_type.clone())
-                .push_bind(r.aggregate_id.clone())
-                .push_bind(r.sequence)
-                .push_bind(r.event_type.clone())
-                .push_bind(r.event_version.clone())
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.event.aggregate_type.clone())
+                .push_bind(r.event.aggregate_id.clone())
+                .push_bind(r.event.sequence as i64)
+                .push_bind(r.event.event_type.clone())
+                .push_bind(r.event.event_version.clone())
                 .push_bind(r.payload.clone())
                 .push_bind(r.metadata.clone())
                 .push_bind(r.position)
-                .push_bind(canonical_instant(r.recorded_at))
+                .push_bind(recorded_at.to_owned())
                 .push_bind(r.chain_hash.to_vec());
         });
-        q.build().execute(&mut *self.0).await?;
+        q.build().execute(&mut **tx).await.map_err(duplicate)?;
+    }
+    Ok(())
+}
+
+impl SqliteAppender {
+    async fn begin(&self) -> Result<(Transaction<'static, Sqlite>, LogHead, DateTime<Utc>), StoreError> {
+        let mut tx = self.0.begin_with("BEGIN IMMEDIATE").await?;
+        let head = head_row(
+            &sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?,
+        )?;
+        // Recorded time never runs backwards along the log, so "as of T" is always a prefix.
+        let now = micros(Utc::now());
+        let recorded_at = head.recorded_at.map_or(now, |last| now.max(last));
+        Ok((tx, head, recorded_at))
+    }
+
+    async fn finish(mut tx: Transaction<'static, Sqlite>, head: &LogHead, recorded_at: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE log_head SET position = ?, chain_hash = ?, recorded_at = ? WHERE id = 1")
+            .bind(head.position)
+            .bind(head.chain_hash.to_vec())
+            .bind(recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
+}
 
-    async fn set_head(&mut self, position: i64, hash: [u8; 32], at: DateTime<Utc>) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE log_head SET position = ?, chain_hash = ?, recorded_at = ? WHERE id = 1")
-            .bind(position)
-            .bind(hash.to_vec())
-            .bind(canonical_instant(at))
-            .execute(&mut *self.0)
-            .await
-            .map(drop)
+impl Appender for SqliteAppender {
+    async fn append_all(&self, commits: &[Commit<'_>]) -> Result<Option<Vec<i64>>, StoreError> {
+        if commits.is_empty() {
+            return Ok(Some(vec![]));
+        }
+        let (mut tx, mut head, recorded_at) = self.begin().await?;
+        let at = canonical_instant(recorded_at);
+        let mut positions = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let rows = plan(commit, &mut head, recorded_at);
+            match insert(&mut tx, commit, &rows, &at).await {
+                Ok(()) => positions.push(head.position),
+                Err(None) => return Ok(None),
+                Err(Some(e)) => return Err(e.into()),
+            }
+        }
+        Self::finish(tx, &head, &at).await?;
+        Ok(Some(positions))
     }
 
-    async fn commit(self) -> Result<(), sqlx::Error> {
-        self.0.commit().await
+    async fn append_each(&self, commits: &[Commit<'_>]) -> Result<Vec<Outcome>, StoreError> {
+        let (mut tx, mut head, recorded_at) = self.begin().await?;
+        let at = canonical_instant(recorded_at);
+        let start = head.position;
+        let mut outcomes = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let before = head.clone();
+            let rows = plan(commit, &mut head, recorded_at);
+            sqlx::query("SAVEPOINT commit_one").execute(&mut *tx).await?;
+            match insert(&mut tx, commit, &rows, &at).await {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT commit_one").execute(&mut *tx).await?;
+                    outcomes.push(Ok(head.position));
+                }
+                Err(Some(e)) => return Err(e.into()),
+                Err(None) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT commit_one").execute(&mut *tx).await?;
+                    let duplicate = match &commit.command {
+                        Some((id, _)) => command_taken(&mut tx, id).await?.then(|| id.clone()),
+                        None => None,
+                    };
+                    outcomes.push(Err(duplicate.map_or(AppendError::Conflict, AppendError::DuplicateCommand)));
+                    head = before;
+                }
+            }
+        }
+        if head.position > start {
+            Self::finish(tx, &head, &at).await?;
+        }
+        Ok(outcomes)
     }
+}
+
+async fn command_taken(tx: &mut Transaction<'static, Sqlite>, id: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT 1 FROM commands WHERE command_id = ?").bind(id).fetch_optional(&mut **tx).await?.is_some())
 }

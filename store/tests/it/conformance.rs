@@ -164,3 +164,16 @@ async fn tamper(url: &str, sql: &str) {
 async fn an_unsupported_url_is_refused() {
     assert!(matches!(EventLog::connect("mysql://x").await, Err(store::StoreError::UnsupportedUrl(_))));
 }
+
+both_stores!(the_chain_covers_non_ascii_text_byte_for_byte, |log: EventLog, _| async move {
+    let repo = LogRepository::new(&log);
+    let mut event = serialized("müller", 1);
+    event.payload = serde_json::json!({"Added": {"by": 1, "note": "Müller GmbH – Straße ✓"}});
+    event.metadata =
+        serde_json::to_value(Metadata { reason: Some("Kündigung „sofort“".into()), ..Metadata::default() }).unwrap();
+    repo.persist::<Counter>(&[event], None).await.unwrap();
+    let stored = &log.read_after(0, 1).await.unwrap()[0];
+    assert!(stored.payload.contains("Straße ✓"));
+    assert_eq!(stored.metadata().reason.as_deref(), Some("Kündigung „sofort“"));
+    assert_eq!(log.verify().await.unwrap(), Ok(1));
+});
