@@ -129,6 +129,24 @@ impl Bus {
         }
     }
 
+    /// Runs a command against an aggregate whose id this server just generated: it cannot
+    /// exist yet, so its (empty) events are not read.
+    pub async fn create<A>(
+        &self,
+        framework: &Cqrs<A>,
+        aggregate_id: &str,
+        command: A::Command,
+        envelope: &Envelope,
+    ) -> Result<Outcome, ApiError>
+    where
+        A: Aggregate + Clone,
+        A::Command: Clone,
+        A::Error: Classify + Display,
+    {
+        framework.assume_new(aggregate_id);
+        self.execute(framework, aggregate_id, command, envelope).await
+    }
+
     /// Runs a command against one aggregate.
     pub async fn execute<A>(
         &self,
@@ -138,7 +156,7 @@ impl Bus {
         envelope: &Envelope,
     ) -> Result<Outcome, ApiError>
     where
-        A: Aggregate,
+        A: Aggregate + Clone,
         A::Command: Clone,
         A::Error: Classify + Display,
     {
@@ -149,13 +167,21 @@ impl Bus {
             return Ok(Outcome::AlreadyApplied(first));
         }
         let metadata = envelope.metadata().to_map();
+        let mut refused_once = false;
         for attempt in 1..=ATTEMPTS {
             match framework.execute_with_metadata(aggregate_id, command.clone(), metadata.clone()).await {
                 Ok(()) => {
                     self.catch_up().await;
                     return Ok(Outcome::Applied(aggregate_id.to_owned()));
                 }
-                Err(AggregateError::UserError(e)) => return Err(ApiError::refused(&e)),
+                Err(AggregateError::UserError(e)) => {
+                    if refused_once {
+                        return Err(ApiError::refused(&e));
+                    }
+                    // The state may have come from this process's cache: refuse only on fresh state.
+                    framework.forget(aggregate_id);
+                    refused_once = true;
+                }
                 Err(AggregateError::AggregateConflict) => {
                     tracing::debug!(aggregate_id, attempt, "lost a race on the stream; deciding again");
                 }

@@ -10,6 +10,7 @@
 //!
 //! This crate knows nothing of the domain's events: payloads are JSON text here.
 
+mod cache;
 pub mod chain;
 mod postgres;
 mod repository;
@@ -29,7 +30,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{mpsc, watch};
 
-pub use repository::{Cqrs, DuplicateCommand, LogRepository, cqrs};
+pub use cache::{Cqrs, cqrs};
+pub use repository::{DuplicateCommand, LogRepository};
 
 /// The default store when `DATABASE_URL` is unset.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://directory.db";
@@ -153,8 +155,14 @@ impl EventLog {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool =
-                PgPoolOptions::new().max_connections(24).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(24)
+                .acquire_timeout(Duration::from_secs(10))
+                // A broken connection shows as an error on use and is then dropped; a
+                // ping before every use would cost one more round trip per query.
+                .test_before_acquire(false)
+                .connect(url)
+                .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             Pool::Postgres(pool)
         } else {

@@ -1,10 +1,8 @@
 //! The cqrs-es repository: stream reads through postgres-es / sqlite-es, appends through
 //! the log's writer (which adds position, chain hash and command record).
 
-use cqrs_es::persist::{
-    PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
-};
-use cqrs_es::{Aggregate, CqrsFramework};
+use cqrs_es::Aggregate;
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
@@ -12,15 +10,6 @@ use tokio::sync::oneshot;
 
 use crate::writer::{AppendError, Pending};
 use crate::{EventLog, Pool};
-
-/// A command framework for one aggregate type over the log.
-pub type Cqrs<A> = CqrsFramework<A, PersistedEventStore<LogRepository, A>>;
-
-/// Builds the framework in plain event-store mode: cqrs-es 0.5's snapshot modes apply
-/// events twice, so aggregates are always loaded from their events.
-pub fn cqrs<A: Aggregate>(log: &EventLog, services: A::Services) -> Cqrs<A> {
-    CqrsFramework::new(PersistedEventStore::new_event_store(LogRepository::new(log)), vec![], services)
-}
 
 /// Raised (inside `AggregateError::UnexpectedError`) when a command id was already
 /// recorded by a concurrent commit: the caller answers that commit's result instead.

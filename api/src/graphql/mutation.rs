@@ -85,10 +85,11 @@ pub struct RecordBackupInput {
 
 pub struct Mutation;
 
-fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Result<T, ApiError> {
+/// The client's id, or a new one; `true` when the id was generated here.
+fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Result<(T, bool), ApiError> {
     match id {
-        Some(id) => parse_id(id, "id"),
-        None => Ok(T::from(Uuid::new_v4())),
+        Some(id) => Ok((parse_id(id, "id")?, false)),
+        None => Ok((T::from(Uuid::new_v4()), true)),
     }
 }
 
@@ -212,7 +213,7 @@ impl Mutation {
     ) -> Result<CustomerNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Billing])?;
-        let id: CustomerId = new_or(&input.id)?;
+        let (id, generated): (CustomerId, bool) = new_or(&input.id)?;
         let env = Envelope::new(who, "registerCustomer", &input, input.command_id.as_ref(), reason)?;
         let cmd = CustomerCommand::Register {
             id,
@@ -223,7 +224,11 @@ impl Mutation {
             payment_terms_days: input.payment_terms_days.map(i64::from),
             effective_at: input.effective_at.unwrap_or_else(|| app.now()),
         };
-        let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
+        let done = if generated {
+            app.bus.create(&app.bus.customers, &id.to_string(), cmd, &env).await?
+        } else {
+            app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?
+        };
         Ok(customer_node(app, done.aggregate_id())?)
     }
 
@@ -286,7 +291,7 @@ impl Mutation {
         reason: Option<String>,
     ) -> Result<PersonNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
-        let id: PersonId = new_or(&input.id)?;
+        let (id, generated): (PersonId, bool) = new_or(&input.id)?;
         let customer = match &input.customer_id {
             Some(c) => {
                 let c: CustomerId = parse_id(c, "customerId")?;
@@ -305,7 +310,11 @@ impl Mutation {
         };
         let env = Envelope::new(who, "registerPerson", &input, input.command_id.as_ref(), reason)?;
         let cmd = PersonCommand::Register { id, name: input.name, email: input.email, customer, at: app.now() };
-        let done = app.bus.execute(&app.bus.people, &id.to_string(), cmd, &env).await?;
+        let done = if generated {
+            app.bus.create(&app.bus.people, &id.to_string(), cmd, &env).await?
+        } else {
+            app.bus.execute(&app.bus.people, &id.to_string(), cmd, &env).await?
+        };
         Ok(person_node(app, done.aggregate_id())?)
     }
 
@@ -534,7 +543,7 @@ impl Mutation {
     ) -> Result<ProjectNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Ops])?;
-        let id: ProjectId = new_or(&input.id)?;
+        let (id, generated): (ProjectId, bool) = new_or(&input.id)?;
         let cid: CustomerId = parse_id(&input.customer_id, "customerId")?;
         let (customer, parent) = {
             let catalog = app.catalog();
@@ -563,7 +572,11 @@ impl Mutation {
             sla_class: input.sla_class.into(),
             effective_at: input.effective_at.unwrap_or_else(|| app.now()),
         };
-        let done = app.bus.execute(&app.bus.projects, &id.to_string(), cmd, &env).await?;
+        let done = if generated {
+            app.bus.create(&app.bus.projects, &id.to_string(), cmd, &env).await?
+        } else {
+            app.bus.execute(&app.bus.projects, &id.to_string(), cmd, &env).await?
+        };
         Ok(project_node(app, done.aggregate_id())?)
     }
 
@@ -678,7 +691,7 @@ impl Mutation {
     async fn provision_vm(&self, ctx: &Context<'_>, input: ProvisionVmInput, reason: Option<String>) -> Result<VmNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Ops])?;
-        let id: VmId = new_or(&input.id)?;
+        let (id, generated): (VmId, bool) = new_or(&input.id)?;
         let prid: ProjectId = parse_id(&input.project_id, "projectId")?;
         let project = vm_project_facts(&app.catalog(), who, prid)?;
         let env = Envelope::new(who, "provisionVm", &input, input.command_id.as_ref(), reason)?;
@@ -692,7 +705,11 @@ impl Mutation {
             disk_gb: input.disk_gb.into(),
             effective_at: input.effective_at,
         };
-        let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
+        let done = if generated {
+            app.bus.create(&app.bus.vms, &id.to_string(), cmd, &env).await?
+        } else {
+            app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?
+        };
         Ok(vm_node(app, done.aggregate_id())?)
     }
 

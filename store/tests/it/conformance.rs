@@ -177,3 +177,22 @@ both_stores!(the_chain_covers_non_ascii_text_byte_for_byte, |log: EventLog, _| a
     assert_eq!(stored.metadata().reason.as_deref(), Some("Kündigung „sofort“"));
     assert_eq!(log.verify().await.unwrap(), Ok(1));
 });
+
+both_stores!(a_stale_cached_aggregate_collides_and_is_then_read_fresh, |log: EventLog, url: String| async move {
+    // Two processes on one store, each with its own cache.
+    let other = EventLog::connect(&url).await.unwrap();
+    let here = cqrs::<Counter>(&log, ());
+    let there = cqrs::<Counter>(&other, ());
+    here.execute_with_metadata("x", vec![1], meta(None)).await.unwrap();
+    there.execute_with_metadata("x", vec![10], meta(None)).await.unwrap();
+    let stale = here.execute_with_metadata("x", vec![100], meta(None)).await;
+    assert!(matches!(stale, Err(AggregateError::AggregateConflict)), "{stale:?}");
+    here.execute_with_metadata("x", vec![100], meta(None)).await.unwrap();
+    let sequences: Vec<_> = log.history("x", 0, 10).await.unwrap().iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, vec![1, 2, 3]);
+    // A command that changes nothing on cached state is decided again on fresh state.
+    let noop = here.execute_with_metadata("x", vec![], meta(None)).await;
+    assert!(matches!(noop, Err(AggregateError::AggregateConflict)), "{noop:?}");
+    here.execute_with_metadata("x", vec![], meta(None)).await.unwrap();
+    assert_eq!(log.head().await.unwrap().position, 3);
+});
