@@ -1,12 +1,13 @@
 //! Keeps the catalog caught up with the log: a full fold at start, then a task that folds
-//! each new page when this process commits (the log's `committed` signal) or, for commits
-//! of other processes, at the latest after a short poll interval.
+//! what this process appends straight from the writer, and reads the log for anything else
+//! (commits of other processes, found by the position gap or at the latest after a short
+//! poll interval).
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use store::{EventLog, StoreError};
-use tokio::sync::watch;
+use store::{EventLog, StoreError, StoredEvent};
+use tokio::sync::{broadcast, watch};
 
 use crate::{Catalog, Recorded};
 
@@ -51,41 +52,58 @@ async fn catch_up(log: &EventLog, state: &RwLock<Catalog>) -> Result<i64, StoreE
     let mut position = state.read().map(|s| s.position).unwrap_or_default();
     loop {
         let page = log.read_after(position, PAGE).await?;
-        let Some(last) = page.last() else { return Ok(position) };
-        let last = last.position;
-        let decoded: Vec<Recorded> = page
-            .iter()
-            .filter_map(|stored| match Recorded::decode(stored) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    // An undecodable event is a bug in an upcaster; skipping it keeps the
-                    // server answering, and the metric makes it visible.
-                    tracing::error!(position = stored.position, error = %e, "event not decodable; skipped");
-                    metrics::counter!("directory_projection_undecodable_total").increment(1);
-                    None
-                }
-            })
-            .collect();
-        {
-            let mut catalog = state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            for r in &decoded {
-                catalog.apply(r);
-            }
-            catalog.position = catalog.position.max(last);
+        if page.is_empty() {
+            return Ok(position);
         }
-        position = last;
-        metrics::gauge!("directory_projection_position").set(position as f64);
+        position = fold(state, &page);
     }
 }
 
+/// Folds events that follow the catalog's position; answers the new position.
+fn fold(state: &RwLock<Catalog>, events: &[StoredEvent]) -> i64 {
+    let decoded: Vec<Recorded> = events
+        .iter()
+        .filter_map(|stored| match Recorded::decode(stored) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                // An undecodable event is a bug in an upcaster; skipping it keeps the
+                // server answering, and the metric makes it visible.
+                tracing::error!(position = stored.position, error = %e, "event not decodable; skipped");
+                metrics::counter!("directory_projection_undecodable_total").increment(1);
+                None
+            }
+        })
+        .collect();
+    let mut catalog = state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for r in &decoded {
+        catalog.apply(r);
+    }
+    if let Some(last) = events.last() {
+        catalog.position = catalog.position.max(last.position);
+    }
+    metrics::gauge!("directory_projection_position").set(catalog.position as f64);
+    catalog.position
+}
+
 async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sender<i64>) {
-    let mut committed = log.committed();
+    let mut appended = log.appended();
     loop {
-        tokio::select! {
-            changed = committed.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(POLL) => {}
-        }
-        match catch_up(&log, &state).await {
+        let from_writer = tokio::select! {
+            group = appended.recv() => match group {
+                Ok(group) => Some(group),
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep(POLL) => None,
+        };
+        let folded = state.read().map(|s| s.position).unwrap_or_default();
+        let result = match from_writer {
+            // The common path: this process's own commit, right after what was folded.
+            Some(group) if group.first().is_some_and(|e| e.position == folded + 1) => Ok(fold(&state, &group)),
+            Some(group) if group.last().is_some_and(|e| e.position <= folded) => Ok(folded),
+            _ => catch_up(&log, &state).await,
+        };
+        match result {
             Ok(p) => {
                 position.send_if_modified(|old| {
                     let newer = p > *old;

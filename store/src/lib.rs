@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 pub use cache::{Cqrs, cqrs};
 pub use repository::{DuplicateCommand, LogRepository};
@@ -138,6 +138,7 @@ struct Inner {
     pool: Pool,
     writer: mpsc::Sender<writer::Pending>,
     committed: watch::Receiver<i64>,
+    appended: broadcast::Sender<Arc<[StoredEvent]>>,
 }
 
 impl EventLog {
@@ -177,11 +178,12 @@ impl EventLog {
             Pool::Sqlite(p) => sqlite::head(p).await?,
         };
         let (committed_tx, committed) = watch::channel(head.position);
+        let (appended, _) = broadcast::channel(1024);
         let writer = match &pool {
-            Pool::Postgres(p) => writer::spawn(postgres::PgAppender(p.clone()), committed_tx),
-            Pool::Sqlite(p) => writer::spawn(sqlite::SqliteAppender(p.clone()), committed_tx),
+            Pool::Postgres(p) => writer::spawn(postgres::PgAppender(p.clone()), committed_tx, appended.clone()),
+            Pool::Sqlite(p) => writer::spawn(sqlite::SqliteAppender(p.clone()), committed_tx, appended.clone()),
         };
-        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed }) })
+        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed, appended }) })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -200,6 +202,12 @@ impl EventLog {
     /// The last position this process committed or saw committed; changes wake readers.
     pub fn committed(&self) -> watch::Receiver<i64> {
         self.inner.committed.clone()
+    }
+
+    /// The events this process appends, group by group in log order, as they commit. A
+    /// reader that falls behind (or sees a gap left by another process) reads the log.
+    pub fn appended(&self) -> broadcast::Receiver<Arc<[StoredEvent]>> {
+        self.inner.appended.subscribe()
     }
 
     /// Up to `limit` events after `position`, in log order. Every reader of the whole log uses this.

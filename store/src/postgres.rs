@@ -5,7 +5,7 @@ use sqlx::{PgPool, Postgres, Row as _};
 
 use cqrs_es::persist::SerializedEvent;
 
-use crate::writer::{AppendError, Appender, Commit, Outcome, unique_violation};
+use crate::writer::{AppendError, Appended, Appender, Commit, json_text, stored, unique_violation};
 use crate::{CommandRecord, LogHead, StoreError, StoredEvent, hash32};
 
 const COLUMNS: &str = "position, recorded_at, aggregate_type, aggregate_id, sequence, event_type, event_version, \
@@ -90,7 +90,7 @@ pub(crate) struct PgAppender(pub PgPool);
 /// The function's arguments for a group of commits.
 fn call<'q>(commits: &[Commit<'_>]) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
     let events: Vec<&SerializedEvent> = commits.iter().flat_map(|c| c.events).collect();
-    let text = |v: &serde_json::Value| serde_json::to_string(v).unwrap_or_default();
+    let text = json_text;
     let mut last = 0i32;
     let (mut ids, mut hashes, mut lasts) = (vec![], vec![], vec![]);
     for c in commits {
@@ -101,7 +101,7 @@ fn call<'q>(commits: &[Commit<'_>]) -> sqlx::query::Query<'q, Postgres, sqlx::po
             lasts.push(last);
         }
     }
-    sqlx::query("SELECT directory_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+    sqlx::query("SELECT * FROM directory_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
@@ -114,43 +114,53 @@ fn call<'q>(commits: &[Commit<'_>]) -> sqlx::query::Query<'q, Postgres, sqlx::po
         .bind(lasts)
 }
 
-/// The last position of each commit, given the new head.
-fn last_positions(commits: &[Commit<'_>], head: i64) -> Vec<i64> {
-    let total: i64 = commits.iter().map(|c| c.events.len() as i64).sum();
-    let mut position = head - total;
-    commits
-        .iter()
-        .map(|c| {
-            position += c.events.len() as i64;
-            position
-        })
-        .collect()
+/// Each commit's stored events, from the function's answer (one row per event, in order).
+fn appended(commits: &[Commit<'_>], rows: Vec<PgRow>) -> Result<Vec<Appended>, StoreError> {
+    let mut rows = rows.into_iter();
+    let mut result = Vec::with_capacity(commits.len());
+    for commit in commits {
+        let mut events = Vec::with_capacity(commit.events.len());
+        for event in commit.events {
+            let row =
+                rows.next().ok_or_else(|| StoreError::Corrupt { position: 0, reason: "short append answer".into() })?;
+            let position: i64 = row.try_get("event_position")?;
+            events.push(stored(
+                event,
+                position,
+                row.try_get("event_recorded_at")?,
+                hash32(position, row.try_get("event_chain_hash")?)?,
+            ));
+        }
+        result.push(events);
+    }
+    Ok(result)
 }
 
 impl Appender for PgAppender {
-    async fn append_all(&self, commits: &[Commit<'_>]) -> Result<Option<Vec<i64>>, StoreError> {
+    async fn append_all(&self, commits: &[Commit<'_>]) -> Result<Option<Vec<Appended>>, StoreError> {
         if commits.is_empty() {
             return Ok(Some(vec![]));
         }
         // A single statement is its own transaction: lock, inserts and commit in one round trip.
-        match call(commits).fetch_one(&self.0).await {
-            Ok(row) => Ok(Some(last_positions(commits, row.try_get(0)?))),
+        match call(commits).fetch_all(&self.0).await {
+            Ok(rows) => Ok(Some(appended(commits, rows)?)),
             Err(e) if unique_violation(&e).is_some() => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn append_each(&self, commits: &[Commit<'_>]) -> Result<Vec<Outcome>, StoreError> {
+    async fn append_each(&self, commits: &[Commit<'_>]) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
         let mut tx = self.0.begin().await?;
         let mut outcomes = Vec::with_capacity(commits.len());
-        let mut appended = false;
+        let mut any = false;
         for commit in commits {
             sqlx::query("SAVEPOINT commit_one").execute(&mut *tx).await?;
-            match call(std::slice::from_ref(commit)).fetch_one(&mut *tx).await {
-                Ok(row) => {
+            let one = std::slice::from_ref(commit);
+            match call(one).fetch_all(&mut *tx).await {
+                Ok(rows) => {
                     sqlx::query("RELEASE SAVEPOINT commit_one").execute(&mut *tx).await?;
-                    outcomes.push(Ok(row.try_get(0)?));
-                    appended = true;
+                    outcomes.push(Ok(appended(one, rows)?.pop().unwrap_or_default()));
+                    any = true;
                 }
                 Err(e) => {
                     let Some(constraint) = unique_violation(&e) else { return Err(e.into()) };
@@ -162,7 +172,7 @@ impl Appender for PgAppender {
                 }
             }
         }
-        if appended {
+        if any {
             tx.commit().await?;
         }
         Ok(outcomes)

@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool, Transaction};
 use cqrs_es::persist::SerializedEvent;
 
 use crate::chain::{self, canonical_instant};
-use crate::writer::{AppendError, Appender, Commit, Outcome, micros, unique_violation};
+use crate::writer::{AppendError, Appended, Appender, Commit, micros, stored, unique_violation};
 use crate::{CommandRecord, LogHead, StoreError, StoredEvent, hash32};
 
 const COLUMNS: &str = "position, recorded_at, aggregate_type, aggregate_id, sequence, event_type, event_version, \
@@ -103,10 +103,7 @@ pub(crate) struct SqliteAppender(pub SqlitePool);
 /// A row ready to insert.
 struct Row<'a> {
     event: &'a SerializedEvent,
-    payload: String,
-    metadata: String,
-    position: i64,
-    chain_hash: [u8; 32],
+    stored: StoredEvent,
 }
 
 /// Numbers and chains a commit's events after the given head.
@@ -115,24 +112,11 @@ fn plan<'a>(commit: &Commit<'a>, head: &mut LogHead, recorded_at: DateTime<Utc>)
         .events
         .iter()
         .map(|event| {
-            let payload = serde_json::to_string(&event.payload).unwrap_or_default();
-            let metadata = serde_json::to_string(&event.metadata).unwrap_or_default();
             head.position += 1;
-            head.chain_hash = chain::next(
-                &head.chain_hash,
-                head.position,
-                &chain::Link {
-                    aggregate_type: &event.aggregate_type,
-                    aggregate_id: &event.aggregate_id,
-                    sequence: event.sequence as i64,
-                    event_type: &event.event_type,
-                    event_version: &event.event_version,
-                    payload: &payload,
-                    metadata: &metadata,
-                    recorded_at,
-                },
-            );
-            Row { event, payload, metadata, position: head.position, chain_hash: head.chain_hash }
+            let mut stored = stored(event, head.position, recorded_at, [0; 32]);
+            head.chain_hash = chain::next(&head.chain_hash, head.position, &stored.link());
+            stored.chain_hash = head.chain_hash;
+            Row { event, stored }
         })
         .collect()
 }
@@ -154,7 +138,7 @@ async fn insert(
         .bind(hash)
         .bind(&last.event.aggregate_type)
         .bind(&last.event.aggregate_id)
-        .bind(last.position)
+        .bind(last.stored.position)
         .bind(recorded_at)
         .execute(&mut **tx)
         .await
@@ -172,11 +156,11 @@ async fn insert(
                 .push_bind(r.event.sequence as i64)
                 .push_bind(r.event.event_type.clone())
                 .push_bind(r.event.event_version.clone())
-                .push_bind(r.payload.clone())
-                .push_bind(r.metadata.clone())
-                .push_bind(r.position)
+                .push_bind(r.stored.payload.clone())
+                .push_bind(r.stored.metadata.clone())
+                .push_bind(r.stored.position)
                 .push_bind(recorded_at.to_owned())
-                .push_bind(r.chain_hash.to_vec());
+                .push_bind(r.stored.chain_hash.to_vec());
         });
         q.build().execute(&mut **tx).await.map_err(duplicate)?;
     }
@@ -210,26 +194,26 @@ impl SqliteAppender {
 }
 
 impl Appender for SqliteAppender {
-    async fn append_all(&self, commits: &[Commit<'_>]) -> Result<Option<Vec<i64>>, StoreError> {
+    async fn append_all(&self, commits: &[Commit<'_>]) -> Result<Option<Vec<Appended>>, StoreError> {
         if commits.is_empty() {
             return Ok(Some(vec![]));
         }
         let (mut tx, mut head, recorded_at) = self.begin().await?;
         let at = canonical_instant(recorded_at);
-        let mut positions = Vec::with_capacity(commits.len());
+        let mut appended = Vec::with_capacity(commits.len());
         for commit in commits {
             let rows = plan(commit, &mut head, recorded_at);
             match insert(&mut tx, commit, &rows, &at).await {
-                Ok(()) => positions.push(head.position),
+                Ok(()) => appended.push(rows.into_iter().map(|r| r.stored).collect()),
                 Err(None) => return Ok(None),
                 Err(Some(e)) => return Err(e.into()),
             }
         }
         Self::finish(tx, &head, &at).await?;
-        Ok(Some(positions))
+        Ok(Some(appended))
     }
 
-    async fn append_each(&self, commits: &[Commit<'_>]) -> Result<Vec<Outcome>, StoreError> {
+    async fn append_each(&self, commits: &[Commit<'_>]) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
         let (mut tx, mut head, recorded_at) = self.begin().await?;
         let at = canonical_instant(recorded_at);
         let start = head.position;
@@ -241,7 +225,7 @@ impl Appender for SqliteAppender {
             match insert(&mut tx, commit, &rows, &at).await {
                 Ok(()) => {
                     sqlx::query("RELEASE SAVEPOINT commit_one").execute(&mut *tx).await?;
-                    outcomes.push(Ok(head.position));
+                    outcomes.push(Ok(rows.into_iter().map(|r| r.stored).collect()));
                 }
                 Err(Some(e)) => return Err(e.into()),
                 Err(None) => {

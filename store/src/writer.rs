@@ -5,13 +5,14 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::{Metadata, StoreError};
+use crate::{Metadata, StoreError, StoredEvent};
 
 /// The most commits one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -50,17 +51,58 @@ impl<'a> Commit<'a> {
     }
 }
 
+/// A commit's events as stored.
+pub(crate) type Appended = Vec<StoredEvent>;
+
 /// A store's two ways of appending a group of commits.
 pub(crate) trait Appender: Send + Sync + 'static {
-    /// All commits in one transaction: the last position of each, or `None` when a unique
+    /// All commits in one transaction: each one's stored events, or `None` when a unique
     /// key collided with an earlier transaction (then nothing was appended).
-    fn append_all(&self, commits: &[Commit<'_>]) -> impl Future<Output = Result<Option<Vec<i64>>, StoreError>> + Send;
+    fn append_all(
+        &self,
+        commits: &[Commit<'_>],
+    ) -> impl Future<Output = Result<Option<Vec<Appended>>, StoreError>> + Send;
 
     /// One transaction with a savepoint per commit, so a collision fails only its commit.
-    fn append_each(&self, commits: &[Commit<'_>]) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send;
+    fn append_each(
+        &self,
+        commits: &[Commit<'_>],
+    ) -> impl Future<Output = Result<Vec<Result<Appended, AppendError>>, StoreError>> + Send;
 }
 
-pub(crate) fn spawn(appender: impl Appender, committed: watch::Sender<i64>) -> mpsc::Sender<Pending> {
+/// A stored event, from the event sent and what the store assigned to it.
+pub(crate) fn stored(
+    event: &SerializedEvent,
+    position: i64,
+    recorded_at: DateTime<Utc>,
+    chain_hash: [u8; 32],
+) -> StoredEvent {
+    StoredEvent {
+        position,
+        recorded_at,
+        aggregate_type: event.aggregate_type.clone(),
+        aggregate_id: event.aggregate_id.clone(),
+        sequence: event.sequence as i64,
+        event_type: event.event_type.clone(),
+        event_version: event.event_version.clone(),
+        payload: json_text(&event.payload),
+        metadata: json_text(&event.metadata),
+        chain_hash,
+    }
+}
+
+/// The JSON text that is stored and hashed.
+pub(crate) fn json_text(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Starts the writer. Every appended group is also sent, in log order, to `appended`, so
+/// that read models in this process can fold it without reading it back.
+pub(crate) fn spawn(
+    appender: impl Appender,
+    committed: watch::Sender<i64>,
+    appended: broadcast::Sender<Arc<[StoredEvent]>>,
+) -> mpsc::Sender<Pending> {
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -68,7 +110,13 @@ pub(crate) fn spawn(appender: impl Appender, committed: watch::Sender<i64>) -> m
             let started = Instant::now();
             let size = batch.len();
             match append(&appender, &batch).await {
-                Ok(outcomes) => {
+                Ok(results) => {
+                    let events: Vec<StoredEvent> = results.iter().flat_map(|r| r.iter().flatten().cloned()).collect();
+                    let outcomes: Vec<Outcome> =
+                        results.into_iter().map(|r| r.map(|events| events.last().map_or(0, |e| e.position))).collect();
+                    if !events.is_empty() {
+                        let _ = appended.send(events.into());
+                    }
                     if let Some(head) = outcomes.iter().filter_map(|o| o.as_ref().ok()).max().copied() {
                         committed.send_if_modified(|p| {
                             let newer = head > *p;
@@ -96,14 +144,14 @@ pub(crate) fn spawn(appender: impl Appender, committed: watch::Sender<i64>) -> m
     tx
 }
 
-async fn append(appender: &impl Appender, batch: &[Pending]) -> Result<Vec<Outcome>, StoreError> {
+async fn append(appender: &impl Appender, batch: &[Pending]) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
     let commits: Vec<Commit<'_>> = batch.iter().map(Commit::of).collect();
-    let mut outcomes: Vec<Option<Outcome>> = settle_within(&commits);
+    let mut outcomes: Vec<Option<Result<Appended, AppendError>>> = settle_within(&commits);
     let admitted: Vec<usize> = (0..commits.len()).filter(|i| outcomes[*i].is_none()).collect();
     let group: Vec<Commit<'_>> =
         admitted.iter().map(|i| Commit { events: commits[*i].events, command: commits[*i].command.clone() }).collect();
-    let answers: Vec<Outcome> = match appender.append_all(&group).await? {
-        Some(positions) => positions.into_iter().map(Ok).collect(),
+    let answers: Vec<Result<Appended, AppendError>> = match appender.append_all(&group).await? {
+        Some(appended) => appended.into_iter().map(Ok).collect(),
         None => appender.append_each(&group).await?,
     };
     for (i, answer) in admitted.into_iter().zip(answers) {
@@ -114,7 +162,7 @@ async fn append(appender: &impl Appender, batch: &[Pending]) -> Result<Vec<Outco
 
 /// Refuses the commits that collide with an earlier commit of the same group: the same
 /// stream sequence, or the same command id. The others are `None` (still to append).
-fn settle_within(commits: &[Commit<'_>]) -> Vec<Option<Outcome>> {
+fn settle_within(commits: &[Commit<'_>]) -> Vec<Option<Result<Appended, AppendError>>> {
     let mut streams = HashSet::new();
     let mut ids = HashSet::new();
     commits

@@ -1,5 +1,5 @@
 -- The append in one round trip: lock the head, number and chain the events, record the
--- command ids, move the head. Called as a single statement (its own transaction) for a
+-- command ids, move the head; answers each event's position, recording instant and hash. Called as a single statement (its own transaction) for a
 -- whole group of commits, or inside a savepoint per commit when a group collided.
 -- The chain is the one of store/src/chain.rs: sha256(prev ‖ be64(position) ‖ fields),
 -- each field as be32(byte length) ‖ UTF-8 bytes; the tests check both agree.
@@ -12,7 +12,8 @@ CREATE FUNCTION directory_append(
     e_payloads text[], e_metadata text[],
     -- one entry per command id: the 1-based index of the command's last event in e_*
     c_ids text[], c_hashes text[], c_last int4[]
-) RETURNS int8 LANGUAGE plpgsql AS $$
+) RETURNS TABLE (event_position int8, event_recorded_at timestamptz, event_chain_hash bytea)
+LANGUAGE plpgsql AS $$
 DECLARE
     start_position int8;
     pos int8;
@@ -41,7 +42,10 @@ BEGIN
                             position, recorded_at, chain_hash)
         VALUES (e_types[i], e_ids[i], e_sequences[i], e_event_types[i], e_versions[i], e_payloads[i]::json,
                 e_metadata[i]::json, pos, rec, h);
+        event_position := pos;
+        event_recorded_at := rec;
+        event_chain_hash := h;
+        RETURN NEXT;
     END LOOP;
     UPDATE log_head SET position = pos, chain_hash = h, recorded_at = rec WHERE id = 1;
-    RETURN pos;
 END $$;
