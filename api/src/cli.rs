@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen, bootstrap_token } => serve(&cli.database_url, listen, bootstrap_token).await,
         Command::Replay { command: ReplayCommand::Verify } => {
             let log = EventLog::connect(&cli.database_url).await.context("opening the store")?;
-            match log.verify().await? {
+            match replay::audit::verify(&log).await? {
                 Ok(position) => {
                     println!("chain verified: {position} events, head matches");
                     Ok(())

@@ -241,35 +241,6 @@ impl EventLog {
             Pool::Sqlite(p) => sqlite::command(p, command_id).await,
         }
     }
-
-    /// Whether the store answers.
-    pub async fn ping(&self) -> bool {
-        match &self.inner.pool {
-            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
-            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
-        }
-    }
-
-    /// Recomputes the whole chain and compares the head; the first break, if any.
-    pub async fn verify(&self) -> Result<Result<i64, chain::Break>, StoreError> {
-        let mut verifier = chain::Verifier::default();
-        loop {
-            let page = self.read_after(verifier.position, 5000).await?;
-            if page.is_empty() {
-                break;
-            }
-            for event in &page {
-                if let Err(broken) = verifier.check(event) {
-                    return Ok(Err(broken));
-                }
-            }
-        }
-        let head = self.head().await?;
-        if head.position != verifier.position || head.chain_hash != verifier.hash {
-            return Ok(Err(chain::Break::Head { position: head.position }));
-        }
-        Ok(Ok(verifier.position))
-    }
 }
 
 /// Hashes a 32-byte value from a row, or reports the row as corrupt.

@@ -72,7 +72,7 @@ both_stores!(appends_get_gapless_positions_in_commit_order, |log: EventLog, _| a
 
     let head = log.head().await.unwrap();
     assert_eq!((head.position, head.chain_hash), (4, events[3].chain_hash));
-    assert_eq!(log.verify().await.unwrap(), Ok(4));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(4));
     assert_eq!(*log.committed().borrow(), 4);
 
     let history: Vec<_> = log.history("a", 0, 100).await.unwrap().iter().map(|e| e.position).collect();
@@ -99,7 +99,7 @@ both_stores!(a_second_writer_on_the_same_sequence_conflicts, |log: EventLog, _| 
     let second = repo.persist::<Counter>(&[serialized("a", 1)], None).await;
     assert!(matches!(second, Err(PersistenceError::OptimisticLockError)), "{second:?}");
     assert_eq!(log.head().await.unwrap().position, 1);
-    assert_eq!(log.verify().await.unwrap(), Ok(1));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(1));
 });
 
 both_stores!(a_command_id_is_recorded_once_by_the_database, |log: EventLog, _| async move {
@@ -134,7 +134,7 @@ both_stores!(group_commit_isolates_one_conflict_from_its_neighbours, |log: Event
     let events = log.read_after(0, 1000).await.unwrap();
     assert_eq!(events.len(), 1 + 56);
     assert!(events.iter().enumerate().all(|(i, e)| e.position == i as i64 + 1), "positions stay gapless");
-    assert_eq!(log.verify().await.unwrap(), Ok(57));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(57));
 });
 
 both_stores!(verify_names_the_first_altered_or_missing_row, |log: EventLog, url: String| async move {
@@ -142,11 +142,11 @@ both_stores!(verify_names_the_first_altered_or_missing_row, |log: EventLog, url:
     for i in 0..5 {
         counters.execute_with_metadata(&format!("c{i}"), vec![1], meta(None)).await.unwrap();
     }
-    assert_eq!(log.verify().await.unwrap(), Ok(5));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(5));
     tamper(&url, "UPDATE events SET payload = '{\"Added\":{\"by\":2}}' WHERE position = 3").await;
-    assert_eq!(log.verify().await.unwrap(), Err(chain::Break::Altered { position: 3 }));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Err(chain::Break::Altered { position: 3 }));
     tamper(&url, "DELETE FROM events WHERE position = 2").await;
-    assert_eq!(log.verify().await.unwrap(), Err(chain::Break::Missing { expected: 2, found: 3 }));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Err(chain::Break::Missing { expected: 2, found: 3 }));
 });
 
 async fn tamper(url: &str, sql: &str) {
@@ -175,7 +175,7 @@ both_stores!(the_chain_covers_non_ascii_text_byte_for_byte, |log: EventLog, _| a
     let stored = &log.read_after(0, 1).await.unwrap()[0];
     assert!(stored.payload.contains("Straße ✓"));
     assert_eq!(stored.metadata().reason.as_deref(), Some("Kündigung „sofort“"));
-    assert_eq!(log.verify().await.unwrap(), Ok(1));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(1));
 });
 
 both_stores!(a_stale_cached_aggregate_collides_and_is_then_read_fresh, |log: EventLog, url: String| async move {

@@ -73,7 +73,7 @@ async fn a_reader_never_passes_an_open_transaction() {
     let seen: Vec<_> =
         log.read_after(0, 100).await.unwrap().into_iter().map(|e| (e.position, e.aggregate_id)).collect();
     assert_eq!(seen, vec![(1, "t1".to_owned()), (2, "t2".to_owned())]);
-    assert_eq!(log.verify().await.unwrap(), Ok(2));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(2));
     store.remove().await;
 }
 
@@ -126,6 +126,6 @@ async fn a_tailing_reader_sees_every_event_exactly_once_under_16_writers() {
         }
     }
     assert_eq!(log.read_after(seen.len() as i64, 10).await.unwrap().len(), 0);
-    assert_eq!(log.verify().await.unwrap(), Ok((WRITERS * COMMANDS) as i64));
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok((WRITERS * COMMANDS) as i64));
     store.remove().await;
 }
