@@ -5,13 +5,13 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use cqrs_es::{Aggregate, AggregateError};
-use domain::Classify;
 use domain::backup_log::BackupLog;
 use domain::customer::Customer;
 use domain::person::Person;
 use domain::project::Project;
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
+use domain::{Classify, Refusal};
 use projections::Projector;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -175,10 +175,11 @@ impl Bus {
                     return Ok(Outcome::Applied(aggregate_id.to_owned()));
                 }
                 Err(AggregateError::UserError(e)) => {
-                    if refused_once {
+                    // Bad input is bad on any state; any other refusal may come from this
+                    // process's cached state, so it is answered only when fresh state agrees.
+                    if refused_once || e.refusal() == Refusal::BadInput {
                         return Err(ApiError::refused(&e));
                     }
-                    // The state may have come from this process's cache: refuse only on fresh state.
                     framework.forget(aggregate_id);
                     refused_once = true;
                 }

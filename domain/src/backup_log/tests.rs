@@ -136,3 +136,18 @@ fn expires_a_successful_backup_once() {
         .when(BackupLogCommand::Expire { backup_id: "nope".into(), at: at(3, 1) })
         .then_expect_error(BackupLogError::NotFound("nope".into()));
 }
+
+#[test]
+fn refuses_to_expire_a_failed_backup() {
+    let failed = BackupLogEvent::BackupFailed {
+        vm_id: vm().id,
+        backup_id: "b-2".into(),
+        started_at: at(2, 1),
+        finished_at: at(2, 2),
+        error: "disk full".into(),
+    };
+    LogTest::with(())
+        .given(vec![failed])
+        .when(BackupLogCommand::Expire { backup_id: "b-2".into(), at: at(3, 1) })
+        .then_expect_error(BackupLogError::NotSucceeded("b-2".into()));
+}
