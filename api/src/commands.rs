@@ -129,12 +129,12 @@ impl Bus {
         }
     }
 
-    /// Runs a command against an aggregate whose id this server just generated: it cannot
+    /// Runs a creating command. When this server `generated` the id, the aggregate cannot
     /// exist yet, so its (empty) events are not read.
     pub async fn create<A>(
         &self,
         framework: &Cqrs<A>,
-        aggregate_id: &str,
+        (aggregate_id, generated): (&str, bool),
         command: A::Command,
         envelope: &Envelope,
     ) -> Result<Outcome, ApiError>
@@ -143,7 +143,9 @@ impl Bus {
         A::Command: Clone,
         A::Error: Classify + Display,
     {
-        framework.assume_new(aggregate_id);
+        if generated {
+            framework.assume_new(aggregate_id);
+        }
         self.execute(framework, aggregate_id, command, envelope).await
     }
 

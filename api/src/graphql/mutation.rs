@@ -97,55 +97,40 @@ fn parsed<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
     s.parse().map_err(|_| ApiError::NotFound("the changed entity is not in the read model".into()))
 }
 
+/// The changed entity, as the read model now shows it.
+fn node<Id, T, N>(
+    app: &AppState,
+    id: &str,
+    what: &str,
+    find: impl FnOnce(&Catalog, &Id) -> Option<T>,
+    wrap: impl FnOnce(Id, T) -> N,
+) -> Result<N, ApiError>
+where
+    Id: std::str::FromStr + std::fmt::Display,
+{
+    let id: Id = parsed(id)?;
+    let found = find(&app.catalog(), &id).ok_or_else(|| ApiError::NotFound(format!("{what} {id} does not exist")))?;
+    Ok(wrap(id, found))
+}
+
 fn customer_node(app: &AppState, id: &str) -> Result<CustomerNode, ApiError> {
-    let id: CustomerId = parsed(id)?;
-    let c = app
-        .catalog()
-        .customers
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("customer {id} does not exist")))?;
-    Ok(CustomerNode(id, c))
+    node(app, id, "customer", |c, id| c.customers.get(id).cloned(), CustomerNode)
 }
 
 fn person_node(app: &AppState, id: &str) -> Result<PersonNode, ApiError> {
-    let id: PersonId = parsed(id)?;
-    let p = app
-        .catalog()
-        .people
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("person {id} does not exist")))?;
-    Ok(PersonNode(id, p))
+    node(app, id, "person", |c, id| c.people.get(id).cloned(), PersonNode)
 }
 
 fn project_node(app: &AppState, id: &str) -> Result<ProjectNode, ApiError> {
-    let id: ProjectId = parsed(id)?;
-    let p = app
-        .catalog()
-        .projects
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("project {id} does not exist")))?;
-    Ok(ProjectNode(id, p))
-}
-
-fn vm_node(app: &AppState, id: &str) -> Result<VmNode, ApiError> {
-    let id: VmId = parsed(id)?;
-    let catalog = app.catalog();
-    let v = catalog.vms.get(&id).cloned().ok_or_else(|| ApiError::NotFound(format!("VM {id} does not exist")))?;
-    Ok(VmNode::new(id, v, &catalog))
+    node(app, id, "project", |c, id| c.projects.get(id).cloned(), ProjectNode)
 }
 
 fn key_node(app: &AppState, id: &str) -> Result<SshKeyNode, ApiError> {
-    let id: SshKeyId = parsed(id)?;
-    let k = app
-        .catalog()
-        .keys
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("SSH key {id} does not exist")))?;
-    Ok(SshKeyNode(id, k))
+    node(app, id, "SSH key", |c, id| c.keys.get(id).cloned(), SshKeyNode)
+}
+
+fn vm_node(app: &AppState, id: &str) -> Result<VmNode, ApiError> {
+    node(app, id, "VM", |c, id| c.vms.get(id).map(|v| VmNode::new(*id, v.clone(), c)), |_, n| n)
 }
 
 /// A customer the caller may see, or NOT_FOUND (the same answer as for an unknown id).
@@ -224,11 +209,7 @@ impl Mutation {
             payment_terms_days: input.payment_terms_days.map(i64::from),
             effective_at: input.effective_at.unwrap_or_else(|| app.now()),
         };
-        let done = if generated {
-            app.bus.create(&app.bus.customers, &id.to_string(), cmd, &env).await?
-        } else {
-            app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?
-        };
+        let done = app.bus.create(&app.bus.customers, (&id.to_string(), generated), cmd, &env).await?;
         Ok(customer_node(app, done.aggregate_id())?)
     }
 
@@ -310,11 +291,7 @@ impl Mutation {
         };
         let env = Envelope::new(who, "registerPerson", &input, input.command_id.as_ref(), reason)?;
         let cmd = PersonCommand::Register { id, name: input.name, email: input.email, customer, at: app.now() };
-        let done = if generated {
-            app.bus.create(&app.bus.people, &id.to_string(), cmd, &env).await?
-        } else {
-            app.bus.execute(&app.bus.people, &id.to_string(), cmd, &env).await?
-        };
+        let done = app.bus.create(&app.bus.people, (&id.to_string(), generated), cmd, &env).await?;
         Ok(person_node(app, done.aggregate_id())?)
     }
 
@@ -572,11 +549,7 @@ impl Mutation {
             sla_class: input.sla_class.into(),
             effective_at: input.effective_at.unwrap_or_else(|| app.now()),
         };
-        let done = if generated {
-            app.bus.create(&app.bus.projects, &id.to_string(), cmd, &env).await?
-        } else {
-            app.bus.execute(&app.bus.projects, &id.to_string(), cmd, &env).await?
-        };
+        let done = app.bus.create(&app.bus.projects, (&id.to_string(), generated), cmd, &env).await?;
         Ok(project_node(app, done.aggregate_id())?)
     }
 
@@ -705,11 +678,7 @@ impl Mutation {
             disk_gb: input.disk_gb.into(),
             effective_at: input.effective_at,
         };
-        let done = if generated {
-            app.bus.create(&app.bus.vms, &id.to_string(), cmd, &env).await?
-        } else {
-            app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?
-        };
+        let done = app.bus.create(&app.bus.vms, (&id.to_string(), generated), cmd, &env).await?;
         Ok(vm_node(app, done.aggregate_id())?)
     }
 
