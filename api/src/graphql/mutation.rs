@@ -304,24 +304,25 @@ impl Mutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        let pid: PersonId = parse_id(&person_id, "personId")?;
         let prid: ProjectId = parse_id(&project_id, "projectId")?;
-        let facts = {
-            let catalog = app.catalog();
-            visible_person(&catalog, who, pid)?;
-            let p = visible_project(&catalog, who, prid)?;
-            may_manage(&catalog, who, prid, &[])?;
-            person::ProjectFacts {
-                id: prid,
-                customer_id: p.customer_id.unwrap_or(CustomerId(Uuid::nil())),
-                archived: p.archived_at.is_some(),
-            }
-        };
-        let env = Envelope::new(who, "grantRole", &json!([person_id, project_id, role]), command_id.as_ref(), reason)?;
-        let cmd = PersonCommand::GrantRole { project: facts, role: role.into(), at: app.now() };
-        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        let input = json!([person_id, project_id, role]);
+        let cmd = Cmd { name: "grantRole", input, command_id, reason };
+        self.person_command(
+            ctx,
+            &person_id,
+            cmd,
+            |catalog, who, _| {
+                let p = visible_project(catalog, who, prid)?;
+                may_manage(catalog, who, prid, &[])?;
+                Ok(person::ProjectFacts {
+                    id: prid,
+                    customer_id: p.customer_id.unwrap_or(CustomerId(Uuid::nil())),
+                    archived: p.archived_at.is_some(),
+                })
+            },
+            |project, at| PersonCommand::GrantRole { project, role: role.into(), at },
+        )
+        .await
     }
 
     async fn revoke_role(
@@ -332,19 +333,19 @@ impl Mutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        let pid: PersonId = parse_id(&person_id, "personId")?;
         let prid: ProjectId = parse_id(&project_id, "projectId")?;
-        {
-            let catalog = app.catalog();
-            visible_person(&catalog, who, pid)?;
-            visible_project(&catalog, who, prid)?;
-            may_manage(&catalog, who, prid, &[])?;
-        }
-        let env = Envelope::new(who, "revokeRole", &json!([person_id, project_id]), command_id.as_ref(), reason)?;
-        let cmd = PersonCommand::RevokeRole { project_id: prid, at: app.now() };
-        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        let cmd = Cmd { name: "revokeRole", input: json!([person_id, project_id]), command_id, reason };
+        self.person_command(
+            ctx,
+            &person_id,
+            cmd,
+            |catalog, who, _| {
+                visible_project(catalog, who, prid)?;
+                may_manage(catalog, who, prid, &[])
+            },
+            |(), at| PersonCommand::RevokeRole { project_id: prid, at },
+        )
+        .await
     }
 
     async fn grant_staff_role(
@@ -355,14 +356,15 @@ impl Mutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[])?;
-        let pid: PersonId = parse_id(&person_id, "personId")?;
-        visible_person(&app.catalog(), who, pid)?;
-        let env = Envelope::new(who, "grantStaffRole", &json!([person_id, role]), command_id.as_ref(), reason)?;
-        let cmd = PersonCommand::GrantStaffRole { role: role.into(), at: app.now() };
-        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        let cmd = Cmd { name: "grantStaffRole", input: json!([person_id, role]), command_id, reason };
+        self.person_command(
+            ctx,
+            &person_id,
+            cmd,
+            |_, who, _| who.require(&[]),
+            |(), at| PersonCommand::GrantStaffRole { role: role.into(), at },
+        )
+        .await
     }
 
     async fn revoke_staff_role(
@@ -373,16 +375,18 @@ impl Mutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[])?;
-        let pid: PersonId = parse_id(&person_id, "personId")?;
-        visible_person(&app.catalog(), who, pid)?;
-        let env = Envelope::new(who, "revokeStaffRole", &json!([person_id, role]), command_id.as_ref(), reason)?;
-        let cmd = PersonCommand::RevokeStaffRole { role: role.into(), at: app.now() };
-        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        let cmd = Cmd { name: "revokeStaffRole", input: json!([person_id, role]), command_id, reason };
+        self.person_command(
+            ctx,
+            &person_id,
+            cmd,
+            |_, who, _| who.require(&[]),
+            |(), at| PersonCommand::RevokeStaffRole { role: role.into(), at },
+        )
+        .await
     }
 
+    /// Deactivates a person: ADMIN, or a manager of the person's customer.
     async fn deactivate_person(
         &self,
         ctx: &Context<'_>,
@@ -390,22 +394,18 @@ impl Mutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        let pid: PersonId = parse_id(&person_id, "personId")?;
-        {
-            let catalog = app.catalog();
-            let p = visible_person(&catalog, who, pid)?;
-            let manager = p.customer_id.is_some_and(|c| manages_customer(&catalog, who, c));
-            if !who.has_staff_role(&[]) && !manager {
-                return Err(ApiError::forbidden().into());
-            }
-        }
-        let env = Envelope::new(who, "deactivatePerson", &json!([person_id]), command_id.as_ref(), reason)?;
-        let done = app
-            .bus
-            .execute(&app.bus.people, &pid.to_string(), PersonCommand::Deactivate { at: app.now() }, &env)
-            .await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        let cmd = Cmd { name: "deactivatePerson", input: json!([person_id]), command_id, reason };
+        self.person_command(
+            ctx,
+            &person_id,
+            cmd,
+            |catalog, who, p| {
+                let manager = p.customer_id.is_some_and(|c| manages_customer(catalog, who, c));
+                if who.has_staff_role(&[]) || manager { Ok(()) } else { Err(ApiError::forbidden()) }
+            },
+            |(), at| PersonCommand::Deactivate { at },
+        )
+        .await
     }
 
     /// Issues an API token for a person: ADMIN for anyone, or a person for themselves.
@@ -419,9 +419,9 @@ impl Mutation {
     ) -> Result<IssuedToken> {
         let (app, who) = (app(ctx), principal(ctx)?);
         let pid: PersonId = parse_id(&person_id, "personId")?;
-        visible_person(&app.catalog(), who, pid)?;
-        if !who.has_staff_role(&[]) && who.person_id() != Some(pid) {
-            return Err(ApiError::forbidden().into());
+        {
+            let catalog = app.catalog();
+            self_or_admin(&catalog, who, visible_person(&catalog, who, pid)?)?;
         }
         // A token is never replayed: each call issues a new one, so no commandId here.
         let token = auth::new_token();
@@ -432,6 +432,7 @@ impl Mutation {
         Ok(IssuedToken { token, person_id: ID(pid.to_string()), token_id: ID(token_id.to_string()) })
     }
 
+    /// Revokes one of a person's tokens: ADMIN, or the person.
     async fn revoke_token(
         &self,
         ctx: &Context<'_>,
@@ -439,17 +440,13 @@ impl Mutation {
         token_id: ID,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        let pid: PersonId = parse_id(&person_id, "personId")?;
         let tid: TokenId = parse_id(&token_id, "tokenId")?;
-        visible_person(&app.catalog(), who, pid)?;
-        if !who.has_staff_role(&[]) && who.person_id() != Some(pid) {
-            return Err(ApiError::forbidden().into());
-        }
-        let env = Envelope::new(who, "revokeToken", &json!([person_id, token_id]), None, reason)?;
-        let cmd = PersonCommand::RevokeToken { token_id: tid, at: app.now() };
-        let done = app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        let cmd = Cmd { name: "revokeToken", input: json!([person_id, token_id]), command_id: None, reason };
+        self.person_command(ctx, &person_id, cmd, self_or_admin, |(), at| PersonCommand::RevokeToken {
+            token_id: tid,
+            at,
+        })
+        .await
     }
 
     /// Adds an OpenSSH public key to a person: OPS or ADMIN for anyone, or a person for themselves.
@@ -563,11 +560,8 @@ impl Mutation {
     ) -> Result<ProjectNode> {
         self.project_command(
             ctx,
-            "renameProject",
             &project_id,
-            json!([project_id, name]),
-            command_id,
-            reason,
+            Cmd { name: "renameProject", input: json!([project_id, name]), command_id, reason },
             &[Staff::Ops],
             true,
             |_| ProjectCommand::Rename { name },
@@ -587,11 +581,8 @@ impl Mutation {
         let input = json!([project_id, sla_class, effective_at]);
         self.project_command(
             ctx,
-            "changeSlaClass",
             &project_id,
-            input,
-            command_id,
-            reason,
+            Cmd { name: "changeSlaClass", input, command_id, reason },
             &[Staff::Ops],
             false,
             |_| ProjectCommand::ChangeSlaClass { sla_class: sla_class.into(), effective_at },
@@ -609,9 +600,14 @@ impl Mutation {
         reason: Option<String>,
     ) -> Result<ProjectNode> {
         let input = json!([project_id, name, environment]);
-        self.project_command(ctx, "addDeployment", &project_id, input, command_id, reason, &[Staff::Ops], true, |_| {
-            ProjectCommand::AddDeployment { name, environment }
-        })
+        self.project_command(
+            ctx,
+            &project_id,
+            Cmd { name: "addDeployment", input, command_id, reason },
+            &[Staff::Ops],
+            true,
+            |_| ProjectCommand::AddDeployment { name, environment },
+        )
         .await
     }
 
@@ -626,11 +622,8 @@ impl Mutation {
         let input = json!([project_id, name]);
         self.project_command(
             ctx,
-            "removeDeployment",
             &project_id,
-            input,
-            command_id,
-            reason,
+            Cmd { name: "removeDeployment", input, command_id, reason },
             &[Staff::Ops],
             true,
             |_| ProjectCommand::RemoveDeployment { name },
@@ -649,11 +642,8 @@ impl Mutation {
         let input = json!([project_id, effective_at]);
         self.project_command(
             ctx,
-            "archiveProject",
             &project_id,
-            input,
-            command_id,
-            reason,
+            Cmd { name: "archiveProject", input, command_id, reason },
             &[Staff::Ops],
             false,
             |now| ProjectCommand::Archive { effective_at: effective_at.unwrap_or(now) },
@@ -803,18 +793,54 @@ impl Mutation {
     }
 }
 
+/// A mutation's identity for idempotency and attribution.
+struct Cmd {
+    name: &'static str,
+    input: serde_json::Value,
+    command_id: Option<ID>,
+    reason: Option<String>,
+}
+
+/// ADMIN, or the person themselves.
+fn self_or_admin(_: &Catalog, who: &Principal, person: &person::Person) -> Result<(), ApiError> {
+    if who.has_staff_role(&[]) || (person.id.is_some() && who.person_id() == person.id) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
 impl Mutation {
+    /// The shared path of the person mutations: the person must be visible, `check` decides
+    /// whether the caller may (and gathers the facts the command needs), then the command
+    /// runs and the person's new state is the answer.
+    async fn person_command<F>(
+        &self,
+        ctx: &Context<'_>,
+        person_id: &ID,
+        cmd: Cmd,
+        check: impl FnOnce(&Catalog, &Principal, &person::Person) -> Result<F, ApiError>,
+        command: impl FnOnce(F, domain::Instant) -> PersonCommand,
+    ) -> Result<PersonNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let pid: PersonId = parse_id(person_id, "personId")?;
+        let facts = {
+            let catalog = app.catalog();
+            let person = visible_person(&catalog, who, pid)?;
+            check(&catalog, who, person)?
+        };
+        let env = Envelope::new(who, cmd.name, &cmd.input, cmd.command_id.as_ref(), cmd.reason)?;
+        let done = app.bus.execute(&app.bus.people, &pid.to_string(), command(facts, app.now()), &env).await?;
+        Ok(person_node(app, done.aggregate_id())?)
+    }
+
     /// The shared path of the project mutations: visibility, roles (staff with `roles`, or
     /// the project's customer managers when `managers` is true), the command, the answer.
-    #[allow(clippy::too_many_arguments)]
     async fn project_command(
         &self,
         ctx: &Context<'_>,
-        name: &str,
         project_id: &ID,
-        input: serde_json::Value,
-        command_id: Option<ID>,
-        reason: Option<String>,
+        cmd: Cmd,
         roles: &[Staff],
         managers: bool,
         command: impl FnOnce(domain::Instant) -> ProjectCommand,
@@ -826,7 +852,7 @@ impl Mutation {
             visible_project(&catalog, who, id)?;
             if managers { may_manage(&catalog, who, id, roles)? } else { who.require(roles)? }
         }
-        let env = Envelope::new(who, name, &input, command_id.as_ref(), reason)?;
+        let env = Envelope::new(who, cmd.name, &cmd.input, cmd.command_id.as_ref(), cmd.reason)?;
         let done = app.bus.execute(&app.bus.projects, &id.to_string(), command(app.now()), &env).await?;
         Ok(project_node(app, done.aggregate_id())?)
     }
