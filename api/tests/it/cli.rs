@@ -49,3 +49,56 @@ async fn replay_verify_passes_an_intact_log_and_names_the_first_altered_event() 
     assert!(out.contains("position 2"), "{out}");
     store.remove().await;
 }
+
+/// One HTTP/1.1 exchange over a fresh connection; answers the whole response text.
+fn http(addr: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("receive");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_json_exposes_metrics_and_stops_cleanly_on_sigterm() {
+    let store = TempStore::sqlite();
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let mut server = Command::new(env!("CARGO_BIN_EXE_directory"))
+        .arg("serve")
+        .env("DATABASE_URL", &store.url)
+        .env("DIRECTORY_LISTEN", &addr)
+        .env("DIRECTORY_BOOTSTRAP_TOKEN", "cli-test-token")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start directory serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not start listening");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let body = r#"{"query":"mutation { registerCustomer(input: {name: \"Acme\", country: \"DE\", billingAddress: \"B\"}) { name } }"}"#;
+    let answer = http(
+        &addr,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer cli-test-token\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(answer.contains(r#"{"data":{"registerCustomer":{"name":"Acme"}}}"#), "{answer}");
+    let metrics = http(&addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(metrics.contains("directory_commits_appended_total 1"), "{metrics}");
+    assert!(metrics.contains("directory_log_head_position 1"), "{metrics}");
+
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = server.wait_with_output().expect("server exits");
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit after SIGTERM: {:?}\n{logs}", out.status);
+    assert!(logs.lines().all(|l| l.starts_with('{')), "JSON lines when not on a terminal:\n{logs}");
+    assert!(logs.contains("\"message\":\"stopped\""), "{logs}");
+    store.remove().await;
+}
