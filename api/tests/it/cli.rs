@@ -67,7 +67,7 @@ async fn serve_logs_json_exposes_metrics_and_stops_cleanly_on_sigterm() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().to_string()
     };
-    let mut server = Command::new(env!("CARGO_BIN_EXE_directory"))
+    let server = Command::new(env!("CARGO_BIN_EXE_directory"))
         .arg("serve")
         .env("DATABASE_URL", &store.url)
         .env("DIRECTORY_LISTEN", &addr)
