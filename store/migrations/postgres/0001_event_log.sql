@@ -47,12 +47,3 @@ CREATE TABLE commands (
     position       bigint      NOT NULL,
     recorded_at    timestamptz NOT NULL
 );
-
--- Wakes log readers in other processes; readers also poll, so a lost notification only delays.
-CREATE FUNCTION directory_events_appended() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('directory_events', '');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER events_appended AFTER INSERT ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION directory_events_appended();
