@@ -1,5 +1,7 @@
 //! Output types: views of the catalog, checked for tenancy where they are reached.
 
+use std::collections::BTreeSet;
+
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::customer::Customer;
@@ -15,6 +17,14 @@ use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 
 fn id(x: impl ToString) -> ID {
     ID(x.to_string())
+}
+
+/// The projects of an index entry, by name.
+fn projects_by_name(catalog: &projections::Catalog, ids: Option<&BTreeSet<ProjectId>>) -> Vec<ProjectNode> {
+    let mut nodes: Vec<_> =
+        ids.into_iter().flatten().filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone()))).collect();
+    nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    nodes
 }
 
 pub struct CustomerNode(pub CustomerId, pub Customer);
@@ -48,15 +58,7 @@ impl CustomerNode {
     /// Every project of the customer, roots and descendants, by name.
     async fn projects(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
         let catalog = app(ctx).catalog();
-        let mut nodes: Vec<_> = catalog
-            .customer_projects
-            .get(&self.0)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone())))
-            .collect();
-        nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
-        nodes
+        projects_by_name(&catalog, catalog.customer_projects.get(&self.0))
     }
     async fn people(&self, ctx: &Context<'_>) -> Vec<PersonNode> {
         let catalog = app(ctx).catalog();
@@ -177,15 +179,7 @@ impl ProjectNode {
     }
     async fn children(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
         let catalog = app(ctx).catalog();
-        let mut nodes: Vec<_> = catalog
-            .project_children
-            .get(&self.0)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone())))
-            .collect();
-        nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
-        nodes
+        projects_by_name(&catalog, catalog.project_children.get(&self.0))
     }
     async fn name(&self) -> &str {
         &self.1.name
