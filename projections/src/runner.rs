@@ -1,7 +1,8 @@
-//! Keeps the catalog caught up with the log: a full fold at start, then a task that folds
-//! what this process appends straight from the writer, and reads the log for anything else
-//! (commits of other processes, found by the position gap or at the latest after a short
-//! poll interval).
+//! Keeps the catalog caught up with the log. At start it loads the latest snapshot and
+//! folds the tail; then a task folds what this process appends straight from the writer,
+//! and reads the log for anything else (commits of other processes, found by the position
+//! gap or at the latest after a short poll interval). Every `snapshot_every` events it
+//! stores a snapshot, which restarts and "as of" answers fold forward from.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -9,10 +10,12 @@ use std::time::Duration;
 use store::{EventLog, StoreError, StoredEvent};
 use tokio::sync::{broadcast, watch};
 
-use crate::{Catalog, Recorded};
+use crate::Catalog;
 
 const PAGE: u32 = 2000;
 const POLL: Duration = Duration::from_millis(250);
+/// Events between two snapshots of the catalog.
+pub const SNAPSHOT_EVERY: i64 = 10_000;
 
 /// A read model kept in memory and caught up by a background task.
 #[derive(Clone)]
@@ -22,12 +25,19 @@ pub struct Projector {
 }
 
 impl Projector {
-    /// Folds the whole log, then keeps following it.
+    /// Starts from the latest snapshot, folds the rest of the log, then keeps following it.
     pub async fn start(log: EventLog) -> Result<Projector, StoreError> {
-        let state = Arc::new(RwLock::new(Catalog::default()));
+        Self::start_with(log, SNAPSHOT_EVERY).await
+    }
+
+    /// As [`Projector::start`], storing a snapshot every `snapshot_every` events.
+    pub async fn start_with(log: EventLog, snapshot_every: i64) -> Result<Projector, StoreError> {
+        let catalog = load_snapshot(&log, i64::MAX).await?.unwrap_or_default();
+        let state = Arc::new(RwLock::new(catalog));
         let position = catch_up(&log, &state).await?;
         let (tx, rx) = watch::channel(position);
-        tokio::spawn(follow(log, state.clone(), tx));
+        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: position };
+        tokio::spawn(follow(log, state.clone(), tx, snapshots));
         Ok(Projector { state, position: rx })
     }
 
@@ -48,6 +58,21 @@ impl Projector {
     }
 }
 
+/// The latest stored catalog at or before `position`. A snapshot that does not decode
+/// (written by other code) is ignored: the fold starts earlier instead.
+pub(crate) async fn load_snapshot(log: &EventLog, position: i64) -> Result<Option<Catalog>, StoreError> {
+    let Some((at, bytes)) = log.snapshot_at_or_before(Catalog::SNAPSHOT_MODEL, position).await? else {
+        return Ok(None);
+    };
+    match serde_json::from_slice::<Catalog>(&bytes) {
+        Ok(catalog) if catalog.position == at => Ok(Some(catalog)),
+        _ => {
+            tracing::warn!(position = at, "catalog snapshot not usable; folding from the start");
+            Ok(None)
+        }
+    }
+}
+
 async fn catch_up(log: &EventLog, state: &RwLock<Catalog>) -> Result<i64, StoreError> {
     let mut position = state.read().map(|s| s.position).unwrap_or_default();
     loop {
@@ -61,31 +86,43 @@ async fn catch_up(log: &EventLog, state: &RwLock<Catalog>) -> Result<i64, StoreE
 
 /// Folds events that follow the catalog's position; answers the new position.
 fn fold(state: &RwLock<Catalog>, events: &[StoredEvent]) -> i64 {
-    let decoded: Vec<Recorded> = events
-        .iter()
-        .filter_map(|stored| match Recorded::decode(stored) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                // An undecodable event is a bug in an upcaster; skipping it keeps the
-                // server answering, and the metric makes it visible.
-                tracing::error!(position = stored.position, error = %e, "event not decodable; skipped");
-                metrics::counter!("directory_projection_undecodable_total").increment(1);
-                None
-            }
-        })
-        .collect();
     let mut catalog = state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-    for r in &decoded {
-        catalog.apply(r);
-    }
-    if let Some(last) = events.last() {
-        catalog.position = catalog.position.max(last.position);
-    }
+    catalog.fold(events);
     metrics::gauge!("directory_projection_position").set(catalog.position as f64);
     catalog.position
 }
 
-async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sender<i64>) {
+/// When to store the next snapshot.
+struct Snapshots {
+    log: EventLog,
+    every: i64,
+    last: i64,
+}
+
+impl Snapshots {
+    /// Stores one when `every` events were folded since the last; the copy is serialised
+    /// and written off the folding task.
+    fn maybe_save(&mut self, state: &RwLock<Catalog>) {
+        let position = state.read().map(|s| s.position).unwrap_or_default();
+        if position - self.last < self.every {
+            return;
+        }
+        self.last = position;
+        let copy = state.read().map(|s| s.clone()).unwrap_or_default();
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let bytes = match tokio::task::spawn_blocking(move || serde_json::to_vec(&copy)).await {
+                Ok(Ok(bytes)) => bytes,
+                _ => return,
+            };
+            if let Err(e) = log.save_snapshot(Catalog::SNAPSHOT_MODEL, position, &bytes).await {
+                tracing::warn!(position, error = %e, "catalog snapshot not stored");
+            }
+        });
+    }
+}
+
+async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sender<i64>, mut snapshots: Snapshots) {
     let mut appended = log.appended();
     loop {
         let from_writer = tokio::select! {
@@ -110,6 +147,7 @@ async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sen
                     *old = (*old).max(p);
                     newer
                 });
+                snapshots.maybe_save(&state);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "catching up with the log failed; retrying");

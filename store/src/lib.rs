@@ -234,6 +234,68 @@ impl EventLog {
         }
     }
 
+    /// The last position recorded at or before `at` (0 when nothing was): "as recorded at
+    /// `at`" is the log up to there, since recording instants never run backwards.
+    pub async fn position_at(&self, at: DateTime<Utc>) -> Result<i64, StoreError> {
+        let position: Option<i64> = match &self.inner.pool {
+            Pool::Postgres(p) => {
+                sqlx::query_scalar("SELECT max(position) FROM events WHERE recorded_at <= $1")
+                    .bind(at)
+                    .fetch_one(p)
+                    .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_scalar("SELECT max(position) FROM events WHERE recorded_at <= ?")
+                    .bind(chain::canonical_instant(at))
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(position.unwrap_or(0))
+    }
+
+    /// Stores a read model's state as of `position` (replacing one stored for the same position).
+    pub async fn save_snapshot(&self, model: &str, position: i64, state: &[u8]) -> Result<(), StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => {
+                sqlx::query(
+                    "INSERT INTO read_model_snapshots (model, position, state) VALUES ($1, $2, $3) \
+                     ON CONFLICT (model, position) DO UPDATE SET state = excluded.state",
+                )
+                .bind(model)
+                .bind(position)
+                .bind(state)
+                .execute(p)
+                .await?;
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query("INSERT OR REPLACE INTO read_model_snapshots (model, position, state) VALUES (?, ?, ?)")
+                    .bind(model)
+                    .bind(position)
+                    .bind(state)
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The latest snapshot of a read model at or before `position`.
+    pub async fn snapshot_at_or_before(
+        &self,
+        model: &str,
+        position: i64,
+    ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let sql_pg = "SELECT position, state FROM read_model_snapshots WHERE model = $1 AND position <= $2 \
+                      ORDER BY position DESC LIMIT 1";
+        let sql_lite = "SELECT position, state FROM read_model_snapshots WHERE model = ? AND position <= ? \
+                        ORDER BY position DESC LIMIT 1";
+        Ok(match &self.inner.pool {
+            Pool::Postgres(p) => sqlx::query_as(sql_pg).bind(model).bind(position).fetch_optional(p).await?,
+            Pool::Sqlite(p) => sqlx::query_as(sql_lite).bind(model).bind(position).fetch_optional(p).await?,
+        })
+    }
+
     /// The record of a command id, if that command appended events.
     pub async fn command(&self, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
         match &self.inner.pool {

@@ -56,3 +56,88 @@ async fn two_processes_on_sqlite_fold_to_what_a_rebuild_gives() {
 async fn two_processes_on_postgres_fold_to_what_a_rebuild_gives() {
     two_processes_fold_to_what_a_rebuild_gives("postgres").await;
 }
+
+/// Registers `n` customers one command at a time (each its own recording instant).
+async fn history(log: &EventLog, n: u128) {
+    let customers = cqrs::<Customer>(log, ());
+    let meta = Metadata { actor: "system:test".into(), ..Metadata::default() }.to_map();
+    for i in 1..=n {
+        let (id, cmd) = register(i);
+        customers.execute_with_metadata(&id, cmd, meta.clone()).await.unwrap();
+    }
+}
+
+/// The catalog folded from position 0 over the events recorded at or before `upto`.
+async fn rebuilt(log: &EventLog, upto: Option<chrono::DateTime<chrono::Utc>>) -> projections::Catalog {
+    let events = log.read_after(0, 100_000).await.unwrap();
+    let cut: Vec<_> = events.into_iter().filter(|e| upto.is_none_or(|t| e.recorded_at <= t)).collect();
+    let mut catalog = projections::Catalog::default();
+    catalog.fold(&cut);
+    catalog
+}
+
+async fn restarts_from_the_latest_snapshot(kind: &str) {
+    let store = TempStore::of_kind(kind).await;
+    let log = EventLog::connect(&store.url).await.unwrap();
+    let live = Projector::start_with(log.clone(), 5).await.unwrap();
+    history(&log, 23).await;
+    assert!(live.wait_for(23, Duration::from_secs(5)).await);
+    // Snapshots are written off the folding task: wait for the one at 20.
+    for _ in 0..100 {
+        if log
+            .snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.0 == 20)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (at, _) = log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX).await.unwrap().unwrap();
+    assert_eq!(at, 20, "a snapshot every 5 events");
+    let restarted = Projector::start(EventLog::connect(&store.url).await.unwrap()).await.unwrap();
+    assert_eq!(*restarted.read(), rebuilt(&log, None).await, "snapshot + tail = full fold");
+    assert_eq!(*live.read(), *restarted.read());
+    store.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_from_the_latest_snapshot_on_sqlite() {
+    restarts_from_the_latest_snapshot("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_from_the_latest_snapshot_on_postgres() {
+    restarts_from_the_latest_snapshot("postgres").await;
+}
+
+async fn as_of_equals_a_rebuild_of_the_log_cut_there(kind: &str) {
+    let store = TempStore::of_kind(kind).await;
+    let log = EventLog::connect(&store.url).await.unwrap();
+    let live = Projector::start_with(log.clone(), 4).await.unwrap();
+    history(&log, 12).await;
+    assert!(live.wait_for(12, Duration::from_secs(5)).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let as_of = projections::AsOf::new(log.clone());
+    let events = log.read_after(0, 100).await.unwrap();
+    let before_all = events[0].recorded_at - chrono::Duration::seconds(1);
+    assert_eq!(*as_of.at(before_all).await.unwrap(), projections::Catalog::default(), "nothing before the first event");
+    for e in &events {
+        let expected = rebuilt(&log, Some(e.recorded_at)).await;
+        assert_eq!(*as_of.at(e.recorded_at).await.unwrap(), expected, "as of position {}", e.position);
+    }
+    let later = events.last().unwrap().recorded_at + chrono::Duration::days(1);
+    assert_eq!(*as_of.at(later).await.unwrap(), *live.read());
+    store.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_equals_a_rebuild_of_the_log_cut_there_on_sqlite() {
+    as_of_equals_a_rebuild_of_the_log_cut_there("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_equals_a_rebuild_of_the_log_cut_there_on_postgres() {
+    as_of_equals_a_rebuild_of_the_log_cut_there("postgres").await;
+}
