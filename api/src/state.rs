@@ -3,7 +3,7 @@
 use std::sync::{Arc, RwLockReadGuard};
 
 use domain::Instant;
-use projections::{Catalog, Projector};
+use projections::{AsOf, Catalog, Projector};
 use store::EventLog;
 
 use crate::clock::Clock;
@@ -11,6 +11,8 @@ use crate::commands::Bus;
 
 pub struct AppState {
     pub bus: Bus,
+    /// The catalog as recorded at past instants.
+    pub as_of: AsOf,
     pub clock: Arc<dyn Clock>,
     /// SHA-256 (hex) of `DIRECTORY_BOOTSTRAP_TOKEN`, if set.
     pub bootstrap_hash: Option<String>,
@@ -24,6 +26,7 @@ impl AppState {
     ) -> Result<AppState, store::StoreError> {
         let projector = Projector::start(log.clone()).await?;
         Ok(AppState {
+            as_of: AsOf::new(log.clone()),
             bus: Bus::new(log, projector),
             clock,
             bootstrap_hash: bootstrap_token.filter(|t| !t.is_empty()).map(crate::auth::token_hash),

@@ -36,6 +36,31 @@ pub fn sdl() -> String {
     Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
 }
 
+/// Which catalog a request reads: the live one, or one as recorded at a past instant.
+/// Nodes carry it, so that a whole answer comes from one state.
+#[derive(Clone)]
+pub enum View {
+    Live,
+    AsOf(Arc<projections::Catalog>),
+}
+
+impl View {
+    pub fn with<R>(&self, app: &AppState, f: impl FnOnce(&projections::Catalog) -> R) -> R {
+        match self {
+            View::Live => f(&app.catalog()),
+            View::AsOf(catalog) => f(catalog),
+        }
+    }
+}
+
+/// The view for an optional `asOf` argument.
+pub(crate) async fn view(ctx: &Context<'_>, as_of: Option<chrono::DateTime<chrono::Utc>>) -> Result<View, ApiError> {
+    match as_of {
+        None => Ok(View::Live),
+        Some(at) => Ok(View::AsOf(app(ctx).as_of.at(at).await.map_err(ApiError::store)?)),
+    }
+}
+
 pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<Arc<AppState>>()
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::types::{BackupNode, CustomerNode, IssuedToken, PersonNode, ProjectNode, SshKeyNode, VmNode};
-use super::{app, parse_id, principal};
+use super::{View, app, parse_id, principal};
 use crate::auth::{self, Principal};
 use crate::commands::Envelope;
 use crate::error::ApiError;
@@ -114,15 +114,15 @@ where
 }
 
 fn customer_node(app: &AppState, id: &str) -> Result<CustomerNode, ApiError> {
-    node(app, id, "customer", |c, id| c.customers.get(id).cloned(), CustomerNode)
+    node(app, id, "customer", |c, id| c.customers.get(id).cloned(), |id, c| CustomerNode(id, c, View::Live))
 }
 
 fn person_node(app: &AppState, id: &str) -> Result<PersonNode, ApiError> {
-    node(app, id, "person", |c, id| c.people.get(id).cloned(), PersonNode)
+    node(app, id, "person", |c, id| c.people.get(id).cloned(), |id, p| PersonNode(id, p, View::Live))
 }
 
 fn project_node(app: &AppState, id: &str) -> Result<ProjectNode, ApiError> {
-    node(app, id, "project", |c, id| c.projects.get(id).cloned(), ProjectNode)
+    node(app, id, "project", |c, id| c.projects.get(id).cloned(), |id, p| ProjectNode(id, p, View::Live))
 }
 
 fn key_node(app: &AppState, id: &str) -> Result<SshKeyNode, ApiError> {

@@ -2,11 +2,12 @@
 //! the same as for an id that does not exist.
 
 use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
 use domain::{CustomerId, PersonId, ProjectId, VmId};
 
 use super::scalars::Long;
 use super::types::{CustomerNode, HistoryEntry, LogHead, PersonNode, ProjectNode, Viewer, VmNode};
-use super::{app, page_size, parse_id, principal};
+use super::{app, page_size, parse_id, principal, view};
 use crate::auth::Principal;
 use crate::error::ApiError;
 
@@ -32,47 +33,60 @@ impl Query {
         })
     }
 
-    async fn customer(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CustomerNode>> {
+    /// A customer; with `asOf`, as it was recorded at that instant (null if it did not exist yet).
+    async fn customer(&self, ctx: &Context<'_>, id: ID, as_of: Option<DateTime<Utc>>) -> Result<Option<CustomerNode>> {
         let who = principal(ctx)?;
         let id: CustomerId = parse_id(&id, "id")?;
-        let catalog = app(ctx).catalog();
-        Ok(catalog.customers.get(&id).filter(|_| who.can_read_customer(id)).map(|c| CustomerNode(id, c.clone())))
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |catalog| {
+            catalog
+                .customers
+                .get(&id)
+                .filter(|_| who.can_read_customer(id))
+                .map(|c| CustomerNode(id, c.clone(), view.clone()))
+        }))
     }
 
-    async fn project(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProjectNode>> {
+    async fn project(&self, ctx: &Context<'_>, id: ID, as_of: Option<DateTime<Utc>>) -> Result<Option<ProjectNode>> {
         let who = principal(ctx)?;
         let id: ProjectId = parse_id(&id, "id")?;
-        let catalog = app(ctx).catalog();
-        Ok(catalog
-            .projects
-            .get(&id)
-            .filter(|p| p.customer_id.is_some_and(|c| who.can_read_customer(c)))
-            .map(|p| ProjectNode(id, p.clone())))
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |catalog| {
+            catalog
+                .projects
+                .get(&id)
+                .filter(|p| p.customer_id.is_some_and(|c| who.can_read_customer(c)))
+                .map(|p| ProjectNode(id, p.clone(), view.clone()))
+        }))
     }
 
-    async fn vm(&self, ctx: &Context<'_>, id: ID) -> Result<Option<VmNode>> {
+    async fn vm(&self, ctx: &Context<'_>, id: ID, as_of: Option<DateTime<Utc>>) -> Result<Option<VmNode>> {
         let who = principal(ctx)?;
         let id: VmId = parse_id(&id, "id")?;
-        let catalog = app(ctx).catalog();
-        Ok(catalog
-            .vms
-            .get(&id)
-            .filter(|v| v.customer_id.is_some_and(|c| who.can_read_customer(c)))
-            .map(|v| VmNode::new(id, v.clone(), &catalog)))
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |catalog| {
+            catalog
+                .vms
+                .get(&id)
+                .filter(|v| v.customer_id.is_some_and(|c| who.can_read_customer(c)))
+                .map(|v| VmNode::new(id, v.clone(), catalog))
+        }))
     }
 
-    async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PersonNode>> {
+    async fn person(&self, ctx: &Context<'_>, id: ID, as_of: Option<DateTime<Utc>>) -> Result<Option<PersonNode>> {
         let who = principal(ctx)?;
         let id: PersonId = parse_id(&id, "id")?;
-        let catalog = app(ctx).catalog();
-        Ok(catalog
-            .people
-            .get(&id)
-            .filter(|p| match p.customer_id {
-                Some(c) => who.can_read_customer(c),
-                None => who.is_staff() || who.person_id() == Some(id),
-            })
-            .map(|p| PersonNode(id, p.clone())))
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |catalog| {
+            catalog
+                .people
+                .get(&id)
+                .filter(|p| match p.customer_id {
+                    Some(c) => who.can_read_customer(c),
+                    None => who.is_staff() || who.person_id() == Some(id),
+                })
+                .map(|p| PersonNode(id, p.clone(), view.clone()))
+        }))
     }
 
     /// Every event of one entity, oldest first, with who caused it and why. `after` is the

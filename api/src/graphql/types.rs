@@ -12,22 +12,30 @@ use domain::vm::Vm;
 use domain::{CustomerId, PersonId, ProjectId, SshKeyId, VmId};
 use projections::catalog::BackupView;
 
-use super::app;
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
+use super::{View, app};
 
 fn id(x: impl ToString) -> ID {
     ID(x.to_string())
 }
 
 /// The projects of an index entry, by name.
-fn projects_by_name(catalog: &projections::Catalog, ids: Option<&BTreeSet<ProjectId>>) -> Vec<ProjectNode> {
-    let mut nodes: Vec<_> =
-        ids.into_iter().flatten().filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone()))).collect();
+fn projects_by_name(
+    catalog: &projections::Catalog,
+    ids: Option<&BTreeSet<ProjectId>>,
+    view: &View,
+) -> Vec<ProjectNode> {
+    let mut nodes: Vec<_> = ids
+        .into_iter()
+        .flatten()
+        .filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone(), view.clone())))
+        .collect();
     nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
     nodes
 }
 
-pub struct CustomerNode(pub CustomerId, pub Customer);
+/// A customer, read from `.2` (the live catalog or one as of a past instant).
+pub struct CustomerNode(pub CustomerId, pub Customer, pub View);
 
 #[Object(name = "Customer")]
 impl CustomerNode {
@@ -57,18 +65,18 @@ impl CustomerNode {
     }
     /// Every project of the customer, roots and descendants, by name.
     async fn projects(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
-        let catalog = app(ctx).catalog();
-        projects_by_name(&catalog, catalog.customer_projects.get(&self.0))
+        self.2.with(app(ctx), |catalog| projects_by_name(catalog, catalog.customer_projects.get(&self.0), &self.2))
     }
     async fn people(&self, ctx: &Context<'_>) -> Vec<PersonNode> {
-        let catalog = app(ctx).catalog();
-        let mut nodes: Vec<_> = catalog
-            .customer_people
-            .get(&self.0)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| catalog.people.get(p).map(|x| PersonNode(*p, x.clone())))
-            .collect();
+        let mut nodes: Vec<_> = self.2.with(app(ctx), |catalog| {
+            catalog
+                .customer_people
+                .get(&self.0)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| catalog.people.get(p).map(|x| PersonNode(*p, x.clone(), self.2.clone())))
+                .collect()
+        });
         nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
         nodes
     }
@@ -80,7 +88,7 @@ pub struct ProjectRole {
     pub role: Role,
 }
 
-pub struct PersonNode(pub PersonId, pub Person);
+pub struct PersonNode(pub PersonId, pub Person, pub View);
 
 #[Object(name = "Person")]
 impl PersonNode {
@@ -107,15 +115,16 @@ impl PersonNode {
     }
     /// The person's keys, active and revoked, oldest first.
     async fn ssh_keys(&self, ctx: &Context<'_>) -> Vec<SshKeyNode> {
-        let catalog = app(ctx).catalog();
-        let mut keys: Vec<_> = catalog
-            .person_keys
-            .get(&self.0)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| catalog.keys.get(k).map(|x| SshKeyNode(*k, x.clone())))
-            .filter(|k| k.1.person_id == Some(self.0))
-            .collect();
+        let mut keys: Vec<_> = self.2.with(app(ctx), |catalog| {
+            catalog
+                .person_keys
+                .get(&self.0)
+                .into_iter()
+                .flatten()
+                .filter_map(|k| catalog.keys.get(k).map(|x| SshKeyNode(*k, x.clone())))
+                .filter(|k| k.1.person_id == Some(self.0))
+                .collect()
+        });
         keys.sort_by_key(|k| k.1.added_at);
         keys
     }
@@ -164,7 +173,7 @@ pub struct Deployment {
     pub environment: String,
 }
 
-pub struct ProjectNode(pub ProjectId, pub Project);
+pub struct ProjectNode(pub ProjectId, pub Project, pub View);
 
 #[Object(name = "Project")]
 impl ProjectNode {
@@ -178,8 +187,7 @@ impl ProjectNode {
         self.1.parent_id.map(id)
     }
     async fn children(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
-        let catalog = app(ctx).catalog();
-        projects_by_name(&catalog, catalog.project_children.get(&self.0))
+        self.2.with(app(ctx), |catalog| projects_by_name(catalog, catalog.project_children.get(&self.0), &self.2))
     }
     async fn name(&self) -> &str {
         &self.1.name
@@ -196,14 +204,15 @@ impl ProjectNode {
     }
     /// The VMs currently placed in this project (decommissioned ones included), by name.
     async fn vms(&self, ctx: &Context<'_>) -> Vec<VmNode> {
-        let catalog = app(ctx).catalog();
-        let mut nodes: Vec<_> = catalog
-            .project_vms
-            .get(&self.0)
-            .into_iter()
-            .flatten()
-            .filter_map(|v| catalog.vms.get(v).map(|x| VmNode::new(*v, x.clone(), &catalog)))
-            .collect();
+        let mut nodes: Vec<_> = self.2.with(app(ctx), |catalog| {
+            catalog
+                .project_vms
+                .get(&self.0)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| catalog.vms.get(v).map(|x| VmNode::new(*v, x.clone(), catalog)))
+                .collect()
+        });
         nodes.sort_by(|a, b| a.vm.name.cmp(&b.vm.name));
         nodes
     }

@@ -361,3 +361,36 @@ both_stores!(health_and_readiness_answer, async |app: &TestApp| {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("graphiql"), "the GraphiQL page");
 });
+
+both_stores!(queries_answer_as_recorded_at_a_past_instant, async |app: &TestApp| {
+    let w = world(app).await;
+    let head = "{ logHead { recordedAt } }";
+    let before_child = s(&app.ok(BOOT, head, json!({})).await["logHead"]["recordedAt"]);
+    let child = project(app, &w.acme, Some(&w.acme_root), "Shop staging").await;
+    let vm = json!({"i": {"projectId": child, "name": "web-1", "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-01-01T00:00:00Z"}});
+    let id = s(&app.ok(BOOT, PROVISION, vm).await["provisionVm"]["id"]);
+    let before_resize = s(&app.ok(BOOT, head, json!({})).await["logHead"]["recordedAt"]);
+    let resize = "mutation($v: ID!) { resizeVm(vmId: $v, cpu: 8, ramGb: 32, diskGb: 40, effectiveAt: \"2026-02-01T00:00:00Z\") { cpu } }";
+    app.ok(BOOT, resize, json!({"v": id})).await;
+
+    let q = "query($v: ID!, $p: ID!, $c: ID!, $t: DateTime) { vm(id: $v, asOf: $t) { cpu ramGb } project(id: $p, asOf: $t) { children { name } } customer(id: $c, asOf: $t) { name projects { name } } }";
+    let now = app.ok(BOOT, q, json!({"v": id, "p": w.acme_root, "c": w.acme, "t": null})).await;
+    assert_eq!(now["vm"], json!({"cpu": 8, "ramGb": 32}));
+    let then = app.ok(BOOT, q, json!({"v": id, "p": w.acme_root, "c": w.acme, "t": before_resize})).await;
+    assert_eq!(then["vm"], json!({"cpu": 2, "ramGb": 4}), "the size as recorded before the resize");
+    let earlier = app.ok(BOOT, q, json!({"v": id, "p": w.acme_root, "c": w.acme, "t": before_child})).await;
+    assert_eq!(earlier["vm"], Value::Null, "the VM did not exist yet");
+    assert_eq!(earlier["project"]["children"], json!([]), "nor the child project");
+    assert_eq!(earlier["customer"]["projects"], json!([{"name": "Shop"}]), "nested fields read the same past state");
+    let ancient = app.ok(BOOT, q, json!({"v": id, "p": w.acme_root, "c": w.acme, "t": "2000-01-01T00:00:00Z"})).await;
+    assert_eq!(ancient, json!({"vm": null, "project": null, "customer": null}));
+    // Tenancy holds in the past too.
+    let foreign = app
+        .ok(
+            &w.acme_token,
+            "query($c: ID!, $t: DateTime) { customer(id: $c, asOf: $t) { name } }",
+            json!({"c": w.globex, "t": before_resize}),
+        )
+        .await;
+    assert_eq!(foreign["customer"], Value::Null);
+});

@@ -23,8 +23,9 @@ DECLARE
 BEGIN
     SELECT position, chain_hash, recorded_at INTO pos, h, rec FROM log_head WHERE id = 1 FOR UPDATE;
     start_position := pos;
-    -- Recorded time never runs backwards along the log.
-    rec := greatest(date_trunc('microseconds', clock_timestamp()), coalesce(rec, '-infinity'::timestamptz));
+    -- Recorded time strictly increases from one append transaction to the next, so an
+    -- instant always cuts the log between transactions.
+    rec := greatest(date_trunc('microseconds', clock_timestamp()), coalesce(rec + interval '1 microsecond', '-infinity'::timestamptz));
     ts := to_char(rec AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
     IF c_ids IS NOT NULL AND array_length(c_ids, 1) > 0 THEN
         INSERT INTO commands (command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at)
