@@ -6,6 +6,7 @@ pub mod as_of;
 pub mod catalog;
 pub mod envelope;
 pub mod runner;
+pub mod search;
 
 pub use as_of::AsOf;
 pub use catalog::Catalog;

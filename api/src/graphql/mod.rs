@@ -3,6 +3,7 @@
 mod mutation;
 mod query;
 pub mod scalars;
+mod search;
 pub mod types;
 
 use std::str::FromStr;

@@ -6,7 +6,11 @@ use chrono::{DateTime, Utc};
 use domain::{CustomerId, PersonId, ProjectId, VmId};
 
 use super::scalars::Long;
-use super::types::{CustomerNode, HistoryEntry, LogHead, PersonNode, ProjectNode, Viewer, VmNode};
+use super::search;
+use super::types::{
+    BackupConnection, BackupNode, CustomerConnection, CustomerNode, HistoryEntry, LogHead, PersonNode, ProjectNode,
+    SearchHit, Viewer, VmBackupHealth, VmNode, page,
+};
 use super::{app, page_size, parse_id, principal, view};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -89,6 +93,110 @@ impl Query {
         }))
     }
 
+    /// Customers by name: all of them for staff, one's own for a customer's people.
+    /// `search` matches a part of the name, case-insensitively.
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<CustomerConnection> {
+        let who = principal(ctx)?;
+        let first = page_size(first.unwrap_or(50), 500)? as usize;
+        let needle = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        let view = view(ctx, as_of).await?;
+        let mut matching: Vec<CustomerNode> = view.with(app(ctx), |catalog| {
+            catalog
+                .customers
+                .iter()
+                .filter(|(id, _)| who.can_read_customer(**id))
+                .filter(|(_, c)| needle.as_ref().is_none_or(|n| c.name.to_lowercase().contains(n)))
+                .map(|(id, c)| CustomerNode(*id, c.clone(), view.clone()))
+                .collect()
+        });
+        matching.sort_by(|a, b| a.1.name.cmp(&b.1.name).then(a.0.cmp(&b.0)));
+        let total_count = matching.len() as i32;
+        let (nodes, page_info) = page(matching, first, after.as_deref(), |c| c.0.to_string())?;
+        Ok(CustomerConnection { nodes, page_info, total_count })
+    }
+
+    /// Finds customers, projects, VMs, people and SSH keys by name, e-mail, comment or
+    /// fingerprint; each hit carries its path customer → project → … → VM.
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        text: String,
+        #[graphql(default = 20)] first: Option<i32>,
+    ) -> Result<Vec<SearchHit>> {
+        let who = principal(ctx)?;
+        let first = page_size(first.unwrap_or(20), 100)? as usize;
+        let needle = text.trim().to_lowercase();
+        if needle.is_empty() || needle.chars().count() > 200 {
+            return Err(ApiError::BadInput("text: must be 1-200 characters".into()).into());
+        }
+        let catalog = app(ctx).catalog();
+        Ok(search::find(&catalog, who, &needle, first))
+    }
+
+    /// The backups of one VM, newest first.
+    async fn backup_history(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<BackupConnection> {
+        let who = principal(ctx)?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        let first = page_size(first.unwrap_or(50), 500)? as usize;
+        let view = view(ctx, as_of).await?;
+        let mut backups: Vec<BackupNode> = view.with(app(ctx), |catalog| {
+            let visible = catalog.vms.get(&id).and_then(|v| v.customer_id).is_some_and(|c| who.can_read_customer(c));
+            let all = catalog.backups.get(&id).filter(|_| visible);
+            all.into_iter().flat_map(|b| b.values().cloned().map(BackupNode)).collect()
+        });
+        backups.sort_by(|a, b| b.0.started_at.cmp(&a.0.started_at).then(b.0.backup_id.cmp(&a.0.backup_id)));
+        let total_count = backups.len() as i32;
+        let (nodes, page_info) = page(backups, first, after.as_deref(), |b| b.0.backup_id.clone())?;
+        Ok(BackupConnection { nodes, page_info, total_count })
+    }
+
+    /// VMs in service without a successful backup in the last `olderThanHours` (fleet-wide
+    /// for staff, one's own for a customer), as of now or of `asOf`.
+    async fn stale_backups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 26)] older_than_hours: Option<i32>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<VmBackupHealth>> {
+        let who = principal(ctx)?;
+        let hours = older_than_hours.unwrap_or(26);
+        if !(1..=24 * 366).contains(&hours) {
+            return Err(ApiError::BadInput("olderThanHours: must be between 1 and 8784".into()).into());
+        }
+        let now = as_of.unwrap_or_else(|| app(ctx).now());
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |catalog| {
+            let mut stale: Vec<VmBackupHealth> = catalog
+                .vms
+                .iter()
+                .filter(|(_, v)| v.customer_id.is_some_and(|c| who.can_read_customer(c)))
+                .filter(|(_, v)| {
+                    v.provisioned_at().is_some_and(|p| p <= now) && v.decommissioned_at.is_none_or(|d| d > now)
+                })
+                .map(|(id, v)| backup_health(catalog, *id, v, now, hours))
+                .filter(|h| h.stale)
+                .collect();
+            stale.sort_by(|a, b| {
+                a.last_good_backup_at.cmp(&b.last_good_backup_at).then(a.vm.vm.name.cmp(&b.vm.vm.name))
+            });
+            stale
+        }))
+    }
+
     /// Every event of one entity, oldest first, with who caused it and why. `after` is the
     /// position of the last entry of the previous page.
     async fn history(
@@ -142,6 +250,34 @@ impl Query {
             chain_hash: hex::encode(head.chain_hash),
             recorded_at: head.recorded_at,
         })
+    }
+}
+
+/// A VM's backup health at `now`: the last good backup (as of then) and the failures of the week before.
+fn backup_health(
+    catalog: &projections::Catalog,
+    id: VmId,
+    vm: &domain::vm::Vm,
+    now: DateTime<Utc>,
+    hours: i32,
+) -> VmBackupHealth {
+    use domain::backup_log::BackupStatus;
+    let backups = catalog.backups.get(&id);
+    let done = backups.into_iter().flat_map(|b| b.values()).filter(|b| b.finished_at <= now);
+    let (mut last_good, mut failures) = (None, 0);
+    for b in done {
+        match b.status {
+            BackupStatus::Succeeded => last_good = last_good.max(Some(b.finished_at)),
+            BackupStatus::Failed if b.finished_at > now - chrono::Duration::days(7) => failures += 1,
+            BackupStatus::Failed => {}
+        }
+    }
+    let stale = last_good.is_none_or(|t| t < now - chrono::Duration::hours(hours.into()));
+    VmBackupHealth {
+        vm: VmNode { id, vm: vm.clone(), last_good_backup_at: last_good },
+        last_good_backup_at: last_good,
+        failures_last7_days: failures,
+        stale,
     }
 }
 

@@ -379,3 +379,61 @@ impl HistoryEntry {
         }
     }
 }
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CustomerConnection {
+    pub nodes: Vec<CustomerNode>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct BackupConnection {
+    pub nodes: Vec<BackupNode>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct SearchHit {
+    /// `customer`, `project`, `vm`, `person` or `sshKey`.
+    pub kind: String,
+    pub id: ID,
+    pub title: String,
+    /// Where it sits: the customer, then the projects from the root down, then the VM.
+    pub path: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct VmBackupHealth {
+    pub vm: VmNode,
+    pub last_good_backup_at: Option<DateTime<Utc>>,
+    pub failures_last7_days: i32,
+    pub stale: bool,
+}
+
+/// One page of `items` after the item whose cursor is `after`, with the page info.
+pub fn page<T>(
+    items: Vec<T>,
+    first: usize,
+    after: Option<&str>,
+    cursor: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, PageInfo), crate::error::ApiError> {
+    let start = match after {
+        None => 0,
+        Some(a) => items.iter().position(|i| cursor(i) == a).map(|i| i + 1).ok_or_else(|| {
+            crate::error::ApiError::BadInput("after: unknown cursor; use an endCursor from an earlier page".into())
+        })?,
+    };
+    let mut rest: Vec<T> = items.into_iter().skip(start).collect();
+    let has_next_page = rest.len() > first;
+    rest.truncate(first);
+    let end_cursor = rest.last().map(&cursor);
+    Ok((rest, PageInfo { has_next_page, end_cursor }))
+}

@@ -394,3 +394,97 @@ both_stores!(queries_answer_as_recorded_at_a_past_instant, async |app: &TestApp|
         .await;
     assert_eq!(foreign["customer"], Value::Null);
 });
+
+both_stores!(customers_page_by_name_and_search_finds_things_with_their_path, async |app: &TestApp| {
+    let w = world(app).await;
+    let list = "query($s: String, $f: Int, $a: String) { customers(search: $s, first: $f, after: $a) { nodes { name } pageInfo { hasNextPage endCursor } totalCount } }";
+    let p1 = app.ok(BOOT, list, json!({"f": 1})).await["customers"].clone();
+    assert_eq!((p1["nodes"].clone(), p1["totalCount"].clone()), (json!([{"name": "Acme GmbH"}]), json!(2)));
+    assert_eq!(p1["pageInfo"]["hasNextPage"], true);
+    let p2 = app.ok(BOOT, list, json!({"f": 1, "a": p1["pageInfo"]["endCursor"]})).await["customers"].clone();
+    assert_eq!(p2["nodes"], json!([{"name": "Globex Inc"}]));
+    assert_eq!(p2["pageInfo"]["hasNextPage"], false);
+    assert_eq!(app.ok(BOOT, list, json!({"s": "GLOB"})).await["customers"]["totalCount"], 1);
+    assert_eq!(app.ok(&w.acme_token, list, json!({})).await["customers"]["nodes"], json!([{"name": "Acme GmbH"}]));
+    assert_eq!(app.code(BOOT, list, json!({"a": "nope"})).await, "BAD_INPUT");
+
+    let child = project(app, &w.acme, Some(&w.acme_root), "Shop staging").await;
+    let vm = json!({"i": {"projectId": child, "name": "web-1", "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-01-01T00:00:00Z"}});
+    app.ok(BOOT, PROVISION, vm).await;
+    let add = "mutation($p: ID!, $k: String!) { addSshKey(personId: $p, publicKey: $k) { id } }";
+    app.ok(BOOT, add, json!({"p": w.acme_person, "k": ED25519})).await;
+    let search = "query($t: String!) { search(text: $t) { kind title path } }";
+    let hits = app.ok(BOOT, search, json!({"t": "web"})).await;
+    assert_eq!(
+        hits["search"],
+        json!([{"kind": "vm", "title": "web-1", "path": ["Acme GmbH", "Shop", "Shop staging", "web-1"]}])
+    );
+    let key = app.ok(&w.acme_token, search, json!({"t": "sha256:kuqp"})).await;
+    assert_eq!(key["search"][0]["kind"], "sshKey");
+    assert_eq!(
+        key["search"][0]["path"],
+        json!(["Acme GmbH", "Ada", "SHA256:kuqPxNHg6c1IMIWEE8B2ZiPTMsuu63knScZvKpkqHnI"])
+    );
+    assert_eq!(
+        app.ok(BOOT, search, json!({"t": "secret"})).await["search"][0]["path"],
+        json!(["Globex Inc", "Secret"])
+    );
+    assert_eq!(
+        app.ok(&w.acme_token, search, json!({"t": "secret"})).await["search"],
+        json!([]),
+        "another customer's project"
+    );
+    let shop = app.ok(BOOT, search, json!({"t": "shop"})).await;
+    assert_eq!(shop["search"][0]["title"], "Shop", "an exact match ranks first");
+    assert_eq!(app.code(BOOT, search, json!({"t": "  "})).await, "BAD_INPUT");
+});
+
+both_stores!(backup_history_pages_newest_first_and_stale_backups_judges_each_vm, async |app: &TestApp| {
+    let w = world(app).await;
+    let vm = |name: &str| json!({"i": {"projectId": w.acme_root, "name": name, "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-01-01T00:00:00Z"}});
+    let fresh = s(&app.ok(BOOT, PROVISION, vm("fresh")).await["provisionVm"]["id"]);
+    let old = s(&app.ok(BOOT, PROVISION, vm("old")).await["provisionVm"]["id"]);
+    let record = "mutation($i: RecordBackupInput!) { recordBackup(input: $i) { backupId } }";
+    let now = chrono::Utc::now();
+    let backup = |vm: &str, id: &str, hours_ago: i64, ok: bool| {
+        let end = now - chrono::Duration::hours(hours_ago);
+        let mut i = json!({"vmId": vm, "backupId": id, "startedAt": (end - chrono::Duration::minutes(10)).to_rfc3339(), "finishedAt": end.to_rfc3339()});
+        if ok {
+            i["status"] = json!("SUCCEEDED");
+            i["sizeBytes"] = json!(1000);
+        } else {
+            i["status"] = json!("FAILED");
+            i["error"] = json!("timeout");
+        }
+        json!({ "i": i })
+    };
+    app.ok(BOOT, record, backup(&fresh, "f-1", 50, true)).await;
+    app.ok(BOOT, record, backup(&fresh, "f-2", 2, false)).await;
+    app.ok(BOOT, record, backup(&fresh, "f-3", 1, true)).await;
+    app.ok(BOOT, record, backup(&old, "o-1", 30, true)).await;
+
+    let history = "query($v: ID!, $a: String) { backupHistory(vmId: $v, first: 2, after: $a) { nodes { backupId status } pageInfo { hasNextPage endCursor } totalCount } }";
+    let p1 = app.ok(BOOT, history, json!({"v": fresh})).await["backupHistory"].clone();
+    assert_eq!(
+        p1["nodes"],
+        json!([{"backupId": "f-3", "status": "SUCCEEDED"}, {"backupId": "f-2", "status": "FAILED"}])
+    );
+    assert_eq!((p1["totalCount"].clone(), p1["pageInfo"]["hasNextPage"].clone()), (json!(3), json!(true)));
+    let p2 =
+        app.ok(BOOT, history, json!({"v": fresh, "a": p1["pageInfo"]["endCursor"]})).await["backupHistory"].clone();
+    assert_eq!(p2["nodes"], json!([{"backupId": "f-1", "status": "SUCCEEDED"}]));
+    let own = app.ok(&w.acme_token, history, json!({"v": fresh})).await;
+    assert_eq!(own["backupHistory"]["totalCount"], 3, "the customer sees its own VM's backups");
+
+    let stale =
+        "query($h: Int) { staleBackups(olderThanHours: $h) { vm { name } stale failuresLast7Days lastGoodBackupAt } }";
+    let d = app.ok(BOOT, stale, json!({})).await;
+    assert_eq!(d["staleBackups"].as_array().unwrap().len(), 1);
+    assert_eq!(d["staleBackups"][0]["vm"]["name"], "old", "30 h without a good backup is stale at 26 h");
+    assert_eq!(app.ok(BOOT, stale, json!({"h": 48})).await["staleBackups"], json!([]));
+    let all = app.ok(BOOT, stale, json!({"h": 1})).await["staleBackups"].clone();
+    let fresh_health = all.as_array().unwrap().iter().find(|h| h["vm"]["name"] == "fresh").unwrap().clone();
+    assert_eq!(fresh_health["failuresLast7Days"], 1);
+    let other = app.ok(&w.auditor, stale, json!({})).await["staleBackups"].as_array().unwrap().len();
+    assert_eq!(other, 1, "auditors see the fleet");
+});

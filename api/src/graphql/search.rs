@@ -1,0 +1,18 @@
+//! The `search` query over the catalog, within what the caller may see.
+
+use async_graphql::ID;
+use projections::Catalog;
+
+use super::types::SearchHit;
+use crate::auth::Principal;
+
+pub fn find(catalog: &Catalog, who: &Principal, needle: &str, first: usize) -> Vec<SearchHit> {
+    catalog
+        .search(needle, first, |customer| match customer {
+            Some(c) => who.can_read_customer(c),
+            None => who.is_staff(),
+        })
+        .into_iter()
+        .map(|h| SearchHit { kind: h.kind.to_owned(), id: ID(h.id), title: h.title, path: h.path })
+        .collect()
+}
