@@ -9,7 +9,7 @@ use store::EventLog;
 
 use crate::clock::SystemClock;
 use crate::state::AppState;
-use crate::{bench, graphql, http, telemetry};
+use crate::{bench, demo, graphql, http, telemetry};
 
 /// The Directory: customers, projects, VMs, people and keys, backups and invoices, as an
 /// event log with read models, served over GraphQL.
@@ -33,6 +33,18 @@ pub enum Command {
         /// A bearer token that acts as staff admin (actor `system:bootstrap`).
         #[arg(long, env = "DIRECTORY_BOOTSTRAP_TOKEN", hide_env_values = true)]
         bootstrap_token: Option<String>,
+        /// Fill an empty store with the demo fixture, and print fresh demo tokens (staff
+        /// admin, auditor, one customer's person).
+        #[arg(long)]
+        demo: bool,
+        /// The fixture `--demo` loads (tests use a small one).
+        #[arg(long, default_value = "demo", hide = true)]
+        demo_size: fixtures::Size,
+    },
+    /// Deterministic histories made through domain commands.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
     },
     /// Print the GraphQL schema (SDL) that `serve` answers.
     Schema,
@@ -49,6 +61,29 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum FixturesCommand {
+    /// Write a fixture as JSON lines (one commit a line); the same size and seed give the same bytes.
+    Generate {
+        /// small (~10k events), demo (~200k) or large (≥ 5 million).
+        #[arg(long, default_value = "small")]
+        size: fixtures::Size,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write (standard output when omitted).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Print the number of events of each type instead of the fixture.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Append a generated fixture (JSON lines) to the store, in order.
+    Load {
+        /// The fixture file (standard input when omitted).
+        input: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ReplayCommand {
     /// Recompute the whole hash chain; exits non-zero naming the first bad position.
     Verify,
@@ -60,7 +95,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Serve { listen, bootstrap_token } => serve(&cli.database_url, listen, bootstrap_token).await,
+        Command::Serve { listen, bootstrap_token, demo, demo_size } => {
+            serve(&cli.database_url, listen, bootstrap_token, demo.then_some(demo_size)).await
+        }
+        Command::Fixtures { command: FixturesCommand::Generate { size, seed, out, stats } } => {
+            if stats {
+                let mut counts: Vec<_> = demo::stats(size, seed).into_iter().collect();
+                counts.sort();
+                let total: usize = counts.iter().map(|(_, n)| n).sum();
+                for (kind, n) in counts {
+                    println!("{kind:<22} {n:>10}");
+                }
+                println!("{:<22} {total:>10}", "total");
+                return Ok(());
+            }
+            let events = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    demo::write(size, seed, &mut std::io::BufWriter::new(file))?
+                }
+                None => demo::write(size, seed, &mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+            };
+            eprintln!("{events} events");
+            Ok(())
+        }
+        Command::Fixtures { command: FixturesCommand::Load { input } } => {
+            let log = EventLog::connect(&cli.database_url).await.context("opening the store")?;
+            let (events, seconds) = match input {
+                Some(path) => {
+                    let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+                    demo::load(&log, std::io::BufReader::new(file)).await?
+                }
+                None => demo::load(&log, std::io::stdin().lock()).await?,
+            };
+            println!("loaded {events} events in {seconds:.1} s ({:.0} events/s)", events as f64 / seconds.max(1e-9));
+            Ok(())
+        }
         Command::Replay { command: ReplayCommand::Verify } => {
             let log = EventLog::connect(&cli.database_url).await.context("opening the store")?;
             match replay::audit::verify(&log).await? {
@@ -75,11 +145,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(database_url: &str, listen: SocketAddr, bootstrap_token: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    database_url: &str,
+    listen: SocketAddr,
+    bootstrap_token: Option<String>,
+    demo: Option<fixtures::Size>,
+) -> anyhow::Result<()> {
     let metrics = telemetry::metrics();
     let log =
         EventLog::connect(database_url).await.with_context(|| format!("opening the store {}", redact(database_url)))?;
+    if let Some(size) = demo {
+        let appended = demo::fill_if_empty(&log, size).await?;
+        if appended > 0 {
+            tracing::info!(events = appended, "the empty store was filled with the demo fixture");
+        }
+    }
     let state = AppState::start(log, Arc::new(SystemClock), bootstrap_token.as_deref()).await?;
+    if demo.is_some() {
+        println!("Demo tokens (use as `Authorization: Bearer <token>`):");
+        for (who, token) in demo::tokens(&state).await? {
+            println!("  {who:<40} {token}");
+        }
+    }
     let app = http::router(Arc::new(state), metrics);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), "serving");

@@ -53,6 +53,11 @@ impl ApiError {
         }
     }
 
+    /// For the command line, which reports errors through anyhow.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        anyhow::anyhow!("{}: {}", self.code(), self.message())
+    }
+
     pub fn forbidden() -> ApiError {
         ApiError::Forbidden("your roles do not allow this change".into())
     }

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;

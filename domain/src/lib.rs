@@ -17,7 +17,13 @@ pub use shared::Instant;
 pub use shared::error::{Classify, Invalid, Refusal};
 pub use shared::ids::*;
 
-/// Implements cqrs-es's `Aggregate` for a module that offers `decide` and `evolve`.
+/// The pure core of an aggregate, for code that runs commands without a store (fixtures).
+pub trait Decider: cqrs_es::Aggregate {
+    fn decide(&self, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+    fn evolve(&mut self, event: &Self::Event);
+}
+
+/// Implements cqrs-es's `Aggregate` (and [`Decider`]) for a module that offers `decide` and `evolve`.
 /// `handle` writes each decided event through the sink, which applies it at once.
 macro_rules! aggregate {
     ($agg:ty, $type:literal, $cmd:ty, $event:ty, $err:ty) => {
@@ -44,6 +50,15 @@ macro_rules! aggregate {
 
             fn apply(&mut self, event: Self::Event) {
                 evolve(self, &event)
+            }
+        }
+
+        impl $crate::Decider for $agg {
+            fn decide(&self, command: $cmd) -> Result<Vec<$event>, $err> {
+                decide(self, command)
+            }
+            fn evolve(&mut self, event: &$event) {
+                evolve(self, event)
             }
         }
     };

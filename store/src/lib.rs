@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use cqrs_es::persist::SerializedEvent;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -46,6 +47,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the store is shutting down")]
     Closed,
+    #[error("an append was refused ({0}); is the store already loaded?")]
+    Rejected(String),
     #[error("corrupt row at position {position}: {reason}")]
     Corrupt { position: i64, reason: String },
 }
@@ -202,6 +205,41 @@ impl EventLog {
     /// The last position this process committed or saw committed; changes wake readers.
     pub fn committed(&self) -> watch::Receiver<i64> {
         self.inner.committed.clone()
+    }
+
+    /// Appends commits in the order given (each one aggregate's events, numbered from its
+    /// current sequence), through the writer, with many in flight; answers the last
+    /// position. For loading fixtures and imports.
+    pub async fn append_in_order(
+        &self,
+        commits: impl IntoIterator<Item = Vec<SerializedEvent>>,
+    ) -> Result<i64, StoreError> {
+        const WINDOW: usize = 4096;
+        let mut in_flight = std::collections::VecDeque::with_capacity(WINDOW);
+        let mut last = self.head().await?.position;
+        let settle = |answer: Result<writer::Outcome, tokio::sync::oneshot::error::RecvError>| match answer {
+            Ok(Ok(position)) => Ok(position),
+            Ok(Err(e)) => Err(StoreError::Rejected(format!("{e:?}"))),
+            Err(_) => Err(StoreError::Closed),
+        };
+        for events in commits {
+            if events.is_empty() {
+                continue;
+            }
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            // The channel keeps the order, and the writer appends in channel order.
+            self.inner.writer.send(writer::Pending { events, reply }).await.map_err(|_| StoreError::Closed)?;
+            in_flight.push_back(answer);
+            if in_flight.len() >= WINDOW
+                && let Some(oldest) = in_flight.pop_front()
+            {
+                last = last.max(settle(oldest.await)?);
+            }
+        }
+        for answer in in_flight {
+            last = last.max(settle(answer.await)?);
+        }
+        Ok(last)
     }
 
     /// The events this process appends, group by group in log order, as they commit. A

@@ -102,3 +102,89 @@ async fn serve_logs_json_exposes_metrics_and_stops_cleanly_on_sigterm() {
     assert!(logs.contains("\"message\":\"stopped\""), "{logs}");
     store.remove().await;
 }
+
+fn directory(args: &[&str], database_url: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_directory"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("run directory")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixtures_are_deterministic_and_load_into_a_verifiable_log() {
+    let dir = std::env::temp_dir().join(format!("directory-fixture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    let store = TempStore::sqlite();
+    for path in [&a, &b] {
+        let out = directory(
+            &["fixtures", "generate", "--size", "small", "--seed", "3", "--out", path.to_str().unwrap()],
+            &store.url,
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "same size and seed, same bytes");
+    let events: usize = std::fs::read_to_string(&a)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<fixtures::Commit>(l).unwrap().events.len())
+        .sum();
+    let out = directory(&["fixtures", "load", a.to_str().unwrap()], &store.url);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && text.contains(&format!("loaded {events} events")), "{text}");
+    let (ok, verified) = verify(&store.url);
+    assert!(ok && verified.contains(&format!("{events} events")), "{verified}");
+    let again = directory(&["fixtures", "load", a.to_str().unwrap()], &store.url);
+    assert!(!again.status.success(), "loading the same fixture twice is refused");
+    let log = EventLog::connect(&store.url).await.unwrap();
+    assert_eq!(log.head().await.unwrap().position, events as i64, "and appends nothing");
+    std::fs::remove_dir_all(&dir).unwrap();
+    store.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_fills_an_empty_store_and_prints_working_tokens() {
+    use std::io::BufRead;
+    let store = TempStore::sqlite();
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let mut server = Command::new(env!("CARGO_BIN_EXE_directory"))
+        .args(["serve", "--demo", "--demo-size", "small", "--listen", &addr])
+        .env("DATABASE_URL", &store.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut tokens = HashMap::new();
+    while tokens.len() < 3 {
+        let line = lines.next().expect("the server prints three tokens").unwrap();
+        if let Some(token) = line.split_whitespace().last().filter(|t| t.starts_with("dir_")) {
+            tokens.insert(line.split_whitespace().next().unwrap().to_owned(), token.to_owned());
+        }
+    }
+    while std::net::TcpStream::connect(&addr).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let me = |token: &str| {
+        let body = r#"{"query":"{ me { staffRoles customerId } customers { totalCount } }"}"#;
+        http(
+            &addr,
+            &format!(
+                "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let admin = me(&tokens["staff"]);
+    assert!(admin.contains(r#""staffRoles":["ADMIN"]"#) && admin.contains(r#""totalCount":6"#), "{admin}");
+    assert!(me(&tokens["auditor"]).contains(r#""staffRoles":["AUDITOR"]"#));
+    let customer = me(&tokens["customer"]);
+    assert!(customer.contains(r#""staffRoles":[]"#) && customer.contains(r#""totalCount":1"#), "{customer}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    store.remove().await;
+}
