@@ -318,6 +318,36 @@ impl EventLog {
         Ok(())
     }
 
+    /// Replaces every snapshot of a read model by one at `position`, in one transaction
+    /// (a rebuilt read model takes the place of the old one at once).
+    pub async fn replace_snapshots(&self, model: &str, position: i64, state: &[u8]) -> Result<(), StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("DELETE FROM read_model_snapshots WHERE model = $1").bind(model).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO read_model_snapshots (model, position, state) VALUES ($1, $2, $3)")
+                    .bind(model)
+                    .bind(position)
+                    .bind(state)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("DELETE FROM read_model_snapshots WHERE model = ?").bind(model).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO read_model_snapshots (model, position, state) VALUES (?, ?, ?)")
+                    .bind(model)
+                    .bind(position)
+                    .bind(state)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The latest snapshot of a read model at or before `position`.
     pub async fn snapshot_at_or_before(
         &self,

@@ -54,9 +54,13 @@ impl View {
     }
 }
 
+/// Answers a whole request as recorded at an instant (`directory replay as-of`): fields
+/// without an `asOf` argument of their own use it.
+pub struct AsOfRequest(pub chrono::DateTime<chrono::Utc>);
+
 /// The view for an optional `asOf` argument.
 pub(crate) async fn view(ctx: &Context<'_>, as_of: Option<chrono::DateTime<chrono::Utc>>) -> Result<View, ApiError> {
-    match as_of {
+    match as_of.or_else(|| ctx.data_opt::<AsOfRequest>().map(|r| r.0)) {
         None => Ok(View::Live),
         Some(at) => Ok(View::AsOf(app(ctx).as_of.at(at).await.map_err(ApiError::store)?)),
     }

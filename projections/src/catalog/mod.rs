@@ -5,7 +5,7 @@
 //! Each entity's state is the domain aggregate's own state, folded with the domain's
 //! `evolve`, so the catalog never re-implements a business rule.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +59,7 @@ pub struct Catalog {
     pub project_vms: BTreeMap<ProjectId, BTreeSet<VmId>>,
     pub person_keys: BTreeMap<PersonId, BTreeSet<SshKeyId>>,
     /// SHA-256 (hex) of a token → its owner. Revoked tokens are removed.
-    pub tokens: HashMap<String, TokenOwner>,
+    pub tokens: BTreeMap<String, TokenOwner>,
 }
 
 fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
@@ -70,6 +70,13 @@ impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
     pub const SNAPSHOT_MODEL: &'static str = "catalog/v1";
+
+    /// SHA-256 (hex) of the catalog's canonical form (its JSON, every map ordered), so two
+    /// folds of the same log can be compared by anyone.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(serde_json::to_vec(self).expect("the catalog serialises")))
+    }
 
     /// Folds stored events, skipping (and counting) any that do not decode.
     pub fn fold(&mut self, events: &[store::StoredEvent]) {
