@@ -5,38 +5,15 @@ use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::time::Instant;
 
-use cqrs_es::persist::SerializedEvent;
 use domain::person::{PersonCommand, StaffRole};
 use domain::{PersonId, TokenId};
 use fixtures::{Commit, Size};
-use store::{EventLog, Metadata};
+use store::EventLog;
 
 use crate::auth;
 use crate::commands::Envelope;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// A commit as the store appends it.
-pub fn serialized(commit: Commit) -> Vec<SerializedEvent> {
-    let metadata = serde_json::to_value(Metadata { actor: commit.actor.clone(), ..Metadata::default() }.to_map())
-        .expect("metadata serialises");
-    commit
-        .events
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| {
-            SerializedEvent::new(
-                commit.aggregate_id.clone(),
-                commit.first_sequence + i,
-                commit.aggregate_type.clone(),
-                e.event_type,
-                e.event_version,
-                e.payload,
-                metadata.clone(),
-            )
-        })
-        .collect()
-}
 
 /// Writes a fixture as JSON lines, one commit a line; answers the number of events.
 pub fn write(size: Size, seed: u64, out: &mut impl Write) -> anyhow::Result<usize> {
@@ -62,7 +39,7 @@ pub async fn load(log: &EventLog, input: impl BufRead) -> anyhow::Result<(usize,
         }
         let commit: Commit = serde_json::from_str(&line)?;
         count += commit.events.len();
-        commits.push(serialized(commit));
+        commits.push(commit.serialized());
         if commits.len() >= 50_000 {
             log.append_in_order(std::mem::take(&mut commits)).await?;
         }
@@ -79,7 +56,7 @@ pub async fn fill_if_empty(log: &EventLog, size: Size) -> anyhow::Result<usize> 
     let mut count = 0;
     let commits = fixtures::generate(size, 1).map(|c| {
         count += c.events.len();
-        serialized(c)
+        c.serialized()
     });
     log.append_in_order(commits).await?;
     Ok(count)

@@ -1,6 +1,8 @@
 //! The runner keeps the catalog equal to a fold of the whole log, whether events come
 //! from this process's writer or from another process on the same store.
 
+mod properties;
+
 use std::time::Duration;
 
 use chrono::TimeZone;
