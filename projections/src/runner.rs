@@ -1,8 +1,9 @@
 //! Keeps the catalog caught up with the log. At start it loads the latest snapshot and
 //! folds the tail; then a task folds what this process appends straight from the writer,
 //! and reads the log for anything else (commits of other processes, found by the position
-//! gap or at the latest after a short poll interval). Every `snapshot_every` events it
-//! stores a snapshot, which restarts and "as of" answers fold forward from.
+//! gap or at the latest after a short poll interval). Every `snapshot_every` events, and at
+//! the first event recorded in a new calendar month, it stores a snapshot, which restarts
+//! and "as of" answers fold forward from.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -36,7 +37,8 @@ impl Projector {
         let state = Arc::new(RwLock::new(catalog));
         let position = catch_up(&log, &state).await?;
         let (tx, rx) = watch::channel(position);
-        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: position };
+        let month = state.read().ok().and_then(|s| s.recorded_at).map(month_of);
+        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: position, month };
         tokio::spawn(follow(log, state.clone(), tx, snapshots));
         Ok(Projector { state, position: rx })
     }
@@ -97,17 +99,28 @@ struct Snapshots {
     log: EventLog,
     every: i64,
     last: i64,
+    /// The (year, month) of the last snapshot's recording instant.
+    month: Option<(i32, u32)>,
+}
+
+fn month_of(at: chrono::DateTime<chrono::Utc>) -> (i32, u32) {
+    use chrono::Datelike;
+    (at.year(), at.month())
 }
 
 impl Snapshots {
-    /// Stores one when `every` events were folded since the last; the copy is serialised
-    /// and written off the folding task.
+    /// Stores one when `every` events were folded since the last, or when the recording
+    /// month changed; the copy is serialised and written off the folding task.
     fn maybe_save(&mut self, state: &RwLock<Catalog>) {
-        let position = state.read().map(|s| s.position).unwrap_or_default();
-        if position - self.last < self.every {
+        let (position, month) = state.read().map(|s| (s.position, s.recorded_at.map(month_of))).unwrap_or_default();
+        if self.month.is_none() {
+            self.month = month;
+        }
+        if !due(self.last, self.month, self.every, position, month) {
             return;
         }
         self.last = position;
+        self.month = month;
         let copy = state.read().map(|s| s.clone()).unwrap_or_default();
         let log = self.log.clone();
         tokio::spawn(async move {
@@ -120,6 +133,12 @@ impl Snapshots {
             }
         });
     }
+}
+
+/// Whether a snapshot is due at `position` (recorded in `month`), the last one having been
+/// taken at `last` in `last_month`.
+fn due(last: i64, last_month: Option<(i32, u32)>, every: i64, position: i64, month: Option<(i32, u32)>) -> bool {
+    position > last && (position - last >= every || (month.is_some() && last_month.is_some() && month != last_month))
 }
 
 async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sender<i64>, mut snapshots: Snapshots) {
@@ -157,5 +176,20 @@ async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sen
         if position.is_closed() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::due;
+
+    #[test]
+    fn a_snapshot_is_due_every_n_events_and_when_the_month_changes() {
+        let (nov, dec) = (Some((2026, 11)), Some((2026, 12)));
+        assert!(!due(100, nov, 10, 105, nov));
+        assert!(due(100, nov, 10, 110, nov));
+        assert!(due(100, nov, 10, 101, dec), "the first event of a new month");
+        assert!(!due(100, nov, 10, 100, dec), "nothing new folded");
+        assert!(!due(100, None, 10, 105, dec), "no month known yet");
     }
 }

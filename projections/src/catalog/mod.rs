@@ -47,6 +47,8 @@ pub struct TokenOwner {
 pub struct Catalog {
     /// The last position folded in.
     pub position: i64,
+    /// When the last event folded in was recorded.
+    pub recorded_at: Option<Instant>,
     pub customers: BTreeMap<CustomerId, Customer>,
     pub people: BTreeMap<PersonId, Person>,
     pub projects: BTreeMap<ProjectId, Project>,
@@ -69,7 +71,7 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v1";
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v2";
 
     /// SHA-256 (hex) of the catalog's canonical form (its JSON, every map ordered), so two
     /// folds of the same log can be compared by anyone.
@@ -89,6 +91,7 @@ impl Catalog {
                     tracing::error!(position = stored.position, error = %e, "event not decodable; skipped");
                     metrics::counter!("directory_projection_undecodable_total").increment(1);
                     self.position = self.position.max(stored.position);
+                    self.recorded_at = Some(stored.recorded_at);
                 }
             }
         }
@@ -101,6 +104,7 @@ impl Catalog {
             return;
         }
         self.position = e.position;
+        self.recorded_at = Some(e.recorded_at);
         match &e.event {
             AnyEvent::Customer(ev) => self.customer(&e.aggregate_id, ev),
             AnyEvent::Person(ev) => self.person(&e.aggregate_id, ev),
