@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+
 use axum::body::Body;
 use axum::http::Request;
 use clap::Subcommand;
@@ -26,12 +27,172 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 4000)]
         commands: usize,
     },
+    /// Rebuild of every read model from position 0 against a raw `COPY … TO STDOUT` of the
+    /// same rows in log order, on a PostgreSQL database holding a fixture (loaded once and
+    /// kept for later runs); prints the ratio and the peak memory.
+    Replay {
+        #[command(flatten)]
+        fixture: FixtureDb,
+    },
+    /// Latency of "as of" answers (a customer page, a project page) at random past positions
+    /// of a fixture database, through GraphQL in-process.
+    AsOf {
+        #[command(flatten)]
+        fixture: FixtureDb,
+        /// How many random instants.
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
+    },
+}
+
+/// A PostgreSQL database that holds a fixture, kept between runs.
+#[derive(clap::Args, Debug)]
+pub struct FixtureDb {
+    /// The PostgreSQL server.
+    #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pg: String,
+    /// small, demo or large (≥ 5 million events).
+    #[arg(long, default_value = "large")]
+    size: fixtures::Size,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl FixtureDb {
+    /// Connects to the fixture's database, creating and loading it on first use.
+    async fn open(&self) -> anyhow::Result<(store::EventLog, String)> {
+        let name = format!("directory_bench_{:?}_{}", self.size, self.seed).to_lowercase();
+        let mut admin = sqlx::PgConnection::connect(&self.pg).await.context("connecting to PostgreSQL")?;
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_optional(&mut admin)
+            .await?;
+        if exists.is_none() {
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+        }
+        let base = self.pg.rsplit_once('/').map(|(b, _)| b).unwrap_or(&self.pg);
+        let url = format!("{base}/{name}");
+        let log = store::EventLog::connect(&url).await?;
+        if log.head().await?.position == 0 {
+            eprintln!("loading the {:?} fixture (seed {}) into {name} once; later runs reuse it", self.size, self.seed);
+            let started = Instant::now();
+            let head =
+                log.append_in_order(fixtures::generate(self.size, self.seed).map(fixtures::Commit::serialized)).await?;
+            eprintln!("loaded {head} events in {:.0} s", started.elapsed().as_secs_f64());
+        }
+        Ok((log, url))
+    }
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Append { pg, commands } => append(&pg, commands).await,
+        BenchCommand::Replay { fixture } => replay(&fixture).await,
+        BenchCommand::AsOf { fixture, samples } => as_of(&fixture, samples).await,
     }
+}
+
+/// The process's peak resident memory, from the kernel.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let (log, url) = fixture.open().await?;
+    let head = log.head().await?.position;
+    // Baseline: the same rows, in log order, as fast as PostgreSQL can send them.
+    let mut conn = sqlx::PgConnection::connect(&url).await?;
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    {
+        let mut copy = conn
+            .copy_out_raw(
+                "COPY (SELECT position, recorded_at, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                 payload, metadata, chain_hash FROM events ORDER BY position) TO STDOUT",
+            )
+            .await?;
+        while let Some(chunk) = copy.next().await {
+            bytes += chunk?.len();
+        }
+    }
+    let raw = started.elapsed().as_secs_f64();
+    let (_, rebuilt) = replay::rebuild::rebuild(&log, |_, _| {}).await?;
+    println!("directory bench replay: {head} events ({:.0} MiB as COPY text), PostgreSQL", bytes as f64 / 1048576.0);
+    println!("{:<44} {:>12} {:>10}", "phase", "events/s", "seconds");
+    println!("{:<44} {:>12.0} {:>10.2}", "raw COPY … TO STDOUT in log order", head as f64 / raw, raw);
+    println!(
+        "{:<44} {:>12.0} {:>10.2}",
+        "rebuild of every read model",
+        rebuilt.events as f64 / rebuilt.seconds,
+        rebuilt.seconds
+    );
+    println!("ratio rebuild / raw read: {:.2}", raw / rebuilt.seconds);
+    for (model, digest) in &rebuilt.digests {
+        println!("{model} sha256:{digest}");
+    }
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak memory of this process: {peak:.0} MiB");
+    }
+    Ok(())
+}
+
+async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
+    use rand::{Rng, SeedableRng};
+    let (log, _) = fixture.open().await?;
+    let head = log.head().await?.position;
+    let state = Arc::new(AppState::start(log.clone(), Arc::new(SystemClock), None).await?);
+    let schema = crate::graphql::build(state.clone());
+    let (customers, projects): (Vec<String>, Vec<String>) = {
+        let catalog = state.catalog();
+        (
+            catalog.customers.keys().map(|c| c.to_string()).collect(),
+            catalog.projects.keys().map(|p| p.to_string()).collect(),
+        )
+    };
+    let staff = crate::auth::Principal::Bootstrap;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let (mut customer_times, mut project_times) = (vec![], vec![]);
+    let started = Instant::now();
+    for _ in 0..samples {
+        let position = rng.random_range(1..=head);
+        let at = log.read_after(position - 1, 1).await?.first().map(|e| e.recorded_at).context("an event")?;
+        let customer = &customers[rng.random_range(0..customers.len())];
+        let project = &projects[rng.random_range(0..projects.len())];
+        for (query, id, times) in [
+            (
+                "query($id: ID!, $t: DateTime) { customer(id: $id, asOf: $t) { name projects { name } people { name } } }",
+                customer,
+                &mut customer_times,
+            ),
+            (
+                "query($id: ID!, $t: DateTime) { project(id: $id, asOf: $t) { name children { name } vms { name cpu ramGb lastGoodBackupAt } deployments { name } } }",
+                project,
+                &mut project_times,
+            ),
+        ] {
+            let request = async_graphql::Request::new(query)
+                .variables(async_graphql::Variables::from_json(serde_json::json!({"id": id, "t": at})))
+                .data(staff.clone());
+            let t = Instant::now();
+            let response = schema.execute(request).await;
+            times.push(t.elapsed());
+            anyhow::ensure!(response.errors.is_empty(), "{:?}", response.errors);
+        }
+    }
+    println!("directory bench as-of: {samples} random instants over {head} events, PostgreSQL, GraphQL in-process");
+    println!("{:<30} {:>10} {:>10}", "query", "p50 ms", "p99 ms");
+    for (label, times) in [("customer page as of", customer_times), ("project page as of", project_times)] {
+        let f = Figures::new(label, 1, started.elapsed(), times);
+        println!("{:<30} {:>10.2} {:>10.2}", label, f.p50.as_secs_f64() * 1e3, f.p99.as_secs_f64() * 1e3);
+    }
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak memory of this process: {peak:.0} MiB");
+    }
+    Ok(())
 }
 
 /// Throughput and latency of one phase.
