@@ -20,18 +20,31 @@ pub struct Rebuilt {
 }
 
 /// Folds the whole log into fresh read models; `progress(done, total)` after each page.
+/// Reading the next pages overlaps folding the current one.
 pub async fn rebuild(log: &EventLog, mut progress: impl FnMut(i64, i64)) -> Result<(Catalog, Rebuilt), StoreError> {
     let started = Instant::now();
     let total = log.head().await?.position;
+    let (pages, mut incoming) = tokio::sync::mpsc::channel(4);
+    let reader = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut after = 0;
+            loop {
+                let page = log.read_after(after, PAGE).await?;
+                let Some(last) = page.last() else { return Ok::<_, StoreError>(()) };
+                after = last.position;
+                if pages.send(page).await.is_err() {
+                    return Ok(());
+                }
+            }
+        })
+    };
     let mut catalog = Catalog::default();
-    loop {
-        let page = log.read_after(catalog.position, PAGE).await?;
-        if page.is_empty() {
-            break;
-        }
+    while let Some(page) = incoming.recv().await {
         catalog.fold(&page);
         progress(catalog.position, total);
     }
+    reader.await.map_err(|_| StoreError::Closed)??;
     let rebuilt = Rebuilt {
         position: catalog.position,
         events: catalog.position,
