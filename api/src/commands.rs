@@ -207,7 +207,9 @@ impl Bus {
         match self.log.command(&envelope.command_id).await.map_err(ApiError::store)? {
             None => Ok(None),
             Some(record) if record.payload_hash == envelope.payload_hash => {
-                self.catch_up().await;
+                // The record may be committed before this process's writer has announced it
+                // (or by another process): wait for its own position, not the local watermark.
+                self.catch_up_to(record.position).await;
                 Ok(Some(record.aggregate_id))
             }
             Some(_) => Err(ApiError::Conflict(format!(
@@ -220,8 +222,13 @@ impl Bus {
     /// Waits until the read models show everything this process has committed.
     pub async fn catch_up(&self) {
         let committed = *self.log.committed().borrow();
-        if !self.projector.wait_for(committed, CATCH_UP).await {
-            tracing::warn!(committed, "read models did not catch up in time");
+        self.catch_up_to(committed).await;
+    }
+
+    /// Waits until the read models have folded `position`.
+    async fn catch_up_to(&self, position: i64) {
+        if !self.projector.wait_for(position, CATCH_UP).await {
+            tracing::warn!(position, "read models did not catch up in time");
         }
     }
 }
