@@ -10,8 +10,8 @@ use store::{EventLog, StoreError};
 use crate::Catalog;
 use crate::runner::load_snapshot;
 
-/// How many past catalogs are kept.
-const KEEP: usize = 8;
+/// How many past catalogs are kept (each is a whole catalog: keep few).
+const KEEP: usize = 3;
 const PAGE: u32 = 2000;
 
 pub struct AsOf {
@@ -46,11 +46,16 @@ impl AsOf {
             }
         }
         let catalog = Arc::new(catalog);
-        let mut recent = self.lock();
-        if recent.len() >= KEEP {
-            recent.remove(0);
+        let evicted = {
+            let mut recent = self.lock();
+            let evicted = (recent.len() >= KEEP).then(|| recent.remove(0));
+            recent.push(catalog.clone());
+            evicted
+        };
+        if let Some(old) = evicted {
+            // Freeing a large catalog takes a while: not on the request's path.
+            tokio::task::spawn_blocking(move || drop(old));
         }
-        recent.push(catalog.clone());
         Ok(catalog)
     }
 

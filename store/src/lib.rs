@@ -275,19 +275,20 @@ impl EventLog {
     /// The last position recorded at or before `at` (0 when nothing was): "as recorded at
     /// `at`" is the log up to there, since recording instants never run backwards.
     pub async fn position_at(&self, at: DateTime<Utc>) -> Result<i64, StoreError> {
+        // One backward step on the (recorded_at, position) index, not a scan of every earlier row.
         let position: Option<i64> = match &self.inner.pool {
-            Pool::Postgres(p) => {
-                sqlx::query_scalar("SELECT max(position) FROM events WHERE recorded_at <= $1")
-                    .bind(at)
-                    .fetch_one(p)
-                    .await?
-            }
-            Pool::Sqlite(p) => {
-                sqlx::query_scalar("SELECT max(position) FROM events WHERE recorded_at <= ?")
-                    .bind(chain::canonical_instant(at))
-                    .fetch_one(p)
-                    .await?
-            }
+            Pool::Postgres(p) => sqlx::query_scalar(
+                "SELECT position FROM events WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1",
+            )
+            .bind(at)
+            .fetch_optional(p)
+            .await?,
+            Pool::Sqlite(p) => sqlx::query_scalar(
+                "SELECT position FROM events WHERE recorded_at <= ? ORDER BY recorded_at DESC, position DESC LIMIT 1",
+            )
+            .bind(chain::canonical_instant(at))
+            .fetch_optional(p)
+            .await?,
         };
         Ok(position.unwrap_or(0))
     }
