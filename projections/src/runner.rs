@@ -34,11 +34,13 @@ impl Projector {
     /// As [`Projector::start`], storing a snapshot every `snapshot_every` events.
     pub async fn start_with(log: EventLog, snapshot_every: i64) -> Result<Projector, StoreError> {
         let catalog = load_snapshot(&log, i64::MAX).await?.unwrap_or_default();
+        // Counted from the stored snapshot, so a long tail folded at start is stored soon
+        // after, and the next start does not fold it again.
+        let (snapshot_at, month) = (catalog.position, catalog.recorded_at.map(month_of));
         let state = Arc::new(RwLock::new(catalog));
         let position = catch_up(&log, &state).await?;
         let (tx, rx) = watch::channel(position);
-        let month = state.read().ok().and_then(|s| s.recorded_at).map(month_of);
-        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: position, month };
+        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: snapshot_at, month };
         tokio::spawn(follow(log, state.clone(), tx, snapshots));
         Ok(Projector { state, position: rx })
     }

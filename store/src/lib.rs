@@ -197,11 +197,6 @@ impl EventLog {
         &self.inner.writer
     }
 
-    /// Whether this is the PostgreSQL store.
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.inner.pool, Pool::Postgres(_))
-    }
-
     /// The last position this process committed or saw committed; changes wake readers.
     pub fn committed(&self) -> watch::Receiver<i64> {
         self.inner.committed.clone()
