@@ -3,16 +3,18 @@
 use std::sync::{Arc, RwLockReadGuard};
 
 use domain::Instant;
-use projections::{AsOf, Catalog, Projector};
+use projections::{Catalog, Projector};
 use store::EventLog;
 
 use crate::clock::Clock;
 use crate::commands::Bus;
+use crate::error::ApiError;
+
+/// How long an "as of" answer waits for the catalog to fold what the instant includes.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct AppState {
     pub bus: Bus,
-    /// The catalog as recorded at past instants.
-    pub as_of: AsOf,
     pub clock: Arc<dyn Clock>,
     /// SHA-256 (hex) of `DIRECTORY_BOOTSTRAP_TOKEN`, if set.
     pub bootstrap_hash: Option<String>,
@@ -26,7 +28,6 @@ impl AppState {
     ) -> Result<AppState, store::StoreError> {
         let projector = Projector::start(log.clone()).await?;
         Ok(AppState {
-            as_of: AsOf::new(log.clone()),
             bus: Bus::new(log, projector),
             clock,
             bootstrap_hash: bootstrap_token.filter(|t| !t.is_empty()).map(crate::auth::token_hash),
@@ -35,6 +36,15 @@ impl AppState {
 
     pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {
         self.bus.projector.read()
+    }
+
+    /// The log position of what was recorded up to `at`, once the catalog has folded it.
+    pub async fn position_at(&self, at: Instant) -> Result<i64, ApiError> {
+        let position = self.bus.log.position_at(at).await.map_err(ApiError::store)?;
+        if !self.bus.projector.wait_for(position, CATCH_UP).await {
+            return Err(ApiError::Unavailable("the read model is still catching up with the log; try again".into()));
+        }
+        Ok(position)
     }
 
     pub fn now(&self) -> Instant {

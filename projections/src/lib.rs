@@ -2,13 +2,12 @@
 //! no IO and no clock ("now" inside a fold is the event's `recorded_at`). The [`runner`]
 //! is the adapter that reads the log and keeps a model caught up.
 
-pub mod as_of;
 pub mod catalog;
 pub mod envelope;
 pub mod runner;
 pub mod search;
+pub mod versions;
 
-pub use as_of::AsOf;
-pub use catalog::Catalog;
+pub use catalog::{At, Catalog};
 pub use envelope::Recorded;
 pub use runner::Projector;

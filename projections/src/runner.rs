@@ -1,9 +1,10 @@
 //! Keeps the catalog caught up with the log. At start it loads the latest snapshot and
 //! folds the tail; then a task folds what this process appends straight from the writer,
 //! and reads the log for anything else (commits of other processes, found by the position
-//! gap or at the latest after a short poll interval). Every `snapshot_every` events, and at
-//! the first event recorded in a new calendar month, it stores a snapshot, which restarts
-//! and "as of" answers fold forward from.
+//! gap or at the latest after a short poll interval). It stores a snapshot of the catalog
+//! (every version included) that the next start folds forward from: after `snapshot_every`
+//! events, or after a quarter of the log's length if that is more, so the cost of
+//! snapshots stays proportional to the events folded however large the catalog grows.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -33,14 +34,14 @@ impl Projector {
 
     /// As [`Projector::start`], storing a snapshot every `snapshot_every` events.
     pub async fn start_with(log: EventLog, snapshot_every: i64) -> Result<Projector, StoreError> {
-        let catalog = load_snapshot(&log, i64::MAX).await?.unwrap_or_default();
+        let catalog = load_snapshot(&log).await?.unwrap_or_default();
         // Counted from the stored snapshot, so a long tail folded at start is stored soon
         // after, and the next start does not fold it again.
-        let (snapshot_at, month) = (catalog.position, catalog.recorded_at.map(month_of));
+        let snapshot_at = catalog.position;
         let state = Arc::new(RwLock::new(catalog));
         let position = catch_up(&log, &state).await?;
         let (tx, rx) = watch::channel(position);
-        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: snapshot_at, month };
+        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: snapshot_at };
         tokio::spawn(follow(log, state.clone(), tx, snapshots));
         Ok(Projector { state, position: rx })
     }
@@ -62,10 +63,10 @@ impl Projector {
     }
 }
 
-/// The latest stored catalog at or before `position`. A snapshot that does not decode
-/// (written by other code) is ignored: the fold starts earlier instead.
-pub(crate) async fn load_snapshot(log: &EventLog, position: i64) -> Result<Option<Catalog>, StoreError> {
-    let Some((at, bytes)) = log.snapshot_at_or_before(Catalog::SNAPSHOT_MODEL, position).await? else {
+/// The latest stored catalog. A snapshot that does not decode (written by other code) is
+/// ignored: the fold starts from the beginning instead.
+async fn load_snapshot(log: &EventLog) -> Result<Option<Catalog>, StoreError> {
+    let Some((at, bytes)) = log.snapshot_at_or_before(Catalog::SNAPSHOT_MODEL, i64::MAX).await? else {
         return Ok(None);
     };
     match serde_json::from_slice::<Catalog>(&bytes) {
@@ -101,28 +102,18 @@ struct Snapshots {
     log: EventLog,
     every: i64,
     last: i64,
-    /// The (year, month) of the last snapshot's recording instant.
-    month: Option<(i32, u32)>,
-}
-
-fn month_of(at: chrono::DateTime<chrono::Utc>) -> (i32, u32) {
-    use chrono::Datelike;
-    (at.year(), at.month())
 }
 
 impl Snapshots {
-    /// Stores one when `every` events were folded since the last, or when the recording
-    /// month changed; the copy is serialised and written off the folding task.
+    /// Stores one when due; the copy is serialised and written off the folding task, and
+    /// the snapshots before the previous one are dropped (one is kept in case the newest
+    /// does not decode).
     fn maybe_save(&mut self, state: &RwLock<Catalog>) {
-        let (position, month) = state.read().map(|s| (s.position, s.recorded_at.map(month_of))).unwrap_or_default();
-        if self.month.is_none() {
-            self.month = month;
-        }
-        if !due(self.last, self.month, self.every, position, month) {
+        let position = state.read().map(|s| s.position).unwrap_or_default();
+        if !due(self.last, self.every, position) {
             return;
         }
-        self.last = position;
-        self.month = month;
+        let previous = std::mem::replace(&mut self.last, position);
         let copy = state.read().map(|s| s.clone()).unwrap_or_default();
         let log = self.log.clone();
         tokio::spawn(async move {
@@ -130,17 +121,21 @@ impl Snapshots {
                 Ok(Ok(bytes)) => bytes,
                 _ => return,
             };
-            if let Err(e) = log.save_snapshot(Catalog::SNAPSHOT_MODEL, position, &bytes).await {
+            let saved = log.save_snapshot(Catalog::SNAPSHOT_MODEL, position, &bytes).await;
+            let pruned = match saved {
+                Ok(()) => log.prune_snapshots(Catalog::SNAPSHOT_MODEL, previous).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = pruned {
                 tracing::warn!(position, error = %e, "catalog snapshot not stored");
             }
         });
     }
 }
 
-/// Whether a snapshot is due at `position` (recorded in `month`), the last one having been
-/// taken at `last` in `last_month`.
-fn due(last: i64, last_month: Option<(i32, u32)>, every: i64, position: i64, month: Option<(i32, u32)>) -> bool {
-    position > last && (position - last >= every || (month.is_some() && last_month.is_some() && month != last_month))
+/// Whether a snapshot is due at `position`, the last one having been taken at `last`.
+fn due(last: i64, every: i64, position: i64) -> bool {
+    position - last >= every.max(last / 4)
 }
 
 async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sender<i64>, mut snapshots: Snapshots) {
@@ -186,12 +181,12 @@ mod tests {
     use super::due;
 
     #[test]
-    fn a_snapshot_is_due_every_n_events_and_when_the_month_changes() {
-        let (nov, dec) = (Some((2026, 11)), Some((2026, 12)));
-        assert!(!due(100, nov, 10, 105, nov));
-        assert!(due(100, nov, 10, 110, nov));
-        assert!(due(100, nov, 10, 101, dec), "the first event of a new month");
-        assert!(!due(100, nov, 10, 100, dec), "nothing new folded");
-        assert!(!due(100, None, 10, 105, dec), "no month known yet");
+    fn a_snapshot_is_due_every_n_events_or_a_quarter_of_the_log_if_that_is_more() {
+        assert!(!due(0, 10, 0), "nothing folded");
+        assert!(!due(0, 10, 9));
+        assert!(due(0, 10, 10));
+        assert!(due(100, 10, 125), "a quarter of 100 is less than 25");
+        assert!(!due(1_000, 10, 1_200), "a quarter of 1,000 is 250");
+        assert!(due(1_000, 10, 1_250));
     }
 }

@@ -3,7 +3,7 @@
 
 use domain::{CustomerId, ProjectId};
 
-use crate::Catalog;
+use crate::catalog::At;
 
 /// One thing found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,12 +37,12 @@ fn rank(haystacks: &[&str], needle: &str) -> Option<u8> {
         .min()
 }
 
-impl Catalog {
+impl At<'_> {
     /// Customer name, then the names of the project and its ancestors from the root down.
     pub fn project_path(&self, project: ProjectId) -> Vec<String> {
         let mut path: Vec<String> =
-            self.ancestry(project).iter().rev().filter_map(|p| self.projects.get(p).map(|p| p.name.clone())).collect();
-        if let Some(c) = self.customer_of_project(project).and_then(|c| self.customers.get(&c)) {
+            self.ancestry(project).iter().rev().filter_map(|p| self.project(p).map(|p| p.name.clone())).collect();
+        if let Some(c) = self.customer_of_project(project).and_then(|c| self.customer(&c)) {
             path.insert(0, c.name.clone());
         }
         path
@@ -57,41 +57,41 @@ impl Catalog {
                 hits.push(Hit { kind, id, title, path, customer, rank });
             }
         };
-        for (id, c) in &self.customers {
+        for (id, c) in self.customers() {
             if let Some(r) = rank(&[&c.name], needle) {
                 push("customer", id.to_string(), c.name.clone(), vec![c.name.clone()], Some(*id), r);
             }
         }
-        for (id, p) in &self.projects {
+        for (id, p) in self.projects() {
             if let Some(r) = rank(&[&p.name], needle) {
                 push("project", id.to_string(), p.name.clone(), self.project_path(*id), p.customer_id, r);
             }
         }
-        for (id, v) in &self.vms {
+        for (id, v) in self.vms() {
             if let Some(r) = rank(&[&v.name], needle) {
                 let mut path = v.current().map(|c| self.project_path(c.project_id)).unwrap_or_default();
                 path.push(v.name.clone());
                 push("vm", id.to_string(), v.name.clone(), path, v.customer_id, r);
             }
         }
-        for (id, p) in &self.people {
+        for (id, p) in self.people() {
             if let Some(r) = rank(&[&p.name, &p.email], needle) {
                 let mut path: Vec<String> = p
                     .customer_id
-                    .and_then(|c| self.customers.get(&c))
+                    .and_then(|c| self.customer(&c))
                     .map(|c| vec![c.name.clone()])
                     .unwrap_or_default();
                 path.push(p.name.clone());
                 push("person", id.to_string(), p.name.clone(), path, p.customer_id, r);
             }
         }
-        for (id, k) in &self.keys {
+        for (id, k) in self.keys() {
             let comment = k.comment.as_deref().unwrap_or_default();
             if let Some(r) = rank(&[&k.fingerprint, comment], needle) {
-                let owner = k.person_id.and_then(|p| self.people.get(&p));
+                let owner = k.person_id.and_then(|p| self.person(&p));
                 let customer = owner.and_then(|o| o.customer_id);
                 let mut path: Vec<String> =
-                    customer.and_then(|c| self.customers.get(&c)).map(|c| vec![c.name.clone()]).unwrap_or_default();
+                    customer.and_then(|c| self.customer(&c)).map(|c| vec![c.name.clone()]).unwrap_or_default();
                 path.extend(owner.map(|o| o.name.clone()));
                 path.push(k.fingerprint.clone());
                 push("sshKey", id.to_string(), k.fingerprint.clone(), path, customer, r);

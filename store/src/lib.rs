@@ -344,6 +344,27 @@ impl EventLog {
         Ok(())
     }
 
+    /// Drops a read model's snapshots taken before `position`.
+    pub async fn prune_snapshots(&self, model: &str, position: i64) -> Result<(), StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => {
+                sqlx::query("DELETE FROM read_model_snapshots WHERE model = $1 AND position < $2")
+                    .bind(model)
+                    .bind(position)
+                    .execute(p)
+                    .await?;
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query("DELETE FROM read_model_snapshots WHERE model = ? AND position < ?")
+                    .bind(model)
+                    .bind(position)
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The latest snapshot of a read model at or before `position`.
     pub async fn snapshot_at_or_before(
         &self,

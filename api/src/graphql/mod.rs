@@ -37,19 +37,20 @@ pub fn sdl() -> String {
     Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
 }
 
-/// Which catalog a request reads: the live one, or one as recorded at a past instant.
-/// Nodes carry it, so that a whole answer comes from one state.
-#[derive(Clone)]
+/// What a request reads: the live catalog, or the catalog as it stood at a past log
+/// position. Nodes carry it, so that a whole "as of" answer comes from one state.
+#[derive(Clone, Copy, Debug)]
 pub enum View {
     Live,
-    AsOf(Arc<projections::Catalog>),
+    At(i64),
 }
 
 impl View {
-    pub fn with<R>(&self, app: &AppState, f: impl FnOnce(&projections::Catalog) -> R) -> R {
+    pub fn with<R>(&self, app: &AppState, f: impl FnOnce(projections::At<'_>) -> R) -> R {
+        let catalog = app.catalog();
         match self {
-            View::Live => f(&app.catalog()),
-            View::AsOf(catalog) => f(catalog),
+            View::Live => f(catalog.live()),
+            View::At(position) => f(catalog.at(*position)),
         }
     }
 }
@@ -62,7 +63,7 @@ pub struct AsOfRequest(pub chrono::DateTime<chrono::Utc>);
 pub(crate) async fn view(ctx: &Context<'_>, as_of: Option<chrono::DateTime<chrono::Utc>>) -> Result<View, ApiError> {
     match as_of.or_else(|| ctx.data_opt::<AsOfRequest>().map(|r| r.0)) {
         None => Ok(View::Live),
-        Some(at) => Ok(View::AsOf(app(ctx).as_of.at(at).await.map_err(ApiError::store)?)),
+        Some(at) => Ok(View::At(app(ctx).position_at(at).await?)),
     }
 }
 

@@ -130,7 +130,7 @@ fn key_node(app: &AppState, id: &str) -> Result<SshKeyNode, ApiError> {
 }
 
 fn vm_node(app: &AppState, id: &str) -> Result<VmNode, ApiError> {
-    node(app, id, "VM", |c, id| c.vms.get(id).map(|v| VmNode::new(*id, v.clone(), c)), |_, n| n)
+    node(app, id, "VM", |c, id| c.vms.get(id).map(|v| VmNode::new(*id, v.clone(), c.live())), |_, n| n)
 }
 
 /// A customer the caller may see, or NOT_FOUND (the same answer as for an unknown id).
@@ -174,7 +174,7 @@ fn may_manage(catalog: &Catalog, who: &Principal, project: ProjectId, roles: &[S
     }
     match who {
         Principal::Person { id, customer_id: Some(_), .. }
-            if catalog.effective_role(*id, project) == Some(DomainRole::Manager) =>
+            if catalog.live().effective_role(*id, project) == Some(DomainRole::Manager) =>
         {
             Ok(())
         }
@@ -870,11 +870,13 @@ fn vm_project_facts(catalog: &Catalog, who: &Principal, id: ProjectId) -> Result
 
 fn backup_node(app: &AppState, vm: &str, backup_id: &str) -> Result<BackupNode, ApiError> {
     let vm: VmId = parsed(vm)?;
-    app.catalog()
-        .backups
-        .get(&vm)
-        .and_then(|b| b.get(backup_id))
-        .cloned()
-        .map(BackupNode)
+    let catalog = app.catalog();
+    let records = catalog.live().backup_records(vm);
+    // The backup asked for is nearly always the one just recorded.
+    records
+        .iter()
+        .rev()
+        .find(|r| r.backup.backup_id == backup_id)
+        .map(|r| BackupNode(r.backup.clone()))
         .ok_or_else(|| ApiError::NotFound(format!("backup {backup_id:?} of VM {vm} does not exist")))
 }

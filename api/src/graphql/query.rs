@@ -42,12 +42,8 @@ impl Query {
         let who = principal(ctx)?;
         let id: CustomerId = parse_id(&id, "id")?;
         let view = view(ctx, as_of).await?;
-        Ok(view.with(app(ctx), |catalog| {
-            catalog
-                .customers
-                .get(&id)
-                .filter(|_| who.can_read_customer(id))
-                .map(|c| CustomerNode(id, c.clone(), view.clone()))
+        Ok(view.with(app(ctx), |at| {
+            at.customer(&id).filter(|_| who.can_read_customer(id)).map(|c| CustomerNode(id, c.clone(), view))
         }))
     }
 
@@ -55,12 +51,10 @@ impl Query {
         let who = principal(ctx)?;
         let id: ProjectId = parse_id(&id, "id")?;
         let view = view(ctx, as_of).await?;
-        Ok(view.with(app(ctx), |catalog| {
-            catalog
-                .projects
-                .get(&id)
+        Ok(view.with(app(ctx), |at| {
+            at.project(&id)
                 .filter(|p| p.customer_id.is_some_and(|c| who.can_read_customer(c)))
-                .map(|p| ProjectNode(id, p.clone(), view.clone()))
+                .map(|p| ProjectNode(id, p.clone(), view))
         }))
     }
 
@@ -68,12 +62,10 @@ impl Query {
         let who = principal(ctx)?;
         let id: VmId = parse_id(&id, "id")?;
         let view = view(ctx, as_of).await?;
-        Ok(view.with(app(ctx), |catalog| {
-            catalog
-                .vms
-                .get(&id)
+        Ok(view.with(app(ctx), |at| {
+            at.vm(&id)
                 .filter(|v| v.customer_id.is_some_and(|c| who.can_read_customer(c)))
-                .map(|v| VmNode::new(id, v.clone(), catalog))
+                .map(|v| VmNode::new(id, v.clone(), at))
         }))
     }
 
@@ -81,15 +73,13 @@ impl Query {
         let who = principal(ctx)?;
         let id: PersonId = parse_id(&id, "id")?;
         let view = view(ctx, as_of).await?;
-        Ok(view.with(app(ctx), |catalog| {
-            catalog
-                .people
-                .get(&id)
+        Ok(view.with(app(ctx), |at| {
+            at.person(&id)
                 .filter(|p| match p.customer_id {
                     Some(c) => who.can_read_customer(c),
                     None => who.is_staff() || who.person_id() == Some(id),
                 })
-                .map(|p| PersonNode(id, p.clone(), view.clone()))
+                .map(|p| PersonNode(id, p.clone(), view))
         }))
     }
 
@@ -107,13 +97,11 @@ impl Query {
         let first = page_size(first.unwrap_or(50), 500)? as usize;
         let needle = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
         let view = view(ctx, as_of).await?;
-        let mut matching: Vec<CustomerNode> = view.with(app(ctx), |catalog| {
-            catalog
-                .customers
-                .iter()
+        let mut matching: Vec<CustomerNode> = view.with(app(ctx), |at| {
+            at.customers()
                 .filter(|(id, _)| who.can_read_customer(**id))
                 .filter(|(_, c)| needle.as_ref().is_none_or(|n| c.name.to_lowercase().contains(n)))
-                .map(|(id, c)| CustomerNode(*id, c.clone(), view.clone()))
+                .map(|(id, c)| CustomerNode(*id, c.clone(), view))
                 .collect()
         });
         matching.sort_by(|a, b| a.1.name.cmp(&b.1.name).then(a.0.cmp(&b.0)));
@@ -136,8 +124,7 @@ impl Query {
         if needle.is_empty() || needle.chars().count() > 200 {
             return Err(ApiError::BadInput("text: must be 1-200 characters".into()).into());
         }
-        let catalog = app(ctx).catalog();
-        Ok(search::find(&catalog, who, &needle, first))
+        Ok(search::find(app(ctx).catalog().live(), who, &needle, first))
     }
 
     /// The backups of one VM, newest first.
@@ -153,10 +140,12 @@ impl Query {
         let id: VmId = parse_id(&vm_id, "vmId")?;
         let first = page_size(first.unwrap_or(50), 500)? as usize;
         let view = view(ctx, as_of).await?;
-        let mut backups: Vec<BackupNode> = view.with(app(ctx), |catalog| {
-            let visible = catalog.vms.get(&id).and_then(|v| v.customer_id).is_some_and(|c| who.can_read_customer(c));
-            let all = catalog.backups.get(&id).filter(|_| visible);
-            all.into_iter().flat_map(|b| b.values().cloned().map(BackupNode)).collect()
+        let mut backups: Vec<BackupNode> = view.with(app(ctx), |at| {
+            let visible = at.vm(&id).and_then(|v| v.customer_id).is_some_and(|c| who.can_read_customer(c));
+            if !visible {
+                return vec![];
+            }
+            at.backups(id).map(BackupNode).collect()
         });
         backups.sort_by(|a, b| b.0.started_at.cmp(&a.0.started_at).then(b.0.backup_id.cmp(&a.0.backup_id)));
         let total_count = backups.len() as i32;
@@ -179,15 +168,14 @@ impl Query {
         }
         let now = as_of.unwrap_or_else(|| app(ctx).now());
         let view = view(ctx, as_of).await?;
-        Ok(view.with(app(ctx), |catalog| {
-            let mut stale: Vec<VmBackupHealth> = catalog
-                .vms
-                .iter()
+        Ok(view.with(app(ctx), |at| {
+            let mut stale: Vec<VmBackupHealth> = at
+                .vms()
                 .filter(|(_, v)| v.customer_id.is_some_and(|c| who.can_read_customer(c)))
                 .filter(|(_, v)| {
                     v.provisioned_at().is_some_and(|p| p <= now) && v.decommissioned_at.is_none_or(|d| d > now)
                 })
-                .map(|(id, v)| backup_health(catalog, *id, v, now, hours))
+                .map(|(id, v)| backup_health(at, *id, v, now, hours))
                 .filter(|h| h.stale)
                 .collect();
             stale.sort_by(|a, b| {
@@ -215,7 +203,7 @@ impl Query {
         let app = app(ctx);
         let entity = entity_id.as_str();
         if !who.is_staff() {
-            let owner = owner_of(&app.catalog(), entity);
+            let owner = owner_of(app.catalog().live(), entity);
             if owner.is_none() || owner != who.customer_id() {
                 return Ok(vec![]);
             }
@@ -255,15 +243,14 @@ impl Query {
 
 /// A VM's backup health at `now`: the last good backup (as of then) and the failures of the week before.
 fn backup_health(
-    catalog: &projections::Catalog,
+    at: projections::At<'_>,
     id: VmId,
     vm: &domain::vm::Vm,
     now: DateTime<Utc>,
     hours: i32,
 ) -> VmBackupHealth {
     use domain::backup_log::BackupStatus;
-    let backups = catalog.backups.get(&id);
-    let done = backups.into_iter().flat_map(|b| b.values()).filter(|b| b.finished_at <= now);
+    let done = at.backup_records(id).iter().map(|r| &r.backup).filter(|b| b.finished_at <= now);
     let (mut last_good, mut failures) = (None, 0);
     for b in done {
         match b.status {
@@ -282,20 +269,20 @@ fn backup_health(
 }
 
 /// The customer an entity id belongs to, whatever kind of entity it is.
-fn owner_of(catalog: &projections::Catalog, id: &str) -> Option<CustomerId> {
+fn owner_of(at: projections::At<'_>, id: &str) -> Option<CustomerId> {
     let uuid: uuid::Uuid = id.parse().ok()?;
-    if catalog.customers.contains_key(&CustomerId(uuid)) {
+    if at.customer(&CustomerId(uuid)).is_some() {
         return Some(CustomerId(uuid));
     }
-    if let Some(p) = catalog.projects.get(&ProjectId(uuid)) {
+    if let Some(p) = at.project(&ProjectId(uuid)) {
         return p.customer_id;
     }
-    if let Some(v) = catalog.vms.get(&VmId(uuid)) {
+    if let Some(v) = at.vm(&VmId(uuid)) {
         return v.customer_id;
     }
-    if let Some(p) = catalog.people.get(&PersonId(uuid)) {
+    if let Some(p) = at.person(&PersonId(uuid)) {
         return p.customer_id;
     }
-    let key = catalog.keys.get(&domain::SshKeyId(uuid))?;
-    catalog.people.get(&key.person_id?)?.customer_id
+    let key = at.key(&domain::SshKeyId(uuid))?;
+    at.person(&key.person_id?)?.customer_id
 }

@@ -1,14 +1,13 @@
 //! The `search` query over the catalog, within what the caller may see.
 
 use async_graphql::ID;
-use projections::Catalog;
+use projections::At;
 
 use super::types::SearchHit;
 use crate::auth::Principal;
 
-pub fn find(catalog: &Catalog, who: &Principal, needle: &str, first: usize) -> Vec<SearchHit> {
-    catalog
-        .search(needle, first, |customer| match customer {
+pub fn find(at: At<'_>, who: &Principal, needle: &str, first: usize) -> Vec<SearchHit> {
+    at.search(needle, first, |customer| match customer {
             Some(c) => who.can_read_customer(c),
             None => who.is_staff(),
         })

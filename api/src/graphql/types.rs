@@ -1,7 +1,5 @@
 //! Output types: views of the catalog, checked for tenancy where they are reached.
 
-use std::collections::BTreeSet;
-
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::customer::Customer;
@@ -10,6 +8,7 @@ use domain::project::Project;
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
 use domain::{CustomerId, PersonId, ProjectId, SshKeyId, VmId};
+use projections::At;
 use projections::catalog::BackupView;
 
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
@@ -19,17 +18,9 @@ fn id(x: impl ToString) -> ID {
     ID(x.to_string())
 }
 
-/// The projects of an index entry, by name.
-fn projects_by_name(
-    catalog: &projections::Catalog,
-    ids: Option<&BTreeSet<ProjectId>>,
-    view: &View,
-) -> Vec<ProjectNode> {
-    let mut nodes: Vec<_> = ids
-        .into_iter()
-        .flatten()
-        .filter_map(|p| catalog.projects.get(p).map(|x| ProjectNode(*p, x.clone(), view.clone())))
-        .collect();
+/// Projects by name.
+fn projects_by_name(at: At<'_>, ids: impl Iterator<Item = ProjectId>, view: View) -> Vec<ProjectNode> {
+    let mut nodes: Vec<_> = ids.filter_map(|p| at.project(&p).map(|x| ProjectNode(p, x.clone(), view))).collect();
     nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
     nodes
 }
@@ -65,17 +56,11 @@ impl CustomerNode {
     }
     /// Every project of the customer, roots and descendants, by name.
     async fn projects(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
-        self.2.with(app(ctx), |catalog| projects_by_name(catalog, catalog.customer_projects.get(&self.0), &self.2))
+        self.2.with(app(ctx), |at| projects_by_name(at, at.projects_of(self.0), self.2))
     }
     async fn people(&self, ctx: &Context<'_>) -> Vec<PersonNode> {
-        let mut nodes: Vec<_> = self.2.with(app(ctx), |catalog| {
-            catalog
-                .customer_people
-                .get(&self.0)
-                .into_iter()
-                .flatten()
-                .filter_map(|p| catalog.people.get(p).map(|x| PersonNode(*p, x.clone(), self.2.clone())))
-                .collect()
+        let mut nodes: Vec<_> = self.2.with(app(ctx), |at| {
+            at.people_of(self.0).filter_map(|p| at.person(&p).map(|x| PersonNode(p, x.clone(), self.2))).collect()
         });
         nodes.sort_by(|a, b| a.1.name.cmp(&b.1.name));
         nodes
@@ -115,16 +100,9 @@ impl PersonNode {
     }
     /// The person's keys, active and revoked, oldest first.
     async fn ssh_keys(&self, ctx: &Context<'_>) -> Vec<SshKeyNode> {
-        let mut keys: Vec<_> = self.2.with(app(ctx), |catalog| {
-            catalog
-                .person_keys
-                .get(&self.0)
-                .into_iter()
-                .flatten()
-                .filter_map(|k| catalog.keys.get(k).map(|x| SshKeyNode(*k, x.clone())))
-                .filter(|k| k.1.person_id == Some(self.0))
-                .collect()
-        });
+        let mut keys: Vec<_> = self
+            .2
+            .with(app(ctx), |at| at.keys_of(self.0).filter_map(|k| at.key(&k).map(|x| SshKeyNode(k, x.clone()))).collect());
         keys.sort_by_key(|k| k.1.added_at);
         keys
     }
@@ -187,7 +165,7 @@ impl ProjectNode {
         self.1.parent_id.map(id)
     }
     async fn children(&self, ctx: &Context<'_>) -> Vec<ProjectNode> {
-        self.2.with(app(ctx), |catalog| projects_by_name(catalog, catalog.project_children.get(&self.0), &self.2))
+        self.2.with(app(ctx), |at| projects_by_name(at, at.children(self.0), self.2))
     }
     async fn name(&self) -> &str {
         &self.1.name
@@ -204,15 +182,9 @@ impl ProjectNode {
     }
     /// The VMs currently placed in this project (decommissioned ones included), by name.
     async fn vms(&self, ctx: &Context<'_>) -> Vec<VmNode> {
-        let mut nodes: Vec<_> = self.2.with(app(ctx), |catalog| {
-            catalog
-                .project_vms
-                .get(&self.0)
-                .into_iter()
-                .flatten()
-                .filter_map(|v| catalog.vms.get(v).map(|x| VmNode::new(*v, x.clone(), catalog)))
-                .collect()
-        });
+        let mut nodes: Vec<_> = self
+            .2
+            .with(app(ctx), |at| at.vms_in(self.0).filter_map(|v| at.vm(&v).map(|x| VmNode::new(v, x.clone(), at))).collect());
         nodes.sort_by(|a, b| a.vm.name.cmp(&b.vm.name));
         nodes
     }
@@ -232,8 +204,8 @@ pub struct VmNode {
 }
 
 impl VmNode {
-    pub fn new(id: VmId, vm: Vm, catalog: &projections::Catalog) -> VmNode {
-        VmNode { id, last_good_backup_at: catalog.last_good_backup(id), vm }
+    pub fn new(id: VmId, vm: Vm, at: At<'_>) -> VmNode {
+        VmNode { id, last_good_backup_at: at.last_good_backup(id), vm }
     }
 }
 

@@ -3,7 +3,10 @@
 //! children and VMs, a person's keys, the token index for authentication).
 //!
 //! Each entity's state is the domain aggregate's own state, folded with the domain's
-//! `evolve`, so the catalog never re-implements a business rule.
+//! `evolve`, so the catalog never re-implements a business rule. Every version is kept,
+//! stamped with its log position, so [`Catalog::at`] answers for any past position without
+//! a replay. The navigation indexes only ever grow (a VM that moved away stays listed
+//! under its old project); a view filters them by the entity's state at its position.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,9 +21,13 @@ use domain::vm::{self, Vm, VmEvent};
 use domain::{AnyEvent, CustomerId, Instant, PersonId, ProjectId, SshKeyId, TokenId, VmId};
 
 use crate::Recorded;
+use crate::versions::Versions;
 
 #[cfg(test)]
 mod tests;
+
+mod at;
+pub use at::At;
 
 /// One backup as reported.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +43,26 @@ pub struct BackupView {
     pub expired_at: Option<Instant>,
 }
 
+/// A backup and the log positions that recorded it and its expiry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackupRecord {
+    pub recorded: i64,
+    pub expired_recorded: Option<i64>,
+    /// As it is now (its expiry included once recorded).
+    pub backup: BackupView,
+}
+
+impl BackupRecord {
+    /// The backup as it was known at `position`.
+    pub fn view_at(&self, position: i64) -> BackupView {
+        let mut view = self.backup.clone();
+        if self.expired_recorded.is_none_or(|p| p > position) {
+            view.expired_at = None;
+        }
+        view
+    }
+}
+
 /// Who a token belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenOwner {
@@ -49,18 +76,22 @@ pub struct Catalog {
     pub position: i64,
     /// When the last event folded in was recorded.
     pub recorded_at: Option<Instant>,
-    pub customers: BTreeMap<CustomerId, Customer>,
-    pub people: BTreeMap<PersonId, Person>,
-    pub projects: BTreeMap<ProjectId, Project>,
-    pub vms: BTreeMap<VmId, Vm>,
-    pub keys: BTreeMap<SshKeyId, SshKey>,
-    pub backups: BTreeMap<VmId, BTreeMap<String, BackupView>>,
-    pub customer_projects: BTreeMap<CustomerId, BTreeSet<ProjectId>>,
-    pub customer_people: BTreeMap<CustomerId, BTreeSet<PersonId>>,
-    pub project_children: BTreeMap<ProjectId, BTreeSet<ProjectId>>,
-    pub project_vms: BTreeMap<ProjectId, BTreeSet<VmId>>,
-    pub person_keys: BTreeMap<PersonId, BTreeSet<SshKeyId>>,
-    /// SHA-256 (hex) of a token → its owner. Revoked tokens are removed.
+    pub customers: Versions<CustomerId, Customer>,
+    pub people: Versions<PersonId, Person>,
+    pub projects: Versions<ProjectId, Project>,
+    pub vms: Versions<VmId, Vm>,
+    pub keys: Versions<SshKeyId, SshKey>,
+    /// Each VM's backups in the order they were recorded.
+    pub backups: BTreeMap<VmId, Vec<BackupRecord>>,
+    customer_projects: BTreeMap<CustomerId, BTreeSet<ProjectId>>,
+    customer_people: BTreeMap<CustomerId, BTreeSet<PersonId>>,
+    project_children: BTreeMap<ProjectId, BTreeSet<ProjectId>>,
+    /// Every VM ever placed in the project.
+    project_vms: BTreeMap<ProjectId, BTreeSet<VmId>>,
+    /// Every key ever added for the person (a key re-added later may be someone else's).
+    person_keys: BTreeMap<PersonId, BTreeSet<SshKeyId>>,
+    /// SHA-256 (hex) of a token → its owner, live only (authentication is always now).
+    /// Revoked tokens are removed.
     pub tokens: BTreeMap<String, TokenOwner>,
 }
 
@@ -71,7 +102,7 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v2";
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v3";
 
     /// SHA-256 (hex) of the catalog's canonical form (its JSON, every map ordered), so two
     /// folds of the same log can be compared by anyone.
@@ -106,23 +137,23 @@ impl Catalog {
         self.position = e.position;
         self.recorded_at = Some(e.recorded_at);
         match &e.event {
-            AnyEvent::Customer(ev) => self.customer(&e.aggregate_id, ev),
-            AnyEvent::Person(ev) => self.person(&e.aggregate_id, ev),
-            AnyEvent::SshKey(ev) => self.ssh_key(&e.aggregate_id, ev),
-            AnyEvent::Project(ev) => self.project(&e.aggregate_id, ev),
-            AnyEvent::Vm(ev) => self.vm(&e.aggregate_id, ev),
-            AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, ev),
+            AnyEvent::Customer(ev) => self.customer(&e.aggregate_id, e.position, ev),
+            AnyEvent::Person(ev) => self.person(&e.aggregate_id, e.position, ev),
+            AnyEvent::SshKey(ev) => self.ssh_key(&e.aggregate_id, e.position, ev),
+            AnyEvent::Project(ev) => self.project(&e.aggregate_id, e.position, ev),
+            AnyEvent::Vm(ev) => self.vm(&e.aggregate_id, e.position, ev),
+            AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, e.position, ev),
         }
     }
 
-    fn customer(&mut self, aggregate_id: &str, ev: &CustomerEvent) {
+    fn customer(&mut self, aggregate_id: &str, position: i64, ev: &CustomerEvent) {
         let Some(cid) = id::<CustomerId>(aggregate_id) else { return };
-        customer::evolve(self.customers.entry(cid).or_default(), ev);
+        customer::evolve(self.customers.next(cid, position), ev);
     }
 
-    fn person(&mut self, aggregate_id: &str, ev: &PersonEvent) {
+    fn person(&mut self, aggregate_id: &str, position: i64, ev: &PersonEvent) {
         let Some(pid) = id::<PersonId>(aggregate_id) else { return };
-        let p = self.people.entry(pid).or_default();
+        let p = self.people.next(pid, position);
         person::evolve(p, ev);
         match ev {
             PersonEvent::PersonRegistered { customer_id: Some(c), .. } => {
@@ -140,26 +171,17 @@ impl Catalog {
         }
     }
 
-    fn ssh_key(&mut self, aggregate_id: &str, ev: &SshKeyEvent) {
+    fn ssh_key(&mut self, aggregate_id: &str, position: i64, ev: &SshKeyEvent) {
         let Some(kid) = id::<SshKeyId>(aggregate_id) else { return };
-        let k = self.keys.entry(kid).or_default();
-        if let (SshKeyEvent::SshKeyAdded { person_id, .. }, Some(previous)) = (ev, k.person_id) {
-            // A key re-added after revocation may belong to someone else now.
-            if previous != *person_id
-                && let Some(keys) = self.person_keys.get_mut(&previous)
-            {
-                keys.remove(&kid);
-            }
-        }
-        ssh_key::evolve(k, ev);
+        ssh_key::evolve(self.keys.next(kid, position), ev);
         if let SshKeyEvent::SshKeyAdded { person_id, .. } = ev {
             self.person_keys.entry(*person_id).or_default().insert(kid);
         }
     }
 
-    fn project(&mut self, aggregate_id: &str, ev: &ProjectEvent) {
+    fn project(&mut self, aggregate_id: &str, position: i64, ev: &ProjectEvent) {
         let Some(pid) = id::<ProjectId>(aggregate_id) else { return };
-        project::evolve(self.projects.entry(pid).or_default(), ev);
+        project::evolve(self.projects.next(pid, position), ev);
         if let ProjectEvent::ProjectCreated { customer_id, parent_id, .. } = ev {
             self.customer_projects.entry(*customer_id).or_default().insert(pid);
             if let Some(parent) = parent_id {
@@ -168,95 +190,60 @@ impl Catalog {
         }
     }
 
-    fn vm(&mut self, aggregate_id: &str, ev: &VmEvent) {
+    fn vm(&mut self, aggregate_id: &str, position: i64, ev: &VmEvent) {
         let Some(vid) = id::<VmId>(aggregate_id) else { return };
-        let v = self.vms.entry(vid).or_default();
-        let before = v.current().map(|c| c.project_id);
+        let v = self.vms.next(vid, position);
         vm::evolve(v, ev);
-        let after = v.current().map(|c| c.project_id);
-        if before != after {
-            if let Some(p) = before
-                && let Some(set) = self.project_vms.get_mut(&p)
-            {
-                set.remove(&vid);
-            }
-            if let Some(p) = after {
-                self.project_vms.entry(p).or_default().insert(vid);
-            }
+        // Every project of its timeline: a move effective in the past changes the past too.
+        for c in &v.timeline {
+            self.project_vms.entry(c.project_id).or_default().insert(vid);
         }
     }
 
-    fn backup(&mut self, aggregate_id: &str, ev: &BackupLogEvent) {
+    fn backup(&mut self, aggregate_id: &str, position: i64, ev: &BackupLogEvent) {
         let Some(vid) = id::<VmId>(aggregate_id) else { return };
         let backups = self.backups.entry(vid).or_default();
-        match ev {
-            BackupLogEvent::BackupSucceeded { backup_id, started_at, finished_at, size_bytes, tags, .. } => {
-                backups.insert(
-                    backup_id.clone(),
-                    BackupView {
-                        backup_id: backup_id.clone(),
-                        vm_id: vid,
-                        status: BackupStatus::Succeeded,
-                        started_at: *started_at,
-                        finished_at: *finished_at,
-                        size_bytes: Some(*size_bytes),
-                        tags: tags.clone(),
-                        error: None,
-                        expired_at: None,
-                    },
-                );
-            }
-            BackupLogEvent::BackupFailed { backup_id, started_at, finished_at, error, .. } => {
-                backups.insert(
-                    backup_id.clone(),
-                    BackupView {
-                        backup_id: backup_id.clone(),
-                        vm_id: vid,
-                        status: BackupStatus::Failed,
-                        started_at: *started_at,
-                        finished_at: *finished_at,
-                        size_bytes: None,
-                        tags: vec![],
-                        error: Some(error.clone()),
-                        expired_at: None,
-                    },
-                );
-            }
+        let view = |backup_id: &String, status, started_at, finished_at| BackupView {
+            backup_id: backup_id.clone(),
+            vm_id: vid,
+            status,
+            started_at,
+            finished_at,
+            size_bytes: None,
+            tags: vec![],
+            error: None,
+            expired_at: None,
+        };
+        let backup = match ev {
+            BackupLogEvent::BackupSucceeded { backup_id, started_at, finished_at, size_bytes, tags, .. } => BackupView {
+                size_bytes: Some(*size_bytes),
+                tags: tags.clone(),
+                ..view(backup_id, BackupStatus::Succeeded, *started_at, *finished_at)
+            },
+            BackupLogEvent::BackupFailed { backup_id, started_at, finished_at, error, .. } => BackupView {
+                error: Some(error.clone()),
+                ..view(backup_id, BackupStatus::Failed, *started_at, *finished_at)
+            },
             BackupLogEvent::BackupExpired { backup_id, at } => {
-                if let Some(b) = backups.get_mut(backup_id) {
-                    b.expired_at = Some(*at);
+                // Backups expire in about the order they were taken: search from the newest.
+                if let Some(r) = backups.iter_mut().rev().find(|r| r.backup.backup_id == *backup_id) {
+                    r.backup.expired_at = Some(*at);
+                    r.expired_recorded = Some(position);
                 }
+                return;
             }
-        }
+        };
+        // The backup log refuses a backup id it already has, so every record is new.
+        backups.push(BackupRecord { recorded: position, expired_recorded: None, backup });
     }
 
-    /// The finish time of the VM's latest successful backup.
-    pub fn last_good_backup(&self, vm: VmId) -> Option<Instant> {
-        self.backups.get(&vm)?.values().filter(|b| b.status == BackupStatus::Succeeded).map(|b| b.finished_at).max()
+    /// The live view.
+    pub fn live(&self) -> At<'_> {
+        At::new(self, self.position)
     }
 
-    /// The project and its ancestors, nearest first.
-    pub fn ancestry(&self, project: ProjectId) -> Vec<ProjectId> {
-        let mut chain = vec![];
-        let mut next = Some(project);
-        while let Some(p) = next {
-            if chain.contains(&p) {
-                break;
-            }
-            chain.push(p);
-            next = self.projects.get(&p).and_then(|p| p.parent_id);
-        }
-        chain
-    }
-
-    /// The strongest role a person holds on a project, directly or through an ancestor.
-    pub fn effective_role(&self, person: PersonId, project: ProjectId) -> Option<person::Role> {
-        let roles = &self.people.get(&person)?.roles;
-        self.ancestry(project).iter().filter_map(|p| roles.get(p).copied()).max()
-    }
-
-    /// The customer an entity belongs to, for tenancy checks.
-    pub fn customer_of_project(&self, project: ProjectId) -> Option<CustomerId> {
-        self.projects.get(&project)?.customer_id
+    /// The view after the log was folded up to `position` (clamped to what was folded).
+    pub fn at(&self, position: i64) -> At<'_> {
+        At::new(self, position.min(self.position))
     }
 }

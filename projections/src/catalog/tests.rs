@@ -135,14 +135,46 @@ fn builds_the_navigation_indexes() {
         catalog.apply(&e);
     }
     assert_eq!(catalog.position, 9);
-    assert_eq!(catalog.customer_projects[&c], BTreeSet::from([root, child]));
-    assert_eq!(catalog.project_children[&root], BTreeSet::from([child]));
-    assert_eq!(catalog.customer_people[&c], BTreeSet::from([person]));
-    assert_eq!(catalog.project_vms[&root], BTreeSet::from([vm]), "the move re-indexed the VM");
-    assert!(catalog.project_vms[&child].is_empty());
-    assert_eq!(catalog.last_good_backup(vm), Some(at(5)));
-    assert_eq!(catalog.effective_role(person, child), Some(Role::Member), "roles hold for descendants");
+    let live = catalog.live();
+    assert_eq!(live.projects_of(c).collect::<BTreeSet<_>>(), BTreeSet::from([root, child]));
+    assert_eq!(live.children(root).collect::<Vec<_>>(), vec![child]);
+    assert_eq!(live.people_of(c).collect::<Vec<_>>(), vec![person]);
+    assert_eq!(live.vms_in(root).collect::<Vec<_>>(), vec![vm], "the move re-indexed the VM");
+    assert_eq!(live.vms_in(child).count(), 0);
+    assert_eq!(live.last_good_backup(vm), Some(at(5)));
+    assert_eq!(live.effective_role(person, child), Some(Role::Member), "roles hold for descendants");
     assert_eq!(catalog.tokens["ab".repeat(32).as_str()].person_id, person);
+}
+
+#[test]
+fn a_past_position_sees_the_entities_and_indexes_of_then() {
+    let (c, root, child, person, vm) = ids();
+    let mut catalog = Catalog::default();
+    for e in history() {
+        catalog.apply(&e);
+    }
+    let before_the_move = catalog.at(6);
+    assert_eq!(before_the_move.vms_in(child).collect::<Vec<_>>(), vec![vm]);
+    assert_eq!(before_the_move.vms_in(root).count(), 0);
+    assert_eq!(before_the_move.last_good_backup(vm), None, "the backup was recorded later");
+    assert!(catalog.at(2).project(&child).is_none(), "not created yet");
+    assert_eq!(catalog.at(2).projects_of(c).collect::<Vec<_>>(), vec![root]);
+    assert!(catalog.at(3).person(&person).is_none());
+    assert_eq!(catalog.at(100).position(), 9, "clamped to what was folded");
+}
+
+#[test]
+fn an_expiry_shows_from_the_position_that_recorded_it() {
+    let (_, _, _, _, vm) = ids();
+    let mut catalog = Catalog::default();
+    for e in history() {
+        catalog.apply(&e);
+    }
+    catalog.apply(&rec(10, vm, AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: at(9) })));
+    let expiry = |p: i64| catalog.at(p).backups(vm).map(|b| b.expired_at).collect::<Vec<_>>();
+    assert_eq!(expiry(9), vec![None]);
+    assert_eq!(expiry(10), vec![Some(at(9))]);
+    assert_eq!(expiry(7), Vec::<Option<Instant>>::new(), "not yet recorded");
 }
 
 #[test]

@@ -1,0 +1,196 @@
+//! The catalog as it stood after the log was folded up to one position: the live view
+//! (at the last folded position) and every "as of" view are the same code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::customer::Customer;
+use domain::person::{Person, Role};
+use domain::project::Project;
+use domain::ssh_key::SshKey;
+use domain::vm::Vm;
+use domain::{CustomerId, Instant, PersonId, ProjectId, SshKeyId, VmId};
+use serde::Serialize;
+
+use super::{BackupRecord, BackupView, Catalog};
+
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    catalog: &'a Catalog,
+    position: i64,
+}
+
+/// Everything a view shows, in canonical form: two views that show the same are equal.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct State {
+    pub customers: BTreeMap<CustomerId, Customer>,
+    pub people: BTreeMap<PersonId, Person>,
+    pub projects: BTreeMap<ProjectId, Project>,
+    pub vms: BTreeMap<VmId, Vm>,
+    pub keys: BTreeMap<SshKeyId, SshKey>,
+    pub backups: BTreeMap<VmId, Vec<BackupView>>,
+    pub customer_projects: BTreeMap<CustomerId, Vec<ProjectId>>,
+    pub customer_people: BTreeMap<CustomerId, Vec<PersonId>>,
+    pub project_children: BTreeMap<ProjectId, Vec<ProjectId>>,
+    pub project_vms: BTreeMap<ProjectId, Vec<VmId>>,
+    pub person_keys: BTreeMap<PersonId, Vec<SshKeyId>>,
+}
+
+/// The members of an index entry that `keep` lets through.
+fn members<'a, V: Copy + Ord + 'a>(
+    entry: Option<&'a BTreeSet<V>>,
+    keep: impl Fn(V) -> bool + 'a,
+) -> impl Iterator<Item = V> + 'a {
+    entry.into_iter().flatten().copied().filter(move |v| keep(*v))
+}
+
+impl<'a> At<'a> {
+    pub(super) fn new(catalog: &'a Catalog, position: i64) -> At<'a> {
+        At { catalog, position }
+    }
+
+    /// The last position this view includes.
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
+    pub fn customer(&self, id: &CustomerId) -> Option<&'a Customer> {
+        self.catalog.customers.get_at(id, self.position)
+    }
+
+    pub fn customers(&self) -> impl Iterator<Item = (&'a CustomerId, &'a Customer)> {
+        self.catalog.customers.iter_at(self.position)
+    }
+
+    pub fn person(&self, id: &PersonId) -> Option<&'a Person> {
+        self.catalog.people.get_at(id, self.position)
+    }
+
+    pub fn people(&self) -> impl Iterator<Item = (&'a PersonId, &'a Person)> {
+        self.catalog.people.iter_at(self.position)
+    }
+
+    pub fn project(&self, id: &ProjectId) -> Option<&'a Project> {
+        self.catalog.projects.get_at(id, self.position)
+    }
+
+    pub fn projects(&self) -> impl Iterator<Item = (&'a ProjectId, &'a Project)> {
+        self.catalog.projects.iter_at(self.position)
+    }
+
+    pub fn vm(&self, id: &VmId) -> Option<&'a Vm> {
+        self.catalog.vms.get_at(id, self.position)
+    }
+
+    pub fn vms(&self) -> impl Iterator<Item = (&'a VmId, &'a Vm)> {
+        self.catalog.vms.iter_at(self.position)
+    }
+
+    pub fn key(&self, id: &SshKeyId) -> Option<&'a SshKey> {
+        self.catalog.keys.get_at(id, self.position)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = (&'a SshKeyId, &'a SshKey)> {
+        self.catalog.keys.iter_at(self.position)
+    }
+
+    /// Every project of the customer, roots and descendants.
+    pub fn projects_of(&self, customer: CustomerId) -> impl Iterator<Item = ProjectId> + 'a {
+        let at = *self;
+        members(self.catalog.customer_projects.get(&customer), move |p| at.project(&p).is_some())
+    }
+
+    pub fn people_of(&self, customer: CustomerId) -> impl Iterator<Item = PersonId> + 'a {
+        let at = *self;
+        members(self.catalog.customer_people.get(&customer), move |p| at.person(&p).is_some())
+    }
+
+    pub fn children(&self, project: ProjectId) -> impl Iterator<Item = ProjectId> + 'a {
+        let at = *self;
+        members(self.catalog.project_children.get(&project), move |p| at.project(&p).is_some())
+    }
+
+    /// The VMs whose latest configuration places them in the project (decommissioned ones included).
+    pub fn vms_in(&self, project: ProjectId) -> impl Iterator<Item = VmId> + 'a {
+        let at = *self;
+        members(self.catalog.project_vms.get(&project), move |v| {
+            at.vm(&v).and_then(|v| v.current()).is_some_and(|c| c.project_id == project)
+        })
+    }
+
+    /// The keys the person holds (active and revoked).
+    pub fn keys_of(&self, person: PersonId) -> impl Iterator<Item = SshKeyId> + 'a {
+        let at = *self;
+        members(self.catalog.person_keys.get(&person), move |k| at.key(&k).is_some_and(|k| k.person_id == Some(person)))
+    }
+
+    /// The VM's backups recorded by this position, in the order they were recorded.
+    pub fn backup_records(&self, vm: VmId) -> &'a [BackupRecord] {
+        let all = self.catalog.backups.get(&vm).map_or(&[][..], Vec::as_slice);
+        &all[..all.partition_point(|r| r.recorded <= self.position)]
+    }
+
+    /// The VM's backups as they were known at this position.
+    pub fn backups(&self, vm: VmId) -> impl Iterator<Item = BackupView> + 'a {
+        let position = self.position;
+        self.backup_records(vm).iter().map(move |r| r.view_at(position))
+    }
+
+    /// The finish time of the VM's latest successful backup.
+    pub fn last_good_backup(&self, vm: VmId) -> Option<Instant> {
+        use domain::backup_log::BackupStatus;
+        self.backup_records(vm)
+            .iter()
+            .filter(|r| r.backup.status == BackupStatus::Succeeded)
+            .map(|r| r.backup.finished_at)
+            .max()
+    }
+
+    /// The project and its ancestors, nearest first.
+    pub fn ancestry(&self, project: ProjectId) -> Vec<ProjectId> {
+        let mut chain = vec![];
+        let mut next = Some(project);
+        while let Some(p) = next {
+            if chain.contains(&p) {
+                break;
+            }
+            chain.push(p);
+            next = self.project(&p).and_then(|p| p.parent_id);
+        }
+        chain
+    }
+
+    /// The strongest role a person holds on a project, directly or through an ancestor.
+    pub fn effective_role(&self, person: PersonId, project: ProjectId) -> Option<Role> {
+        let roles = &self.person(&person)?.roles;
+        self.ancestry(project).iter().filter_map(|p| roles.get(p).copied()).max()
+    }
+
+    /// The customer a project belongs to, for tenancy checks.
+    pub fn customer_of_project(&self, project: ProjectId) -> Option<CustomerId> {
+        self.project(&project)?.customer_id
+    }
+
+    /// The whole view in canonical form.
+    pub fn state(&self) -> State {
+        fn index<K: Ord + Copy, V>(keys: impl Iterator<Item = K>, of: impl Fn(K) -> Vec<V>) -> BTreeMap<K, Vec<V>> {
+            keys.map(|k| (k, of(k))).filter(|(_, v)| !v.is_empty()).collect()
+        }
+        let customers: BTreeMap<_, _> = self.customers().map(|(k, v)| (*k, v.clone())).collect();
+        let people: BTreeMap<_, _> = self.people().map(|(k, v)| (*k, v.clone())).collect();
+        let projects: BTreeMap<_, _> = self.projects().map(|(k, v)| (*k, v.clone())).collect();
+        let vms: BTreeMap<_, _> = self.vms().map(|(k, v)| (*k, v.clone())).collect();
+        State {
+            customer_projects: index(customers.keys().copied(), |c| self.projects_of(c).collect()),
+            customer_people: index(customers.keys().copied(), |c| self.people_of(c).collect()),
+            project_children: index(projects.keys().copied(), |p| self.children(p).collect()),
+            project_vms: index(projects.keys().copied(), |p| self.vms_in(p).collect()),
+            person_keys: index(people.keys().copied(), |p| self.keys_of(p).collect()),
+            backups: index(vms.keys().copied(), |v| self.backups(v).collect()),
+            keys: self.keys().map(|(k, v)| (*k, v.clone())).collect(),
+            customers,
+            people,
+            projects,
+            vms,
+        }
+    }
+}
