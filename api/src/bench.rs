@@ -144,7 +144,9 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
     use rand::{Rng, SeedableRng};
     let (log, _) = fixture.open().await?;
     let head = log.head().await?.position;
+    let loading = Instant::now();
     let state = Arc::new(AppState::start(log.clone(), Arc::new(SystemClock), None).await?);
+    let loaded = loading.elapsed().as_secs_f64();
     let schema = crate::graphql::build(state.clone());
     let (customers, projects): (Vec<String>, Vec<String>) = {
         let catalog = state.catalog();
@@ -155,39 +157,55 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
     };
     let staff = crate::auth::Principal::Bootstrap;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let (mut customer_times, mut project_times) = (vec![], vec![]);
+    let queries = [
+        (
+            "customer page",
+            "query($id: ID!, $t: DateTime) { customer(id: $id, asOf: $t) { name projects { name parentId } people { name sshKeys { fingerprint } } } }",
+        ),
+        (
+            "project page",
+            "query($id: ID!, $t: DateTime) { project(id: $id, asOf: $t) { name children { name } vms { name cpu ramGb diskGb lastGoodBackupAt } deployments { name } } }",
+        ),
+    ];
+    // Per query: the times as of a random instant, and of the same query live (the baseline).
+    let mut times: Vec<(Vec<Duration>, Vec<Duration>)> = queries.iter().map(|_| (vec![], vec![])).collect();
     let started = Instant::now();
     for _ in 0..samples {
         let position = rng.random_range(1..=head);
         let at = log.read_after(position - 1, 1).await?.first().map(|e| e.recorded_at).context("an event")?;
         let customer = &customers[rng.random_range(0..customers.len())];
         let project = &projects[rng.random_range(0..projects.len())];
-        for (query, id, times) in [
-            (
-                "query($id: ID!, $t: DateTime) { customer(id: $id, asOf: $t) { name projects { name } people { name } } }",
-                customer,
-                &mut customer_times,
-            ),
-            (
-                "query($id: ID!, $t: DateTime) { project(id: $id, asOf: $t) { name children { name } vms { name cpu ramGb lastGoodBackupAt } deployments { name } } }",
-                project,
-                &mut project_times,
-            ),
-        ] {
-            let request = async_graphql::Request::new(query)
-                .variables(async_graphql::Variables::from_json(serde_json::json!({"id": id, "t": at})))
-                .data(staff.clone());
-            let t = Instant::now();
-            let response = schema.execute(request).await;
-            times.push(t.elapsed());
-            anyhow::ensure!(response.errors.is_empty(), "{:?}", response.errors);
+        for ((_, query), (as_of_times, live_times)) in queries.iter().zip(times.iter_mut()) {
+            let id = if query.contains("customer(") { customer } else { project };
+            for (instant, times) in [(Some(at), &mut *as_of_times), (None, &mut *live_times)] {
+                let request = async_graphql::Request::new(*query)
+                    .variables(async_graphql::Variables::from_json(serde_json::json!({"id": id, "t": instant})))
+                    .data(staff.clone());
+                let t = Instant::now();
+                let response = schema.execute(request).await;
+                times.push(t.elapsed());
+                anyhow::ensure!(response.errors.is_empty(), "{:?}", response.errors);
+            }
         }
     }
     println!("directory bench as-of: {samples} random instants over {head} events, PostgreSQL, GraphQL in-process");
-    println!("{:<30} {:>10} {:>10}", "query", "p50 ms", "p99 ms");
-    for (label, times) in [("customer page as of", customer_times), ("project page as of", project_times)] {
-        let f = Figures::new(label, 1, started.elapsed(), times);
-        println!("{:<30} {:>10.2} {:>10.2}", label, f.p50.as_secs_f64() * 1e3, f.p99.as_secs_f64() * 1e3);
+    println!("catalog folded at start in {loaded:.1} s");
+    println!(
+        "{:<16} {:>12} {:>12} {:>12} {:>12} {:>14}",
+        "query", "as-of p50", "as-of p99", "live p50", "live p99", "p99 ratio"
+    );
+    for ((label, _), (as_of_times, live_times)) in queries.iter().zip(times) {
+        let a = Figures::new(label, 1, started.elapsed(), as_of_times);
+        let l = Figures::new(label, 1, started.elapsed(), live_times);
+        println!(
+            "{:<16} {:>9.2} ms {:>9.2} ms {:>9.2} ms {:>9.2} ms {:>14.2}",
+            label,
+            a.p50.as_secs_f64() * 1e3,
+            a.p99.as_secs_f64() * 1e3,
+            l.p50.as_secs_f64() * 1e3,
+            l.p99.as_secs_f64() * 1e3,
+            a.p99.as_secs_f64() / l.p99.as_secs_f64()
+        );
     }
     if let Some(peak) = peak_memory_mib() {
         println!("peak memory of this process: {peak:.0} MiB");

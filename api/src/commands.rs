@@ -7,6 +7,8 @@ use std::time::Duration;
 use cqrs_es::{Aggregate, AggregateError};
 use domain::backup_log::BackupLog;
 use domain::customer::Customer;
+use domain::http_monitor::HttpMonitor;
+use domain::maintenance_window::MaintenanceWindow;
 use domain::person::Person;
 use domain::project::Project;
 use domain::ssh_key::SshKey;
@@ -35,6 +37,8 @@ pub struct Bus {
     pub projects: Cqrs<Project>,
     pub vms: Cqrs<Vm>,
     pub backups: Cqrs<BackupLog>,
+    pub monitors: Cqrs<HttpMonitor>,
+    pub maintenance: Cqrs<MaintenanceWindow>,
 }
 
 /// Who sends a command, under which id, and why.
@@ -124,6 +128,8 @@ impl Bus {
             projects: cqrs(&log, ()),
             vms: cqrs(&log, ()),
             backups: cqrs(&log, ()),
+            monitors: cqrs(&log, ()),
+            maintenance: cqrs(&log, ()),
             log,
             projector,
         }

@@ -4,6 +4,8 @@ use serde::Serialize;
 
 use crate::backup_log::{BackupLog, BackupLogEvent};
 use crate::customer::{Customer, CustomerEvent};
+use crate::http_monitor::{HttpMonitor, HttpMonitorEvent};
+use crate::maintenance_window::{MaintenanceEvent, MaintenanceWindow};
 use crate::person::{Person, PersonEvent};
 use crate::project::{Project, ProjectEvent};
 use crate::ssh_key::{SshKey, SshKeyEvent};
@@ -19,6 +21,8 @@ pub enum AnyEvent {
     Project(ProjectEvent),
     Vm(VmEvent),
     BackupLog(BackupLogEvent),
+    HttpMonitor(HttpMonitorEvent),
+    Maintenance(MaintenanceEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,8 @@ impl AnyEvent {
             Project::TYPE => AnyEvent::Project(serde_json::from_str(payload)?),
             Vm::TYPE => AnyEvent::Vm(serde_json::from_str(payload)?),
             BackupLog::TYPE => AnyEvent::BackupLog(serde_json::from_str(payload)?),
+            HttpMonitor::TYPE => AnyEvent::HttpMonitor(serde_json::from_str(payload)?),
+            MaintenanceWindow::TYPE => AnyEvent::Maintenance(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
     }
@@ -126,6 +132,38 @@ impl AnyEvent {
                 BackupLogEvent::BackupExpired { backup_id, .. } => {
                     format!("Backup {backup_id} expired")
                 }
+            },
+            A::HttpMonitor(e) => match e {
+                HttpMonitorEvent::HttpMonitorCreated { config, .. } => {
+                    format!("HTTP monitor of {} created (every {} s)", config.url, config.interval_seconds)
+                }
+                HttpMonitorEvent::HttpMonitorReconfigured { config, .. } => {
+                    format!(
+                        "Reconfigured: {} every {} s, expecting {}",
+                        config.url, config.interval_seconds, config.expected_status
+                    )
+                }
+                HttpMonitorEvent::HttpMonitorPaused { .. } => "Paused".to_owned(),
+                HttpMonitorEvent::HttpMonitorResumed { .. } => "Resumed".to_owned(),
+                HttpMonitorEvent::HttpMonitorDeleted { .. } => "Deleted".to_owned(),
+                HttpMonitorEvent::MonitorWentDown { at, observed_status, error, .. } => {
+                    let why = match (observed_status, error) {
+                        (_, Some(e)) => e.clone(),
+                        (Some(s), None) => format!("status {s}"),
+                        (None, None) => "no answer".to_owned(),
+                    };
+                    format!("Went down at {} ({why})", at.to_rfc3339())
+                }
+                HttpMonitorEvent::MonitorRecovered { at, .. } => format!("Up at {}", at.to_rfc3339()),
+            },
+            A::Maintenance(e) => match e {
+                MaintenanceEvent::MaintenanceScheduled { start, end, reason, project_id, .. } => format!(
+                    "Maintenance {} {} to {}: {reason}",
+                    if project_id.is_some() { "of the project" } else { "of the platform" },
+                    start.to_rfc3339(),
+                    end.to_rfc3339()
+                ),
+                MaintenanceEvent::MaintenanceCancelled { reason, .. } => format!("Maintenance cancelled: {reason}"),
             },
         }
     }

@@ -6,6 +6,8 @@
 pub mod backup_log;
 pub mod customer;
 pub mod event;
+pub mod http_monitor;
+pub mod maintenance_window;
 pub mod person;
 pub mod project;
 pub mod shared;

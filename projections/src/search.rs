@@ -76,11 +76,8 @@ impl At<'_> {
         }
         for (id, p) in self.people() {
             if let Some(r) = rank(&[&p.name, &p.email], needle) {
-                let mut path: Vec<String> = p
-                    .customer_id
-                    .and_then(|c| self.customer(&c))
-                    .map(|c| vec![c.name.clone()])
-                    .unwrap_or_default();
+                let mut path: Vec<String> =
+                    p.customer_id.and_then(|c| self.customer(&c)).map(|c| vec![c.name.clone()]).unwrap_or_default();
                 path.push(p.name.clone());
                 push("person", id.to_string(), p.name.clone(), path, p.customer_id, r);
             }

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(transparent, bound(serialize = "K: Serialize, T: Serialize", deserialize = "K: Ord + Deserialize<'de>, T: Deserialize<'de>"))]
+#[serde(
+    transparent,
+    bound(serialize = "K: Serialize, T: Serialize", deserialize = "K: Ord + Deserialize<'de>, T: Deserialize<'de>")
+)]
 pub struct Versions<K, T> {
     by_id: BTreeMap<K, Vec<(i64, T)>>,
 }

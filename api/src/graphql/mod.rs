@@ -1,5 +1,6 @@
 //! The GraphQL schema: the contract's types, queries and mutations.
 
+mod monitoring;
 mod mutation;
 mod query;
 pub mod scalars;
@@ -15,8 +16,13 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub use mutation::Mutation;
-pub use query::Query;
+/// Every query, each area in its own module.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(query::CoreQuery, monitoring::MonitoringQuery);
+
+/// Every mutation, each area in its own module.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(mutation::CoreMutation, monitoring::MonitoringMutation);
 
 pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -25,7 +31,7 @@ pub const MAX_DEPTH: usize = 15;
 pub const MAX_COMPLEXITY: usize = 2000;
 
 pub fn build(state: Arc<AppState>) -> DirectorySchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -34,7 +40,7 @@ pub fn build(state: Arc<AppState>) -> DirectorySchema {
 
 /// The schema without state, for printing its SDL.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
 }
 
 /// What a request reads: the live catalog, or the catalog as it stood at a past log

@@ -83,17 +83,18 @@ pub struct RecordBackupInput {
     pub error: Option<String>,
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct CoreMutation;
 
 /// The client's id, or a new one; `true` when the id was generated here.
-fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Result<(T, bool), ApiError> {
+pub(super) fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Result<(T, bool), ApiError> {
     match id {
         Some(id) => Ok((parse_id(id, "id")?, false)),
         None => Ok((T::from(Uuid::new_v4()), true)),
     }
 }
 
-fn parsed<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
+pub(super) fn parsed<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
     s.parse().map_err(|_| ApiError::NotFound("the changed entity is not in the read model".into()))
 }
 
@@ -134,14 +135,18 @@ fn vm_node(app: &AppState, id: &str) -> Result<VmNode, ApiError> {
 }
 
 /// A customer the caller may see, or NOT_FOUND (the same answer as for an unknown id).
-fn visible_customer(catalog: &Catalog, who: &Principal, id: CustomerId) -> Result<(), ApiError> {
+pub(super) fn visible_customer(catalog: &Catalog, who: &Principal, id: CustomerId) -> Result<(), ApiError> {
     match catalog.customers.get(&id) {
         Some(_) if who.can_read_customer(id) => Ok(()),
         _ => Err(ApiError::NotFound(format!("customer {id} does not exist"))),
     }
 }
 
-fn visible_project<'a>(catalog: &'a Catalog, who: &Principal, id: ProjectId) -> Result<&'a project::Project, ApiError> {
+pub(super) fn visible_project<'a>(
+    catalog: &'a Catalog,
+    who: &Principal,
+    id: ProjectId,
+) -> Result<&'a project::Project, ApiError> {
     match catalog.projects.get(&id) {
         Some(p) if p.customer_id.is_some_and(|c| who.can_read_customer(c)) => Ok(p),
         _ => Err(ApiError::NotFound(format!("project {id} does not exist"))),
@@ -168,7 +173,12 @@ fn visible_vm<'a>(catalog: &'a Catalog, who: &Principal, id: VmId) -> Result<&'a
 
 /// Staff with one of `roles` (or ADMIN), or a customer's person who manages the project
 /// (directly or through an ancestor).
-fn may_manage(catalog: &Catalog, who: &Principal, project: ProjectId, roles: &[Staff]) -> Result<(), ApiError> {
+pub(super) fn may_manage(
+    catalog: &Catalog,
+    who: &Principal,
+    project: ProjectId,
+    roles: &[Staff],
+) -> Result<(), ApiError> {
     if who.has_staff_role(roles) {
         return Ok(());
     }
@@ -189,7 +199,7 @@ fn manages_customer(catalog: &Catalog, who: &Principal, customer: CustomerId) ->
 }
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     async fn register_customer(
         &self,
         ctx: &Context<'_>,
@@ -794,11 +804,11 @@ impl Mutation {
 }
 
 /// A mutation's identity for idempotency and attribution.
-struct Cmd {
-    name: &'static str,
-    input: serde_json::Value,
-    command_id: Option<ID>,
-    reason: Option<String>,
+pub(super) struct Cmd {
+    pub name: &'static str,
+    pub input: serde_json::Value,
+    pub command_id: Option<ID>,
+    pub reason: Option<String>,
 }
 
 /// ADMIN, or the person themselves.
@@ -810,7 +820,7 @@ fn self_or_admin(_: &Catalog, who: &Principal, person: &person::Person) -> Resul
     }
 }
 
-impl Mutation {
+impl CoreMutation {
     /// The shared path of the person mutations: the person must be visible, `check` decides
     /// whether the caller may (and gathers the facts the command needs), then the command
     /// runs and the person's new state is the answer.

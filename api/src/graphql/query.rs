@@ -15,10 +15,11 @@ use super::{app, page_size, parse_id, principal, view};
 use crate::auth::Principal;
 use crate::error::ApiError;
 
-pub struct Query;
+#[derive(Default)]
+pub struct CoreQuery;
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// Who the token belongs to.
     async fn me(&self, ctx: &Context<'_>) -> Result<Viewer> {
         Ok(match principal(ctx)? {
@@ -242,7 +243,7 @@ impl Query {
 }
 
 /// A VM's backup health at `now`: the last good backup (as of then) and the failures of the week before.
-fn backup_health(
+pub(super) fn backup_health(
     at: projections::At<'_>,
     id: VmId,
     vm: &domain::vm::Vm,

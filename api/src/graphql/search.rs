@@ -8,10 +8,10 @@ use crate::auth::Principal;
 
 pub fn find(at: At<'_>, who: &Principal, needle: &str, first: usize) -> Vec<SearchHit> {
     at.search(needle, first, |customer| match customer {
-            Some(c) => who.can_read_customer(c),
-            None => who.is_staff(),
-        })
-        .into_iter()
-        .map(|h| SearchHit { kind: h.kind.to_owned(), id: ID(h.id), title: h.title, path: h.path })
-        .collect()
+        Some(c) => who.can_read_customer(c),
+        None => who.is_staff(),
+    })
+    .into_iter()
+    .map(|h| SearchHit { kind: h.kind.to_owned(), id: ID(h.id), title: h.title, path: h.path })
+    .collect()
 }

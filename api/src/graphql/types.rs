@@ -100,9 +100,9 @@ impl PersonNode {
     }
     /// The person's keys, active and revoked, oldest first.
     async fn ssh_keys(&self, ctx: &Context<'_>) -> Vec<SshKeyNode> {
-        let mut keys: Vec<_> = self
-            .2
-            .with(app(ctx), |at| at.keys_of(self.0).filter_map(|k| at.key(&k).map(|x| SshKeyNode(k, x.clone()))).collect());
+        let mut keys: Vec<_> = self.2.with(app(ctx), |at| {
+            at.keys_of(self.0).filter_map(|k| at.key(&k).map(|x| SshKeyNode(k, x.clone()))).collect()
+        });
         keys.sort_by_key(|k| k.1.added_at);
         keys
     }
@@ -182,11 +182,15 @@ impl ProjectNode {
     }
     /// The VMs currently placed in this project (decommissioned ones included), by name.
     async fn vms(&self, ctx: &Context<'_>) -> Vec<VmNode> {
-        let mut nodes: Vec<_> = self
-            .2
-            .with(app(ctx), |at| at.vms_in(self.0).filter_map(|v| at.vm(&v).map(|x| VmNode::new(v, x.clone(), at))).collect());
+        let mut nodes: Vec<_> = self.2.with(app(ctx), |at| {
+            at.vms_in(self.0).filter_map(|v| at.vm(&v).map(|x| VmNode::new(v, x.clone(), at))).collect()
+        });
         nodes.sort_by(|a, b| a.vm.name.cmp(&b.vm.name));
         nodes
+    }
+    /// The project's HTTP monitors (deleted ones left out).
+    async fn monitors(&self, ctx: &Context<'_>) -> Vec<super::monitoring::MonitorNode> {
+        super::monitoring::project_monitors(app(ctx), self.2, self.0)
     }
     async fn deployments(&self) -> Vec<Deployment> {
         self.1

@@ -13,33 +13,33 @@ const CREATE_PROJECT: &str =
     "mutation($i: CreateProjectInput!) { createProject(input: $i) { id name parentId slaClass customerId } }";
 const REGISTER_PERSON: &str = "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id name customerId } }";
 const ISSUE_TOKEN: &str = "mutation($p: ID!) { issueToken(personId: $p) { token personId } }";
-const PROVISION: &str =
+pub(crate) const PROVISION: &str =
     "mutation($i: ProvisionVmInput!) { provisionVm(input: $i) { id name cpu ramGb diskGb projectId provisionedAt } }";
 
-fn s(v: &Value) -> String {
+pub(crate) fn s(v: &Value) -> String {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
 }
 
 /// Two customers, each with a project and a person holding a token; a staff auditor and an ops person.
-struct World {
-    acme: String,
-    acme_root: String,
-    acme_token: String,
-    acme_person: String,
-    globex: String,
-    globex_project: String,
-    auditor: String,
-    ops: String,
+pub(crate) struct World {
+    pub acme: String,
+    pub acme_root: String,
+    pub acme_token: String,
+    pub acme_person: String,
+    pub globex: String,
+    pub globex_project: String,
+    pub auditor: String,
+    pub ops: String,
 }
 
-async fn customer(app: &TestApp, name: &str, country: &str) -> String {
+pub(crate) async fn customer(app: &TestApp, name: &str, country: &str) -> String {
     let d = app
         .ok(BOOT, REGISTER_CUSTOMER, json!({"i": {"name": name, "country": country, "billingAddress": "Street 1"}}))
         .await;
     s(&d["registerCustomer"]["id"])
 }
 
-async fn project(app: &TestApp, customer: &str, parent: Option<&str>, name: &str) -> String {
+pub(crate) async fn project(app: &TestApp, customer: &str, parent: Option<&str>, name: &str) -> String {
     let d = app
         .ok(
             BOOT,
@@ -50,7 +50,7 @@ async fn project(app: &TestApp, customer: &str, parent: Option<&str>, name: &str
     s(&d["createProject"]["id"])
 }
 
-async fn person(app: &TestApp, customer: Option<&str>, name: &str) -> (String, String) {
+pub(crate) async fn person(app: &TestApp, customer: Option<&str>, name: &str) -> (String, String) {
     let d = app
         .ok(BOOT, REGISTER_PERSON, json!({"i": {"name": name, "email": "p@example.com", "customerId": customer}}))
         .await;
@@ -59,7 +59,7 @@ async fn person(app: &TestApp, customer: Option<&str>, name: &str) -> (String, S
     (id, s(&t["issueToken"]["token"]))
 }
 
-async fn staff(app: &TestApp, name: &str, role: &str) -> String {
+pub(crate) async fn staff(app: &TestApp, name: &str, role: &str) -> String {
     let (id, token) = person(app, None, name).await;
     app.ok(
         BOOT,
@@ -70,7 +70,7 @@ async fn staff(app: &TestApp, name: &str, role: &str) -> String {
     token
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let acme = customer(app, "Acme GmbH", "DE").await;
     let acme_root = project(app, &acme, None, "Shop").await;
     let (acme_person, acme_token) = person(app, Some(&acme), "Ada").await;

@@ -57,3 +57,11 @@ id_type!(
     /// An API token of a person (its hash is stored, never its text).
     TokenId
 );
+id_type!(
+    /// An HTTP monitor of a project.
+    MonitorId
+);
+id_type!(
+    /// A maintenance window, for one project or the whole platform.
+    MaintenanceId
+);

@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::customer::Customer;
+use domain::http_monitor::HttpMonitor;
+use domain::maintenance_window::MaintenanceWindow;
 use domain::person::{Person, Role};
 use domain::project::Project;
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
-use domain::{CustomerId, Instant, PersonId, ProjectId, SshKeyId, VmId};
+use domain::{CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, SshKeyId, VmId};
 use serde::Serialize;
 
 use super::{BackupRecord, BackupView, Catalog};
@@ -33,6 +35,10 @@ pub struct State {
     pub project_children: BTreeMap<ProjectId, Vec<ProjectId>>,
     pub project_vms: BTreeMap<ProjectId, Vec<VmId>>,
     pub person_keys: BTreeMap<PersonId, Vec<SshKeyId>>,
+    pub monitors: BTreeMap<MonitorId, HttpMonitor>,
+    pub maintenance: BTreeMap<MaintenanceId, MaintenanceWindow>,
+    pub project_monitors: BTreeMap<ProjectId, Vec<MonitorId>>,
+    pub project_maintenance: BTreeMap<ProjectId, Vec<MaintenanceId>>,
 }
 
 /// The members of an index entry that `keep` lets through.
@@ -123,6 +129,34 @@ impl<'a> At<'a> {
         members(self.catalog.person_keys.get(&person), move |k| at.key(&k).is_some_and(|k| k.person_id == Some(person)))
     }
 
+    /// A monitor with the transitions recorded by this position.
+    pub fn monitor(&self, id: &MonitorId) -> Option<HttpMonitor> {
+        let mut monitor = self.catalog.monitors.get_at(id, self.position)?.clone();
+        let records = self.catalog.transitions.get(id).map_or(&[][..], Vec::as_slice);
+        monitor.transitions =
+            records.iter().filter(|r| r.recorded <= self.position).map(|r| r.transition.clone()).collect();
+        Some(monitor)
+    }
+
+    /// The project's monitors (deleted ones included).
+    pub fn monitors_of(&self, project: ProjectId) -> impl Iterator<Item = MonitorId> + 'a {
+        let at = *self;
+        members(self.catalog.project_monitors.get(&project), move |m| {
+            at.catalog.monitors.get_at(&m, at.position).is_some()
+        })
+    }
+
+    pub fn maintenance_window(&self, id: &MaintenanceId) -> Option<&'a MaintenanceWindow> {
+        self.catalog.maintenance.get_at(id, self.position)
+    }
+
+    /// The windows that apply to a project: its own and the platform's (cancelled ones included).
+    pub fn maintenance_for(&self, project: ProjectId) -> impl Iterator<Item = MaintenanceId> + 'a {
+        let at = *self;
+        let own = self.catalog.project_maintenance.get(&project).into_iter().flatten();
+        own.chain(&self.catalog.platform_maintenance).copied().filter(move |w| at.maintenance_window(w).is_some())
+    }
+
     /// The VM's backups recorded by this position, in the order they were recorded.
     pub fn backup_records(&self, vm: VmId) -> &'a [BackupRecord] {
         let all = self.catalog.backups.get(&vm).map_or(&[][..], Vec::as_slice);
@@ -187,6 +221,10 @@ impl<'a> At<'a> {
             person_keys: index(people.keys().copied(), |p| self.keys_of(p).collect()),
             backups: index(vms.keys().copied(), |v| self.backups(v).collect()),
             keys: self.keys().map(|(k, v)| (*k, v.clone())).collect(),
+            monitors: self.catalog.monitors.keys().filter_map(|m| self.monitor(m).map(|x| (*m, x))).collect(),
+            maintenance: self.catalog.maintenance.iter_at(self.position).map(|(k, v)| (*k, v.clone())).collect(),
+            project_monitors: index(projects.keys().copied(), |p| self.monitors_of(p).collect()),
+            project_maintenance: index(projects.keys().copied(), |p| self.maintenance_for(p).collect()),
             customers,
             people,
             projects,

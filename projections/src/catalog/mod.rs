@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use domain::backup_log::{BackupLogEvent, BackupStatus};
 use domain::customer::{self, Customer, CustomerEvent};
+use domain::http_monitor::{self, HttpMonitor, HttpMonitorEvent, Transition};
+use domain::maintenance_window::{self, MaintenanceEvent, MaintenanceWindow};
 use domain::person::{self, Person, PersonEvent};
 use domain::project::{self, Project, ProjectEvent};
 use domain::ssh_key::{self, SshKey, SshKeyEvent};
 use domain::vm::{self, Vm, VmEvent};
-use domain::{AnyEvent, CustomerId, Instant, PersonId, ProjectId, SshKeyId, TokenId, VmId};
+use domain::{AnyEvent, CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, SshKeyId, TokenId, VmId};
 
 use crate::Recorded;
 use crate::versions::Versions;
@@ -63,6 +65,13 @@ impl BackupRecord {
     }
 }
 
+/// A monitor transition and the log position that recorded it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransitionRecord {
+    pub recorded: i64,
+    pub transition: Transition,
+}
+
 /// Who a token belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenOwner {
@@ -83,6 +92,15 @@ pub struct Catalog {
     pub keys: Versions<SshKeyId, SshKey>,
     /// Each VM's backups in the order they were recorded.
     pub backups: BTreeMap<VmId, Vec<BackupRecord>>,
+    /// Monitors without their transitions, which are kept apart (a monitor's versions
+    /// would otherwise copy its whole history at every transition).
+    pub monitors: Versions<MonitorId, HttpMonitor>,
+    /// Each monitor's transitions in effective order.
+    pub transitions: BTreeMap<MonitorId, Vec<TransitionRecord>>,
+    pub maintenance: Versions<MaintenanceId, MaintenanceWindow>,
+    project_monitors: BTreeMap<ProjectId, BTreeSet<MonitorId>>,
+    project_maintenance: BTreeMap<ProjectId, BTreeSet<MaintenanceId>>,
+    platform_maintenance: BTreeSet<MaintenanceId>,
     customer_projects: BTreeMap<CustomerId, BTreeSet<ProjectId>>,
     customer_people: BTreeMap<CustomerId, BTreeSet<PersonId>>,
     project_children: BTreeMap<ProjectId, BTreeSet<ProjectId>>,
@@ -102,7 +120,7 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v3";
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v4";
 
     /// SHA-256 (hex) of the catalog's canonical form (its JSON, every map ordered), so two
     /// folds of the same log can be compared by anyone.
@@ -143,6 +161,8 @@ impl Catalog {
             AnyEvent::Project(ev) => self.project(&e.aggregate_id, e.position, ev),
             AnyEvent::Vm(ev) => self.vm(&e.aggregate_id, e.position, ev),
             AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, e.position, ev),
+            AnyEvent::HttpMonitor(ev) => self.monitor(&e.aggregate_id, e.position, ev),
+            AnyEvent::Maintenance(ev) => self.maintenance(&e.aggregate_id, e.position, ev),
         }
     }
 
@@ -215,11 +235,13 @@ impl Catalog {
             expired_at: None,
         };
         let backup = match ev {
-            BackupLogEvent::BackupSucceeded { backup_id, started_at, finished_at, size_bytes, tags, .. } => BackupView {
-                size_bytes: Some(*size_bytes),
-                tags: tags.clone(),
-                ..view(backup_id, BackupStatus::Succeeded, *started_at, *finished_at)
-            },
+            BackupLogEvent::BackupSucceeded { backup_id, started_at, finished_at, size_bytes, tags, .. } => {
+                BackupView {
+                    size_bytes: Some(*size_bytes),
+                    tags: tags.clone(),
+                    ..view(backup_id, BackupStatus::Succeeded, *started_at, *finished_at)
+                }
+            }
             BackupLogEvent::BackupFailed { backup_id, started_at, finished_at, error, .. } => BackupView {
                 error: Some(error.clone()),
                 ..view(backup_id, BackupStatus::Failed, *started_at, *finished_at)
@@ -235,6 +257,46 @@ impl Catalog {
         };
         // The backup log refuses a backup id it already has, so every record is new.
         backups.push(BackupRecord { recorded: position, expired_recorded: None, backup });
+    }
+
+    fn monitor(&mut self, aggregate_id: &str, position: i64, ev: &HttpMonitorEvent) {
+        let Some(mid) = id::<MonitorId>(aggregate_id) else { return };
+        let transition = match ev {
+            HttpMonitorEvent::MonitorWentDown { .. } | HttpMonitorEvent::MonitorRecovered { .. } => {
+                let mut alone = HttpMonitor::default();
+                http_monitor::evolve(&mut alone, ev);
+                alone.transitions.pop()
+            }
+            _ => None,
+        };
+        match transition {
+            Some(transition) => {
+                let records = self.transitions.entry(mid).or_default();
+                let i = records.partition_point(|r| r.transition.at <= transition.at);
+                records.insert(i, TransitionRecord { recorded: position, transition });
+            }
+            None => {
+                http_monitor::evolve(self.monitors.next(mid, position), ev);
+                if let HttpMonitorEvent::HttpMonitorCreated { project_id, .. } = ev {
+                    self.project_monitors.entry(*project_id).or_default().insert(mid);
+                }
+            }
+        }
+    }
+
+    fn maintenance(&mut self, aggregate_id: &str, position: i64, ev: &MaintenanceEvent) {
+        let Some(wid) = id::<MaintenanceId>(aggregate_id) else { return };
+        maintenance_window::evolve(self.maintenance.next(wid, position), ev);
+        if let MaintenanceEvent::MaintenanceScheduled { project_id, .. } = ev {
+            match project_id {
+                Some(p) => {
+                    self.project_maintenance.entry(*p).or_default().insert(wid);
+                }
+                None => {
+                    self.platform_maintenance.insert(wid);
+                }
+            }
+        }
     }
 
     /// The live view.

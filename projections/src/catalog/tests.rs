@@ -170,7 +170,11 @@ fn an_expiry_shows_from_the_position_that_recorded_it() {
     for e in history() {
         catalog.apply(&e);
     }
-    catalog.apply(&rec(10, vm, AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: at(9) })));
+    catalog.apply(&rec(
+        10,
+        vm,
+        AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: at(9) }),
+    ));
     let expiry = |p: i64| catalog.at(p).backups(vm).map(|b| b.expired_at).collect::<Vec<_>>();
     assert_eq!(expiry(9), vec![None]);
     assert_eq!(expiry(10), vec![Some(at(9))]);

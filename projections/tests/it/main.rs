@@ -140,7 +140,11 @@ async fn as_of_equals_a_rebuild_of_the_log_cut_there(kind: &str) {
         live.read().at(position).state()
     };
     let before_all = events[0].recorded_at - chrono::Duration::seconds(1);
-    assert_eq!(as_of(before_all).await, projections::Catalog::default().live().state(), "nothing before the first event");
+    assert_eq!(
+        as_of(before_all).await,
+        projections::Catalog::default().live().state(),
+        "nothing before the first event"
+    );
     for e in &events {
         let expected = rebuilt(&log, Some(e.recorded_at)).await;
         assert_eq!(as_of(e.recorded_at).await, expected.live().state(), "as of position {}", e.position);

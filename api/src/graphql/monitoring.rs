@@ -1,0 +1,495 @@
+//! HTTP monitors, maintenance windows, and the infrastructure overview of a project that
+//! shows them beside its VMs, backups and people.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::http_monitor::{self as monitor, Hop, HttpMonitor, MonitorChanges, MonitorCommand, MonitorSpec, Observed};
+use domain::maintenance_window::{self as maintenance, MaintenanceCommand, MaintenanceWindow};
+use domain::person::StaffRole as Staff;
+use domain::{CustomerId, MaintenanceId, MonitorId, ProjectId};
+use projections::At;
+use serde::Serialize;
+use serde_json::json;
+
+use super::mutation::{may_manage, new_or, parsed, visible_project};
+use super::query::backup_health;
+use super::types::{PersonNode, ProjectNode, VmBackupHealth, VmNode};
+use super::{View, app, parse_id, principal, view};
+use crate::auth::Principal;
+use crate::commands::Envelope;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::http_monitor::MonitorState")]
+pub enum MonitorState {
+    Unknown,
+    Up,
+    Down,
+    Paused,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct CreateHttpMonitorInput {
+    pub id: Option<ID>,
+    pub command_id: Option<ID>,
+    pub project_id: ID,
+    pub url: String,
+    pub follow_redirects: bool,
+    #[graphql(default = 5)]
+    pub max_redirects: Option<i32>,
+    /// Codes and inclusive ranges, e.g. `200-299,301,418`.
+    pub expected_status: String,
+    #[graphql(default = 60)]
+    pub interval_seconds: Option<i32>,
+    #[graphql(default = 10)]
+    pub timeout_seconds: Option<i32>,
+    pub effective_at: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct ReconfigureHttpMonitorInput {
+    pub url: Option<String>,
+    pub follow_redirects: Option<bool>,
+    pub max_redirects: Option<i32>,
+    pub expected_status: Option<String>,
+    pub interval_seconds: Option<i32>,
+    pub timeout_seconds: Option<i32>,
+    pub paused: Option<bool>,
+}
+
+pub struct MonitorNode(pub MonitorId, pub HttpMonitor);
+
+/// A redirect hop as a person reads it: `301 https://example.com/next`.
+fn hop(h: &Hop) -> String {
+    format!("{} {}", h.status, h.location)
+}
+
+#[Object(name = "HttpMonitor")]
+impl MonitorNode {
+    async fn id(&self) -> ID {
+        ID(self.0.to_string())
+    }
+    async fn project_id(&self) -> ID {
+        ID(self.1.project_id.map(|p| p.to_string()).unwrap_or_default())
+    }
+    async fn url(&self) -> &str {
+        self.1.config.as_ref().map_or("", |c| &c.url)
+    }
+    async fn follow_redirects(&self) -> bool {
+        self.1.config.as_ref().is_some_and(|c| c.follow_redirects)
+    }
+    async fn max_redirects(&self) -> u32 {
+        self.1.config.as_ref().map_or(0, |c| c.max_redirects)
+    }
+    /// In canonical form: sorted, overlaps merged.
+    async fn expected_status(&self) -> String {
+        self.1.config.as_ref().map(|c| c.expected_status.to_string()).unwrap_or_default()
+    }
+    async fn interval_seconds(&self) -> u32 {
+        self.1.config.as_ref().map_or(0, |c| c.interval_seconds)
+    }
+    async fn timeout_seconds(&self) -> u32 {
+        self.1.config.as_ref().map_or(0, |c| c.timeout_seconds)
+    }
+    async fn state(&self) -> MonitorState {
+        self.1.state().into()
+    }
+    async fn last_transition_at(&self) -> Option<DateTime<Utc>> {
+        self.1.transitions.last().map(|t| t.at)
+    }
+    /// The redirects the last transition's check followed, each `STATUS LOCATION`.
+    async fn last_redirect_chain(&self) -> Vec<String> {
+        self.1.transitions.last().map(|t| t.redirect_chain.iter().map(hop).collect()).unwrap_or_default()
+    }
+    /// The last transition's observed status code, if there was an answer.
+    async fn last_observed_status(&self) -> Option<u16> {
+        self.1.transitions.last().and_then(|t| t.observed_status)
+    }
+    /// Why the last check that took it down failed.
+    async fn last_error(&self) -> Option<&str> {
+        self.1.transitions.last().and_then(|t| t.error.as_deref())
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.1.deleted_at
+    }
+}
+
+pub struct MaintenanceNode(pub MaintenanceId, pub MaintenanceWindow);
+
+#[Object(name = "MaintenanceWindow")]
+impl MaintenanceNode {
+    async fn id(&self) -> ID {
+        ID(self.0.to_string())
+    }
+    /// None for a platform-wide window.
+    async fn project_id(&self) -> Option<ID> {
+        self.1.project_id.map(|p| ID(p.to_string()))
+    }
+    async fn start(&self) -> DateTime<Utc> {
+        self.1.start
+    }
+    async fn end(&self) -> DateTime<Utc> {
+        self.1.end
+    }
+    async fn announced_at(&self) -> DateTime<Utc> {
+        self.1.announced_at
+    }
+    async fn reason(&self) -> &str {
+        &self.1.reason
+    }
+    /// Whether it was announced at least 24 hours ahead, so it does not count as downtime.
+    async fn announced_in_time(&self) -> bool {
+        self.1.announced_in_time()
+    }
+    async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
+        self.1.cancelled_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct InfrastructureOverview {
+    pub project: ProjectNode,
+    pub vm_count: i32,
+    pub total_cpu: i32,
+    pub total_ram_gb: i32,
+    pub total_disk_gb: i32,
+    /// The VMs in service, by name.
+    pub vms: Vec<VmNode>,
+    pub monitors: Vec<MonitorNode>,
+    pub backup_health: Vec<VmBackupHealth>,
+    /// The customer's people with a role on the project or an ancestor, by name.
+    pub access: Vec<PersonNode>,
+    /// The project's and the platform's windows that have not ended, by start.
+    pub upcoming_maintenance: Vec<MaintenanceNode>,
+}
+
+/// The project's monitors at a view, deleted ones left out.
+pub fn monitors_of(at: At<'_>, project: ProjectId) -> Vec<MonitorNode> {
+    let mut nodes: Vec<_> = at
+        .monitors_of(project)
+        .filter_map(|m| at.monitor(&m).map(|x| MonitorNode(m, x)))
+        .filter(|m| m.1.deleted_at.is_none())
+        .collect();
+    nodes.sort_by(|a, b| {
+        a.1.config.as_ref().map(|c| &c.url).cmp(&b.1.config.as_ref().map(|c| &c.url)).then(a.0.cmp(&b.0))
+    });
+    nodes
+}
+
+fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option<InfrastructureOverview> {
+    let project = at.project(&id)?;
+    let mut vms: Vec<VmNode> = at
+        .vms_in(id)
+        .filter_map(|v| at.vm(&v).map(|x| VmNode::new(v, x.clone(), at)))
+        .filter(|v| v.vm.decommissioned_at.is_none_or(|d| d > now))
+        .collect();
+    vms.sort_by(|a, b| a.vm.name.cmp(&b.vm.name));
+    let total = |f: fn(&domain::vm::Resources) -> u32| {
+        vms.iter().filter_map(|v| v.vm.current()).map(|c| f(&c.resources) as i64).sum::<i64>().min(i32::MAX.into())
+            as i32
+    };
+    let (total_cpu, total_ram_gb, total_disk_gb) = (total(|r| r.cpu), total(|r| r.ram_gb), total(|r| r.disk_gb));
+    let backup_health = vms.iter().filter_map(|v| at.vm(&v.id).map(|x| backup_health(at, v.id, x, now, 26))).collect();
+    let mut access: Vec<PersonNode> = project
+        .customer_id
+        .into_iter()
+        .flat_map(|c| at.people_of(c))
+        .filter_map(|p| at.person(&p).map(|x| (p, x)))
+        .filter(|(p, x)| x.deactivated_at.is_none() && at.effective_role(*p, id).is_some())
+        .map(|(p, x)| PersonNode(p, x.clone(), view))
+        .collect();
+    access.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    let mut upcoming_maintenance: Vec<MaintenanceNode> = at
+        .maintenance_for(id)
+        .filter_map(|w| at.maintenance_window(&w).map(|x| MaintenanceNode(w, x.clone())))
+        .filter(|w| w.1.cancelled_at.is_none() && w.1.end > now)
+        .collect();
+    upcoming_maintenance.sort_by(|a, b| a.1.start.cmp(&b.1.start).then(a.0.cmp(&b.0)));
+    Some(InfrastructureOverview {
+        project: ProjectNode(id, project.clone(), view),
+        vm_count: vms.len() as i32,
+        total_cpu,
+        total_ram_gb,
+        total_disk_gb,
+        monitors: monitors_of(at, id),
+        backup_health,
+        access,
+        upcoming_maintenance,
+        vms,
+    })
+}
+
+#[derive(Default)]
+pub struct MonitoringQuery;
+
+#[Object]
+impl MonitoringQuery {
+    /// A project's VMs, monitors, backup health, people and upcoming maintenance on one
+    /// page; with `asOf`, as recorded at that instant (null if the project did not exist).
+    async fn infrastructure_overview(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Option<InfrastructureOverview>> {
+        let who = principal(ctx)?;
+        let id: ProjectId = parse_id(&project_id, "projectId")?;
+        let view = view(ctx, as_of).await?;
+        let now = match view {
+            View::Live => app(ctx).now(),
+            View::At(_) => {
+                as_of.or_else(|| ctx.data_opt::<super::AsOfRequest>().map(|r| r.0)).unwrap_or_else(|| app(ctx).now())
+            }
+        };
+        Ok(view.with(app(ctx), |at| {
+            let visible = at.customer_of_project(id).is_some_and(|c| who.can_read_customer(c));
+            if visible { overview(at, view, id, now) } else { None }
+        }))
+    }
+
+    /// One monitor; with `asOf`, as recorded at that instant.
+    async fn http_monitor(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Option<MonitorNode>> {
+        let who = principal(ctx)?;
+        let id: MonitorId = parse_id(&id, "id")?;
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |at| {
+            at.monitor(&id)
+                .filter(|m| m.customer_id.is_some_and(|c| who.can_read_customer(c)))
+                .map(|m| MonitorNode(id, m))
+        }))
+    }
+}
+
+fn monitor_node(app: &AppState, id: &str) -> Result<MonitorNode, ApiError> {
+    let id: MonitorId = parsed(id)?;
+    let catalog = app.catalog();
+    let found =
+        catalog.live().monitor(&id).ok_or_else(|| ApiError::NotFound(format!("monitor {id} does not exist")))?;
+    Ok(MonitorNode(id, found))
+}
+
+fn maintenance_node(app: &AppState, id: &str) -> Result<MaintenanceNode, ApiError> {
+    let id: MaintenanceId = parsed(id)?;
+    let catalog = app.catalog();
+    let found = catalog.maintenance.get(&id).cloned();
+    found
+        .map(|w| MaintenanceNode(id, w))
+        .ok_or_else(|| ApiError::NotFound(format!("maintenance window {id} does not exist")))
+}
+
+/// A monitor the caller may see and change (staff OPS, or a manager of its project).
+fn manageable_monitor(app: &AppState, who: &Principal, id: MonitorId) -> Result<(), ApiError> {
+    let catalog = app.catalog();
+    let monitor = catalog.monitors.get(&id).filter(|m| m.customer_id.is_some_and(|c| who.can_read_customer(c)));
+    let project =
+        monitor.and_then(|m| m.project_id).ok_or_else(|| ApiError::NotFound(format!("monitor {id} does not exist")))?;
+    may_manage(&catalog, who, project, &[Staff::Ops])
+}
+
+fn project_facts<T>(
+    app: &AppState,
+    who: &Principal,
+    id: ProjectId,
+    facts: impl FnOnce(CustomerId, bool) -> T,
+) -> Result<T, ApiError> {
+    let catalog = app.catalog();
+    let p = visible_project(&catalog, who, id)?;
+    let customer = p.customer_id.ok_or_else(|| ApiError::NotFound(format!("project {id} does not exist")))?;
+    Ok(facts(customer, p.archived_at.is_some()))
+}
+
+fn to_i64(v: Option<i32>, default: i64) -> i64 {
+    v.map_or(default, i64::from)
+}
+
+#[derive(Default)]
+pub struct MonitoringMutation;
+
+#[Object]
+impl MonitoringMutation {
+    /// A new HTTP monitor of a project (staff OPS, or a manager of the project).
+    async fn create_http_monitor(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateHttpMonitorInput,
+        reason: Option<String>,
+    ) -> Result<MonitorNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let (id, generated): (MonitorId, bool) = new_or(&input.id)?;
+        let project_id: ProjectId = parse_id(&input.project_id, "projectId")?;
+        let project = project_facts(app, who, project_id, |customer_id, archived| monitor::ProjectFacts {
+            id: project_id,
+            customer_id,
+            archived,
+        })?;
+        may_manage(&app.catalog(), who, project_id, &[Staff::Ops])?;
+        let env = Envelope::new(who, "createHttpMonitor", &input, input.command_id.as_ref(), reason)?;
+        let cmd = MonitorCommand::Create {
+            id,
+            project,
+            spec: MonitorSpec {
+                url: input.url,
+                follow_redirects: input.follow_redirects,
+                max_redirects: to_i64(input.max_redirects, 5),
+                expected_status: input.expected_status,
+                interval_seconds: to_i64(input.interval_seconds, 60),
+                timeout_seconds: to_i64(input.timeout_seconds, 10),
+            },
+            effective_at: input.effective_at.unwrap_or_else(|| app.now()),
+        };
+        let done = app.bus.create(&app.bus.monitors, (&id.to_string(), generated), cmd, &env).await?;
+        Ok(monitor_node(app, done.aggregate_id())?)
+    }
+
+    /// Changes what is given; `paused` pauses or resumes the checks.
+    async fn reconfigure_http_monitor(
+        &self,
+        ctx: &Context<'_>,
+        monitor_id: ID,
+        input: ReconfigureHttpMonitorInput,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<MonitorNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let id: MonitorId = parse_id(&monitor_id, "monitorId")?;
+        manageable_monitor(app, who, id)?;
+        let env =
+            Envelope::new(who, "reconfigureHttpMonitor", &json!([monitor_id, input]), command_id.as_ref(), reason)?;
+        let changes = MonitorChanges {
+            url: input.url,
+            follow_redirects: input.follow_redirects,
+            max_redirects: input.max_redirects.map(i64::from),
+            expected_status: input.expected_status,
+            interval_seconds: input.interval_seconds.map(i64::from),
+            timeout_seconds: input.timeout_seconds.map(i64::from),
+            paused: input.paused,
+        };
+        let cmd = MonitorCommand::Reconfigure { changes, at: app.now() };
+        let done = app.bus.execute(&app.bus.monitors, &id.to_string(), cmd, &env).await?;
+        Ok(monitor_node(app, done.aggregate_id())?)
+    }
+
+    /// Stops and removes a monitor; its history stays.
+    async fn delete_http_monitor(
+        &self,
+        ctx: &Context<'_>,
+        monitor_id: ID,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<MonitorNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        let id: MonitorId = parse_id(&monitor_id, "monitorId")?;
+        manageable_monitor(app, who, id)?;
+        let env = Envelope::new(who, "deleteHttpMonitor", &json!([monitor_id]), command_id.as_ref(), reason)?;
+        let done =
+            app.bus.execute(&app.bus.monitors, &id.to_string(), MonitorCommand::Delete { at: app.now() }, &env).await?;
+        Ok(monitor_node(app, done.aggregate_id())?)
+    }
+
+    /// A transition observed by another monitoring system (staff OPS and automation),
+    /// folded by its effective instant like the checker's own.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_monitor_transition(
+        &self,
+        ctx: &Context<'_>,
+        monitor_id: ID,
+        state: MonitorState,
+        at: DateTime<Utc>,
+        observed_status: Option<i32>,
+        error: Option<String>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<MonitorNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: MonitorId = parse_id(&monitor_id, "monitorId")?;
+        let observed = match state {
+            MonitorState::Up => Observed::Up,
+            MonitorState::Down => Observed::Down,
+            MonitorState::Paused | MonitorState::Unknown => {
+                return Err(ApiError::BadInput("state: a transition is to UP or DOWN".into()).into());
+            }
+        };
+        if app.catalog().monitors.get(&id).is_none() {
+            return Err(ApiError::NotFound(format!("monitor {id} does not exist")).into());
+        }
+        let input = json!([monitor_id, state, at, observed_status, error]);
+        let env = Envelope::new(who, "recordMonitorTransition", &input, command_id.as_ref(), reason)?;
+        let cmd = MonitorCommand::RecordTransition {
+            state: observed,
+            at,
+            observed_status: observed_status.map(i64::from),
+            redirect_chain: vec![],
+            error,
+        };
+        let done = app.bus.execute(&app.bus.monitors, &id.to_string(), cmd, &env).await?;
+        Ok(monitor_node(app, done.aggregate_id())?)
+    }
+
+    /// A maintenance window of a project, or of the whole platform without `projectId`
+    /// (staff OPS). Excluded from downtime when announced at least 24 hours ahead.
+    #[allow(clippy::too_many_arguments)]
+    async fn schedule_maintenance(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Option<ID>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        announced_at: DateTime<Utc>,
+        reason: String,
+        id: Option<ID>,
+        command_id: Option<ID>,
+    ) -> Result<MaintenanceNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let (wid, generated): (MaintenanceId, bool) = new_or(&id)?;
+        let project = match &project_id {
+            Some(p) => {
+                let pid: ProjectId = parse_id(p, "projectId")?;
+                Some(project_facts(app, who, pid, |customer_id, archived| maintenance::ProjectFacts {
+                    id: pid,
+                    customer_id,
+                    archived,
+                })?)
+            }
+            None => None,
+        };
+        let input = json!([id, project_id, start, end, announced_at, reason]);
+        let env = Envelope::new(who, "scheduleMaintenance", &input, command_id.as_ref(), Some(reason.clone()))?;
+        let cmd = MaintenanceCommand::Schedule { id: wid, project, start, end, announced_at, reason, now: app.now() };
+        let done = app.bus.create(&app.bus.maintenance, (&wid.to_string(), generated), cmd, &env).await?;
+        Ok(maintenance_node(app, done.aggregate_id())?)
+    }
+
+    /// Calls off a window that has not begun (staff OPS).
+    async fn cancel_maintenance(
+        &self,
+        ctx: &Context<'_>,
+        maintenance_id: ID,
+        reason: String,
+        command_id: Option<ID>,
+    ) -> Result<MaintenanceNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: MaintenanceId = parse_id(&maintenance_id, "maintenanceId")?;
+        if app.catalog().maintenance.get(&id).is_none() {
+            return Err(ApiError::NotFound(format!("maintenance window {id} does not exist")).into());
+        }
+        let input = json!([maintenance_id, reason]);
+        let env = Envelope::new(who, "cancelMaintenance", &input, command_id.as_ref(), Some(reason.clone()))?;
+        let cmd = MaintenanceCommand::Cancel { reason, at: app.now() };
+        let done = app.bus.execute(&app.bus.maintenance, &id.to_string(), cmd, &env).await?;
+        Ok(maintenance_node(app, done.aggregate_id())?)
+    }
+}
+
+/// The monitors of a project node.
+pub fn project_monitors(app: &AppState, view: View, project: ProjectId) -> Vec<MonitorNode> {
+    view.with(app, |at| monitors_of(at, project))
+}
