@@ -34,7 +34,7 @@ pub enum BenchCommand {
         #[command(flatten)]
         fixture: FixtureDb,
     },
-    /// Latency of "as of" answers (a customer page, a project page) at random past positions
+    /// Latency of "as of" answers (a customer page, a project's infrastructure overview) at random past positions
     /// of a fixture database, through GraphQL in-process.
     AsOf {
         #[command(flatten)]
@@ -61,7 +61,8 @@ pub struct FixtureDb {
 impl FixtureDb {
     /// Connects to the fixture's database, creating and loading it on first use.
     async fn open(&self) -> anyhow::Result<(store::EventLog, String)> {
-        let name = format!("directory_bench_{:?}_{}", self.size, self.seed).to_lowercase();
+        // Named by the generator's version too, so a changed generator never reuses old data.
+        let name = format!("directory_bench_{:?}_{}_v{}", self.size, self.seed, fixtures::VERSION).to_lowercase();
         let mut admin = sqlx::PgConnection::connect(&self.pg).await.context("connecting to PostgreSQL")?;
         let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
             .bind(&name)
@@ -163,8 +164,8 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             "query($id: ID!, $t: DateTime) { customer(id: $id, asOf: $t) { name projects { name parentId } people { name sshKeys { fingerprint } } } }",
         ),
         (
-            "project page",
-            "query($id: ID!, $t: DateTime) { project(id: $id, asOf: $t) { name children { name } vms { name cpu ramGb diskGb lastGoodBackupAt } deployments { name } } }",
+            "overview",
+            "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { project { name children { name } } vmCount totalCpu totalRamGb totalDiskGb vms { name cpu ramGb diskGb lastGoodBackupAt } monitors { url state lastTransitionAt } backupHealth { lastGoodBackupAt failuresLast7Days stale } access { name } upcomingMaintenance { start reason } } }",
         ),
     ];
     // Per query: the times as of a random instant, and of the same query live (the baseline).

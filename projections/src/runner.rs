@@ -41,7 +41,7 @@ impl Projector {
         let state = Arc::new(RwLock::new(catalog));
         let position = catch_up(&log, &state).await?;
         let (tx, rx) = watch::channel(position);
-        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: snapshot_at };
+        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: snapshot_at, writing: None };
         tokio::spawn(follow(log, state.clone(), tx, snapshots));
         Ok(Projector { state, position: rx })
     }
@@ -102,6 +102,8 @@ struct Snapshots {
     log: EventLog,
     every: i64,
     last: i64,
+    /// The snapshot being written: one at a time, so they land (and prune) in order.
+    writing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Snapshots {
@@ -110,13 +112,13 @@ impl Snapshots {
     /// does not decode).
     fn maybe_save(&mut self, state: &RwLock<Catalog>) {
         let position = state.read().map(|s| s.position).unwrap_or_default();
-        if !due(self.last, self.every, position) {
+        if !due(self.last, self.every, position) || self.writing.as_ref().is_some_and(|w| !w.is_finished()) {
             return;
         }
         let previous = std::mem::replace(&mut self.last, position);
         let copy = state.read().map(|s| s.clone()).unwrap_or_default();
         let log = self.log.clone();
-        tokio::spawn(async move {
+        self.writing = Some(tokio::spawn(async move {
             let bytes = match tokio::task::spawn_blocking(move || serde_json::to_vec(&copy)).await {
                 Ok(Ok(bytes)) => bytes,
                 _ => return,
@@ -129,7 +131,7 @@ impl Snapshots {
             if let Err(e) = pruned {
                 tracing::warn!(position, error = %e, "catalog snapshot not stored");
             }
-        });
+        }));
     }
 }
 

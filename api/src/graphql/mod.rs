@@ -65,9 +65,17 @@ impl View {
 /// without an `asOf` argument of their own use it.
 pub struct AsOfRequest(pub chrono::DateTime<chrono::Utc>);
 
+/// The instant a field answers as of: its own `asOf`, else the whole request's, else none (live).
+pub(crate) fn as_of_instant(
+    ctx: &Context<'_>,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    as_of.or_else(|| ctx.data_opt::<AsOfRequest>().map(|r| r.0))
+}
+
 /// The view for an optional `asOf` argument.
 pub(crate) async fn view(ctx: &Context<'_>, as_of: Option<chrono::DateTime<chrono::Utc>>) -> Result<View, ApiError> {
-    match as_of.or_else(|| ctx.data_opt::<AsOfRequest>().map(|r| r.0)) {
+    match as_of_instant(ctx, as_of) {
         None => Ok(View::Live),
         Some(at) => Ok(View::At(app(ctx).position_at(at).await?)),
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::mutation::{may_manage, new_or, parsed, visible_project};
 use super::query::backup_health;
 use super::types::{PersonNode, ProjectNode, VmBackupHealth, VmNode};
-use super::{View, app, parse_id, principal, view};
+use super::{View, app, as_of_instant, parse_id, principal, view};
 use crate::auth::Principal;
 use crate::commands::Envelope;
 use crate::error::ApiError;
@@ -236,12 +236,7 @@ impl MonitoringQuery {
         let who = principal(ctx)?;
         let id: ProjectId = parse_id(&project_id, "projectId")?;
         let view = view(ctx, as_of).await?;
-        let now = match view {
-            View::Live => app(ctx).now(),
-            View::At(_) => {
-                as_of.or_else(|| ctx.data_opt::<super::AsOfRequest>().map(|r| r.0)).unwrap_or_else(|| app(ctx).now())
-            }
-        };
+        let now = as_of_instant(ctx, as_of).unwrap_or_else(|| app(ctx).now());
         Ok(view.with(app(ctx), |at| {
             let visible = at.customer_of_project(id).is_some_and(|c| who.can_read_customer(c));
             if visible { overview(at, view, id, now) } else { None }

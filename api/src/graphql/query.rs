@@ -11,7 +11,7 @@ use super::types::{
     BackupConnection, BackupNode, CustomerConnection, CustomerNode, HistoryEntry, LogHead, PersonNode, ProjectNode,
     SearchHit, Viewer, VmBackupHealth, VmNode, page,
 };
-use super::{app, page_size, parse_id, principal, view};
+use super::{app, as_of_instant, page_size, parse_id, principal, view};
 use crate::auth::Principal;
 use crate::error::ApiError;
 
@@ -167,7 +167,7 @@ impl CoreQuery {
         if !(1..=24 * 366).contains(&hours) {
             return Err(ApiError::BadInput("olderThanHours: must be between 1 and 8784".into()).into());
         }
-        let now = as_of.unwrap_or_else(|| app(ctx).now());
+        let now = as_of_instant(ctx, as_of).unwrap_or_else(|| app(ctx).now());
         let view = view(ctx, as_of).await?;
         Ok(view.with(app(ctx), |at| {
             let mut stale: Vec<VmBackupHealth> = at

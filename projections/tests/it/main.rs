@@ -78,38 +78,35 @@ async fn rebuilt(log: &EventLog, upto: Option<chrono::DateTime<chrono::Utc>>) ->
     catalog
 }
 
+const MODEL: &str = projections::Catalog::SNAPSHOT_MODEL;
+
 async fn restarts_from_the_latest_snapshot(kind: &str) {
     let store = TempStore::of_kind(kind).await;
     let log = EventLog::connect(&store.url).await.unwrap();
     let live = Projector::start_with(log.clone(), 5).await.unwrap();
     history(&log, 23).await;
     assert!(live.wait_for(23, Duration::from_secs(5)).await);
-    // Snapshots are written off the folding task: wait for the one at 20.
-    for _ in 0..100 {
-        if log
-            .snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX)
-            .await
-            .unwrap()
-            .is_some_and(|s| s.0 == 20)
-        {
+    // Snapshots are written off the folding task, one at a time (a due one waits while
+    // another is written): wait until the newest is less than 5 events behind.
+    let newest = async || log.snapshot_at_or_before(MODEL, i64::MAX).await.unwrap().map(|s| s.0).unwrap_or(0);
+    for _ in 0..200 {
+        if newest().await > 23 - 5 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (at, _) = log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX).await.unwrap().unwrap();
-    assert_eq!(at, 20, "a snapshot every 5 events");
-    for _ in 0..100 {
-        if log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, 14).await.unwrap().is_none() {
-            break;
+    let at = newest().await;
+    assert!(at > 23 - 5, "a snapshot every 5 events, the newest at {at}");
+    // Pruning follows the newest write; once it has, the one before the newest is all that is left.
+    let older = async |than: i64| log.snapshot_at_or_before(MODEL, than - 1).await.unwrap().map(|s| s.0);
+    for _ in 0..200 {
+        match older(at).await {
+            Some(previous) if older(previous).await.is_none() => break,
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let kept = log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, 19).await.unwrap().map(|s| s.0);
-    assert_eq!(kept, Some(15), "the one before the newest is kept");
-    assert!(
-        log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, 14).await.unwrap().is_none(),
-        "older ones are dropped"
-    );
+    let previous = older(at).await.expect("the one before the newest is kept");
+    assert_eq!(older(previous).await, None, "older ones are dropped");
     let restarted = Projector::start(EventLog::connect(&store.url).await.unwrap()).await.unwrap();
     let full = rebuilt(&log, None).await;
     assert_eq!(*restarted.read(), full, "snapshot + tail = full fold");
