@@ -10,6 +10,7 @@ use domain::customer::Customer;
 use domain::http_monitor::HttpMonitor;
 use domain::maintenance_window::MaintenanceWindow;
 use domain::person::Person;
+use domain::price_list::PriceLists;
 use domain::project::Project;
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
@@ -39,6 +40,7 @@ pub struct Bus {
     pub backups: Cqrs<BackupLog>,
     pub monitors: Cqrs<HttpMonitor>,
     pub maintenance: Cqrs<MaintenanceWindow>,
+    pub price_lists: Cqrs<PriceLists>,
 }
 
 /// Who sends a command, under which id, and why.
@@ -130,6 +132,7 @@ impl Bus {
             backups: cqrs(&log, ()),
             monitors: cqrs(&log, ()),
             maintenance: cqrs(&log, ()),
+            price_lists: cqrs(&log, ()),
             log,
             projector,
         }

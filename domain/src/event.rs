@@ -7,6 +7,7 @@ use crate::customer::{Customer, CustomerEvent};
 use crate::http_monitor::{HttpMonitor, HttpMonitorEvent};
 use crate::maintenance_window::{MaintenanceEvent, MaintenanceWindow};
 use crate::person::{Person, PersonEvent};
+use crate::price_list::{PriceListEvent, PriceLists};
 use crate::project::{Project, ProjectEvent};
 use crate::ssh_key::{SshKey, SshKeyEvent};
 use crate::vm::{Vm, VmEvent};
@@ -23,6 +24,7 @@ pub enum AnyEvent {
     BackupLog(BackupLogEvent),
     HttpMonitor(HttpMonitorEvent),
     Maintenance(MaintenanceEvent),
+    PriceList(PriceListEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,7 @@ impl AnyEvent {
             BackupLog::TYPE => AnyEvent::BackupLog(serde_json::from_str(payload)?),
             HttpMonitor::TYPE => AnyEvent::HttpMonitor(serde_json::from_str(payload)?),
             MaintenanceWindow::TYPE => AnyEvent::Maintenance(serde_json::from_str(payload)?),
+            PriceLists::TYPE => AnyEvent::PriceList(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
     }
@@ -165,6 +168,18 @@ impl AnyEvent {
                 ),
                 MaintenanceEvent::MaintenanceCancelled { reason, .. } => format!("Maintenance cancelled: {reason}"),
             },
+            A::PriceList(PriceListEvent::PriceListPublished { valid_from, prices: p }) => format!(
+                "Price list valid from {}: vCPU {}, RAM GB {}, disk GB {}, backup GB {}, monitor {}, SLA {}/{}/{} EUR a month",
+                valid_from.to_rfc3339(),
+                p.vcpu,
+                p.ram_gb,
+                p.disk_gb,
+                p.backup_gb,
+                p.monitor,
+                p.sla_basic,
+                p.sla_standard,
+                p.sla_premium
+            ),
         }
     }
 }

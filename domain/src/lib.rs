@@ -9,6 +9,7 @@ pub mod event;
 pub mod http_monitor;
 pub mod maintenance_window;
 pub mod person;
+pub mod price_list;
 pub mod project;
 pub mod shared;
 pub mod ssh_key;

@@ -2,6 +2,7 @@
 
 mod monitoring;
 mod mutation;
+mod pricing;
 mod query;
 pub mod scalars;
 mod search;
@@ -18,11 +19,11 @@ use crate::state::AppState;
 
 /// Every query, each area in its own module.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CoreQuery, monitoring::MonitoringQuery);
+pub struct Query(query::CoreQuery, monitoring::MonitoringQuery, pricing::PricingQuery);
 
 /// Every mutation, each area in its own module.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::CoreMutation, monitoring::MonitoringMutation);
+pub struct Mutation(mutation::CoreMutation, monitoring::MonitoringMutation, pricing::PricingMutation);
 
 pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -21,6 +21,30 @@ impl ScalarType for Long {
     }
 }
 
+/// An exact decimal number, written as a string (`"1234.56"`): a JSON number would pass
+/// through binary floating point on its way, so numbers are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Decimal(pub rust_decimal::Decimal);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) if s.len() <= 40 => s
+                .trim()
+                .parse::<rust_decimal::Decimal>()
+                .map(Decimal)
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not a decimal number"))),
+            Value::String(_) => Err(InputValueError::custom("a decimal of at most 40 characters")),
+            _ => Err(InputValueError::custom("a decimal is written as a string, e.g. \"12.50\"")),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
 #[graphql(remote = "domain::project::SlaClass")]
 pub enum SlaClass {

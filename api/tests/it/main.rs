@@ -6,3 +6,4 @@ mod contract;
 mod flows;
 mod helpers;
 mod monitoring;
+mod pricing;

@@ -13,7 +13,7 @@ use domain::vm::Vm;
 use domain::{CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, SshKeyId, VmId};
 use serde::Serialize;
 
-use super::{BackupRecord, BackupView, Catalog};
+use super::{BackupRecord, BackupView, Catalog, PriceListRecord};
 
 #[derive(Clone, Copy)]
 pub struct At<'a> {
@@ -39,6 +39,7 @@ pub struct State {
     pub maintenance: BTreeMap<MaintenanceId, MaintenanceWindow>,
     pub project_monitors: BTreeMap<ProjectId, Vec<MonitorId>>,
     pub project_maintenance: BTreeMap<ProjectId, Vec<MaintenanceId>>,
+    pub price_lists: Vec<PriceListRecord>,
 }
 
 /// The members of an index entry that `keep` lets through.
@@ -157,6 +158,15 @@ impl<'a> At<'a> {
         own.chain(&self.catalog.platform_maintenance).copied().filter(move |w| at.maintenance_window(w).is_some())
     }
 
+    /// The price lists published by this position, by `valid_from`.
+    pub fn price_lists(&self) -> Vec<&'a PriceListRecord> {
+        let published = &self.catalog.price_lists;
+        let mut lists: Vec<_> =
+            published[..published.partition_point(|r| r.recorded <= self.position)].iter().collect();
+        lists.sort_by_key(|r| r.valid_from);
+        lists
+    }
+
     /// The VM's backups recorded by this position, in the order they were recorded.
     pub fn backup_records(&self, vm: VmId) -> &'a [BackupRecord] {
         let all = self.catalog.backups.get(&vm).map_or(&[][..], Vec::as_slice);
@@ -225,6 +235,7 @@ impl<'a> At<'a> {
             maintenance: self.catalog.maintenance.iter_at(self.position).map(|(k, v)| (*k, v.clone())).collect(),
             project_monitors: index(projects.keys().copied(), |p| self.monitors_of(p).collect()),
             project_maintenance: index(projects.keys().copied(), |p| self.maintenance_for(p).collect()),
+            price_lists: self.price_lists().into_iter().cloned().collect(),
             customers,
             people,
             projects,

@@ -17,6 +17,7 @@ use domain::customer::{self, Customer, CustomerEvent};
 use domain::http_monitor::{self, HttpMonitor, HttpMonitorEvent, Transition};
 use domain::maintenance_window::{self, MaintenanceEvent, MaintenanceWindow};
 use domain::person::{self, Person, PersonEvent};
+use domain::price_list::{PriceListEvent, Prices};
 use domain::project::{self, Project, ProjectEvent};
 use domain::ssh_key::{self, SshKey, SshKeyEvent};
 use domain::vm::{self, Vm, VmEvent};
@@ -72,6 +73,14 @@ pub struct TransitionRecord {
     pub transition: Transition,
 }
 
+/// A published price list and the log position that recorded it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PriceListRecord {
+    pub recorded: i64,
+    pub valid_from: Instant,
+    pub prices: Prices,
+}
+
 /// Who a token belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenOwner {
@@ -98,6 +107,8 @@ pub struct Catalog {
     /// Each monitor's transitions in effective order.
     pub transitions: BTreeMap<MonitorId, Vec<TransitionRecord>>,
     pub maintenance: Versions<MaintenanceId, MaintenanceWindow>,
+    /// Every published price list, in the order published.
+    pub price_lists: Vec<PriceListRecord>,
     project_monitors: BTreeMap<ProjectId, BTreeSet<MonitorId>>,
     project_maintenance: BTreeMap<ProjectId, BTreeSet<MaintenanceId>>,
     platform_maintenance: BTreeSet<MaintenanceId>,
@@ -163,6 +174,9 @@ impl Catalog {
             AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, e.position, ev),
             AnyEvent::HttpMonitor(ev) => self.monitor(&e.aggregate_id, e.position, ev),
             AnyEvent::Maintenance(ev) => self.maintenance(&e.aggregate_id, e.position, ev),
+            AnyEvent::PriceList(PriceListEvent::PriceListPublished { valid_from, prices }) => self
+                .price_lists
+                .push(PriceListRecord { recorded: e.position, valid_from: *valid_from, prices: prices.clone() }),
         }
     }
 
