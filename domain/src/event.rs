@@ -9,6 +9,7 @@ use crate::maintenance_window::{MaintenanceEvent, MaintenanceWindow};
 use crate::person::{Person, PersonEvent};
 use crate::price_list::{PriceListEvent, PriceLists};
 use crate::project::{Project, ProjectEvent};
+use crate::release::{Release, ReleaseEvent};
 use crate::ssh_key::{SshKey, SshKeyEvent};
 use crate::vm::{Vm, VmEvent};
 use cqrs_es::Aggregate;
@@ -25,6 +26,7 @@ pub enum AnyEvent {
     HttpMonitor(HttpMonitorEvent),
     Maintenance(MaintenanceEvent),
     PriceList(PriceListEvent),
+    Release(ReleaseEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,7 @@ impl AnyEvent {
             HttpMonitor::TYPE => AnyEvent::HttpMonitor(serde_json::from_str(payload)?),
             MaintenanceWindow::TYPE => AnyEvent::Maintenance(serde_json::from_str(payload)?),
             PriceLists::TYPE => AnyEvent::PriceList(serde_json::from_str(payload)?),
+            Release::TYPE => AnyEvent::Release(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
     }
@@ -180,6 +183,17 @@ impl AnyEvent {
                 p.sla_standard,
                 p.sla_premium
             ),
+            A::Release(e) => match e {
+                ReleaseEvent::ReleaseScheduled { channel, week, window_start, .. } => {
+                    format!("Release of {channel} scheduled for {week}, window {}", window_start.to_rfc3339())
+                }
+                ReleaseEvent::ReleaseVetoed { by, reason, .. } => format!("Vetoed by {by}: {reason}"),
+                ReleaseEvent::VetoWithdrawn { by, .. } => format!("Veto of {by} withdrawn"),
+                ReleaseEvent::ReleaseApproved { by, .. } => format!("Approved by {by:?}"),
+                ReleaseEvent::ReleaseHeld { by, failed_conditions, reason, .. } => {
+                    format!("Held by {by:?}: {}", reason.clone().unwrap_or_else(|| failed_conditions.join("; ")))
+                }
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod maintenance_window;
 pub mod person;
 pub mod price_list;
 pub mod project;
+pub mod release;
 pub mod shared;
 pub mod ssh_key;
 pub mod vm;

@@ -118,6 +118,7 @@ impl CoreQuery {
         ctx: &Context<'_>,
         text: String,
         #[graphql(default = 20)] first: Option<i32>,
+        as_of: Option<DateTime<Utc>>,
     ) -> Result<Vec<SearchHit>> {
         let who = principal(ctx)?;
         let first = page_size(first.unwrap_or(20), 100)? as usize;
@@ -125,7 +126,8 @@ impl CoreQuery {
         if needle.is_empty() || needle.chars().count() > 200 {
             return Err(ApiError::BadInput("text: must be 1-200 characters".into()).into());
         }
-        Ok(search::find(app(ctx).catalog().live(), who, &needle, first))
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |at| search::find(at, who, &needle, first)))
     }
 
     /// The backups of one VM, newest first.

@@ -437,6 +437,9 @@ both_stores!(customers_page_by_name_and_search_finds_things_with_their_path, asy
     let shop = app.ok(BOOT, search, json!({"t": "shop"})).await;
     assert_eq!(shop["search"][0]["title"], "Shop", "an exact match ranks first");
     assert_eq!(app.code(BOOT, search, json!({"t": "  "})).await, "BAD_INPUT");
+    let past = "query($t: String!, $at: DateTime) { search(text: $t, asOf: $at) { title } }";
+    let before = app.ok(BOOT, past, json!({"t": "web", "at": "2000-01-01T00:00:00Z"})).await;
+    assert_eq!(before["search"], json!([]), "nothing was there then");
 });
 
 both_stores!(backup_history_pages_newest_first_and_stale_backups_judges_each_vm, async |app: &TestApp| {

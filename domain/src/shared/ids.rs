@@ -65,3 +65,7 @@ id_type!(
     /// A maintenance window, for one project or the whole platform.
     MaintenanceId
 );
+id_type!(
+    /// A platform release of one channel in one ISO week.
+    ReleaseId
+);

@@ -8,9 +8,10 @@ use domain::http_monitor::HttpMonitor;
 use domain::maintenance_window::MaintenanceWindow;
 use domain::person::{Person, Role};
 use domain::project::Project;
+use domain::release::Release;
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
-use domain::{CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, SshKeyId, VmId};
+use domain::{CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, ReleaseId, SshKeyId, VmId};
 use serde::Serialize;
 
 use super::{BackupRecord, BackupView, Catalog, PriceListRecord};
@@ -40,6 +41,7 @@ pub struct State {
     pub project_monitors: BTreeMap<ProjectId, Vec<MonitorId>>,
     pub project_maintenance: BTreeMap<ProjectId, Vec<MaintenanceId>>,
     pub price_lists: Vec<PriceListRecord>,
+    pub releases: BTreeMap<ReleaseId, Release>,
 }
 
 /// The members of an index entry that `keep` lets through.
@@ -158,6 +160,10 @@ impl<'a> At<'a> {
         own.chain(&self.catalog.platform_maintenance).copied().filter(move |w| at.maintenance_window(w).is_some())
     }
 
+    pub fn releases(&self) -> impl Iterator<Item = (&'a ReleaseId, &'a Release)> {
+        self.catalog.releases.iter_at(self.position)
+    }
+
     /// The price lists published by this position, by `valid_from`.
     pub fn price_lists(&self) -> Vec<&'a PriceListRecord> {
         let published = &self.catalog.price_lists;
@@ -236,6 +242,7 @@ impl<'a> At<'a> {
             project_monitors: index(projects.keys().copied(), |p| self.monitors_of(p).collect()),
             project_maintenance: index(projects.keys().copied(), |p| self.maintenance_for(p).collect()),
             price_lists: self.price_lists().into_iter().cloned().collect(),
+            releases: self.releases().map(|(k, v)| (*k, v.clone())).collect(),
             customers,
             people,
             projects,

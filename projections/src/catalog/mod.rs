@@ -19,9 +19,12 @@ use domain::maintenance_window::{self, MaintenanceEvent, MaintenanceWindow};
 use domain::person::{self, Person, PersonEvent};
 use domain::price_list::{PriceListEvent, Prices};
 use domain::project::{self, Project, ProjectEvent};
+use domain::release::{self, Release, ReleaseEvent};
 use domain::ssh_key::{self, SshKey, SshKeyEvent};
 use domain::vm::{self, Vm, VmEvent};
-use domain::{AnyEvent, CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, SshKeyId, TokenId, VmId};
+use domain::{
+    AnyEvent, CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, ReleaseId, SshKeyId, TokenId, VmId,
+};
 
 use crate::Recorded;
 use crate::versions::Versions;
@@ -107,6 +110,7 @@ pub struct Catalog {
     /// Each monitor's transitions in effective order.
     pub transitions: BTreeMap<MonitorId, Vec<TransitionRecord>>,
     pub maintenance: Versions<MaintenanceId, MaintenanceWindow>,
+    pub releases: Versions<ReleaseId, Release>,
     /// Every published price list, in the order published.
     pub price_lists: Vec<PriceListRecord>,
     project_monitors: BTreeMap<ProjectId, BTreeSet<MonitorId>>,
@@ -174,6 +178,7 @@ impl Catalog {
             AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, e.position, ev),
             AnyEvent::HttpMonitor(ev) => self.monitor(&e.aggregate_id, e.position, ev),
             AnyEvent::Maintenance(ev) => self.maintenance(&e.aggregate_id, e.position, ev),
+            AnyEvent::Release(ev) => self.release(&e.aggregate_id, e.position, ev),
             AnyEvent::PriceList(PriceListEvent::PriceListPublished { valid_from, prices }) => self
                 .price_lists
                 .push(PriceListRecord { recorded: e.position, valid_from: *valid_from, prices: prices.clone() }),
@@ -311,6 +316,11 @@ impl Catalog {
                 }
             }
         }
+    }
+
+    fn release(&mut self, aggregate_id: &str, position: i64, ev: &ReleaseEvent) {
+        let Some(rid) = id::<ReleaseId>(aggregate_id) else { return };
+        release::evolve(self.releases.next(rid, position), ev);
     }
 
     /// The live view.
