@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::backup_log::{BackupLog, BackupLogEvent};
 use crate::customer::{Customer, CustomerEvent};
 use crate::http_monitor::{HttpMonitor, HttpMonitorEvent};
+use crate::invoice::{Invoice, InvoiceEvent, SERIES_TYPE, SeriesEvent};
 use crate::maintenance_window::{MaintenanceEvent, MaintenanceWindow};
 use crate::person::{Person, PersonEvent};
 use crate::price_list::{PriceListEvent, PriceLists};
@@ -27,6 +28,8 @@ pub enum AnyEvent {
     Maintenance(MaintenanceEvent),
     PriceList(PriceListEvent),
     Release(ReleaseEvent),
+    Invoice(InvoiceEvent),
+    InvoiceSeries(SeriesEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,8 @@ impl AnyEvent {
             MaintenanceWindow::TYPE => AnyEvent::Maintenance(serde_json::from_str(payload)?),
             PriceLists::TYPE => AnyEvent::PriceList(serde_json::from_str(payload)?),
             Release::TYPE => AnyEvent::Release(serde_json::from_str(payload)?),
+            Invoice::TYPE => AnyEvent::Invoice(serde_json::from_str(payload)?),
+            SERIES_TYPE => AnyEvent::InvoiceSeries(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
     }
@@ -194,6 +199,22 @@ impl AnyEvent {
                     format!("Held by {by:?}: {}", reason.clone().unwrap_or_else(|| failed_conditions.join("; ")))
                 }
             },
+            A::Invoice(e) => match e {
+                InvoiceEvent::InvoiceDrafted { kind, content, refers_to, .. } => format!(
+                    "{} for {} drafted: net {} EUR{}",
+                    if *kind == crate::invoice::InvoiceKind::Invoice { "Invoice" } else { "Cancellation invoice" },
+                    content.period,
+                    content.net,
+                    refers_to.as_ref().map(|r| format!(", cancelling {}", r.number)).unwrap_or_default()
+                ),
+                InvoiceEvent::InvoiceIssued { number, due_date, .. } => {
+                    format!("Issued as {number}, due {}", due_date.date_naive())
+                }
+                InvoiceEvent::InvoiceCancelled { by, reason } => format!("Cancelled by {}: {reason}", by.number),
+            },
+            A::InvoiceSeries(SeriesEvent::NumberAssigned { number, invoice_id }) => {
+                format!("Number {number} assigned to invoice {invoice_id}")
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod backup_log;
 pub mod customer;
 pub mod event;
 pub mod http_monitor;
+pub mod invoice;
 pub mod maintenance_window;
 pub mod person;
 pub mod price_list;
@@ -20,6 +21,7 @@ pub use event::AnyEvent;
 pub use shared::Instant;
 pub use shared::error::{Classify, Invalid, Refusal};
 pub use shared::ids::*;
+pub use shared::period::Period;
 
 /// The pure core of an aggregate, for code that runs commands without a store (fixtures).
 pub trait Decider: cqrs_es::Aggregate {

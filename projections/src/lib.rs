@@ -2,6 +2,7 @@
 //! no IO and no clock ("now" inside a fold is the event's `recorded_at`). The [`runner`]
 //! is the adapter that reads the log and keeps a model caught up.
 
+pub mod billing;
 pub mod catalog;
 pub mod envelope;
 pub mod runner;

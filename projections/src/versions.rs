@@ -41,6 +41,11 @@ impl<K: Ord + Copy, T: Clone + Default> Versions<K, T> {
         version_at(self.by_id.get(id)?, position)
     }
 
+    /// The positions of the events that made the entity's versions up to `position`.
+    pub fn positions_at(&self, id: &K, position: i64) -> Vec<i64> {
+        self.by_id.get(id).map_or(vec![], |v| v.iter().map(|(p, _)| *p).take_while(|p| *p <= position).collect())
+    }
+
     pub fn contains_key(&self, id: &K) -> bool {
         self.by_id.contains_key(id)
     }

@@ -53,6 +53,17 @@ pub enum StoreError {
     Corrupt { position: i64, reason: String },
 }
 
+/// How an atomic append of several streams ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Atomic {
+    /// Appended; the position of the last event.
+    Appended(i64),
+    /// A stream had moved on: nothing was appended.
+    Conflict,
+    /// The command id was recorded before: nothing was appended.
+    DuplicateCommand(String),
+}
+
 /// One event as the log holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -235,6 +246,28 @@ impl EventLog {
             last = last.max(settle(answer.await)?);
         }
         Ok(last)
+    }
+
+    /// Appends events of several streams in one transaction, all or nothing: each event
+    /// at its stream's next sequence, as the caller numbered them. A stream that moved on
+    /// meanwhile makes the whole append a [`Atomic::Conflict`] (load again and retry).
+    pub async fn append_atomic(&self, events: Vec<SerializedEvent>) -> Result<Atomic, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner.writer.send(writer::Pending { events, reply }).await.map_err(|_| StoreError::Closed)?;
+        match answer.await.map_err(|_| StoreError::Closed)? {
+            Ok(position) => Ok(Atomic::Appended(position)),
+            Err(writer::AppendError::Conflict) => Ok(Atomic::Conflict),
+            Err(writer::AppendError::DuplicateCommand(id)) => Ok(Atomic::DuplicateCommand(id)),
+            Err(writer::AppendError::Store(e)) => Err(StoreError::Rejected(e)),
+        }
+    }
+
+    /// The last sequence of one stream (0 when it has no events).
+    pub async fn last_sequence(&self, aggregate_type: &str, aggregate_id: &str) -> Result<i64, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::last_sequence(p, aggregate_type, aggregate_id).await,
+            Pool::Sqlite(p) => sqlite::last_sequence(p, aggregate_type, aggregate_id).await,
+        }
     }
 
     /// The events this process appends, group by group in log order, as they commit. A

@@ -51,6 +51,16 @@ pub(crate) async fn history(
         .collect()
 }
 
+pub(crate) async fn last_sequence(pool: &PgPool, aggregate_type: &str, aggregate_id: &str) -> Result<i64, StoreError> {
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2")
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_one(pool)
+            .await?;
+    Ok(last.unwrap_or(0))
+}
+
 fn head_row(row: &PgRow) -> Result<LogHead, StoreError> {
     let position: i64 = row.try_get("position")?;
     Ok(LogHead {

@@ -60,6 +60,20 @@ pub(crate) async fn history(
         .collect()
 }
 
+pub(crate) async fn last_sequence(
+    pool: &SqlitePool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<i64, StoreError> {
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT max(sequence) FROM events WHERE aggregate_type = ? AND aggregate_id = ?")
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_one(pool)
+            .await?;
+    Ok(last.unwrap_or(0))
+}
+
 fn head_row(row: &SqliteRow) -> Result<LogHead, StoreError> {
     let position: i64 = row.try_get("position")?;
     let recorded_at: Option<String> = row.try_get("recorded_at")?;

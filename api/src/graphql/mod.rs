@@ -1,5 +1,6 @@
 //! The GraphQL schema: the contract's types, queries and mutations.
 
+mod billing;
 mod monitoring;
 mod mutation;
 mod pricing;
@@ -19,11 +20,16 @@ use crate::state::AppState;
 
 /// Every query, each area in its own module.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CoreQuery, monitoring::MonitoringQuery, pricing::PricingQuery);
+pub struct Query(query::CoreQuery, monitoring::MonitoringQuery, pricing::PricingQuery, billing::BillingQuery);
 
 /// Every mutation, each area in its own module.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::CoreMutation, monitoring::MonitoringMutation, pricing::PricingMutation);
+pub struct Mutation(
+    mutation::CoreMutation,
+    monitoring::MonitoringMutation,
+    pricing::PricingMutation,
+    billing::BillingMutation,
+);
 
 pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -69,3 +69,7 @@ id_type!(
     /// A platform release of one channel in one ISO week.
     ReleaseId
 );
+id_type!(
+    /// An invoice or a cancellation invoice.
+    InvoiceId
+);

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod period;
 pub mod validate;
 
 #[cfg(test)]

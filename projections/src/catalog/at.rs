@@ -5,13 +5,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use domain::customer::Customer;
 use domain::http_monitor::HttpMonitor;
+use domain::invoice::Invoice;
 use domain::maintenance_window::MaintenanceWindow;
 use domain::person::{Person, Role};
 use domain::project::Project;
 use domain::release::Release;
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
-use domain::{CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, ReleaseId, SshKeyId, VmId};
+use domain::{
+    CustomerId, Instant, InvoiceId, MaintenanceId, MonitorId, PersonId, ProjectId, ReleaseId, SshKeyId, VmId,
+};
 use serde::Serialize;
 
 use super::{BackupRecord, BackupView, Catalog, PriceListRecord};
@@ -42,6 +45,8 @@ pub struct State {
     pub project_maintenance: BTreeMap<ProjectId, Vec<MaintenanceId>>,
     pub price_lists: Vec<PriceListRecord>,
     pub releases: BTreeMap<ReleaseId, Release>,
+    pub invoices: BTreeMap<InvoiceId, Invoice>,
+    pub customer_invoices: BTreeMap<CustomerId, Vec<InvoiceId>>,
 }
 
 /// The members of an index entry that `keep` lets through.
@@ -126,6 +131,12 @@ impl<'a> At<'a> {
         })
     }
 
+    /// Every VM that was ever placed in the project, wherever it is now.
+    pub fn vms_ever_in(&self, project: ProjectId) -> impl Iterator<Item = VmId> + 'a {
+        let at = *self;
+        members(self.catalog.project_vms.get(&project), move |v| at.vm(&v).is_some())
+    }
+
     /// The keys the person holds (active and revoked).
     pub fn keys_of(&self, person: PersonId) -> impl Iterator<Item = SshKeyId> + 'a {
         let at = *self;
@@ -158,6 +169,29 @@ impl<'a> At<'a> {
         let at = *self;
         let own = self.catalog.project_maintenance.get(&project).into_iter().flatten();
         own.chain(&self.catalog.platform_maintenance).copied().filter(move |w| at.maintenance_window(w).is_some())
+    }
+
+    pub fn invoice(&self, id: &InvoiceId) -> Option<&'a Invoice> {
+        self.catalog.invoices.get_at(id, self.position)
+    }
+
+    /// The customer's invoices and cancellation invoices (drafts included).
+    pub fn invoices_of(&self, customer: CustomerId) -> impl Iterator<Item = InvoiceId> + 'a {
+        let at = *self;
+        members(self.catalog.customer_invoices.get(&customer), move |i| at.invoice(&i).is_some())
+    }
+
+    /// The positions of the events that made an entity what it is at this view.
+    pub fn vm_events(&self, id: &VmId) -> Vec<i64> {
+        self.catalog.vms.positions_at(id, self.position)
+    }
+
+    pub fn project_events(&self, id: &ProjectId) -> Vec<i64> {
+        self.catalog.projects.positions_at(id, self.position)
+    }
+
+    pub fn monitor_events(&self, id: &MonitorId) -> Vec<i64> {
+        self.catalog.monitors.positions_at(id, self.position)
     }
 
     pub fn releases(&self) -> impl Iterator<Item = (&'a ReleaseId, &'a Release)> {
@@ -243,6 +277,8 @@ impl<'a> At<'a> {
             project_maintenance: index(projects.keys().copied(), |p| self.maintenance_for(p).collect()),
             price_lists: self.price_lists().into_iter().cloned().collect(),
             releases: self.releases().map(|(k, v)| (*k, v.clone())).collect(),
+            invoices: self.catalog.invoices.iter_at(self.position).map(|(k, v)| (*k, v.clone())).collect(),
+            customer_invoices: index(customers.keys().copied(), |c| self.invoices_of(c).collect()),
             customers,
             people,
             projects,

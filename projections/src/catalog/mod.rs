@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use domain::backup_log::{BackupLogEvent, BackupStatus};
 use domain::customer::{self, Customer, CustomerEvent};
 use domain::http_monitor::{self, HttpMonitor, HttpMonitorEvent, Transition};
+use domain::invoice::{self, Invoice, InvoiceEvent};
 use domain::maintenance_window::{self, MaintenanceEvent, MaintenanceWindow};
 use domain::person::{self, Person, PersonEvent};
 use domain::price_list::{PriceListEvent, Prices};
@@ -23,7 +24,8 @@ use domain::release::{self, Release, ReleaseEvent};
 use domain::ssh_key::{self, SshKey, SshKeyEvent};
 use domain::vm::{self, Vm, VmEvent};
 use domain::{
-    AnyEvent, CustomerId, Instant, MaintenanceId, MonitorId, PersonId, ProjectId, ReleaseId, SshKeyId, TokenId, VmId,
+    AnyEvent, CustomerId, Instant, InvoiceId, MaintenanceId, MonitorId, PersonId, ProjectId, ReleaseId, SshKeyId,
+    TokenId, VmId,
 };
 
 use crate::Recorded;
@@ -111,6 +113,8 @@ pub struct Catalog {
     pub transitions: BTreeMap<MonitorId, Vec<TransitionRecord>>,
     pub maintenance: Versions<MaintenanceId, MaintenanceWindow>,
     pub releases: Versions<ReleaseId, Release>,
+    pub invoices: Versions<InvoiceId, Invoice>,
+    customer_invoices: BTreeMap<CustomerId, BTreeSet<InvoiceId>>,
     /// Every published price list, in the order published.
     pub price_lists: Vec<PriceListRecord>,
     project_monitors: BTreeMap<ProjectId, BTreeSet<MonitorId>>,
@@ -179,6 +183,9 @@ impl Catalog {
             AnyEvent::HttpMonitor(ev) => self.monitor(&e.aggregate_id, e.position, ev),
             AnyEvent::Maintenance(ev) => self.maintenance(&e.aggregate_id, e.position, ev),
             AnyEvent::Release(ev) => self.release(&e.aggregate_id, e.position, ev),
+            AnyEvent::Invoice(ev) => self.invoice(&e.aggregate_id, e.position, ev),
+            // The series only hands out numbers; the invoice's own events carry them.
+            AnyEvent::InvoiceSeries(_) => {}
             AnyEvent::PriceList(PriceListEvent::PriceListPublished { valid_from, prices }) => self
                 .price_lists
                 .push(PriceListRecord { recorded: e.position, valid_from: *valid_from, prices: prices.clone() }),
@@ -321,6 +328,14 @@ impl Catalog {
     fn release(&mut self, aggregate_id: &str, position: i64, ev: &ReleaseEvent) {
         let Some(rid) = id::<ReleaseId>(aggregate_id) else { return };
         release::evolve(self.releases.next(rid, position), ev);
+    }
+
+    fn invoice(&mut self, aggregate_id: &str, position: i64, ev: &InvoiceEvent) {
+        let Some(iid) = id::<InvoiceId>(aggregate_id) else { return };
+        invoice::evolve(self.invoices.next(iid, position), ev);
+        if let InvoiceEvent::InvoiceDrafted { content, .. } = ev {
+            self.customer_invoices.entry(content.customer_id).or_default().insert(iid);
+        }
     }
 
     /// The live view.

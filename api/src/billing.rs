@@ -1,0 +1,190 @@
+//! The billing run and cancellations. Issuing touches two streams (the invoice and its
+//! number series) and a cancellation three (the original, the cancellation invoice and
+//! the cancellation series), so these commands bypass the one-aggregate framework: they
+//! load the streams, decide with the domain's pure functions, and append every event in
+//! one transaction (`EventLog::append_atomic`). A stream that moved meanwhile makes the
+//! append a conflict, and the command is decided again on fresh state.
+
+use cqrs_es::persist::SerializedEvent;
+use cqrs_es::{Aggregate, DomainEvent};
+use domain::invoice::{self, Invoice, InvoiceEvent, InvoiceKind, InvoiceSeries, SERIES_TYPE};
+use domain::{CustomerId, Instant, InvoiceId, Period};
+use serde::Serialize;
+use store::{Atomic, EventLog, Metadata};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Attempts before a run gives up on a stream that keeps moving.
+const ATTEMPTS: usize = 20;
+
+fn refused(e: &invoice::InvoiceError) -> ApiError {
+    ApiError::refused(e)
+}
+
+fn serialized<E: DomainEvent + Serialize>(
+    aggregate_type: &str,
+    id: impl ToString,
+    sequence: i64,
+    event: &E,
+    metadata: &Metadata,
+) -> SerializedEvent {
+    SerializedEvent::new(
+        id.to_string(),
+        sequence as usize,
+        aggregate_type.to_owned(),
+        event.event_type(),
+        event.event_version(),
+        serde_json::to_value(event).expect("events serialise"),
+        serde_json::to_value(metadata).expect("metadata serialises"),
+    )
+}
+
+/// An invoice's state and last sequence, read from its stream.
+pub async fn load(log: &EventLog, id: InvoiceId) -> Result<(Invoice, i64), ApiError> {
+    let events = log.history(&id.to_string(), 0, 1000).await.map_err(ApiError::store)?;
+    let mut invoice = Invoice::default();
+    let mut sequence = 0;
+    for e in events.iter().filter(|e| e.aggregate_type == Invoice::TYPE) {
+        let event: InvoiceEvent = serde_json::from_str(&e.payload)
+            .map_err(|err| ApiError::Unavailable(format!("invoice event at {} does not decode: {err}", e.position)))?;
+        invoice::evolve(&mut invoice, &event);
+        sequence = e.sequence;
+    }
+    Ok((invoice, sequence))
+}
+
+async fn series(log: &EventLog, kind: InvoiceKind, at: Instant) -> Result<(Uuid, InvoiceSeries), ApiError> {
+    let id = invoice::series_id(kind, Period::of(at).year());
+    let last = log.last_sequence(SERIES_TYPE, &id.to_string()).await.map_err(ApiError::store)?;
+    Ok((id, InvoiceSeries { last: last as u32 }))
+}
+
+/// The invoice id of a customer's `generation`-th invoice for a period (0 first, one more
+/// after each cancellation): two runs racing for the same invoice write the same stream,
+/// and the store lets only one of them.
+pub fn invoice_id(customer: CustomerId, period: Period, generation: usize) -> InvoiceId {
+    InvoiceId(Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("directory:invoice:{customer}:{period}:{generation}").as_bytes(),
+    ))
+}
+
+fn cancellation_id(original: InvoiceId) -> InvoiceId {
+    InvoiceId(Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("directory:cancellation:{original}").as_bytes()))
+}
+
+/// Whether the period may be billed at `now`: only once it has ended.
+pub fn billable(period: Period, now: Instant) -> Result<(), ApiError> {
+    if period.end() > now {
+        return Err(ApiError::RuleViolation(format!(
+            "the period {period} has not ended yet; it can be billed from {}",
+            period.end()
+        )));
+    }
+    Ok(())
+}
+
+/// What a run found per customer.
+pub enum RunOutcome {
+    Issued(InvoiceId),
+    AlreadyValid(InvoiceId),
+    NothingToBill,
+}
+
+/// Bills one customer for a period: nothing when a valid invoice exists or the total is
+/// zero, else a new invoice drafted and issued in one transaction.
+pub async fn bill_customer(
+    app: &AppState,
+    customer: CustomerId,
+    period: Period,
+    actor: &str,
+    now: Instant,
+) -> Result<RunOutcome, ApiError> {
+    let log = &app.bus.log;
+    let metadata =
+        Metadata { actor: actor.to_owned(), reason: Some(format!("billing run {period}")), ..Metadata::default() };
+    for _ in 0..ATTEMPTS {
+        // The generation: the first invoice id of this customer and period not yet cancelled.
+        let mut generation = 0;
+        let (id, state) = loop {
+            let id = invoice_id(customer, period, generation);
+            let (state, sequence) = load(log, id).await?;
+            match (&state.cancelled_by, state.number.is_some(), sequence) {
+                (Some(_), _, _) => generation += 1,
+                (None, true, _) => return Ok(RunOutcome::AlreadyValid(id)),
+                (None, false, _) => break (id, state),
+            }
+        };
+        let content = {
+            let catalog = app.catalog();
+            projections::billing::compute(catalog.live(), customer, period)
+        };
+        let Some(content) = content else { return Ok(RunOutcome::NothingToBill) };
+        if content.net.is_zero() {
+            return Ok(RunOutcome::NothingToBill);
+        }
+        let drafted = match state.id {
+            Some(_) => vec![],
+            None => invoice::decide(&state, invoice::InvoiceCommand::Draft { id, content }).map_err(|e| refused(&e))?,
+        };
+        let mut draft = state.clone();
+        for e in &drafted {
+            invoice::evolve(&mut draft, e);
+        }
+        let (series_id, series) = series(log, InvoiceKind::Invoice, now).await?;
+        let (issued, numbered) = invoice::issue(&draft, &series, now).map_err(|e| refused(&e))?;
+        let mut events: Vec<SerializedEvent> = vec![];
+        let mut sequence = if state.id.is_some() { 1 } else { 0 };
+        for e in drafted.iter().chain([&issued]) {
+            sequence += 1;
+            events.push(serialized(Invoice::TYPE, id, sequence, e, &metadata));
+        }
+        events.push(serialized(SERIES_TYPE, series_id, i64::from(series.last) + 1, &numbered, &metadata));
+        match log.append_atomic(events).await.map_err(ApiError::store)? {
+            Atomic::Appended(position) => {
+                app.bus.projector.wait_for(position, std::time::Duration::from_secs(10)).await;
+                return Ok(RunOutcome::Issued(id));
+            }
+            Atomic::Conflict | Atomic::DuplicateCommand(_) => continue,
+        }
+    }
+    Err(ApiError::Unavailable("the invoice streams kept changing; run again".into()))
+}
+
+/// Cancels an issued invoice with a cancellation invoice; answers the cancellation's id.
+pub async fn cancel(
+    app: &AppState,
+    original: InvoiceId,
+    reason: &str,
+    actor: &str,
+    now: Instant,
+) -> Result<InvoiceId, ApiError> {
+    let log = &app.bus.log;
+    let metadata = Metadata { actor: actor.to_owned(), reason: Some(reason.to_owned()), ..Metadata::default() };
+    let st = cancellation_id(original);
+    for _ in 0..ATTEMPTS {
+        let (state, sequence) = load(log, original).await?;
+        if state.id.is_none() {
+            return Err(ApiError::NotFound(format!("invoice {original} does not exist")));
+        }
+        let (series_id, series) = series(log, InvoiceKind::Cancellation, now).await?;
+        let (cancelled, [drafted, issued], numbered) =
+            invoice::cancel(&state, st, &series, reason, now).map_err(|e| refused(&e))?;
+        let events = vec![
+            serialized(Invoice::TYPE, original, sequence + 1, &cancelled, &metadata),
+            serialized(Invoice::TYPE, st, 1, &drafted, &metadata),
+            serialized(Invoice::TYPE, st, 2, &issued, &metadata),
+            serialized(SERIES_TYPE, series_id, i64::from(series.last) + 1, &numbered, &metadata),
+        ];
+        match log.append_atomic(events).await.map_err(ApiError::store)? {
+            Atomic::Appended(position) => {
+                app.bus.projector.wait_for(position, std::time::Duration::from_secs(10)).await;
+                return Ok(st);
+            }
+            Atomic::Conflict | Atomic::DuplicateCommand(_) => continue,
+        }
+    }
+    Err(ApiError::Unavailable("the invoice streams kept changing; try again".into()))
+}

@@ -1,0 +1,189 @@
+//! The billing run, cancellations, drift and the exact cents, against both stores.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::flows::{PROVISION, customer, project, s, staff, world};
+use crate::helpers::{BOOT, TestApp, both_stores};
+
+const PUBLISH: &str = "mutation($i: PublishPriceListInput!) { publishPriceList(input: $i) { position } }";
+const RUN: &str = "mutation($p: String!) { runBilling(period: $p) { id number kind customerId period net vatRate vat gross note cancelled projects { projectName path subtotal lines { subject component from to units unitPrice amount provenance } } changes } }";
+const CANCEL: &str = "mutation($i: ID!, $r: String!) { cancelInvoice(invoiceId: $i, reason: $r) { id number kind net gross refersTo refersToNumber projects { subtotal lines { amount } } } }";
+const DRIFT: &str = "query($p: String!) { billingDrift(period: $p) { invoiceId issuedNet recomputedNet difference } }";
+
+async fn prices(app: &TestApp, billing: &str) -> i64 {
+    let input = json!({"i": {"validFrom": "2026-01-01T00:00:00+01:00", "vcpu": "12.50", "ramGb": "3.20", "diskGb": "0.045", "backupGb": "0.02", "monitor": "1.50", "slaBasic": "0", "slaStandard": "15", "slaPremium": "45"}});
+    app.ok(billing, PUBLISH, input).await["publishPriceList"]["position"].as_i64().unwrap()
+}
+
+/// A VM resized mid-March, a backup of 10 GB from 10 March, a monitor from 1 March.
+async fn march(app: &TestApp, project: &str) -> String {
+    let vm = json!({"i": {"projectId": project, "name": "web-1", "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-02-01T00:00:00Z"}});
+    let id = s(&app.ok(BOOT, PROVISION, vm).await["provisionVm"]["id"]);
+    let resize = "mutation($v: ID!, $t: DateTime!) { resizeVm(vmId: $v, cpu: 4, ramGb: 8, diskGb: 40, effectiveAt: $t) { cpu } }";
+    app.ok(BOOT, resize, json!({"v": id, "t": "2026-03-15T23:00:00Z"})).await;
+    let backup = "mutation($i: RecordBackupInput!) { recordBackup(input: $i) { backupId } }";
+    let b = json!({"i": {"vmId": id, "backupId": "b-1", "status": "SUCCEEDED", "startedAt": "2026-03-09T23:30:00Z", "finishedAt": "2026-03-10T00:00:00Z", "sizeBytes": 10_000_000_000i64}});
+    app.ok(BOOT, backup, b).await;
+    let monitor = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
+    let m = json!({"i": {"projectId": project, "url": "https://shop.example.com/", "followRedirects": false, "expectedStatus": "200", "effectiveAt": "2026-03-01T00:00:00Z"}});
+    app.ok(BOOT, monitor, m).await;
+    id
+}
+
+both_stores!(a_run_bills_every_cent_by_the_rules_once, async |app: &TestApp| {
+    let w = world(app).await;
+    let billing = staff(app, "Bea", "BILLING").await;
+    let list = prices(app, &billing).await;
+    let vm = march(app, &w.acme_root).await;
+
+    let run = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    assert_eq!(run.as_array().unwrap().len(), 1, "Globex has nothing to bill: {run}");
+    let invoice = run[0].clone();
+    assert_eq!(invoice["number"], "RE-2026-00001");
+    assert_eq!((invoice["kind"].clone(), invoice["period"].clone()), (json!("INVOICE"), json!("2026-03")));
+    assert_eq!(
+        (invoice["net"].clone(), invoice["vatRate"].clone(), invoice["vat"].clone(), invoice["gross"].clone()),
+        (json!("75.72"), json!("0.19"), json!("14.39"), json!("90.11"))
+    );
+    assert_eq!(invoice["note"], Value::Null, "German VAT, no reverse charge");
+    let group = &invoice["projects"][0];
+    assert_eq!((group["path"].clone(), group["subtotal"].clone()), (json!(["Shop"]), json!("75.72")));
+    let lines: Vec<(String, String, String)> = group["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (s(&l["subject"]), s(&l["component"]), s(&l["amount"])))
+        .collect();
+    let expected = [
+        ("https://shop.example.com/", "Monitor", "1.50"),
+        ("web-1", "Backup GB", "0.14"),
+        ("web-1", "Disk GB", "0.87"),
+        ("web-1", "Disk GB", "0.93"),
+        ("web-1", "RAM GB", "6.20"),
+        ("web-1", "RAM GB", "13.20"),
+        ("web-1", "SLA standard", "7.27"),
+        ("web-1", "SLA standard", "7.73"),
+        ("web-1", "vCPU", "12.11"),
+        ("web-1", "vCPU", "25.77"),
+    ];
+    assert_eq!(lines, expected.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())));
+    let cpu = &group["lines"][8];
+    assert_eq!(
+        (cpu["from"].clone(), cpu["to"].clone(), cpu["units"].clone(), cpu["unitPrice"].clone()),
+        (json!("2026-02-28T23:00:00+00:00"), json!("2026-03-15T23:00:00+00:00"), json!("2"), json!("12.50")),
+        "the period starts at midnight in Berlin; the resize splits the line"
+    );
+    assert!(cpu["provenance"].as_array().unwrap().contains(&json!(list)), "the price list is cited: {cpu}");
+    let history = "query($e: ID!) { history(entityId: $e) { position } }";
+    let vm_events: Vec<Value> = app.ok(BOOT, history, json!({"e": vm})).await["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h.get("position").cloned())
+        .collect();
+    for p in &vm_events[..2] {
+        assert!(cpu["provenance"].as_array().unwrap().contains(p), "the VM's events are cited: {cpu}");
+    }
+    assert!(
+        invoice["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with("VM web-1 resized on 16.03.2026"))
+    );
+
+    // Idempotent: a second run issues nothing.
+    let head = app.head().await;
+    let again = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    assert_eq!(again[0]["id"], invoice["id"]);
+    assert_eq!(app.head().await, head, "nothing appended");
+
+    // A late correction changes nothing issued, and shows as drift.
+    let resize = "mutation($v: ID!) { resizeVm(vmId: $v, cpu: 8, ramGb: 8, diskGb: 40, effectiveAt: \"2026-03-25T00:00:00Z\") { cpu } }";
+    app.ok(BOOT, resize, json!({"v": vm})).await;
+    let drift = app.ok(&billing, DRIFT, json!({"p": "2026-03"})).await["billingDrift"].clone();
+    assert_eq!(drift[0]["issuedNet"], "75.72");
+    assert_ne!(drift[0]["difference"], "0.00", "{drift}");
+    let q = "query($i: ID!) { invoice(id: $i) { net number cancelled } }";
+    assert_eq!(
+        app.ok(&w.acme_token, q, json!({"i": invoice["id"]})).await["invoice"],
+        json!({"net": "75.72", "number": "RE-2026-00001", "cancelled": false})
+    );
+
+    // Cancelled only by a cancellation invoice; then the next run issues a new one.
+    let st =
+        app.ok(&billing, CANCEL, json!({"i": invoice["id"], "r": "wrong configuration billed"})).await["cancelInvoice"]
+            .clone();
+    assert_eq!((st["number"].clone(), st["kind"].clone()), (json!("ST-2026-00001"), json!("CANCELLATION")));
+    assert_eq!((st["net"].clone(), st["gross"].clone()), (json!("-75.72"), json!("-90.11")));
+    assert_eq!((st["refersTo"].clone(), st["refersToNumber"].clone()), (invoice["id"].clone(), json!("RE-2026-00001")));
+    assert_eq!(st["projects"][0]["subtotal"], "-75.72");
+    assert_eq!(app.code(&billing, CANCEL, json!({"i": invoice["id"], "r": "again"})).await, "CONFLICT");
+    assert_eq!(app.code(&billing, CANCEL, json!({"i": st["id"], "r": "x"})).await, "RULE_VIOLATION");
+    assert_eq!(
+        app.code(&billing, CANCEL, json!({"i": "00000000-0000-0000-0000-000000000001", "r": "x"})).await,
+        "NOT_FOUND"
+    );
+    let rerun = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    assert_eq!(rerun[0]["number"], "RE-2026-00002");
+    assert_eq!(rerun[0]["net"], drift[0]["recomputedNet"], "computed from the log as it stands");
+    assert_eq!(app.ok(&billing, DRIFT, json!({"p": "2026-03"})).await["billingDrift"][0]["difference"], "0.00");
+
+    let mine = "query($c: ID!) { invoices(customerId: $c) { number kind cancelled } }";
+    let listed = app.ok(&w.acme_token, mine, json!({"c": w.acme})).await["invoices"].clone();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    let numbers: BTreeMap<String, bool> =
+        listed.as_array().unwrap().iter().map(|i| (s(&i["number"]), i["cancelled"].as_bool().unwrap())).collect();
+    assert_eq!(
+        numbers,
+        BTreeMap::from([
+            ("RE-2026-00001".into(), true),
+            ("RE-2026-00002".into(), false),
+            ("ST-2026-00001".into(), false)
+        ])
+    );
+    let globex = crate::flows::person(app, Some(&w.globex), "Gus").await.1;
+    assert_eq!(app.ok(&globex, mine, json!({"c": w.acme})).await["invoices"], json!([]), "another customer's invoices");
+    assert_eq!(app.code(&w.acme_token, RUN, json!({"p": "2026-03"})).await, "FORBIDDEN");
+});
+
+both_stores!(bad_periods_are_refused_and_append_nothing, async |app: &TestApp| {
+    let billing = staff(app, "Bea", "BILLING").await;
+    let head = app.head().await;
+    for bad in ["2026-13", "april", "2026-3", ""] {
+        assert_eq!(app.code(&billing, RUN, json!({"p": bad})).await, "BAD_INPUT", "{bad:?}");
+        assert_eq!(app.code(&billing, DRIFT, json!({"p": bad})).await, "BAD_INPUT", "{bad:?}");
+    }
+    assert_eq!(app.code(&billing, RUN, json!({"p": "2099-01"})).await, "RULE_VIOLATION", "a period in the future");
+    assert_eq!(app.head().await, head);
+});
+
+both_stores!(concurrent_runs_number_gaplessly_and_bill_each_customer_once, async |app: &TestApp| {
+    let billing = staff(app, "Bea", "BILLING").await;
+    prices(app, &billing).await;
+    for n in 0..6 {
+        let c = customer(app, &format!("Customer {n}"), "DE").await;
+        let p = project(app, &c, None, "Main").await;
+        let vm = json!({"i": {"projectId": p, "name": "vm", "location": "fsn1", "cpu": 1, "ramGb": 1, "diskGb": 10, "effectiveAt": "2026-01-01T00:00:00Z"}});
+        app.ok(BOOT, PROVISION, vm).await;
+    }
+    let runs = futures::future::join_all((0..3).map(|_| app.gql(&billing, RUN, json!({"p": "2026-03"})))).await;
+    for r in &runs {
+        assert!(r.get("errors").is_none(), "{r}");
+    }
+    let numbers: Vec<String> =
+        runs[0]["data"]["runBilling"].as_array().unwrap().iter().map(|i| s(&i["number"])).collect();
+    let mut sorted = numbers.clone();
+    sorted.sort();
+    assert_eq!(sorted, (1..=6).map(|n| format!("RE-2026-{n:05}")).collect::<Vec<_>>(), "gapless, none doubled");
+    let q = "{ events(first: 1000) { eventType } }";
+    let issued = app.ok(BOOT, q, json!({})).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["eventType"] == "InvoiceIssued")
+        .count();
+    assert_eq!(issued, 6, "each customer billed once");
+});

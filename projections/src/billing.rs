@@ -1,0 +1,400 @@
+//! The billing rules of `contract/rules.md`, as a pure function of a catalog view: what a
+//! customer owes for a period, line by line, with the positions of the events behind each
+//! line. The billing run, the preview and the drift check all call [`compute`].
+//!
+//! Choices where the rules are silent: a component whose unit price is zero gets no line;
+//! a segment without any applicable price list is not billed; backup storage follows the
+//! price list in force (a price change splits its line as it splits the others), and its
+//! units are the GB held on average over the whole period within that segment; an EU
+//! customer without a VAT id pays German VAT, as the place of supply is ours.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::backup_log::BackupStatus;
+use domain::invoice::{InvoiceContent, InvoiceLine, ProjectGroup, Recipient, cents};
+use domain::price_list::Prices;
+use domain::project::SlaClass;
+use domain::shared::validate::is_eu;
+use domain::vm::{Resources, Vm};
+use domain::{CustomerId, Instant, Period, ProjectId, VmId};
+use rust_decimal::Decimal;
+
+use crate::catalog::{At, PriceListRecord};
+
+pub const VAT_DE: Decimal = Decimal::from_parts(19, 0, 0, false, 2);
+pub const REVERSE_CHARGE: &str = "Reverse charge";
+
+/// A half-open interval of instants.
+type Span = (Instant, Instant);
+
+fn overlap((a, b): Span, (c, d): Span) -> Option<Span> {
+    let (from, to) = (a.max(c), b.min(d));
+    (from < to).then_some((from, to))
+}
+
+/// Cuts `span` at every instant of `cuts` inside it.
+fn segments(span: Span, cuts: impl IntoIterator<Item = Instant>) -> Vec<Span> {
+    let inside: BTreeSet<Instant> = cuts.into_iter().filter(|t| *t > span.0 && *t < span.1).collect();
+    let mut points = vec![span.0];
+    points.extend(inside);
+    points.push(span.1);
+    points.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+fn seconds((from, to): Span) -> Decimal {
+    Decimal::from((to - from).num_seconds())
+}
+
+struct Context<'a> {
+    at: At<'a>,
+    period: Period,
+    span: Span,
+    lists: Vec<&'a PriceListRecord>,
+}
+
+impl<'a> Context<'a> {
+    fn price_at(&self, t: Instant) -> Option<&'a PriceListRecord> {
+        self.lists.iter().rev().find(|r| r.valid_from <= t).copied()
+    }
+
+    fn price_cuts(&self) -> Vec<Instant> {
+        self.lists.iter().map(|r| r.valid_from).collect()
+    }
+
+    /// `units × price × seconds(span) / seconds(period)`, rounded to cents.
+    fn prorated(&self, units: Decimal, price: Decimal, span: Span) -> Decimal {
+        cents(units * price * seconds(span) / seconds(self.span))
+    }
+
+    fn sla_at(&self, project: ProjectId, t: Instant) -> (SlaClass, Vec<i64>) {
+        let p = self.at.project(&project);
+        let class = p
+            .and_then(|p| p.sla_timeline.iter().rev().find(|(from, _)| *from <= t).or(p.sla_timeline.first()))
+            .map_or(SlaClass::Basic, |(_, c)| *c);
+        (class, self.at.project_events(&project))
+    }
+}
+
+fn sla_price(prices: &Prices, class: SlaClass) -> Decimal {
+    match class {
+        SlaClass::Basic => prices.sla_basic,
+        SlaClass::Standard => prices.sla_standard,
+        SlaClass::Premium => prices.sla_premium,
+    }
+}
+
+fn sla_name(class: SlaClass) -> &'static str {
+    match class {
+        SlaClass::Basic => "SLA basic",
+        SlaClass::Standard => "SLA standard",
+        SlaClass::Premium => "SLA premium",
+    }
+}
+
+fn provenance(mut positions: Vec<i64>) -> Vec<i64> {
+    positions.sort_unstable();
+    positions.dedup();
+    positions
+}
+
+/// What is constant over one stretch of a VM's life in the period.
+#[derive(Clone, PartialEq)]
+struct Stretch {
+    project: ProjectId,
+    resources: Resources,
+    sla: SlaClass,
+    list: i64,
+}
+
+fn vm_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>) {
+    let Some(born) = vm.provisioned_at() else { return };
+    let Some(life) = overlap((born, vm.decommissioned_at.unwrap_or(cx.span.1)), cx.span) else { return };
+    let projects: BTreeSet<ProjectId> = vm.timeline.iter().map(|c| c.project_id).collect();
+    let mut cuts: Vec<Instant> = vm.timeline.iter().map(|c| c.from).collect();
+    cuts.extend(cx.price_cuts());
+    for p in &projects {
+        cuts.extend(cx.at.project(p).into_iter().flat_map(|p| p.sla_timeline.iter().map(|(t, _)| *t)));
+    }
+    // Maximal stretches: adjacent segments with the same configuration, class and prices merge.
+    let mut stretches: Vec<(Span, Stretch, &PriceListRecord)> = vec![];
+    for seg in segments(life, cuts) {
+        let (Some(config), Some(list)) = (vm.configuration_at(seg.0), cx.price_at(seg.0)) else { continue };
+        let (sla, _) = cx.sla_at(config.project_id, seg.0);
+        let key = Stretch { project: config.project_id, resources: config.resources, sla, list: list.recorded };
+        match stretches.last_mut() {
+            Some((span, last, _)) if *last == key && span.1 == seg.0 => span.1 = seg.1,
+            _ => stretches.push((seg, key, list)),
+        }
+    }
+    let vm_events = cx.at.vm_events(&id);
+    for (span, s, list) in stretches {
+        let p = &list.prices;
+        let mut base = vm_events.clone();
+        base.push(list.recorded);
+        let components = [
+            ("vCPU", Decimal::from(s.resources.cpu), p.vcpu, base.clone()),
+            ("RAM GB", Decimal::from(s.resources.ram_gb), p.ram_gb, base.clone()),
+            ("Disk GB", Decimal::from(s.resources.disk_gb), p.disk_gb, base.clone()),
+            (sla_name(s.sla), Decimal::ONE, sla_price(p, s.sla), {
+                let mut with_project = base.clone();
+                with_project.extend(cx.sla_at(s.project, span.0).1);
+                with_project
+            }),
+        ];
+        for (component, units, unit_price, positions) in components {
+            if unit_price.is_zero() {
+                continue;
+            }
+            out.entry(s.project).or_default().push(InvoiceLine {
+                subject: vm.name.clone(),
+                component: component.to_owned(),
+                from: span.0,
+                to: span.1,
+                units,
+                unit_price,
+                amount: cx.prorated(units, unit_price, span),
+                provenance: provenance(positions),
+            });
+        }
+    }
+}
+
+const GB: i64 = 1_000_000_000;
+
+fn backup_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>) {
+    let Some(project) =
+        vm.timeline.iter().rev().find(|c| c.from < cx.span.1).or(vm.timeline.first()).map(|c| c.project_id)
+    else {
+        return;
+    };
+    let records: Vec<_> = cx
+        .at
+        .backup_records(id)
+        .iter()
+        .filter(|r| r.backup.status == BackupStatus::Succeeded)
+        .map(|r| (r, r.view_at(cx.at.position())))
+        .filter_map(|(r, b)| {
+            overlap((b.finished_at, b.expired_at.unwrap_or(cx.span.1)), cx.span).map(|held| (r, b, held))
+        })
+        .collect();
+    if records.is_empty() {
+        return;
+    }
+    for seg in segments(cx.span, cx.price_cuts()) {
+        let Some(list) = cx.price_at(seg.0) else { continue };
+        if list.prices.backup_gb.is_zero() {
+            continue;
+        }
+        let mut byte_seconds = Decimal::ZERO;
+        let mut positions = vec![list.recorded];
+        for (r, b, held) in &records {
+            if let Some(part) = overlap(*held, seg) {
+                byte_seconds += Decimal::from(b.size_bytes.unwrap_or(0)) * seconds(part);
+                positions.push(r.recorded);
+                positions.extend(r.expired_recorded.filter(|p| *p <= cx.at.position()));
+            }
+        }
+        if byte_seconds.is_zero() {
+            continue;
+        }
+        let gb = byte_seconds / seconds(cx.span) / Decimal::from(GB);
+        out.entry(project).or_default().push(InvoiceLine {
+            subject: vm.name.clone(),
+            component: "Backup GB".to_owned(),
+            from: seg.0,
+            to: seg.1,
+            units: gb.round_dp(6),
+            unit_price: list.prices.backup_gb,
+            amount: cents(gb * list.prices.backup_gb),
+            provenance: provenance(positions),
+        });
+    }
+}
+
+fn monitor_lines(cx: &Context<'_>, project: ProjectId, out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>) {
+    for mid in cx.at.monitors_of(project) {
+        let Some(m) = cx.at.monitor(&mid) else { continue };
+        let url = m.config.as_ref().map(|c| c.url.clone()).unwrap_or_default();
+        // The stretches it was checked: from each "on" to the next "off".
+        let mut active: Vec<Span> = vec![];
+        for (i, (t, on)) in m.activity.iter().enumerate() {
+            if *on {
+                let end = m.activity[i + 1..].iter().find(|(_, on)| !on).map_or(cx.span.1.max(*t), |(u, _)| *u);
+                active.extend(overlap((*t, end), cx.span));
+            }
+        }
+        let events = cx.at.monitor_events(&mid);
+        for span in active {
+            for seg in segments(span, cx.price_cuts()) {
+                let Some(list) = cx.price_at(seg.0) else { continue };
+                if list.prices.monitor.is_zero() {
+                    continue;
+                }
+                let mut positions = events.clone();
+                positions.push(list.recorded);
+                out.entry(project).or_default().push(InvoiceLine {
+                    subject: url.clone(),
+                    component: "Monitor".to_owned(),
+                    from: seg.0,
+                    to: seg.1,
+                    units: Decimal::ONE,
+                    unit_price: list.prices.monitor,
+                    amount: cx.prorated(Decimal::ONE, list.prices.monitor, seg),
+                    provenance: provenance(positions),
+                });
+            }
+        }
+    }
+}
+
+/// The customer's projects in tree order: depth-first from the roots, siblings by name.
+fn tree_order(at: At<'_>, customer: CustomerId) -> Vec<ProjectId> {
+    let projects: BTreeSet<ProjectId> = at.projects_of(customer).collect();
+    let by_name = |ids: &mut Vec<ProjectId>| {
+        ids.sort_by(|a, b| {
+            let name = |p: &ProjectId| at.project(p).map(|p| p.name.clone()).unwrap_or_default();
+            name(a).cmp(&name(b)).then(a.cmp(b))
+        })
+    };
+    let mut roots: Vec<ProjectId> = projects
+        .iter()
+        .copied()
+        .filter(|p| at.project(p).and_then(|p| p.parent_id).is_none_or(|parent| !projects.contains(&parent)))
+        .collect();
+    by_name(&mut roots);
+    let mut order = vec![];
+    let mut stack: Vec<ProjectId> = roots.into_iter().rev().collect();
+    while let Some(p) = stack.pop() {
+        if order.contains(&p) {
+            continue;
+        }
+        order.push(p);
+        let mut children: Vec<ProjectId> = at.children(p).filter(|c| projects.contains(c)).collect();
+        by_name(&mut children);
+        stack.extend(children.into_iter().rev());
+    }
+    order
+}
+
+/// The VAT rate and note for a customer.
+pub fn vat(country: &str, vat_id: Option<&str>) -> (Decimal, Option<String>) {
+    match (country, vat_id) {
+        ("DE", _) => (VAT_DE, None),
+        (c, Some(_)) if is_eu(c) => (Decimal::ZERO, Some(REVERSE_CHARGE.to_owned())),
+        (c, None) if is_eu(c) => (VAT_DE, None),
+        _ => (Decimal::ZERO, None),
+    }
+}
+
+/// Every VM that was ever in one of the customer's projects.
+fn vms_of(at: At<'_>, customer: CustomerId) -> BTreeSet<VmId> {
+    at.projects_of(customer).flat_map(|p| at.vms_ever_in(p)).collect()
+}
+
+/// What the customer owes for the period, as the view shows the log; none for an unknown customer.
+pub fn compute(at: At<'_>, customer: CustomerId, period: Period) -> Option<InvoiceContent> {
+    let c = at.customer(&customer)?;
+    let cx = Context { at, period, span: (period.start(), period.end()), lists: at.price_lists() };
+    let mut lines: BTreeMap<ProjectId, Vec<InvoiceLine>> = BTreeMap::new();
+    for id in vms_of(at, customer) {
+        if let Some(vm) = at.vm(&id) {
+            vm_lines(&cx, id, vm, &mut lines);
+            backup_lines(&cx, id, vm, &mut lines);
+        }
+    }
+    for p in at.projects_of(customer) {
+        monitor_lines(&cx, p, &mut lines);
+    }
+    let mut groups = vec![];
+    for p in tree_order(at, customer) {
+        let Some(mut own) = lines.remove(&p) else { continue };
+        own.sort_by(|a, b| a.subject.cmp(&b.subject).then(a.component.cmp(&b.component)).then(a.from.cmp(&b.from)));
+        let path: Vec<String> =
+            at.ancestry(p).iter().rev().filter_map(|a| at.project(a).map(|x| x.name.clone())).collect();
+        groups.push(ProjectGroup {
+            project_id: p,
+            project_name: at.project(&p).map(|x| x.name.clone()).unwrap_or_default(),
+            path,
+            subtotal: own.iter().map(|l| l.amount).sum(),
+            lines: own,
+        });
+    }
+    let net: Decimal = groups.iter().map(|g| g.subtotal).sum();
+    let (vat_rate, note) = vat(&c.country, c.vat_id.as_deref());
+    let vat = cents(net * vat_rate);
+    Some(InvoiceContent {
+        customer_id: customer,
+        recipient: Recipient {
+            name: c.name.clone(),
+            address: c.billing_address.clone(),
+            country: c.country.clone(),
+            vat_id: c.vat_id.clone(),
+            payment_terms_days: c.payment_terms_days,
+        },
+        period: cx.period,
+        groups,
+        net,
+        vat_rate,
+        vat,
+        gross: net + vat,
+        note,
+        changes: changes(&cx, customer),
+    })
+}
+
+/// What changed in the period, against the month before: VMs new, resized, moved and
+/// decommissioned (by effective time), and price lists that took effect.
+fn changes(cx: &Context<'_>, customer: CustomerId) -> Vec<String> {
+    let inside = |t: Instant| t >= cx.span.0 && t < cx.span.1;
+    let day = |t: Instant| t.with_timezone(&chrono_tz::Europe::Berlin).format("%d.%m.%Y").to_string();
+    let project_name = |p: &ProjectId| cx.at.project(p).map(|p| p.name.clone()).unwrap_or_default();
+    let mut out = vec![];
+    for id in vms_of(cx.at, customer) {
+        let Some(vm) = cx.at.vm(&id) else { continue };
+        for (i, c) in vm.timeline.iter().enumerate() {
+            if !inside(c.from) {
+                continue;
+            }
+            let r = &c.resources;
+            match i.checked_sub(1).map(|j| &vm.timeline[j]) {
+                None => out.push(format!(
+                    "New VM {} in {} from {}: {} vCPU, {} GB RAM, {} GB disk",
+                    vm.name,
+                    project_name(&c.project_id),
+                    day(c.from),
+                    r.cpu,
+                    r.ram_gb,
+                    r.disk_gb
+                )),
+                Some(prev) if prev.project_id != c.project_id => out.push(format!(
+                    "VM {} moved from {} to {} on {}",
+                    vm.name,
+                    project_name(&prev.project_id),
+                    project_name(&c.project_id),
+                    day(c.from)
+                )),
+                Some(prev) if prev.resources != c.resources => out.push(format!(
+                    "VM {} resized on {}: {} → {} vCPU, {} → {} GB RAM, {} → {} GB disk",
+                    vm.name,
+                    day(c.from),
+                    prev.resources.cpu,
+                    r.cpu,
+                    prev.resources.ram_gb,
+                    r.ram_gb,
+                    prev.resources.disk_gb,
+                    r.disk_gb
+                )),
+                Some(_) => {}
+            }
+        }
+        if let Some(d) = vm.decommissioned_at.filter(|d| inside(*d)) {
+            out.push(format!("VM {} decommissioned on {}", vm.name, day(d)));
+        }
+    }
+    for list in &cx.lists {
+        if inside(list.valid_from) {
+            out.push(format!("New prices from {}", day(list.valid_from)));
+        }
+    }
+    out
+}
