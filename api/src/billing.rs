@@ -153,6 +153,83 @@ pub async fn bill_customer(
     Err(ApiError::Unavailable("the invoice streams kept changing; run again".into()))
 }
 
+/// Bills every customer for the period, in customer-name order; answers the period's
+/// valid invoices (new and earlier), in the same order.
+pub async fn run(app: &AppState, period: Period, actor: &str, now: Instant) -> Result<Vec<InvoiceId>, ApiError> {
+    billable(period, now)?;
+    let customers: Vec<CustomerId> = {
+        let catalog = app.catalog();
+        let mut all: Vec<_> = catalog.live().customers().map(|(id, c)| (c.name.clone(), *id)).collect();
+        all.sort();
+        all.into_iter().map(|(_, id)| id).collect()
+    };
+    let mut valid = vec![];
+    for customer in customers {
+        match bill_customer(app, customer, period, actor, now).await? {
+            RunOutcome::Issued(id) | RunOutcome::AlreadyValid(id) => valid.push(id),
+            RunOutcome::NothingToBill => {}
+        }
+    }
+    Ok(valid)
+}
+
+/// The period the scheduled run bills at `now`: the previous month from the 1st at 06:00
+/// Europe/Berlin on (the 1st never has a DST change, so that is six hours after midnight).
+pub fn scheduled_period(now: Instant) -> Period {
+    let current = Period::of(now);
+    if now >= current.start() + chrono::Duration::hours(6) { current.previous() } else { current.previous().previous() }
+}
+
+/// When the scheduled run after `now` falls due.
+pub fn next_schedule(now: Instant) -> Instant {
+    let current = Period::of(now);
+    let this_month = current.start() + chrono::Duration::hours(6);
+    if now < this_month { this_month } else { current.next().start() + chrono::Duration::hours(6) }
+}
+
+/// Runs the scheduled billing of the period due at `now` unless it was completed: at
+/// start (a run missed while the server was down happens then, once) and at each due
+/// instant. Answers the period billed, if a run happened.
+pub async fn run_scheduled(app: &AppState, now: Instant) -> Result<Option<Period>, ApiError> {
+    use domain::billing_run::{BillingRunCommand, stream_id};
+    let period = scheduled_period(now);
+    let actor = "system:billing-scheduler";
+    let envelope = |name: &str| crate::commands::Envelope {
+        actor: actor.to_owned(),
+        command_id: Uuid::new_v4().to_string(),
+        retryable: false,
+        payload_hash: format!("{name}:{period}"),
+        reason: Some(format!("scheduled billing run of {period}")),
+    };
+    let stream = stream_id(period).to_string();
+    let start = BillingRunCommand::Start { period, at: now };
+    match app.bus.execute(&app.bus.billing_runs, &stream, start, &envelope("start")).await {
+        Ok(_) => {}
+        Err(ApiError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let invoices = run(app, period, actor, now).await?;
+    let complete = BillingRunCommand::Complete { invoices, at: app.now() };
+    app.bus.execute(&app.bus.billing_runs, &stream, complete, &envelope("complete")).await?;
+    Ok(Some(period))
+}
+
+/// The scheduler task of `directory serve`.
+pub fn spawn_scheduler(app: std::sync::Arc<AppState>) {
+    tokio::spawn(async move {
+        loop {
+            match run_scheduled(&app, app.now()).await {
+                Ok(Some(period)) => tracing::info!(%period, "scheduled billing run completed"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e.message(), "scheduled billing run failed; retrying later"),
+            }
+            // Wake at the next due instant, and hourly in case the clock jumped.
+            let wait = (next_schedule(app.now()) - app.now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait.min(std::time::Duration::from_secs(3600))).await;
+        }
+    });
+}
+
 /// Cancels an issued invoice with a cancellation invoice; answers the cancellation's id.
 pub async fn cancel(
     app: &AppState,

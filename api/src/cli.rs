@@ -206,7 +206,9 @@ async fn serve(
             println!("  {who:<40} {token}");
         }
     }
-    let app = http::router(Arc::new(state), metrics);
+    let state = Arc::new(state);
+    crate::billing::spawn_scheduler(state.clone());
+    let app = http::router(state, metrics);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use cqrs_es::{Aggregate, AggregateError};
 use domain::backup_log::BackupLog;
+use domain::billing_run::BillingRun;
 use domain::customer::Customer;
 use domain::http_monitor::HttpMonitor;
 use domain::maintenance_window::MaintenanceWindow;
@@ -41,6 +42,7 @@ pub struct Bus {
     pub monitors: Cqrs<HttpMonitor>,
     pub maintenance: Cqrs<MaintenanceWindow>,
     pub price_lists: Cqrs<PriceLists>,
+    pub billing_runs: Cqrs<BillingRun>,
 }
 
 /// Who sends a command, under which id, and why.
@@ -133,6 +135,7 @@ impl Bus {
             monitors: cqrs(&log, ()),
             maintenance: cqrs(&log, ()),
             price_lists: cqrs(&log, ()),
+            billing_runs: cqrs(&log, ()),
             log,
             projector,
         }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::backup_log::{BackupLog, BackupLogEvent};
+use crate::billing_run::{BillingRun, BillingRunEvent};
 use crate::customer::{Customer, CustomerEvent};
 use crate::http_monitor::{HttpMonitor, HttpMonitorEvent};
 use crate::invoice::{Invoice, InvoiceEvent, SERIES_TYPE, SeriesEvent};
@@ -30,6 +31,7 @@ pub enum AnyEvent {
     Release(ReleaseEvent),
     Invoice(InvoiceEvent),
     InvoiceSeries(SeriesEvent),
+    BillingRun(BillingRunEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,7 @@ impl AnyEvent {
             Release::TYPE => AnyEvent::Release(serde_json::from_str(payload)?),
             Invoice::TYPE => AnyEvent::Invoice(serde_json::from_str(payload)?),
             SERIES_TYPE => AnyEvent::InvoiceSeries(serde_json::from_str(payload)?),
+            BillingRun::TYPE => AnyEvent::BillingRun(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
     }
@@ -214,6 +217,12 @@ impl AnyEvent {
             },
             A::InvoiceSeries(SeriesEvent::NumberAssigned { number, invoice_id }) => {
                 format!("Number {number} assigned to invoice {invoice_id}")
+            }
+            A::BillingRun(BillingRunEvent::BillingRunStarted { period, .. }) => {
+                format!("Billing run of {period} started")
+            }
+            A::BillingRun(BillingRunEvent::BillingRunCompleted { invoices, .. }) => {
+                format!("Billing run completed: {} valid invoices", invoices.len())
             }
         }
     }

@@ -4,6 +4,7 @@
 //! loaded, so that `decide` stays a function of its inputs.
 
 pub mod backup_log;
+pub mod billing_run;
 pub mod customer;
 pub mod event;
 pub mod http_monitor;

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::scalars::{Decimal, Long};
 use super::{app, parse_id, principal, view};
-use crate::billing::{self, RunOutcome};
+use crate::billing;
 use crate::error::ApiError;
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
@@ -296,21 +296,10 @@ impl BillingMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Billing])?;
         let period = self::period(&period)?;
-        let now = app.now();
-        billing::billable(period, now)?;
-        let customers: Vec<CustomerId> = {
-            let catalog = app.catalog();
-            let mut all: Vec<_> = catalog.live().customers().map(|(id, c)| (c.name.clone(), *id)).collect();
-            all.sort();
-            all.into_iter().map(|(_, id)| id).collect()
-        };
-        for customer in customers {
-            match billing::bill_customer(app, customer, period, &who.actor(), now).await? {
-                RunOutcome::Issued(_) | RunOutcome::AlreadyValid(_) | RunOutcome::NothingToBill => {}
-            }
-        }
+        let valid = billing::run(app, period, &who.actor(), app.now()).await?;
         let catalog = app.catalog();
-        Ok(valid_invoices(catalog.live(), period).into_iter().map(|(id, x)| InvoiceNode(id, x)).collect())
+        let at = catalog.live();
+        Ok(valid.into_iter().filter_map(|id| at.invoice(&id).map(|x| InvoiceNode(id, x.clone()))).collect())
     }
 
     /// Cancels an issued invoice by issuing a cancellation invoice with the negated lines;

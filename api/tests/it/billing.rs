@@ -187,3 +187,46 @@ both_stores!(concurrent_runs_number_gaplessly_and_bill_each_customer_once, async
         .count();
     assert_eq!(issued, 6, "each customer billed once");
 });
+
+#[test]
+fn the_scheduled_run_bills_the_previous_month_from_the_1st_at_6_berlin_time() {
+    use api::billing::{next_schedule, scheduled_period};
+    let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    // 1 April 06:00 in Berlin is 04:00Z (summer time); 1 March 06:00 is 05:00Z.
+    assert_eq!(scheduled_period(t("2026-04-01T03:59:59Z")).to_string(), "2026-02");
+    assert_eq!(scheduled_period(t("2026-04-01T04:00:00Z")).to_string(), "2026-03");
+    assert_eq!(scheduled_period(t("2026-03-01T04:59:59Z")).to_string(), "2026-01");
+    assert_eq!(scheduled_period(t("2026-03-01T05:00:00Z")).to_string(), "2026-02");
+    assert_eq!(scheduled_period(t("2027-01-01T05:00:00Z")).to_string(), "2026-12");
+    assert_eq!(next_schedule(t("2026-03-15T12:00:00Z")), t("2026-04-01T04:00:00Z"));
+    assert_eq!(next_schedule(t("2026-04-01T03:00:00Z")), t("2026-04-01T04:00:00Z"));
+    assert_eq!(next_schedule(t("2026-10-02T00:00:00Z")), t("2026-11-01T05:00:00Z"), "back to winter time");
+}
+
+both_stores!(a_missed_scheduled_run_happens_at_start_once, async |app: &TestApp| {
+    let w = world(app).await;
+    let billing = staff(app, "Bea", "BILLING").await;
+    prices(app, &billing).await;
+    march(app, &w.acme_root).await;
+    let due = "2026-04-03T09:00:00Z".parse().unwrap();
+    let first = api::billing::run_scheduled(&app.state, due).await.unwrap();
+    assert_eq!(first.map(|p| p.to_string()).as_deref(), Some("2026-03"));
+    let head = app.head().await;
+    assert_eq!(api::billing::run_scheduled(&app.state, due).await.unwrap(), None, "completed: not again");
+    assert_eq!(app.head().await, head);
+    let q = "query($c: ID!) { invoices(customerId: $c) { number period } }";
+    assert_eq!(
+        app.ok(BOOT, q, json!({"c": w.acme})).await["invoices"],
+        json!([{"number": "RE-2026-00001", "period": "2026-03"}])
+    );
+    let runs = "{ events(first: 1000) { eventType actor } }";
+    let events = app.ok(BOOT, runs, json!({})).await["events"].clone();
+    let run_events: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["eventType"].as_str().unwrap().starts_with("BillingRun"))
+        .collect();
+    assert_eq!(run_events.len(), 2, "started and completed: {run_events:?}");
+    assert_eq!(run_events[0]["actor"], "system:billing-scheduler");
+});

@@ -73,3 +73,7 @@ id_type!(
     /// An invoice or a cancellation invoice.
     InvoiceId
 );
+id_type!(
+    /// The scheduled billing run of one period.
+    BillingRunId
+);

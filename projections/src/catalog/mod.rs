@@ -186,6 +186,8 @@ impl Catalog {
             AnyEvent::Invoice(ev) => self.invoice(&e.aggregate_id, e.position, ev),
             // The series only hands out numbers; the invoice's own events carry them.
             AnyEvent::InvoiceSeries(_) => {}
+            // Runs are bookkeeping of the scheduler; the invoices show what they did.
+            AnyEvent::BillingRun(_) => {}
             AnyEvent::PriceList(PriceListEvent::PriceListPublished { valid_from, prices }) => self
                 .price_lists
                 .push(PriceListRecord { recorded: e.position, valid_from: *valid_from, prices: prices.clone() }),
