@@ -28,6 +28,7 @@ pub struct Http {
     pub state: Arc<AppState>,
     pub schema: DirectorySchema,
     pub metrics: Option<PrometheusHandle>,
+    pub issuer: Arc<crate::pdf::invoice::Issuer>,
 }
 
 pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router {
@@ -37,25 +38,28 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/invoices/{file}", get(invoice_document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Http { state, schema, metrics })
+        .with_state(Http { state, schema, metrics, issuer: Arc::new(crate::pdf::invoice::Issuer::from_env()) })
 }
 
 async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
+fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Response> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+    let catalog = http.state.catalog();
+    auth::authenticate(header, http.state.bootstrap_hash.as_deref(), &catalog, http.state.now())
+        .map_err(|e| refusal(StatusCode::UNAUTHORIZED, &e))
+}
+
 /// One GraphQL request per body (no batch arrays), authenticated by bearer token.
 async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
-    let principal = {
-        let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
-        let catalog = http.state.catalog();
-        auth::authenticate(header, http.state.bootstrap_hash.as_deref(), &catalog, http.state.now())
-    };
-    let principal = match principal {
+    let principal = match authenticate(&http, &headers) {
         Ok(p) => p,
-        Err(e) => return refusal(StatusCode::UNAUTHORIZED, &e),
+        Err(response) => return response,
     };
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         let message = "batched requests are not accepted: send one GraphQL request per POST";
@@ -106,6 +110,55 @@ fn oversized(request: &async_graphql::Request) -> bool {
 fn refusal(status: StatusCode, e: &ApiError) -> Response {
     let body = serde_json::json!({ "errors": [{ "message": e.message(), "extensions": { "code": e.code() } }] });
     (status, Json(body)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct AsOfParam {
+    #[serde(rename = "asOf")]
+    as_of: Option<String>,
+}
+
+/// `GET /invoices/{id}.pdf`: an issued invoice (or cancellation invoice) as a PDF, for
+/// staff and for the customer's own people; `?asOf=` answers as recorded then.
+async fn invoice_document(
+    State(http): State<Http>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<AsOfParam>,
+) -> Response {
+    let principal = match authenticate(&http, &headers) {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let not_found = || refusal(StatusCode::NOT_FOUND, &ApiError::NotFound(format!("no invoice document {file:?}")));
+    let Some(id) = file.strip_suffix(".pdf").and_then(|id| id.parse::<domain::InvoiceId>().ok()) else {
+        return not_found();
+    };
+    let position = match query.as_of.as_deref().map(str::parse::<chrono::DateTime<chrono::Utc>>) {
+        None => None,
+        Some(Ok(at)) => match http.state.position_at(at).await {
+            Ok(p) => Some(p),
+            Err(e) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &e),
+        },
+        Some(Err(_)) => {
+            return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput("asOf: an RFC 3339 instant".into()));
+        }
+    };
+    let invoice = {
+        let catalog = http.state.catalog();
+        let view = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
+        view.invoice(&id)
+            .filter(|i| i.number.is_some())
+            .filter(|i| i.content.as_ref().is_some_and(|c| principal.can_read_customer(c.customer_id)))
+            .cloned()
+    };
+    let Some(invoice) = invoice else { return not_found() };
+    let issuer = http.issuer.clone();
+    let bytes = match tokio::task::spawn_blocking(move || crate::pdf::invoice::render(&invoice, &issuer)).await {
+        Ok(bytes) => bytes,
+        Err(_) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
+    };
+    ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response()
 }
 
 /// Ready when the store answers and the read models have caught up with the log.

@@ -11,5 +11,6 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod pdf;
 pub mod state;
 pub mod telemetry;

@@ -230,3 +230,61 @@ both_stores!(a_missed_scheduled_run_happens_at_start_once, async |app: &TestApp|
     assert_eq!(run_events.len(), 2, "started and completed: {run_events:?}");
     assert_eq!(run_events[0]["actor"], "system:billing-scheduler");
 });
+
+both_stores!(issued_invoices_are_german_pdfs_with_every_mandatory_content, async |app: &TestApp| {
+    use crate::helpers::pdftotext;
+    let w = world(app).await;
+    let address = "mutation($c: ID!, $a: String!) { changeBillingAddress(customerId: $c, billingAddress: $a) { id } }";
+    app.ok(BOOT, address, json!({"c": w.acme, "a": "Hauptstraße 5\n10115 Berlin"})).await;
+    let billing = staff(app, "Bea", "BILLING").await;
+    prices(app, &billing).await;
+    march(app, &w.acme_root).await;
+    let run = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    let id = s(&run[0]["id"]);
+    let path = format!("/invoices/{id}.pdf");
+    let (status, kind, pdf) = app.get_as(Some(&w.acme_token), &path).await;
+    assert_eq!((status.as_u16(), kind.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdftotext(&pdf);
+    for expected in [
+        "Rechnung RE-2026-00001",
+        "Acme GmbH",
+        "Hauptstraße 5",
+        "10115 Berlin",
+        "Directory Hosting GmbH",
+        "Unsere USt-IdNr.",
+        "DE123456789",
+        "Leistungszeitraum",
+        "01.03.2026–31.03.2026",
+        "Shop",
+        "web-1 · vCPU",
+        "01.03.–15.03.2026",
+        "12,50 €",
+        "12,11 €",
+        "Summe Shop",
+        "Nettobetrag",
+        "75,72 €",
+        "Umsatzsteuer 19 %",
+        "14,39 €",
+        "Bruttobetrag",
+        "90,11 €",
+        "Zahlbar ohne Abzug bis zum",
+        "Seite 1 von 1",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    let (_, _, again) = app.get_as(Some(&w.acme_token), &path).await;
+    assert_eq!(pdf, again, "the same invoice gives the same bytes");
+    assert_eq!(app.get_as(None, &path).await.0.as_u16(), 401);
+    let globex = crate::flows::person(app, Some(&w.globex), "Gus").await.1;
+    assert_eq!(app.get_as(Some(&globex), &path).await.0.as_u16(), 404, "another customer's invoice");
+    assert_eq!(app.get_as(Some(&billing), "/invoices/nope.pdf").await.0.as_u16(), 404);
+
+    let st = app.ok(&billing, CANCEL, json!({"i": id, "r": "wrong address"})).await["cancelInvoice"].clone();
+    let (status, _, st_pdf) = app.get_as(Some(&billing), &format!("/invoices/{}.pdf", s(&st["id"]))).await;
+    assert_eq!(status.as_u16(), 200);
+    let st_text = pdftotext(&st_pdf);
+    assert!(st_text.contains("Stornorechnung ST-2026-00001"), "{st_text}");
+    assert!(st_text.contains("storniert die Rechnung RE-2026-00001 vom"), "{st_text}");
+    assert!(st_text.contains("-90,11 €"), "{st_text}");
+});

@@ -52,6 +52,19 @@ impl TestApp {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// A GET with a bearer token; answers the status, the content type and the body bytes.
+    pub async fn get_as(&self, token: Option<&str>, path: &str) -> (StatusCode, String, Vec<u8>) {
+        let mut req = Request::get(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let res = self.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = res.status();
+        let kind = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, kind, bytes.to_vec())
+    }
+
     /// Runs a GraphQL operation; answers the whole response (data and errors).
     pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
         let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
@@ -76,6 +89,21 @@ impl TestApp {
     pub async fn head(&self) -> i64 {
         self.state.bus.log.head().await.unwrap().position
     }
+}
+
+/// The text of a PDF, as `pdftotext -layout` extracts it.
+pub fn pdftotext(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils) is installed");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs one async test body against both stores.
