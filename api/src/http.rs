@@ -47,11 +47,11 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
-fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Response> {
+fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Box<Response>> {
     let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let catalog = http.state.catalog();
     auth::authenticate(header, http.state.bootstrap_hash.as_deref(), &catalog, http.state.now())
-        .map_err(|e| refusal(StatusCode::UNAUTHORIZED, &e))
+        .map_err(|e| Box::new(refusal(StatusCode::UNAUTHORIZED, &e)))
 }
 
 /// One GraphQL request per body (no batch arrays), authenticated by bearer token.
@@ -59,7 +59,7 @@ async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Bytes)
     let started = Instant::now();
     let principal = match authenticate(&http, &headers) {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         let message = "batched requests are not accepted: send one GraphQL request per POST";
@@ -128,7 +128,7 @@ async fn invoice_document(
 ) -> Response {
     let principal = match authenticate(&http, &headers) {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let not_found = || refusal(StatusCode::NOT_FOUND, &ApiError::NotFound(format!("no invoice document {file:?}")));
     let Some(id) = file.strip_suffix(".pdf").and_then(|id| id.parse::<domain::InvoiceId>().ok()) else {
