@@ -118,8 +118,9 @@ struct AsOfParam {
     as_of: Option<String>,
 }
 
-/// `GET /invoices/{id}.pdf`: an issued invoice (or cancellation invoice) as a PDF, for
-/// staff and for the customer's own people; `?asOf=` answers as recorded then.
+/// `GET /invoices/{id}.pdf` and `GET /invoices/{id}.xml`: an issued invoice (or
+/// cancellation invoice) as a PDF or as XRechnung (CII), for staff and for the customer's
+/// own people; `?asOf=` answers as recorded then.
 async fn invoice_document(
     State(http): State<Http>,
     headers: HeaderMap,
@@ -131,9 +132,12 @@ async fn invoice_document(
         Err(response) => return *response,
     };
     let not_found = || refusal(StatusCode::NOT_FOUND, &ApiError::NotFound(format!("no invoice document {file:?}")));
-    let Some(id) = file.strip_suffix(".pdf").and_then(|id| id.parse::<domain::InvoiceId>().ok()) else {
-        return not_found();
+    let (stem, xml) = match (file.strip_suffix(".pdf"), file.strip_suffix(".xml")) {
+        (Some(stem), _) => (stem, false),
+        (_, Some(stem)) => (stem, true),
+        _ => return not_found(),
     };
+    let Ok(id) = stem.parse::<domain::InvoiceId>() else { return not_found() };
     let position = match query.as_of.as_deref().map(str::parse::<chrono::DateTime<chrono::Utc>>) {
         None => None,
         Some(Ok(at)) => match http.state.position_at(at).await {
@@ -144,16 +148,30 @@ async fn invoice_document(
             return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput("asOf: an RFC 3339 instant".into()));
         }
     };
-    let invoice = {
+    let (invoice, buyer_email) = {
         let catalog = http.state.catalog();
         let view = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
-        view.invoice(&id)
+        let invoice = view
+            .invoice(&id)
             .filter(|i| i.number.is_some())
             .filter(|i| i.content.as_ref().is_some_and(|c| principal.can_read_customer(c.customer_id)))
-            .cloned()
+            .cloned();
+        // The buyer's electronic address: the customer's first person by name.
+        let email = invoice.as_ref().and_then(|i| i.content.as_ref()).and_then(|c| {
+            let mut people: Vec<_> = view.people_of(c.customer_id).filter_map(|p| view.person(&p)).collect();
+            people.sort_by(|a, b| a.name.cmp(&b.name));
+            people.first().map(|p| p.email.clone())
+        });
+        (invoice, email)
     };
     let Some(invoice) = invoice else { return not_found() };
     let issuer = http.issuer.clone();
+    if xml {
+        return match crate::xrechnung::render(&invoice, &issuer, buyer_email.as_deref()) {
+            Some(text) => ([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], text).into_response(),
+            None => not_found(),
+        };
+    }
     let bytes = match tokio::task::spawn_blocking(move || crate::pdf::invoice::render(&invoice, &issuer)).await {
         Ok(bytes) => bytes,
         Err(_) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),

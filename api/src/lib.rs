@@ -14,3 +14,4 @@ pub mod http;
 pub mod pdf;
 pub mod state;
 pub mod telemetry;
+pub mod xrechnung;

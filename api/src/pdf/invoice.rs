@@ -20,6 +20,7 @@ pub struct Issuer {
     pub iban: String,
     pub bic: String,
     pub email: String,
+    pub phone: String,
 }
 
 impl Issuer {
@@ -36,6 +37,7 @@ impl Issuer {
             iban: var("DIRECTORY_ISSUER_IBAN", "DE02 1001 0010 0123 4567 89"),
             bic: var("DIRECTORY_ISSUER_BIC", "PBNKDEFF"),
             email: var("DIRECTORY_ISSUER_EMAIL", "billing@directory.example"),
+            phone: var("DIRECTORY_ISSUER_PHONE", "+49 30 1234567"),
         }
     }
 }

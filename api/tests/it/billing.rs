@@ -288,3 +288,44 @@ both_stores!(issued_invoices_are_german_pdfs_with_every_mandatory_content, async
     assert!(st_text.contains("storniert die Rechnung RE-2026-00001 vom"), "{st_text}");
     assert!(st_text.contains("-90,11 €"), "{st_text}");
 });
+
+both_stores!(issued_invoices_are_xrechnung_valid_against_the_cii_schema, async |app: &TestApp| {
+    use crate::helpers::validate_cii;
+    let w = world(app).await;
+    let billing = staff(app, "Bea", "BILLING").await;
+    prices(app, &billing).await;
+    march(app, &w.acme_root).await;
+    // A second customer in the EU with a VAT id: reverse charge.
+    let nl = json!({"i": {"name": "Tulip B.V.", "country": "NL", "vatId": "NL123456789B01", "billingAddress": "Damrak 1\n1012 LG Amsterdam"}});
+    let tulip = s(&app
+        .ok(BOOT, "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }", nl)
+        .await["registerCustomer"]["id"]);
+    let tulip_project = project(app, &tulip, None, "Web").await;
+    march(app, &tulip_project).await;
+    let run = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    assert_eq!(run.as_array().unwrap().len(), 2);
+    for invoice in run.as_array().unwrap() {
+        let (status, kind, xml) = app.get_as(Some(&billing), &format!("/invoices/{}.xml", s(&invoice["id"]))).await;
+        assert_eq!((status.as_u16(), kind.as_str()), (200, "application/xml; charset=utf-8"));
+        validate_cii(&xml).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&xml)));
+        let text = String::from_utf8(xml).unwrap();
+        assert!(text.contains(&format!("<ram:ID>{}</ram:ID>", s(&invoice["number"]))));
+        assert!(text.contains(&format!("<ram:GrandTotalAmount>{}</ram:GrandTotalAmount>", s(&invoice["gross"]))));
+        assert!(text.contains("urn:xeinkauf.de:kosit:xrechnung_3.0"));
+    }
+    let reverse = run.as_array().unwrap().iter().find(|i| i["note"] == "Reverse charge").expect("Tulip's invoice");
+    let (_, _, xml) = app.get_as(Some(&billing), &format!("/invoices/{}.xml", s(&reverse["id"]))).await;
+    let text = String::from_utf8(xml).unwrap();
+    assert!(text.contains("<ram:CategoryCode>AE</ram:CategoryCode>") && text.contains("NL123456789B01"), "{text}");
+
+    let st =
+        app.ok(&billing, CANCEL, json!({"i": reverse["id"], "r": "wrong customer"})).await["cancelInvoice"].clone();
+    let (_, _, xml) = app.get_as(Some(&billing), &format!("/invoices/{}.xml", s(&st["id"]))).await;
+    validate_cii(&xml).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&xml)));
+    let text = String::from_utf8(xml).unwrap();
+    assert!(text.contains("<ram:TypeCode>381</ram:TypeCode>"), "a credit note");
+    assert!(
+        text.contains(&format!("<ram:IssuerAssignedID>{}</ram:IssuerAssignedID>", s(&reverse["number"]))),
+        "refers to the original"
+    );
+});

