@@ -24,6 +24,29 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum BillingCommand {
+    /// Write the DATEV booking batch (EXTF Buchungsstapel) of every issued invoice and
+    /// cancellation invoice of a service period, and record each document's export once.
+    Export {
+        /// The service period, YYYY-MM.
+        #[arg(long)]
+        period: String,
+        /// Where to write the batch (standard output when omitted).
+        #[arg(long)]
+        out: Option<String>,
+        /// DATEV consultant number.
+        #[arg(long, default_value_t = 1001)]
+        consultant: u32,
+        /// DATEV client number.
+        #[arg(long, default_value_t = 1)]
+        client: u32,
+        /// The collective debtor account the documents are booked on.
+        #[arg(long, default_value_t = 10000)]
+        debtor: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve GraphQL, health, readiness and metrics over HTTP.
     Serve {
@@ -52,6 +75,11 @@ pub enum Command {
     Replay {
         #[command(subcommand)]
         command: ReplayCommand,
+    },
+    /// Billing tools that run without a server.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
     },
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
@@ -179,6 +207,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Err(broken) => anyhow::bail!("chain broken: {broken}"),
             }
+        }
+        Command::Billing { command: BillingCommand::Export { period, out, consultant, client, debtor } } => {
+            let period: domain::Period = period.parse().map_err(|e: domain::Invalid| anyhow::anyhow!("{e}"))?;
+            let log = EventLog::connect(&cli.database_url).await?;
+            let state = AppState::start(log, Arc::new(SystemClock), None).await?;
+            let accounts = crate::export::Accounts { consultant, client, debtor };
+            let done = crate::export::export(&state, period, &accounts, state.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code(), e.message()))?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, done.batch.as_bytes()).with_context(|| format!("writing {path}"))?
+                }
+                None => print!("{}", done.batch),
+            }
+            eprintln!(
+                "{} documents of {period} in the batch; {} exported for the first time",
+                done.documents, done.newly_exported
+            );
+            Ok(())
         }
         Command::Bench { command } => bench::run(command).await,
     }

@@ -214,6 +214,9 @@ impl AnyEvent {
                     format!("Issued as {number}, due {}", due_date.date_naive())
                 }
                 InvoiceEvent::InvoiceCancelled { by, reason } => format!("Cancelled by {}: {reason}", by.number),
+                InvoiceEvent::InvoiceExported { target, batch, .. } => {
+                    format!("Exported to {target} in batch {}", &batch[..batch.len().min(12)])
+                }
             },
             A::InvoiceSeries(SeriesEvent::NumberAssigned { number, invoice_id }) => {
                 format!("Number {number} assigned to invoice {invoice_id}")

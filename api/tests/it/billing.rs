@@ -329,3 +329,35 @@ both_stores!(issued_invoices_are_xrechnung_valid_against_the_cii_schema, async |
         "refers to the original"
     );
 });
+
+both_stores!(the_accounting_export_books_each_document_once, async |app: &TestApp| {
+    let w = world(app).await;
+    let billing = staff(app, "Bea", "BILLING").await;
+    prices(app, &billing).await;
+    march(app, &w.acme_root).await;
+    let run = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    app.ok(&billing, CANCEL, json!({"i": run[0]["id"], "r": "wrong address"})).await;
+    app.ok(&billing, RUN, json!({"p": "2026-03"})).await;
+    let period = "2026-03".parse().unwrap();
+    let accounts = api::export::Accounts::default();
+    let first = api::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
+    assert_eq!((first.documents, first.newly_exported), (3, 3));
+    let lines: Vec<&str> = first.batch.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("\"EXTF\";700;21;\"Buchungsstapel\";13;"), "{}", lines[0]);
+    assert!(lines[0].contains(";20260301;20260331;"), "the period: {}", lines[0]);
+    assert!(lines[1].starts_with("Umsatz (ohne Soll/Haben-Kz);Soll/Haben-Kennzeichen;"));
+    assert_eq!(lines.len(), 5, "two invoices and one cancellation: {lines:#?}");
+    assert!(lines[2].starts_with("90,11;\"S\";\"EUR\";;;;10000;8400;\"\";"), "{}", lines[2]);
+    assert!(lines[2].contains("\"RE-2026-00001\""));
+    assert!(lines[4].starts_with("90,11;\"H\";"), "the cancellation on the credit side: {}", lines[4]);
+    assert!(lines[4].contains("\"ST-2026-00001\""), "{}", lines[4]);
+    assert!(lines[4].contains("\"Storno zu RE-2026-00001 2026-03 Acme GmbH\""), "{}", lines[4]);
+    let head = app.head().await;
+    let again = api::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
+    assert_eq!(again.newly_exported, 0, "nothing is exported twice");
+    assert_eq!(again.batch, first.batch, "the same documents give the same bytes");
+    assert_eq!(app.head().await, head, "nothing appended");
+    let history = "query($e: ID!) { history(entityId: $e) { eventType } }";
+    let events = app.ok(BOOT, history, json!({"e": run[0]["id"]})).await["history"].clone();
+    assert_eq!(events.as_array().unwrap().iter().filter(|e| e["eventType"] == "InvoiceExported").count(), 1);
+});

@@ -225,3 +225,18 @@ async fn replay_rebuild_gives_the_same_digest_twice_and_as_of_answers_without_a_
     assert!(!change.status.success(), "changes are refused");
     store.remove().await;
 }
+
+#[test]
+fn billing_export_refuses_a_bad_period_and_writes_an_empty_batch_for_an_empty_store() {
+    let store = TempStore::sqlite();
+    let bad = directory(&["billing", "export", "--period", "2026-13"], &store.url);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("period"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let out = store.url.replace("sqlite://", "") + ".csv";
+    let ok = directory(&["billing", "export", "--period", "2026-03", "--out", &out], &store.url);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let batch = std::fs::read_to_string(&out).unwrap();
+    assert!(batch.starts_with("\"EXTF\";700;21;\"Buchungsstapel\""), "{batch}");
+    assert_eq!(batch.lines().count(), 2, "header and column names only");
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("0 documents of 2026-03"));
+}

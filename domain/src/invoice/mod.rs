@@ -154,6 +154,8 @@ pub struct Invoice {
     /// The cancellation invoice that cancelled this one.
     pub cancelled_by: Option<Reference>,
     pub cancel_reason: Option<String>,
+    /// Where the document was handed over, and when: (target, instant).
+    pub exported: Vec<(String, Instant)>,
 }
 
 /// The series stream of a kind and year, e.g. `RE-2026`.
@@ -181,12 +183,31 @@ pub enum InvoiceCommand {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum InvoiceEvent {
-    InvoiceDrafted { id: InvoiceId, kind: InvoiceKind, content: Box<InvoiceContent>, refers_to: Option<Reference> },
-    InvoiceIssued { number: String, issued_at: Instant, due_date: Instant, content_hash: String },
-    InvoiceCancelled { by: Reference, reason: String },
+    InvoiceDrafted {
+        id: InvoiceId,
+        kind: InvoiceKind,
+        content: Box<InvoiceContent>,
+        refers_to: Option<Reference>,
+    },
+    InvoiceIssued {
+        number: String,
+        issued_at: Instant,
+        due_date: Instant,
+        content_hash: String,
+    },
+    InvoiceCancelled {
+        by: Reference,
+        reason: String,
+    },
+    /// Handed over to accounting (`target`, e.g. `datev-extf`) in the batch with this digest.
+    InvoiceExported {
+        target: String,
+        batch: String,
+        at: Instant,
+    },
 }
 
-event_names!(InvoiceEvent { InvoiceDrafted, InvoiceIssued, InvoiceCancelled });
+event_names!(InvoiceEvent { InvoiceDrafted, InvoiceIssued, InvoiceCancelled, InvoiceExported });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum InvoiceError {
@@ -295,6 +316,21 @@ pub fn cancel(
     Ok((InvoiceEvent::InvoiceCancelled { by, reason }, [drafted, issued], numbered))
 }
 
+/// Records the hand-over of an issued document to `target`; nothing when it was handed
+/// over there before (an export runs again without booking twice).
+pub fn export(invoice: &Invoice, target: &str, batch: &str, at: Instant) -> Result<Option<InvoiceEvent>, InvoiceError> {
+    if invoice.id.is_none() {
+        return Err(InvoiceError::NotFound);
+    }
+    if invoice.number.is_none() {
+        return Err(InvoiceError::NotIssued);
+    }
+    if invoice.exported.iter().any(|(t, _)| t == target) {
+        return Ok(None);
+    }
+    Ok(Some(InvoiceEvent::InvoiceExported { target: target.to_owned(), batch: batch.to_owned(), at }))
+}
+
 pub fn evolve(invoice: &mut Invoice, event: &InvoiceEvent) {
     match event {
         InvoiceEvent::InvoiceDrafted { id, kind, content, refers_to } => {
@@ -313,6 +349,7 @@ pub fn evolve(invoice: &mut Invoice, event: &InvoiceEvent) {
             invoice.cancelled_by = Some(by.clone());
             invoice.cancel_reason = Some(reason.clone());
         }
+        InvoiceEvent::InvoiceExported { target, at, .. } => invoice.exported.push((target.clone(), *at)),
     }
 }
 

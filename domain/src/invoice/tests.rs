@@ -167,3 +167,18 @@ fn st_of(original: &Invoice) -> Invoice {
     .unwrap();
     fold(&[d, i])
 }
+
+#[test]
+fn an_issued_document_is_exported_once_per_target() {
+    let original = drafted(content(&["25.00"]));
+    assert_eq!(
+        export(&fold(std::slice::from_ref(&original)), "datev-extf", "b1", at(4, 2)),
+        Err(InvoiceError::NotIssued)
+    );
+    let (issued, _) = issue(&fold(std::slice::from_ref(&original)), &InvoiceSeries::default(), at(4, 1)).unwrap();
+    let invoice = fold(&[original.clone(), issued.clone()]);
+    let exported = export(&invoice, "datev-extf", "b1", at(4, 2)).unwrap().expect("an event");
+    let done = fold(&[original, issued, exported]);
+    assert_eq!(export(&done, "datev-extf", "b2", at(4, 3)), Ok(None), "not twice");
+    assert!(export(&done, "other", "b2", at(4, 3)).unwrap().is_some());
+}
