@@ -201,11 +201,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay { command: ReplayCommand::Verify } => {
             let log = EventLog::connect(&cli.database_url).await.context("opening the store")?;
             match replay::audit::verify(&log).await? {
-                Ok(position) => {
-                    println!("chain verified: {position} events, head matches");
+                Ok(position) => println!("chain verified: {position} events, head matches"),
+                Err(broken) => anyhow::bail!("chain broken: {broken}"),
+            }
+            let (catalog, _) = replay::rebuild::rebuild(&log, |_, _| {}).await?;
+            match replay::audit::verify_invoices(&catalog) {
+                Ok(n) => {
+                    println!("issued documents verified: {n} recomputed from the log and matching");
                     Ok(())
                 }
-                Err(broken) => anyhow::bail!("chain broken: {broken}"),
+                Err(bad) => {
+                    for m in &bad {
+                        eprintln!("invoice mismatch: {m}");
+                    }
+                    anyhow::bail!("{} issued documents do not match the log, first {}", bad.len(), bad[0])
+                }
             }
         }
         Command::Billing { command: BillingCommand::Export { period, out, consultant, client, debtor } } => {

@@ -323,6 +323,7 @@ pub fn compute(at: At<'_>, customer: CustomerId, period: Period) -> Option<Invoi
     let (vat_rate, note) = vat(&c.country, c.vat_id.as_deref());
     let vat = cents(net * vat_rate);
     Some(InvoiceContent {
+        computed_at: at.position(),
         customer_id: customer,
         recipient: Recipient {
             name: c.name.clone(),

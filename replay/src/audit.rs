@@ -27,3 +27,51 @@ pub async fn verify(log: &EventLog) -> Result<Result<i64, Break>, StoreError> {
     }
     Ok(Ok(verifier.position))
 }
+
+/// An issued document that does not match what it claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub number: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.number, self.reason)
+    }
+}
+
+/// Recomputes every issued invoice from the log as it stood at the position its content
+/// was computed from, and checks every cancellation against the invoice it cancels and
+/// every document against the content hash it was issued with. Answers the number of
+/// documents checked, or the ones that do not match.
+pub fn verify_invoices(catalog: &projections::Catalog) -> Result<usize, Vec<Mismatch>> {
+    use domain::invoice::InvoiceKind;
+    let live = catalog.live();
+    let mut checked = 0;
+    let mut bad = vec![];
+    for (id, invoice) in catalog.invoices.iter() {
+        let (Some(number), Some(content)) = (&invoice.number, &invoice.content) else { continue };
+        checked += 1;
+        let mut fail = |reason: String| bad.push(Mismatch { number: number.clone(), reason });
+        if invoice.content_hash.as_deref() != Some(content.digest().as_str()) {
+            fail(format!("invoice {id}: the content does not match the hash it was issued with"));
+        }
+        match (invoice.kind, &invoice.refers_to) {
+            (Some(InvoiceKind::Cancellation), Some(r)) => {
+                let original = live.invoice(&r.invoice_id).and_then(|o| o.content.clone());
+                if original.map(|o| o.negated()).as_ref() != Some(content) {
+                    fail(format!("does not negate {}", r.number));
+                }
+            }
+            _ => {
+                let again =
+                    projections::billing::compute(catalog.at(content.computed_at), content.customer_id, content.period);
+                if again.as_ref() != Some(content) {
+                    fail(format!("recomputed at position {} it differs", content.computed_at));
+                }
+            }
+        }
+    }
+    if bad.is_empty() { Ok(checked) } else { Err(bad) }
+}

@@ -78,6 +78,8 @@ pub struct Recipient {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceContent {
+    /// The log position the content was computed from: an auditor recomputes it there.
+    pub computed_at: i64,
     pub customer_id: CustomerId,
     pub recipient: Recipient,
     pub period: Period,

@@ -24,6 +24,7 @@ fn content(amounts: &[&str]) -> InvoiceContent {
     let net: Decimal = lines.iter().map(|l| l.amount).sum();
     let vat = cents(net * d("0.19"));
     InvoiceContent {
+        computed_at: 12,
         customer_id: CustomerId(uuid(1)),
         recipient: Recipient {
             name: "Acme GmbH".into(),
