@@ -43,6 +43,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         samples: usize,
     },
+    /// The billing run of one month for every customer of a fixture, on a scratch copy of
+    /// the fixture database, against computing the same invoices without issuing them.
+    Billing {
+        #[command(flatten)]
+        fixture: FixtureDb,
+        /// The month to bill.
+        #[arg(long, default_value = "2026-10")]
+        period: String,
+    },
+    /// Rendering of a 200-line invoice as PDF, against rendering it as XRechnung XML.
+    Documents {
+        /// How many documents of each kind.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+    },
 }
 
 /// A PostgreSQL database that holds a fixture, kept between runs.
@@ -90,6 +105,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Append { pg, commands } => append(&pg, commands).await,
         BenchCommand::Replay { fixture } => replay(&fixture).await,
         BenchCommand::AsOf { fixture, samples } => as_of(&fixture, samples).await,
+        BenchCommand::Billing { fixture, period } => billing(&fixture, &period).await,
+        BenchCommand::Documents { count } => documents(count),
     }
 }
 
@@ -211,6 +228,159 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
     if let Some(peak) = peak_memory_mib() {
         println!("peak memory of this process: {peak:.0} MiB");
     }
+    Ok(())
+}
+
+async fn billing(fixture: &FixtureDb, period: &str) -> anyhow::Result<()> {
+    let period: domain::Period = period.parse().map_err(|e: domain::Invalid| anyhow::anyhow!("{e}"))?;
+    let (log, url) = fixture.open().await?;
+    drop(log);
+    // The run issues invoices: bill a copy, so the fixture stays as it was.
+    let scratch = format!("directory_bench_billing_{}", std::process::id());
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url).to_owned();
+    let template = url.rsplit_once('/').map(|(_, n)| n).unwrap_or_default().to_owned();
+    let mut admin = sqlx::PgConnection::connect(&fixture.pg).await?;
+    let copying = Instant::now();
+    sqlx::query(&format!("CREATE DATABASE {scratch} TEMPLATE {template}")).execute(&mut admin).await?;
+    eprintln!("copied the fixture database in {:.0} s", copying.elapsed().as_secs_f64());
+    let result = billing_on(&format!("{base}/{scratch}"), period).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")).execute(&mut admin).await?;
+    result
+}
+
+async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
+    let log = store::EventLog::connect(url).await?;
+    let head = log.head().await?.position;
+    let state = AppState::start(log, Arc::new(SystemClock), None).await?;
+    let customers: Vec<domain::CustomerId> = state.catalog().live().customers().map(|(id, _)| *id).collect();
+    let started = Instant::now();
+    let computed = {
+        let catalog = state.catalog();
+        customers
+            .iter()
+            .filter_map(|c| projections::billing::compute(catalog.live(), *c, period))
+            .filter(|c| !c.net.is_zero())
+            .count()
+    };
+    let compute_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let issued = crate::billing::run(&state, period, "system:bench", state.now())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message().to_owned()))?;
+    let run_seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        issued.len() == computed,
+        "the run issued {} invoices, the computation gave {computed}",
+        issued.len()
+    );
+    let lines: usize = {
+        let catalog = state.catalog();
+        issued
+            .iter()
+            .filter_map(|i| catalog.live().invoice(i).and_then(|x| x.content.clone()))
+            .map(|c| c.groups.iter().map(|g| g.lines.len()).sum::<usize>())
+            .sum()
+    };
+    println!("directory bench billing: {period} for {} customers over {head} events, PostgreSQL", customers.len());
+    println!("{:<44} {:>10} {:>12} {:>10}", "phase", "invoices", "invoices/s", "seconds");
+    println!(
+        "{:<44} {:>10} {:>12.0} {:>10.2}",
+        "compute every invoice (no issuing)",
+        computed,
+        computed as f64 / compute_seconds,
+        compute_seconds
+    );
+    println!(
+        "{:<44} {:>10} {:>12.0} {:>10.2}",
+        "billing run: compute, draft, number, append",
+        issued.len(),
+        issued.len() as f64 / run_seconds,
+        run_seconds
+    );
+    println!("ratio run / compute-only throughput: {:.2}", compute_seconds / run_seconds);
+    println!("{lines} invoice lines in all");
+    Ok(())
+}
+
+/// A synthetic issued invoice of `groups` × `per_group` lines.
+fn synthetic_invoice(groups: usize, per_group: usize) -> domain::invoice::Invoice {
+    use domain::invoice::{Invoice, InvoiceContent, InvoiceKind, InvoiceLine, ProjectGroup, Recipient, cents};
+    use rust_decimal::Decimal;
+    let period: domain::Period = "2026-03".parse().expect("a period");
+    let mut all = vec![];
+    for g in 0..groups {
+        let lines: Vec<InvoiceLine> = (0..per_group)
+            .map(|i| InvoiceLine {
+                subject: format!("vm-{g:02}-{i:02}.example.internal"),
+                component: ["vCPU", "RAM GB", "Disk GB", "SLA standard", "Backup GB"][i % 5].into(),
+                from: period.start(),
+                to: period.end(),
+                units: Decimal::from(1 + i as i64),
+                unit_price: Decimal::new(1250, 2),
+                amount: cents(Decimal::new(1250, 2) * Decimal::from(1 + i as i64)),
+                provenance: vec![1, 2, 3],
+            })
+            .collect();
+        all.push(ProjectGroup {
+            project_id: domain::ProjectId(uuid::Uuid::from_u128(g as u128)),
+            project_name: format!("Project {g}"),
+            path: vec!["Root".into(), format!("Project {g}")],
+            subtotal: lines.iter().map(|l| l.amount).sum(),
+            lines,
+        });
+    }
+    let net: Decimal = all.iter().map(|g| g.subtotal).sum();
+    let vat = cents(net * Decimal::new(19, 2));
+    Invoice {
+        id: Some(domain::InvoiceId(uuid::Uuid::from_u128(1))),
+        kind: Some(InvoiceKind::Invoice),
+        content: Some(InvoiceContent {
+            computed_at: 1,
+            customer_id: domain::CustomerId(uuid::Uuid::from_u128(2)),
+            recipient: Recipient {
+                name: "Müller Hosting Kunde GmbH".into(),
+                address: "Hauptstraße 1\n10115 Berlin".into(),
+                country: "DE".into(),
+                vat_id: Some("DE123456789".into()),
+                payment_terms_days: 14,
+            },
+            period,
+            groups: all,
+            net,
+            vat_rate: Decimal::new(19, 2),
+            vat,
+            gross: net + vat,
+            note: None,
+            changes: vec!["New VM vm-00-00 in Project 0 from 01.03.2026".into()],
+        }),
+        number: Some("RE-2026-00001".into()),
+        issued_at: Some(period.end()),
+        due_date: Some(period.end() + chrono::Duration::days(14)),
+        ..Invoice::default()
+    }
+}
+
+fn documents(count: usize) -> anyhow::Result<()> {
+    let invoice = synthetic_invoice(20, 10);
+    let issuer = crate::pdf::invoice::Issuer::from_env();
+    let _ = crate::pdf::invoice::render(&invoice, &issuer); // fonts parsed once, outside the timing
+    let started = Instant::now();
+    let mut pdf_bytes = 0;
+    for _ in 0..count {
+        pdf_bytes = crate::pdf::invoice::render(&invoice, &issuer).len();
+    }
+    let pdf_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut xml_bytes = 0;
+    for _ in 0..count {
+        xml_bytes = crate::xrechnung::render(&invoice, &issuer, None).map_or(0, |x| x.len());
+    }
+    let xml_seconds = started.elapsed().as_secs_f64();
+    println!("directory bench documents: a 200-line invoice, {count} times each, one core");
+    println!("{:<28} {:>12} {:>12}", "document", "documents/s", "bytes");
+    println!("{:<28} {:>12.1} {:>12}", "PDF (fonts embedded)", count as f64 / pdf_seconds, pdf_bytes);
+    println!("{:<28} {:>12.1} {:>12}", "XRechnung XML (baseline)", count as f64 / xml_seconds, xml_bytes);
+    println!("ratio PDF / XML throughput: {:.3}", xml_seconds / pdf_seconds);
     Ok(())
 }
 

@@ -18,6 +18,8 @@ pub const RIGHT: f32 = WIDTH - 50.0;
 pub struct Font {
     name: &'static [u8],
     data: &'static [u8],
+    /// The font file deflated once, not per document.
+    compressed: Vec<u8>,
     widths: [f32; 256],
     bbox: Rect,
     ascent: f32,
@@ -88,6 +90,7 @@ impl Font {
         Font {
             name,
             data,
+            compressed: miniz_oxide::deflate::compress_to_vec_zlib(data, 9),
             widths,
             bbox: Rect::new(
                 f32::from(b.x_min) * scale,
@@ -128,8 +131,7 @@ impl Font {
             .cap_height(self.cap_height)
             .stem_v(80.0)
             .font_file2(file);
-        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(self.data, 6);
-        pdf.stream(file, &compressed).filter(Filter::FlateDecode).pair(Name(b"Length1"), self.data.len() as i32);
+        pdf.stream(file, &self.compressed).filter(Filter::FlateDecode).pair(Name(b"Length1"), self.data.len() as i32);
     }
 }
 
