@@ -303,7 +303,7 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
 }
 
 /// A synthetic issued invoice of `groups` × `per_group` lines.
-fn synthetic_invoice(groups: usize, per_group: usize) -> domain::invoice::Invoice {
+pub(crate) fn synthetic_invoice(groups: usize, per_group: usize) -> domain::invoice::Invoice {
     use domain::invoice::{Invoice, InvoiceContent, InvoiceKind, InvoiceLine, ProjectGroup, Recipient, cents};
     use rust_decimal::Decimal;
     let period: domain::Period = "2026-03".parse().expect("a period");

@@ -399,3 +399,139 @@ fn changes(cx: &Context<'_>, customer: CustomerId) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Catalog, Recorded};
+    use chrono::TimeZone;
+    use domain::AnyEvent;
+    use domain::customer::CustomerEvent;
+    use domain::http_monitor::{ExpectedStatus, HttpMonitorEvent, MonitorConfig};
+    use domain::price_list::PriceListEvent;
+    use domain::project::ProjectEvent;
+    use domain::{MonitorId, ProjectId};
+    use uuid::Uuid;
+
+    fn utc(m: u32, d: u32, h: u32) -> Instant {
+        chrono::Utc.with_ymd_and_hms(2026, m, d, h, 0, 0).unwrap()
+    }
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn catalog(country: &str, vat_id: Option<&str>, monitor: &[HttpMonitorEvent]) -> (Catalog, CustomerId) {
+        let (c, p, m) = (CustomerId(Uuid::from_u128(1)), ProjectId(Uuid::from_u128(2)), MonitorId(Uuid::from_u128(3)));
+        let prices = Prices {
+            vcpu: d("10"),
+            ram_gb: d("1"),
+            disk_gb: d("0.1"),
+            backup_gb: d("0.02"),
+            monitor: d("3.10"),
+            sla_basic: d("0"),
+            sla_standard: d("10"),
+            sla_premium: d("40"),
+        };
+        let mut events: Vec<(String, AnyEvent)> = vec![
+            (
+                c.to_string(),
+                AnyEvent::Customer(CustomerEvent::CustomerRegistered {
+                    id: c,
+                    name: "Acme".into(),
+                    country: country.into(),
+                    vat_id: vat_id.map(Into::into),
+                    billing_address: "Street 1\n12345 Town".into(),
+                    payment_terms_days: 14,
+                    effective_at: utc(1, 1, 0),
+                }),
+            ),
+            (
+                p.to_string(),
+                AnyEvent::Project(ProjectEvent::ProjectCreated {
+                    id: p,
+                    customer_id: c,
+                    parent_id: None,
+                    name: "Shop".into(),
+                    sla_class: SlaClass::Basic,
+                    effective_at: utc(1, 1, 0),
+                }),
+            ),
+            (
+                "lists".into(),
+                AnyEvent::PriceList(PriceListEvent::PriceListPublished { valid_from: utc(1, 1, 0), prices }),
+            ),
+        ];
+        let config = MonitorConfig {
+            url: "https://shop.example/".into(),
+            follow_redirects: false,
+            max_redirects: 0,
+            expected_status: "200".parse::<ExpectedStatus>().unwrap(),
+            interval_seconds: 60,
+            timeout_seconds: 10,
+        };
+        events.push((
+            m.to_string(),
+            AnyEvent::HttpMonitor(HttpMonitorEvent::HttpMonitorCreated {
+                id: m,
+                project_id: p,
+                customer_id: c,
+                config,
+                effective_at: utc(3, 1, 0),
+            }),
+        ));
+        events.extend(monitor.iter().map(|e| (m.to_string(), AnyEvent::HttpMonitor(e.clone()))));
+        let mut catalog = Catalog::default();
+        for (i, (aggregate_id, event)) in events.into_iter().enumerate() {
+            catalog.apply(&Recorded {
+                position: i as i64 + 1,
+                recorded_at: utc(1, 1, 0),
+                aggregate_id,
+                sequence: 1,
+                event_type: String::new(),
+                metadata: Default::default(),
+                event,
+            });
+        }
+        (catalog, c)
+    }
+
+    #[test]
+    fn a_paused_monitor_is_billed_only_while_it_was_checked() {
+        let paused = [
+            HttpMonitorEvent::HttpMonitorPaused { at: utc(3, 11, 0) },
+            HttpMonitorEvent::HttpMonitorResumed { at: utc(3, 21, 0) },
+        ];
+        let (catalog, c) = catalog("DE", None, &paused);
+        let bill = compute(catalog.live(), c, "2026-03".parse().unwrap()).unwrap();
+        let lines = &bill.groups[0].lines;
+        let spans: Vec<_> = lines.iter().map(|l| (l.from, l.to, l.amount)).collect();
+        // March has 743 h: 3.10 € × 240 h / 743 h, and 3.10 € × 262 h / 743 h.
+        let period = Decimal::from(743 * 3600);
+        let first = cents(d("3.10") * Decimal::from(10 * 24 * 3600) / period);
+        let second_seconds = (utc(3, 31, 22) - utc(3, 21, 0)).num_seconds();
+        let second = cents(d("3.10") * Decimal::from(second_seconds) / period);
+        assert_eq!(spans, vec![(utc(3, 1, 0), utc(3, 11, 0), first), (utc(3, 21, 0), utc(3, 31, 22), second)]);
+        assert_eq!((first, second), (d("1.00"), d("1.09")));
+    }
+
+    #[test]
+    fn vat_follows_the_customer_country_and_vat_id() {
+        assert_eq!(vat("DE", None), (VAT_DE, None));
+        assert_eq!(vat("DE", Some("DE1")), (VAT_DE, None));
+        assert_eq!(vat("AT", Some("ATU1")), (Decimal::ZERO, Some(REVERSE_CHARGE.to_owned())));
+        assert_eq!(vat("AT", None), (VAT_DE, None), "an EU consumer pays German VAT");
+        assert_eq!(vat("US", None), (Decimal::ZERO, None));
+        assert_eq!(vat("CH", Some("CHE1")), (Decimal::ZERO, None));
+        let (catalog, c) = catalog("US", None, &[]);
+        let bill = compute(catalog.live(), c, "2026-03".parse().unwrap()).unwrap();
+        assert_eq!((bill.vat_rate, bill.vat, bill.gross), (Decimal::ZERO, Decimal::ZERO, bill.net));
+    }
+
+    #[test]
+    fn nothing_is_billed_before_a_customer_existed() {
+        let (catalog, c) = catalog("DE", None, &[]);
+        assert!(compute(catalog.at(0), c, "2026-03".parse().unwrap()).is_none());
+        let bill = compute(catalog.live(), c, "2025-12".parse().unwrap()).unwrap();
+        assert!(bill.groups.is_empty() && bill.net.is_zero(), "no price list, no monitor then");
+    }
+}

@@ -271,3 +271,40 @@ pub fn render(invoice: &Invoice, issuer: &Issuer) -> Vec<u8> {
     );
     document(&title, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(tool: &str, args: &[&str], pdf: &[u8]) -> String {
+        let path = std::env::temp_dir().join(format!("directory-{}-{tool}.pdf", std::process::id()));
+        std::fs::write(&path, pdf).unwrap();
+        let out = std::process::Command::new(tool)
+            .args(args)
+            .arg(&path)
+            .args(["-"].iter().filter(|_| tool == "pdftotext"))
+            .output();
+        let _ = std::fs::remove_file(&path);
+        let out = out.unwrap_or_else(|e| panic!("{tool} (poppler-utils) is installed: {e}"));
+        assert!(out.status.success(), "{tool} failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn a_long_invoice_runs_over_pages_numbered_x_of_y_with_the_fonts_embedded() {
+        let invoice = crate::bench::synthetic_invoice(20, 10);
+        let pdf = render(&invoice, &Issuer::from_env());
+        let text = run("pdftotext", &["-layout"], &pdf);
+        let pages = text.matches("Seite ").count();
+        assert!(pages >= 3, "200 lines need several pages:\n{text}");
+        for n in 1..=pages {
+            assert!(text.contains(&format!("Seite {n} von {pages}")), "page {n} of {pages}");
+        }
+        assert!(text.contains("Project 19") && text.contains("Bruttobetrag"), "the last group and the totals");
+        let fonts = run("pdffonts", &[], &pdf);
+        let embedded: Vec<&str> = fonts.lines().filter(|l| l.starts_with("DejaVuSans")).collect();
+        assert_eq!(embedded.len(), 2, "{fonts}");
+        assert!(embedded.iter().all(|l| l.split_whitespace().nth(3) == Some("yes")), "embedded: {fonts}");
+        assert_eq!(render(&invoice, &Issuer::from_env()), pdf, "deterministic bytes");
+    }
+}

@@ -38,7 +38,16 @@ both_stores!(a_run_bills_every_cent_by_the_rules_once, async |app: &TestApp| {
     let list = prices(app, &billing).await;
     let vm = march(app, &w.acme_root).await;
 
+    let preview = "query($c: ID!, $p: String!) { billingPreview(customerId: $c, period: $p) { net gross projects { lines { amount } } } }";
+    let before = app.ok(&w.acme_token, preview, json!({"c": w.acme, "p": "2026-03"})).await["billingPreview"].clone();
+    assert_eq!(
+        (before["net"].clone(), before["gross"].clone()),
+        (json!("75.72"), json!("90.11")),
+        "the preview is the run's computation"
+    );
+    let head = app.head().await;
     let run = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    assert!(app.head().await > head, "the run issues; the preview did not");
     assert_eq!(run.as_array().unwrap().len(), 1, "Globex has nothing to bill: {run}");
     let invoice = run[0].clone();
     assert_eq!(invoice["number"], "RE-2026-00001");
