@@ -326,6 +326,17 @@ both_stores!(issued_invoices_are_xrechnung_valid_against_the_cii_schema, async |
     let (_, _, xml) = app.get_as(Some(&billing), &format!("/invoices/{}.xml", s(&reverse["id"]))).await;
     let text = String::from_utf8(xml).unwrap();
     assert!(text.contains("<ram:CategoryCode>AE</ram:CategoryCode>") && text.contains("NL123456789B01"), "{text}");
+    let (_, _, pdf) = app.get_as(Some(&billing), &format!("/invoices/{}.pdf", s(&reverse["id"]))).await;
+    let pdf_text = crate::helpers::pdftotext(&pdf);
+    for expected in [
+        "Steuerschuldnerschaft des Leistungsempfängers (Reverse charge, § 13b UStG)",
+        "USt-IdNr.: NL123456789B01",
+        "Umsatzsteuer 0 %",
+        "Tulip B.V.",
+        "1012 LG Amsterdam",
+    ] {
+        assert!(pdf_text.contains(expected), "{expected:?} missing from:\n{pdf_text}");
+    }
 
     let st =
         app.ok(&billing, CANCEL, json!({"i": reverse["id"], "r": "wrong customer"})).await["cancelInvoice"].clone();
