@@ -24,6 +24,24 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum SlaCommand {
+    /// Every project's availability in a month against its target, worst first.
+    Report {
+        /// The month, YYYY-MM (Europe/Berlin).
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum BillingCommand {
     /// Write the DATEV booking batch (EXTF Buchungsstapel) of every issued invoice and
     /// cancellation invoice of a service period, and record each document's export once.
@@ -75,6 +93,11 @@ pub enum Command {
     Replay {
         #[command(subcommand)]
         command: ReplayCommand,
+    },
+    /// SLA tools that run without a server.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
     },
     /// Billing tools that run without a server.
     Billing {
@@ -217,6 +240,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("{} issued documents do not match the log, first {}", bad.len(), bad[0])
                 }
             }
+        }
+        Command::Sla { command: SlaCommand::Report { month, format } } => {
+            let month = crate::graphql::sla::month(&month).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            let log = EventLog::connect(&cli.database_url).await?;
+            let state = AppState::start(log, Arc::new(SystemClock), None).await?;
+            let reports = {
+                let catalog = state.catalog();
+                crate::graphql::sla::all(catalog.live(), month, false)
+            };
+            match format {
+                ReportFormat::Csv => {
+                    println!(
+                        "project_id,project,class,target_percent,availability_percent,downtime_seconds,excluded_maintenance_seconds,breached,incidents"
+                    );
+                    for r in &reports {
+                        println!(
+                            "{},\"{}\",{:?},{},{},{},{},{},{}",
+                            r.project_id.as_str(),
+                            r.project_name.replace('"', "\"\""),
+                            r.sla_class,
+                            r.target_percent.0,
+                            r.availability_percent.0,
+                            r.downtime_seconds,
+                            r.excluded_maintenance_seconds,
+                            r.breached,
+                            r.incidents.len()
+                        );
+                    }
+                }
+                ReportFormat::Table => {
+                    println!(
+                        "{:<36} {:<30} {:<9} {:>7} {:>9} {:>10} {:>9}",
+                        "project", "name", "class", "target", "avail. %", "downtime s", "breached"
+                    );
+                    for r in &reports {
+                        let name: String = r.project_name.chars().take(30).collect();
+                        println!(
+                            "{:<36} {:<30} {:<9} {:>7} {:>9} {:>10} {:>9}",
+                            r.project_id.as_str(),
+                            name,
+                            format!("{:?}", r.sla_class),
+                            r.target_percent.0,
+                            r.availability_percent.0,
+                            r.downtime_seconds,
+                            if r.breached { "yes" } else { "no" }
+                        );
+                    }
+                }
+            }
+            Ok(())
         }
         Command::Billing { command: BillingCommand::Export { period, out, consultant, client, debtor } } => {
             let period: domain::Period = period.parse().map_err(|e: domain::Invalid| anyhow::anyhow!("{e}"))?;

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod envelope;
 pub mod runner;
 pub mod search;
+pub mod sla;
 pub mod versions;
 
 pub use catalog::{At, Catalog};

@@ -7,6 +7,7 @@ mod pricing;
 mod query;
 pub mod scalars;
 mod search;
+pub mod sla;
 pub mod types;
 
 use std::str::FromStr;
@@ -20,7 +21,13 @@ use crate::state::AppState;
 
 /// Every query, each area in its own module.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CoreQuery, monitoring::MonitoringQuery, pricing::PricingQuery, billing::BillingQuery);
+pub struct Query(
+    query::CoreQuery,
+    monitoring::MonitoringQuery,
+    pricing::PricingQuery,
+    billing::BillingQuery,
+    sla::SlaQuery,
+);
 
 /// Every mutation, each area in its own module.
 #[derive(async_graphql::MergedObject, Default)]

@@ -240,3 +240,21 @@ fn billing_export_refuses_a_bad_period_and_writes_an_empty_batch_for_an_empty_st
     assert_eq!(batch.lines().count(), 2, "header and column names only");
     assert!(String::from_utf8_lossy(&ok.stderr).contains("0 documents of 2026-03"));
 }
+
+#[test]
+fn sla_report_prints_a_table_or_csv_and_refuses_a_bad_month() {
+    let store = TempStore::sqlite();
+    let bad = directory(&["sla", "report", "--month", "2026-13"], &store.url);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("month"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let csv = directory(&["sla", "report", "--month", "2026-03", "--format", "csv"], &store.url);
+    assert!(csv.status.success(), "{}", String::from_utf8_lossy(&csv.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&csv.stdout).lines().next(),
+        Some(
+            "project_id,project,class,target_percent,availability_percent,downtime_seconds,excluded_maintenance_seconds,breached,incidents"
+        )
+    );
+    let table = directory(&["sla", "report", "--month", "2026-03"], &store.url);
+    assert!(String::from_utf8_lossy(&table.stdout).starts_with("project "));
+}

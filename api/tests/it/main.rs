@@ -8,3 +8,4 @@ mod flows;
 mod helpers;
 mod monitoring;
 mod pricing;
+mod sla;

@@ -1,0 +1,145 @@
+//! SLA reports: one project's month, and every project's month for staff.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::{Period, ProjectId};
+
+use super::scalars::{Decimal, SlaClass};
+use super::{app, parse_id, principal, view};
+use crate::error::ApiError;
+
+#[derive(SimpleObject)]
+pub struct Incident {
+    pub monitor_id: ID,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub seconds: i64,
+    /// Wholly inside maintenance announced in time, so not counted.
+    pub excluded: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct ReportedMaintenance {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub platform: bool,
+    pub announced_in_time: bool,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "SlaReport")]
+pub struct SlaReportNode {
+    pub project_id: ID,
+    pub project_name: String,
+    pub month: String,
+    pub sla_class: SlaClass,
+    pub target_percent: Decimal,
+    pub availability_percent: Decimal,
+    pub downtime_seconds: i64,
+    pub excluded_maintenance_seconds: i64,
+    pub breached: bool,
+    pub incidents: Vec<Incident>,
+    pub maintenance: Vec<ReportedMaintenance>,
+    /// Per day of the month (Europe/Berlin), that day's availability in percent.
+    pub daily_availability: Vec<Decimal>,
+    pub pdf_url: String,
+}
+
+impl SlaReportNode {
+    pub fn new(r: projections::sla::SlaReport, project_name: String) -> SlaReportNode {
+        SlaReportNode {
+            project_id: ID(r.project_id.to_string()),
+            project_name,
+            month: r.month.to_string(),
+            sla_class: r.class.into(),
+            target_percent: Decimal(r.target_percent),
+            availability_percent: Decimal(r.availability_percent),
+            downtime_seconds: r.downtime_seconds,
+            excluded_maintenance_seconds: r.excluded_maintenance_seconds,
+            breached: r.breached,
+            incidents: r
+                .incidents
+                .into_iter()
+                .map(|i| Incident {
+                    monitor_id: ID(i.monitor_id.to_string()),
+                    start: i.start,
+                    end: i.end,
+                    seconds: i.seconds,
+                    excluded: i.excluded,
+                })
+                .collect(),
+            maintenance: r
+                .maintenance
+                .into_iter()
+                .map(|m| ReportedMaintenance {
+                    start: m.start,
+                    end: m.end,
+                    reason: m.reason,
+                    platform: m.platform,
+                    announced_in_time: m.announced_in_time,
+                })
+                .collect(),
+            daily_availability: r.daily.into_iter().map(Decimal).collect(),
+            pdf_url: format!("/reports/sla/{}/{}.pdf", r.project_id, r.month),
+        }
+    }
+}
+
+pub fn month(s: &str) -> Result<Period, ApiError> {
+    s.trim().parse().map_err(|e: domain::Invalid| ApiError::BadInput(e.to_string().replace("period", "month")))
+}
+
+#[derive(Default)]
+pub struct SlaQuery;
+
+#[Object]
+impl SlaQuery {
+    /// A project's availability in a month against its class's target, with the
+    /// incidents and maintenance that went into it; with `asOf`, as recorded then.
+    async fn sla_report(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        month: String,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<SlaReportNode> {
+        let who = principal(ctx)?;
+        let id: ProjectId = parse_id(&project_id, "projectId")?;
+        let month = self::month(&month)?;
+        let view = view(ctx, as_of).await?;
+        let found = view.with(app(ctx), |at| {
+            let project = at.project(&id).filter(|p| p.customer_id.is_some_and(|c| who.can_read_customer(c)))?;
+            projections::sla::report(at, id, month).map(|r| SlaReportNode::new(r, project.name.clone()))
+        });
+        Ok(found.ok_or_else(|| ApiError::NotFound(format!("project {id} does not exist")))?)
+    }
+
+    /// Every project's report for a month (staff), breached ones only if asked, worst first.
+    async fn sla_reports(
+        &self,
+        ctx: &Context<'_>,
+        month: String,
+        #[graphql(default_with = "Some(false)")] breached_only: Option<bool>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<SlaReportNode>> {
+        let who = principal(ctx)?;
+        if !who.is_staff() {
+            return Err(ApiError::forbidden().into());
+        }
+        let month = self::month(&month)?;
+        let view = view(ctx, as_of).await?;
+        Ok(view.with(app(ctx), |at| all(at, month, breached_only.unwrap_or(false))))
+    }
+}
+
+/// Every project's report for a month, worst availability first.
+pub fn all(at: projections::At<'_>, month: Period, breached_only: bool) -> Vec<SlaReportNode> {
+    let mut reports: Vec<_> = at
+        .projects()
+        .filter_map(|(id, p)| projections::sla::report(at, *id, month).map(|r| (r, p.name.clone())))
+        .filter(|(r, _)| !breached_only || r.breached)
+        .collect();
+    reports.sort_by(|a, b| a.0.availability_percent.cmp(&b.0.availability_percent).then(a.1.cmp(&b.1)));
+    reports.into_iter().map(|(r, name)| SlaReportNode::new(r, name)).collect()
+}

@@ -1,0 +1,99 @@
+//! SLA reports by the contract's rules, against both stores.
+
+use serde_json::json;
+
+use crate::flows::{project, s, world};
+use crate::helpers::{BOOT, TestApp, both_stores};
+
+const MONITOR: &str = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
+const TRANSITION: &str = "mutation($m: ID!, $s: MonitorState!, $t: DateTime!) { recordMonitorTransition(monitorId: $m, state: $s, at: $t) { state } }";
+const WINDOW: &str = "mutation($p: ID, $s: DateTime!, $e: DateTime!, $a: DateTime!) { scheduleMaintenance(projectId: $p, start: $s, end: $e, announcedAt: $a, reason: \"Kernel update\") { id } }";
+const REPORT: &str = "query($p: ID!, $m: String!, $t: DateTime) { slaReport(projectId: $p, month: $m, asOf: $t) { projectId month slaClass targetPercent availabilityPercent downtimeSeconds excludedMaintenanceSeconds breached incidents { monitorId start end seconds excluded } maintenance { announcedInTime platform } dailyAvailability pdfUrl } }";
+
+async fn monitor(app: &TestApp, project: &str, url: &str) -> String {
+    let input = json!({"i": {"projectId": project, "url": url, "followRedirects": false, "expectedStatus": "200", "effectiveAt": "2026-01-01T00:00:00Z"}});
+    s(&app.ok(BOOT, MONITOR, input).await["createHttpMonitor"]["id"])
+}
+
+async fn outage(app: &TestApp, monitor: &str, down: &str, up: &str) {
+    app.ok(BOOT, TRANSITION, json!({"m": monitor, "s": "DOWN", "t": down})).await;
+    app.ok(BOOT, TRANSITION, json!({"m": monitor, "s": "UP", "t": up})).await;
+}
+
+both_stores!(a_month_counts_the_union_of_outages_less_announced_maintenance, async |app: &TestApp| {
+    let w = world(app).await;
+    let (a, b) = (
+        monitor(app, &w.acme_root, "https://a.example/").await,
+        monitor(app, &w.acme_root, "https://b.example/").await,
+    );
+    // Two monitors down at once: 10:00–10:30 and 10:15–10:45 count as 45 minutes.
+    outage(app, &a, "2026-03-10T10:00:00Z", "2026-03-10T10:30:00Z").await;
+    outage(app, &b, "2026-03-10T10:15:00Z", "2026-03-10T10:45:00Z").await;
+    // Announced five days ahead: excluded. Announced six hours ahead: counted.
+    app.ok(BOOT, WINDOW, json!({"p": w.acme_root, "s": "2026-03-20T02:00:00Z", "e": "2026-03-20T03:00:00Z", "a": "2026-03-15T00:00:00Z"})).await;
+    app.ok(
+        BOOT,
+        WINDOW,
+        json!({"p": null, "s": "2026-03-25T02:00:00Z", "e": "2026-03-25T03:00:00Z", "a": "2026-03-24T20:00:00Z"}),
+    )
+    .await;
+    let before_last = s(&app.ok(BOOT, "{ logHead { recordedAt } }", json!({})).await["logHead"]["recordedAt"]);
+    outage(app, &a, "2026-03-20T02:10:00Z", "2026-03-20T02:40:00Z").await;
+    outage(app, &a, "2026-03-25T02:00:00Z", "2026-03-25T02:20:00Z").await;
+
+    let r = app.ok(&w.acme_token, REPORT, json!({"p": w.acme_root, "m": "2026-03"})).await["slaReport"].clone();
+    assert_eq!(r["slaClass"], "STANDARD");
+    assert_eq!((r["targetPercent"].clone(), r["breached"].clone()), (json!("99.5"), json!(false)));
+    assert_eq!((r["downtimeSeconds"].clone(), r["excludedMaintenanceSeconds"].clone()), (json!(3900), json!(1800)));
+    // 100 − 3,900 s × 100 / 2,674,800 s = 99.85419…, truncated.
+    assert_eq!(r["availabilityPercent"], "99.854");
+    let incidents: Vec<(String, i64, bool)> = r["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (s(&i["start"]), i["seconds"].as_i64().unwrap(), i["excluded"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        incidents,
+        vec![
+            ("2026-03-10T10:00:00+00:00".into(), 1800, false),
+            ("2026-03-10T10:15:00+00:00".into(), 1800, false),
+            ("2026-03-20T02:10:00+00:00".into(), 1800, true),
+            ("2026-03-25T02:00:00+00:00".into(), 1200, false),
+        ]
+    );
+    assert_eq!(
+        r["maintenance"],
+        json!([{"announcedInTime": true, "platform": false}, {"announcedInTime": false, "platform": true}])
+    );
+    let daily = r["dailyAvailability"].as_array().unwrap();
+    assert_eq!(daily.len(), 31);
+    assert_eq!(daily[9], "96.875", "10 March: 2,700 s of 86,400 s down");
+    assert_eq!(daily[0], "100.000");
+    assert_eq!(r["pdfUrl"], format!("/reports/sla/{}/2026-03.pdf", w.acme_root));
+
+    let then =
+        app.ok(&w.acme_token, REPORT, json!({"p": w.acme_root, "m": "2026-03", "t": before_last})).await["slaReport"]
+            .clone();
+    assert_eq!(
+        (then["downtimeSeconds"].clone(), then["incidents"].as_array().unwrap().len()),
+        (json!(2700), 2),
+        "as recorded then"
+    );
+
+    // A premium project down three hours breaches; staff list the breaches.
+    let premium = project(app, &w.acme, None, "Payments").await;
+    let change = "mutation($p: ID!) { changeSlaClass(projectId: $p, slaClass: PREMIUM, effectiveAt: \"2026-02-01T00:00:00Z\") { slaClass } }";
+    app.ok(BOOT, change, json!({"p": premium})).await;
+    let c = monitor(app, &premium, "https://pay.example/").await;
+    outage(app, &c, "2026-03-05T00:00:00Z", "2026-03-05T03:00:00Z").await;
+    let list = "query($m: String!, $b: Boolean) { slaReports(month: $m, breachedOnly: $b) { projectName availabilityPercent breached } }";
+    let breaches = app.ok(BOOT, list, json!({"m": "2026-03", "b": true})).await["slaReports"].clone();
+    assert_eq!(breaches, json!([{"projectName": "Payments", "availabilityPercent": "99.596", "breached": true}]));
+    let all = app.ok(BOOT, list, json!({"m": "2026-03"})).await["slaReports"].as_array().unwrap().len();
+    assert_eq!(all, 3, "every project: Shop, Payments and Globex's Secret");
+
+    assert_eq!(app.code(&w.acme_token, list, json!({"m": "2026-03"})).await, "FORBIDDEN");
+    assert_eq!(app.code(&w.acme_token, REPORT, json!({"p": w.globex_project, "m": "2026-03"})).await, "NOT_FOUND");
+    assert_eq!(app.code(BOOT, REPORT, json!({"p": w.acme_root, "m": "2026-13"})).await, "BAD_INPUT");
+});
