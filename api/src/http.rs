@@ -39,6 +39,7 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/invoices/{file}", get(invoice_document))
+        .route("/reports/sla/{project}/{file}", get(sla_document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Http { state, schema, metrics, issuer: Arc::new(crate::pdf::invoice::Issuer::from_env()) })
 }
@@ -177,6 +178,61 @@ async fn invoice_document(
         Err(_) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
     };
     ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response()
+}
+
+/// `GET /reports/sla/{projectId}/{YYYY-MM}.pdf`: a project's monthly SLA report, for staff
+/// and for the customer's own people; `?asOf=` answers as recorded then.
+async fn sla_document(
+    State(http): State<Http>,
+    headers: HeaderMap,
+    axum::extract::Path((project, file)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<AsOfParam>,
+) -> Response {
+    let principal = match authenticate(&http, &headers) {
+        Ok(p) => p,
+        Err(response) => return *response,
+    };
+    let not_found = || refusal(StatusCode::NOT_FOUND, &ApiError::NotFound(format!("no SLA report {project}/{file}")));
+    let Ok(id) = project.parse::<domain::ProjectId>() else { return not_found() };
+    let month = match file.strip_suffix(".pdf").map(crate::graphql::sla::month) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => return refusal(StatusCode::BAD_REQUEST, &e),
+        None => return not_found(),
+    };
+    let (position, as_of) = match query.as_of.as_deref().map(str::parse::<chrono::DateTime<chrono::Utc>>) {
+        None => (None, http.state.now()),
+        Some(Ok(at)) => match http.state.position_at(at).await {
+            Ok(p) => (Some(p), at),
+            Err(e) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &e),
+        },
+        Some(Err(_)) => {
+            return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput("asOf: an RFC 3339 instant".into()));
+        }
+    };
+    let found = {
+        let catalog = http.state.catalog();
+        let at = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
+        at.project(&id).filter(|p| p.customer_id.is_some_and(|c| principal.can_read_customer(c))).and_then(|p| {
+            let report = projections::sla::report(at, id, month)?;
+            let customer = p.customer_id.and_then(|c| at.customer(&c)).map(|c| c.name.clone()).unwrap_or_default();
+            let path = at.ancestry(id).iter().rev().filter_map(|a| at.project(a).map(|x| x.name.clone())).collect();
+            let monitors = report
+                .incidents
+                .iter()
+                .filter_map(|i| {
+                    at.monitor(&i.monitor_id)
+                        .map(|m| (i.monitor_id.to_string(), m.config.map(|c| c.url).unwrap_or_default()))
+                })
+                .collect();
+            let node = crate::graphql::sla::SlaReportNode::new(report, p.name.clone());
+            Some((node, crate::pdf::sla::Context { customer, path, monitors, as_of }))
+        })
+    };
+    let Some((report, cx)) = found else { return not_found() };
+    match tokio::task::spawn_blocking(move || crate::pdf::sla::render(&report, &cx)).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response(),
+        Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
+    }
 }
 
 /// Ready when the store answers and the read models have caught up with the log.

@@ -3,6 +3,7 @@
 //! gives the same bytes: nothing here reads a clock or a random source.
 
 pub mod invoice;
+pub mod sla;
 
 use std::sync::LazyLock;
 
@@ -210,9 +211,39 @@ impl Page {
         self.content.set_line_width(width).move_to(LEFT, y).line_to(RIGHT, y).stroke();
     }
 
+    /// A filled rectangle.
+    pub fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, gray: f32) {
+        self.content.set_fill_gray(gray).rect(x, y, w, h).fill_nonzero().set_fill_gray(0.0);
+    }
+
+    /// A thin line.
+    pub fn line(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, width: f32) {
+        self.content.set_line_width(width).move_to(x0, y0).line_to(x1, y1).stroke();
+    }
+
     pub fn band(&mut self, y: f32, height: f32, gray: f32) {
         self.content.set_fill_gray(gray).rect(LEFT, y, RIGHT - LEFT, height).fill_nonzero().set_fill_gray(0.0);
     }
+}
+
+/// Breaks a text into lines no wider than `width`.
+pub fn wrap(text: &str, size: f32, weight: Weight, width: f32) -> Vec<String> {
+    let font = weight.font();
+    let mut lines = vec![];
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        if font.width(&candidate, size) > width && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+            line = word.to_owned();
+        } else {
+            line = candidate;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Assembles pages into a document with the fonts embedded once.

@@ -93,6 +93,47 @@ both_stores!(a_month_counts_the_union_of_outages_less_announced_maintenance, asy
     let all = app.ok(BOOT, list, json!({"m": "2026-03"})).await["slaReports"].as_array().unwrap().len();
     assert_eq!(all, 3, "every project: Shop, Payments and Globex's Secret");
 
+    // The PDF says the same.
+    let path = format!("/reports/sla/{}/2026-03.pdf", w.acme_root);
+    let (status, kind, pdf) = app.get_as(Some(&w.acme_token), &path).await;
+    assert_eq!((status.as_u16(), kind.as_str()), (200, "application/pdf"));
+    let text = crate::helpers::pdftotext(&pdf);
+    for expected in [
+        "SLA-Bericht März 2026",
+        "Kunde: Acme GmbH",
+        "Projekt: Shop",
+        "Standard",
+        "99,5 %",
+        "99,854 %",
+        "Ziel erreicht",
+        "1 h 05 min",
+        "Verfügbarkeit je Tag",
+        "Ausfälle (4)",
+        "https://a.example/",
+        "gezählt: nein (Wartung)",
+        "Wartungsfenster (2)",
+        "rechtzeitig: ja, ausgenommen",
+        "rechtzeitig: nein, gezählt",
+        "So wurde gezählt:",
+        "mindestens 24 Stunden vor Beginn",
+        "Stand der Daten:",
+        "Seite 1 von",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    let early = format!("{path}?asOf={}", before_last.replace('+', "%2B"));
+    let (_, _, then_pdf) = app.get_as(Some(&w.acme_token), &early).await;
+    assert!(crate::helpers::pdftotext(&then_pdf).contains("Ausfälle (2)"), "as of an earlier instant");
+    assert_eq!(
+        app.get_as(Some(&w.acme_token), &format!("/reports/sla/{}/2026-03.pdf", w.globex_project)).await.0.as_u16(),
+        404
+    );
+    assert_eq!(
+        app.get_as(Some(&w.acme_token), &format!("/reports/sla/{}/2026-13.pdf", w.acme_root)).await.0.as_u16(),
+        400
+    );
+    assert_eq!(app.get_as(None, &path).await.0.as_u16(), 401);
+
     assert_eq!(app.code(&w.acme_token, list, json!({"m": "2026-03"})).await, "FORBIDDEN");
     assert_eq!(app.code(&w.acme_token, REPORT, json!({"p": w.globex_project, "m": "2026-03"})).await, "NOT_FOUND");
     assert_eq!(app.code(BOOT, REPORT, json!({"p": w.acme_root, "m": "2026-13"})).await, "BAD_INPUT");
