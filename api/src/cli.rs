@@ -94,6 +94,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ReplayCommand,
     },
+    /// Run the HTTP checker alone (as `serve` does beside GraphQL), until stopped.
+    Monitor,
     /// SLA tools that run without a server.
     Sla {
         #[command(subcommand)]
@@ -241,6 +243,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Monitor => {
+            let log = EventLog::connect(&cli.database_url).await?;
+            let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
+            crate::checker::Checker::new(state).spawn();
+            tracing::info!("checking monitors");
+            shutdown().await;
+            tracing::info!("stopped");
+            Ok(())
+        }
         Command::Sla { command: SlaCommand::Report { month, format } } => {
             let month = crate::graphql::sla::month(&month).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             let log = EventLog::connect(&cli.database_url).await?;
@@ -339,8 +350,10 @@ async fn serve(
     }
     let state = Arc::new(state);
     crate::billing::spawn_scheduler(state.clone());
-    let app = http::router(state, metrics);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let _ = state.listen.set(listener.local_addr()?);
+    crate::checker::Checker::new(state.clone()).spawn();
+    let app = http::router(state, metrics);
     tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     tracing::info!("stopped");

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bench;
 pub mod billing;
+pub mod checker;
 pub mod cli;
 pub mod clock;
 pub mod commands;

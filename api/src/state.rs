@@ -18,6 +18,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// SHA-256 (hex) of `DIRECTORY_BOOTSTRAP_TOKEN`, if set.
     pub bootstrap_hash: Option<String>,
+    /// Where `serve` listens: no monitor may check the Directory itself.
+    pub listen: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
             bus: Bus::new(log, projector),
             clock,
             bootstrap_hash: bootstrap_token.filter(|t| !t.is_empty()).map(crate::auth::token_hash),
+            listen: std::sync::OnceLock::new(),
         })
     }
 

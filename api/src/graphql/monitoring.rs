@@ -299,6 +299,16 @@ fn project_facts<T>(
     Ok(facts(customer, p.archived_at.is_some()))
 }
 
+/// Refuses a URL that points at the Directory's own listen address.
+async fn not_ourselves(app: &AppState, url: &str) -> Result<(), ApiError> {
+    match app.listen.get() {
+        Some(listen) if crate::checker::points_at(url, *listen).await => Err(ApiError::RuleViolation(format!(
+            "url: {listen} is the Directory's own address; a monitor checks other services"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn to_i64(v: Option<i32>, default: i64) -> i64 {
     v.map_or(default, i64::from)
 }
@@ -324,6 +334,7 @@ impl MonitoringMutation {
             archived,
         })?;
         may_manage(&app.catalog(), who, project_id, &[Staff::Ops])?;
+        not_ourselves(app, &input.url).await?;
         let env = Envelope::new(who, "createHttpMonitor", &input, input.command_id.as_ref(), reason)?;
         let cmd = MonitorCommand::Create {
             id,
@@ -354,6 +365,9 @@ impl MonitoringMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         let id: MonitorId = parse_id(&monitor_id, "monitorId")?;
         manageable_monitor(app, who, id)?;
+        if let Some(url) = &input.url {
+            not_ourselves(app, url).await?;
+        }
         let env =
             Envelope::new(who, "reconfigureHttpMonitor", &json!([monitor_id, input]), command_id.as_ref(), reason)?;
         let changes = MonitorChanges {

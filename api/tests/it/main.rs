@@ -2,6 +2,7 @@
 //! both stores.
 
 mod billing;
+mod checker;
 mod cli;
 mod contract;
 mod flows;

@@ -1,0 +1,265 @@
+//! The HTTP checker: every active monitor is checked every `intervalSeconds` with its
+//! timeout, redirects followed by hand so each hop (status and Location) is recorded.
+//! Two consecutive failures take a monitor down, one success brings it up; each change
+//! is one event. The state a decision starts from is the log's (the catalog), so a
+//! restarted checker neither repeats a transition nor loses one; only the count of
+//! failures in a row starts again from zero.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::http_monitor::{Hop, MonitorCommand, MonitorConfig, MonitorState, Observed};
+use domain::{Instant, MonitorId};
+use tokio::sync::Semaphore;
+
+use crate::commands::Envelope;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Checks in flight at once.
+const CONCURRENCY: usize = 64;
+/// Failures in a row that take a monitor down.
+const FAILURES_TO_DOWN: u32 = 2;
+
+/// What one check found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub chain: Vec<Hop>,
+    pub error: Option<String>,
+}
+
+/// One HTTP client for every check: redirects are not followed by the client.
+#[derive(Clone)]
+pub struct Probe {
+    client: reqwest::Client,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe::new()
+    }
+}
+
+impl Probe {
+    pub fn new() -> Probe {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("directory-monitor/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        Probe { client }
+    }
+
+    /// Checks a URL as the monitor says, within its timeout for the whole chain.
+    pub async fn check(&self, config: &MonitorConfig) -> Outcome {
+        let limit = Duration::from_secs(config.timeout_seconds.into());
+        match tokio::time::timeout(limit, self.follow(config)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome {
+                ok: false,
+                status: None,
+                chain: vec![],
+                error: Some(format!("timed out after {} s", config.timeout_seconds)),
+            },
+        }
+    }
+
+    async fn follow(&self, config: &MonitorConfig) -> Outcome {
+        let fail = |status, chain, error: String| Outcome { ok: false, status, chain, error: Some(error) };
+        let Ok(mut url) = reqwest::Url::parse(&config.url) else {
+            return fail(None, vec![], "the URL does not parse".into());
+        };
+        let mut chain: Vec<Hop> = vec![];
+        let mut seen = HashSet::from([url.clone()]);
+        loop {
+            let response = match self.client.get(url.clone()).send().await {
+                Ok(r) => r,
+                Err(e) => return fail(None, chain, describe(&e)),
+            };
+            let status = response.status();
+            if status.is_redirection() && config.follow_redirects {
+                let Some(location) = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok())
+                else {
+                    return fail(Some(status.as_u16()), chain, format!("{status} without a Location"));
+                };
+                let Ok(next) = url.join(location) else {
+                    return fail(
+                        Some(status.as_u16()),
+                        chain,
+                        format!("{status} to an unusable Location {location:?}"),
+                    );
+                };
+                chain.push(Hop { status: status.as_u16(), location: next.to_string() });
+                if chain.len() > config.max_redirects as usize {
+                    return fail(Some(status.as_u16()), chain, format!("more than {} redirects", config.max_redirects));
+                }
+                if !seen.insert(next.clone()) {
+                    return fail(Some(status.as_u16()), chain, format!("redirect loop at {next}"));
+                }
+                url = next;
+                continue;
+            }
+            let code = status.as_u16();
+            return match config.expected_status.contains(code) {
+                true => Outcome { ok: true, status: Some(code), chain, error: None },
+                false => fail(Some(code), chain, format!("status {code}, expected {}", config.expected_status)),
+            };
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_timeout() {
+        "timed out".into()
+    } else {
+        format!("request failed: {e}")
+    }
+}
+
+/// Whether a URL points at the Directory itself (its listen address).
+pub async fn points_at(url: &str, listen: SocketAddr) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else { return false };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else { return false };
+    if port != listen.port() {
+        return false;
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let resolved: Vec<SocketAddr> =
+        match tokio::time::timeout(Duration::from_secs(2), tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(addrs)) => addrs.collect(),
+            _ => return false,
+        };
+    resolved.iter().any(|a| {
+        a.ip() == listen.ip() || (listen.ip().is_unspecified() && (a.ip().is_loopback() || a.ip().is_unspecified()))
+    })
+}
+
+/// The checker: schedules, counts failures, and records transitions.
+pub struct Checker {
+    app: Arc<AppState>,
+    probe: Probe,
+    failures: Mutex<HashMap<MonitorId, u32>>,
+    next_due: Mutex<HashMap<MonitorId, Instant>>,
+    limit: Arc<Semaphore>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Checker {
+    pub fn new(app: Arc<AppState>) -> Arc<Checker> {
+        Arc::new(Checker {
+            app,
+            probe: Probe::new(),
+            failures: Mutex::new(HashMap::new()),
+            next_due: Mutex::new(HashMap::new()),
+            limit: Arc::new(Semaphore::new(CONCURRENCY)),
+        })
+    }
+
+    /// Checks one monitor now; answers the transition it recorded, if any. Paused,
+    /// deleted and unknown monitors are not checked.
+    pub async fn check(&self, id: MonitorId) -> Result<Option<Observed>, ApiError> {
+        let current = {
+            let catalog = self.app.catalog();
+            catalog.live().monitor(&id)
+        };
+        let Some(monitor) = current.filter(|m| m.deleted_at.is_none() && !m.paused) else { return Ok(None) };
+        let Some(config) = monitor.config.clone() else { return Ok(None) };
+        let outcome = match self.app.listen.get() {
+            Some(listen) if points_at(&config.url, *listen).await => Outcome {
+                ok: false,
+                status: None,
+                chain: vec![],
+                error: Some("refused: the URL is the Directory's own address".into()),
+            },
+            _ => self.probe.check(&config).await,
+        };
+        let at = self.app.now();
+        let state = monitor.state();
+        let change = {
+            let mut failures = lock(&self.failures);
+            let count = failures.entry(id).or_default();
+            if outcome.ok {
+                *count = 0;
+                (state != MonitorState::Up).then_some(Observed::Up)
+            } else {
+                *count += 1;
+                (*count >= FAILURES_TO_DOWN && state != MonitorState::Down).then_some(Observed::Down)
+            }
+        };
+        let Some(observed) = change else { return Ok(None) };
+        let envelope = Envelope {
+            actor: "system:checker".into(),
+            command_id: uuid::Uuid::new_v4().to_string(),
+            retryable: false,
+            payload_hash: format!("check:{id}:{at}"),
+            reason: None,
+        };
+        let command = MonitorCommand::RecordTransition {
+            state: observed,
+            at,
+            observed_status: outcome.status.map(i64::from),
+            redirect_chain: outcome.chain,
+            error: if observed == Observed::Down { outcome.error } else { None },
+        };
+        match self.app.bus.execute(&self.app.bus.monitors, &id.to_string(), command, &envelope).await {
+            Ok(_) => Ok(Some(observed)),
+            // Another checker (a second server) recorded the same change first.
+            Err(ApiError::RuleViolation(_)) | Err(ApiError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts the checks that are due at `now`; each monitor's first check is spread over
+    /// its interval by its id, so monitors created together are not checked together.
+    pub fn round(self: &Arc<Self>, now: Instant) -> usize {
+        let active: Vec<(MonitorId, u32)> = {
+            let catalog = self.app.catalog();
+            catalog
+                .monitors
+                .iter()
+                .filter(|(_, m)| m.deleted_at.is_none() && !m.paused)
+                .filter_map(|(id, m)| m.config.as_ref().map(|c| (*id, c.interval_seconds)))
+                .collect()
+        };
+        let mut started = 0;
+        let mut due = lock(&self.next_due);
+        for (id, interval) in active {
+            let next = *due.entry(id).or_insert_with(|| {
+                let jitter = (id.0.as_u128() % u128::from(interval.max(1))) as i64;
+                now + chrono::Duration::seconds(jitter)
+            });
+            if next > now {
+                continue;
+            }
+            due.insert(id, now + chrono::Duration::seconds(interval.into()));
+            let (me, limit) = (self.clone(), self.limit.clone());
+            tokio::spawn(async move {
+                let Ok(_permit) = limit.acquire_owned().await else { return };
+                if let Err(e) = me.check(id).await {
+                    tracing::warn!(monitor = %id, error = %e.message(), "recording a monitor transition failed");
+                }
+            });
+            started += 1;
+        }
+        started
+    }
+
+    /// The checker task of `directory serve` and `directory monitor`.
+    pub fn spawn(self: Arc<Self>) {
+        tokio::spawn(async move {
+            loop {
+                self.round(self.app.now());
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
