@@ -26,6 +26,19 @@ async fn target() -> SocketAddr {
         .route("/chain", get(redirect("/redirect", StatusCode::FOUND)))
         .route("/loop", get(redirect("/loop", StatusCode::FOUND)))
         .route("/nowhere", get(|| async { StatusCode::FOUND }))
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .route(
+            "/flapping",
+            get(|| async {
+                // Fails every other request.
+                static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                if N.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                }
+            }),
+        )
         .route(
             "/slow",
             get(|| async {
@@ -76,6 +89,10 @@ async fn the_probe_follows_redirects_by_hand_and_records_each_hop() {
         (failing.ok, failing.status, failing.error.as_deref()),
         (false, Some(500), Some("status 500, expected 200-299"))
     );
+    let missing_page = probe.check(&config(url("/missing"), true, 5, "200-299", 5)).await;
+    assert_eq!((missing_page.ok, missing_page.status), (false, Some(404)));
+    let expected_404 = probe.check(&config(url("/missing"), true, 5, "404", 5)).await;
+    assert!(expected_404.ok, "a 404 can be what is expected");
     let slow = probe.check(&config(url("/slow"), true, 5, "200", 1)).await;
     assert_eq!((slow.ok, slow.error.as_deref()), (false, Some("timed out after 1 s")));
     let closed = probe.check(&config("http://127.0.0.1:9/".into(), true, 5, "200", 2)).await;
@@ -148,6 +165,20 @@ both_stores!(two_failures_take_a_monitor_down_one_success_brings_it_up_once, asy
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(state, "UP", "the round's check recorded the first success");
+});
+
+both_stores!(a_flapping_endpoint_never_fails_twice_in_a_row_so_never_goes_down, async |app: &TestApp| {
+    let w = world(app).await;
+    let addr = target().await;
+    let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
+    let input = json!({"i": {"projectId": w.acme_root, "url": format!("http://{addr}/flapping"), "followRedirects": false, "expectedStatus": "200"}});
+    let id: domain::MonitorId = s(&app.ok(BOOT, create, input).await["createHttpMonitor"]["id"]).parse().unwrap();
+    let checker = Checker::new(app.state.clone());
+    let mut seen = vec![];
+    for _ in 0..8 {
+        seen.extend(checker.check(id).await.unwrap());
+    }
+    assert_eq!(seen, vec![Observed::Up], "only the first success changes the state (unknown → up)");
 });
 
 both_stores!(a_monitor_may_not_check_the_directory_itself, async |app: &TestApp| {

@@ -92,6 +92,15 @@ both_stores!(a_month_counts_the_union_of_outages_less_announced_maintenance, asy
     assert_eq!(breaches, json!([{"projectName": "Payments", "availabilityPercent": "99.596", "breached": true}]));
     let all = app.ok(BOOT, list, json!({"m": "2026-03"})).await["slaReports"].as_array().unwrap().len();
     assert_eq!(all, 3, "every project: Shop, Payments and Globex's Secret");
+    let october = "query($p: ID!) { slaReport(projectId: $p, month: \"2026-10\") { dailyAvailability } }";
+    assert_eq!(
+        app.ok(BOOT, october, json!({"p": w.acme_root})).await["slaReport"]["dailyAvailability"]
+            .as_array()
+            .unwrap()
+            .len(),
+        31,
+        "October's 25-hour day is one day"
+    );
 
     // The PDF says the same.
     let path = format!("/reports/sla/{}/2026-03.pdf", w.acme_root);
@@ -133,6 +142,17 @@ both_stores!(a_month_counts_the_union_of_outages_less_announced_maintenance, asy
         400
     );
     assert_eq!(app.get_as(None, &path).await.0.as_u16(), 401);
+
+    // An outage still open at the end of the month counts until then, and the next month from its start.
+    let open = project(app, &w.acme, None, "Open").await;
+    let m = monitor(app, &open, "https://open.example/").await;
+    app.ok(BOOT, TRANSITION, json!({"m": m, "s": "DOWN", "t": "2026-03-31T21:00:00Z"})).await;
+    let r = app.ok(BOOT, REPORT, json!({"p": open, "m": "2026-03"})).await["slaReport"].clone();
+    assert_eq!(r["downtimeSeconds"], 3600, "21:00Z to the Berlin month end at 22:00Z");
+    assert_eq!(r["incidents"][0]["end"], "2026-03-31T22:00:00+00:00");
+    let april = app.ok(BOOT, REPORT, json!({"p": open, "m": "2026-04"})).await["slaReport"].clone();
+    assert_eq!(april["downtimeSeconds"], 30 * 24 * 3600, "down all April");
+    assert_eq!((april["availabilityPercent"].clone(), april["breached"].clone()), (json!("0.000"), json!(true)));
 
     assert_eq!(app.code(&w.acme_token, list, json!({"m": "2026-03"})).await, "FORBIDDEN");
     assert_eq!(app.code(&w.acme_token, REPORT, json!({"p": w.globex_project, "m": "2026-03"})).await, "NOT_FOUND");
