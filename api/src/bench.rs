@@ -52,6 +52,23 @@ pub enum BenchCommand {
         #[arg(long, default_value = "2026-10")]
         period: String,
     },
+    /// The checker with many monitors against a local HTTP server, against plain GETs
+    /// of the same URLs with the same client settings and concurrency.
+    Checker {
+        #[arg(long, default_value_t = 2000)]
+        monitors: usize,
+        /// Rounds of checks.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// SLA reports for every project of a fixture for one month, against reading the
+    /// monitors and transitions the reports are made of.
+    Sla {
+        #[command(flatten)]
+        fixture: FixtureDb,
+        #[arg(long, default_value = "2026-10")]
+        month: String,
+    },
     /// Rendering of a 200-line invoice as PDF, against rendering it as XRechnung XML.
     Documents {
         /// How many documents of each kind.
@@ -107,6 +124,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::AsOf { fixture, samples } => as_of(&fixture, samples).await,
         BenchCommand::Billing { fixture, period } => billing(&fixture, &period).await,
         BenchCommand::Documents { count } => documents(count),
+        BenchCommand::Checker { monitors, rounds } => checker(monitors, rounds).await,
+        BenchCommand::Sla { fixture, month } => sla(&fixture, &month).await,
     }
 }
 
@@ -299,6 +318,169 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
     );
     println!("ratio run / compute-only throughput: {:.2}", compute_seconds / run_seconds);
     println!("{lines} invoice lines in all");
+    Ok(())
+}
+
+/// CPU seconds this process has used (user + system), from the kernel.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
+    use domain::http_monitor::{MonitorCommand, MonitorSpec, ProjectFacts};
+    // The target: a local server that answers 200.
+    let target = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, target).await });
+    let dir = std::env::temp_dir().join(format!("directory-bench-checker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let log = store::EventLog::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+    let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
+    let envelope = || crate::commands::Envelope {
+        actor: "system:bench".into(),
+        command_id: uuid::Uuid::new_v4().to_string(),
+        retryable: false,
+        payload_hash: String::new(),
+        reason: None,
+    };
+    let project = ProjectFacts {
+        id: domain::ProjectId(uuid::Uuid::from_u128(1)),
+        customer_id: domain::CustomerId(uuid::Uuid::from_u128(2)),
+        archived: false,
+    };
+    let mut ids = vec![];
+    for n in 0..monitors {
+        let id = domain::MonitorId(uuid::Uuid::new_v4());
+        let spec = MonitorSpec {
+            url: format!("http://{addr}/health?n={n}"),
+            follow_redirects: true,
+            max_redirects: 5,
+            expected_status: "200".into(),
+            interval_seconds: 60,
+            timeout_seconds: 10,
+        };
+        let cmd = MonitorCommand::Create { id, project: project.clone(), spec, effective_at: state.now() };
+        state
+            .bus
+            .create(&state.bus.monitors, (&id.to_string(), true), cmd, &envelope())
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message().to_owned()))?;
+        ids.push(id);
+    }
+    let checker = crate::checker::Checker::new(state.clone());
+    let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    // Every monitor's first check records its first transition (unknown → up); the later rounds record nothing.
+    let (cpu0, started) = (cpu_seconds(), Instant::now());
+    for _ in 0..rounds {
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (checker, limit, id) = (checker.clone(), limit.clone(), *id);
+                tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await.ok()?;
+                    checker.check(id).await.ok()
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    let (check_seconds, check_cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let probe = crate::checker::Probe::new();
+    let configs: Vec<_> = {
+        let catalog = state.catalog();
+        ids.iter().filter_map(|id| catalog.monitors.get(id).and_then(|m| m.config.clone())).collect()
+    };
+    let (cpu0, started) = (cpu_seconds(), Instant::now());
+    for _ in 0..rounds {
+        let tasks: Vec<_> = configs
+            .iter()
+            .cloned()
+            .map(|c| {
+                let (probe, limit) = (probe.clone(), limit.clone());
+                tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await.ok()?;
+                    Some(probe.check(&c).await)
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    let (get_seconds, get_cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let checks = (monitors * rounds) as f64;
+    let up = {
+        let catalog = state.catalog();
+        ids.iter()
+            .filter(|id| {
+                catalog.live().monitor(id).is_some_and(|m| m.state() == domain::http_monitor::MonitorState::Up)
+            })
+            .count()
+    };
+    println!(
+        "directory bench checker: {monitors} monitors × {rounds} rounds against a local server, 64 in flight, SQLite store"
+    );
+    println!("{:<40} {:>10} {:>16}", "phase", "checks/s", "CPU ms / check");
+    println!(
+        "{:<40} {:>10.0} {:>16.3}",
+        "checker (probe, state, transitions)",
+        checks / check_seconds,
+        check_cpu * 1e3 / checks
+    );
+    println!("{:<40} {:>10.0} {:>16.3}", "plain GETs (baseline)", checks / get_seconds, get_cpu * 1e3 / checks);
+    println!("ratio checker / plain GET throughput: {:.2}", get_seconds / check_seconds);
+    println!("{up} of {monitors} monitors up after the first round");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn sla(fixture: &FixtureDb, month: &str) -> anyhow::Result<()> {
+    let month: domain::Period = month.parse().map_err(|e: domain::Invalid| anyhow::anyhow!("{e}"))?;
+    let (log, _) = fixture.open().await?;
+    let head = log.head().await?.position;
+    let state = AppState::start(log, Arc::new(SystemClock), None).await?;
+    let catalog = state.catalog();
+    let at = catalog.live();
+    let projects: Vec<domain::ProjectId> = at.projects().map(|(id, _)| *id).collect();
+    let started = Instant::now();
+    let mut transitions = 0usize;
+    for p in &projects {
+        for m in at.monitors_of(*p) {
+            transitions += at.monitor(&m).map_or(0, |m| m.transitions.len());
+        }
+    }
+    let read_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let reports: Vec<_> = projects.iter().filter_map(|p| projections::sla::report(at, *p, month)).collect();
+    let report_seconds = started.elapsed().as_secs_f64();
+    let breached = reports.iter().filter(|r| r.breached).count();
+    println!(
+        "directory bench sla: {month} for {} projects over {head} events ({transitions} transitions)",
+        projects.len()
+    );
+    println!("{:<44} {:>12} {:>10}", "phase", "projects/s", "seconds");
+    println!(
+        "{:<44} {:>12.0} {:>10.3}",
+        "read every project's monitors (baseline)",
+        projects.len() as f64 / read_seconds,
+        read_seconds
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10.3}",
+        "SLA report of every project",
+        reports.len() as f64 / report_seconds,
+        report_seconds
+    );
+    println!("ratio report / read throughput: {:.2}", read_seconds / report_seconds);
+    println!("{breached} projects breached their target");
     Ok(())
 }
 
