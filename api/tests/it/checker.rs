@@ -32,7 +32,7 @@ async fn target() -> SocketAddr {
             get(|| async {
                 // Fails every other request.
                 static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-                if N.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+                if N.fetch_add(1, std::sync::atomic::Ordering::SeqCst).is_multiple_of(2) {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     StatusCode::OK
