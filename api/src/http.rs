@@ -40,6 +40,7 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
         .route("/metrics", get(metrics_text))
         .route("/invoices/{file}", get(invoice_document))
         .route("/reports/sla/{project}/{file}", get(sla_document))
+        .route("/keys/{project}/{file}", get(key_list))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Http { state, schema, metrics, issuer: Arc::new(crate::pdf::invoice::Issuer::from_env()) })
 }
@@ -233,6 +234,47 @@ async fn sla_document(
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response(),
         Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
     }
+}
+
+/// `GET /keys/{projectId}/{deployment}.pub`: the OpenSSH public keys that may decrypt the
+/// deployment's secrets, one per line by fingerprint, with an ETag of the list (so it
+/// changes only when the set does) and `If-None-Match` answered with 304.
+async fn key_list(
+    State(http): State<Http>,
+    headers: HeaderMap,
+    axum::extract::Path((project, file)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let principal = match authenticate(&http, &headers) {
+        Ok(p) => p,
+        Err(response) => return *response,
+    };
+    let not_found = || refusal(StatusCode::NOT_FOUND, &ApiError::NotFound(format!("no key list {project}/{file}")));
+    let (Ok(id), Some(deployment)) = (project.parse::<domain::ProjectId>(), file.strip_suffix(".pub")) else {
+        return not_found();
+    };
+    let body = {
+        let catalog = http.state.catalog();
+        let at = catalog.live();
+        if !crate::graphql::keys::may_see(at, &principal, id) {
+            return not_found();
+        }
+        match at.recipients(id, deployment) {
+            Some(keys) => keys.iter().map(|r| format!("{}\n", r.key.public_key)).collect::<String>(),
+            None => return not_found(),
+        }
+    };
+    let etag = {
+        use sha2::{Digest, Sha256};
+        format!("\"{}\"", hex::encode(&Sha256::digest(body.as_bytes())[..16]))
+    };
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()), (header::ETAG, etag)], body).into_response()
 }
 
 /// Ready when the store answers and the read models have caught up with the log.

@@ -118,6 +118,9 @@ impl AnyEvent {
                     format!("Deployment {name} ({environment}) added")
                 }
                 ProjectEvent::DeploymentRemoved { name } => format!("Deployment {name} removed"),
+                ProjectEvent::SecretsRekeyed { deployment, .. } => {
+                    format!("Secrets of {deployment} re-encrypted to its current keys")
+                }
                 ProjectEvent::ProjectArchived { .. } => "Archived".to_owned(),
             },
             A::Vm(e) => match e {

@@ -5,6 +5,7 @@
 pub mod billing;
 pub mod catalog;
 pub mod envelope;
+pub mod keys;
 pub mod runner;
 pub mod search;
 pub mod sla;

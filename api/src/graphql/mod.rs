@@ -1,6 +1,7 @@
 //! The GraphQL schema: the contract's types, queries and mutations.
 
 mod billing;
+pub mod keys;
 mod monitoring;
 mod mutation;
 mod pricing;
@@ -27,6 +28,7 @@ pub struct Query(
     pricing::PricingQuery,
     billing::BillingQuery,
     sla::SlaQuery,
+    keys::KeysQuery,
 );
 
 /// Every mutation, each area in its own module.
@@ -36,6 +38,7 @@ pub struct Mutation(
     monitoring::MonitoringMutation,
     pricing::PricingMutation,
     billing::BillingMutation,
+    keys::KeysMutation,
 );
 
 pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;

@@ -65,6 +65,17 @@ impl TestApp {
         (status, kind, bytes.to_vec())
     }
 
+    /// A GET with a bearer token and an `If-None-Match`; answers the status and the ETag.
+    pub async fn get_etag(&self, token: &str, path: &str, if_none_match: Option<&str>) -> (StatusCode, String) {
+        let mut req = Request::get(path).header("authorization", format!("Bearer {token}"));
+        if let Some(tag) = if_none_match {
+            req = req.header("if-none-match", tag);
+        }
+        let res = self.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let tag = res.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        (res.status(), tag)
+    }
+
     /// Runs a GraphQL operation; answers the whole response (data and errors).
     pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
         let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();

@@ -7,6 +7,7 @@ mod cli;
 mod contract;
 mod flows;
 mod helpers;
+mod keys;
 mod monitoring;
 mod pricing;
 mod sla;

@@ -45,6 +45,9 @@ pub struct Project {
     pub created_at: Option<Instant>,
     /// Deployment name → environment.
     pub deployments: BTreeMap<String, String>,
+    /// Deployment name → when its secrets were last re-encrypted to the current keys.
+    #[serde(default)]
+    pub rekeyed_at: BTreeMap<String, Instant>,
     pub archived_at: Option<Instant>,
 }
 
@@ -94,6 +97,11 @@ pub enum ProjectCommand {
     RemoveDeployment {
         name: String,
     },
+    /// The deployment's secrets were re-encrypted to its current recipients.
+    MarkSecretsRekeyed {
+        deployment: String,
+        at: Instant,
+    },
     Archive {
         effective_at: Instant,
     },
@@ -123,6 +131,10 @@ pub enum ProjectEvent {
     DeploymentRemoved {
         name: String,
     },
+    SecretsRekeyed {
+        deployment: String,
+        at: Instant,
+    },
     ProjectArchived {
         effective_at: Instant,
     },
@@ -134,6 +146,7 @@ event_names!(ProjectEvent {
     SlaClassChanged,
     DeploymentAdded,
     DeploymentRemoved,
+    SecretsRekeyed,
     ProjectArchived,
 });
 
@@ -246,6 +259,14 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
             }
             Ok(vec![E::DeploymentRemoved { name: name.trim().to_owned() }])
         }
+        C::MarkSecretsRekeyed { deployment, at } => {
+            p.open()?;
+            let deployment = deployment.trim().to_owned();
+            if !p.deployments.contains_key(&deployment) {
+                return Err(ProjectError::NoSuchDeployment(deployment));
+            }
+            Ok(vec![E::SecretsRekeyed { deployment, at }])
+        }
         C::Archive { effective_at } => {
             p.open()?;
             p.not_before_creation(effective_at)?;
@@ -266,6 +287,7 @@ pub fn evolve(p: &mut Project, event: &ProjectEvent) {
                 sla_timeline: vec![(*effective_at, *sla_class)],
                 created_at: Some(*effective_at),
                 deployments: BTreeMap::new(),
+                rekeyed_at: BTreeMap::new(),
                 archived_at: None,
             }
         }
@@ -282,6 +304,10 @@ pub fn evolve(p: &mut Project, event: &ProjectEvent) {
         }
         E::DeploymentRemoved { name } => {
             p.deployments.remove(name);
+            p.rekeyed_at.remove(name);
+        }
+        E::SecretsRekeyed { deployment, at } => {
+            p.rekeyed_at.insert(deployment.clone(), *at);
         }
         E::ProjectArchived { effective_at } => p.archived_at = Some(*effective_at),
     }

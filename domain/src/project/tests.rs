@@ -160,3 +160,24 @@ fn archives_once_and_then_refuses_changes() {
         .when(ProjectCommand::Archive { effective_at: at(6, 1) })
         .then_expect_error(ProjectError::NotFound);
 }
+
+#[test]
+fn marks_a_deployments_secrets_rekeyed() {
+    let created = ProjectEvent::ProjectCreated {
+        id: ProjectId(uuid(2)),
+        customer_id: CustomerId(uuid(1)),
+        parent_id: None,
+        name: "Shop".into(),
+        sla_class: SlaClass::Basic,
+        effective_at: at(1, 1),
+    };
+    let added = ProjectEvent::DeploymentAdded { name: "app".into(), environment: "production".into() };
+    ProjectTest::with(())
+        .given(vec![created.clone(), added])
+        .when(ProjectCommand::MarkSecretsRekeyed { deployment: "app".into(), at: at(2, 1) })
+        .then_expect_events(vec![ProjectEvent::SecretsRekeyed { deployment: "app".into(), at: at(2, 1) }]);
+    ProjectTest::with(())
+        .given(vec![created])
+        .when(ProjectCommand::MarkSecretsRekeyed { deployment: "app".into(), at: at(2, 1) })
+        .then_expect_error(ProjectError::NoSuchDeployment("app".into()));
+}

@@ -62,6 +62,10 @@ impl<'a> At<'a> {
         At { catalog, position }
     }
 
+    pub(crate) fn catalog(&self) -> &'a Catalog {
+        self.catalog
+    }
+
     /// The last position this view includes.
     pub fn position(&self) -> i64 {
         self.position

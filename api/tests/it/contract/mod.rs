@@ -12,10 +12,6 @@ const CONTRACT: &str = include_str!("schema.graphql");
 
 /// Contract items not served yet, each with the issue that delivers it.
 const PENDING: &[(&str, u32)] = &[
-    // #6 keys and secrets
-    ("SecretsRecipients", 6),
-    ("Query.secretsRecipients", 6),
-    ("Mutation.markSecretsRekeyed", 6),
     // #7 releases
     ("ReleaseState", 7),
     ("Release", 7),
