@@ -350,6 +350,7 @@ async fn serve(
     }
     let state = Arc::new(state);
     crate::billing::spawn_scheduler(state.clone());
+    crate::releases::spawn_scheduler(state.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let _ = state.listen.set(listener.local_addr()?);
     crate::checker::Checker::new(state.clone()).spawn();

@@ -13,6 +13,7 @@ use domain::maintenance_window::MaintenanceWindow;
 use domain::person::Person;
 use domain::price_list::PriceLists;
 use domain::project::Project;
+use domain::release::{Release, ReleaseChannel};
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
 use domain::{Classify, Refusal};
@@ -43,6 +44,8 @@ pub struct Bus {
     pub maintenance: Cqrs<MaintenanceWindow>,
     pub price_lists: Cqrs<PriceLists>,
     pub billing_runs: Cqrs<BillingRun>,
+    pub releases: Cqrs<Release>,
+    pub channels: Cqrs<ReleaseChannel>,
 }
 
 /// Who sends a command, under which id, and why.
@@ -136,6 +139,8 @@ impl Bus {
             maintenance: cqrs(&log, ()),
             price_lists: cqrs(&log, ()),
             billing_runs: cqrs(&log, ()),
+            releases: cqrs(&log, ()),
+            channels: cqrs(&log, ()),
             log,
             projector,
         }

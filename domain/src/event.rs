@@ -11,7 +11,7 @@ use crate::maintenance_window::{MaintenanceEvent, MaintenanceWindow};
 use crate::person::{Person, PersonEvent};
 use crate::price_list::{PriceListEvent, PriceLists};
 use crate::project::{Project, ProjectEvent};
-use crate::release::{Release, ReleaseEvent};
+use crate::release::{ChannelEvent, Release, ReleaseChannel, ReleaseEvent};
 use crate::ssh_key::{SshKey, SshKeyEvent};
 use crate::vm::{Vm, VmEvent};
 use cqrs_es::Aggregate;
@@ -32,6 +32,7 @@ pub enum AnyEvent {
     Invoice(InvoiceEvent),
     InvoiceSeries(SeriesEvent),
     BillingRun(BillingRunEvent),
+    ReleaseChannel(ChannelEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,7 @@ impl AnyEvent {
             Invoice::TYPE => AnyEvent::Invoice(serde_json::from_str(payload)?),
             SERIES_TYPE => AnyEvent::InvoiceSeries(serde_json::from_str(payload)?),
             BillingRun::TYPE => AnyEvent::BillingRun(serde_json::from_str(payload)?),
+            ReleaseChannel::TYPE => AnyEvent::ReleaseChannel(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
     }
@@ -230,6 +232,10 @@ impl AnyEvent {
             A::BillingRun(BillingRunEvent::BillingRunCompleted { invoices, .. }) => {
                 format!("Billing run completed: {} valid invoices", invoices.len())
             }
+            A::ReleaseChannel(ChannelEvent::ChannelConfigured { settings: c }) => format!(
+                "Channel {} decides {} h before the window, after {} h of soak",
+                c.channel, c.lead_hours, c.min_soak_hours
+            ),
         }
     }
 }

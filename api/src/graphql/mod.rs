@@ -6,6 +6,7 @@ mod monitoring;
 mod mutation;
 mod pricing;
 mod query;
+mod releases;
 pub mod scalars;
 mod search;
 pub mod sla;
@@ -29,6 +30,7 @@ pub struct Query(
     billing::BillingQuery,
     sla::SlaQuery,
     keys::KeysQuery,
+    releases::ReleasesQuery,
 );
 
 /// Every mutation, each area in its own module.
@@ -39,6 +41,7 @@ pub struct Mutation(
     pricing::PricingMutation,
     billing::BillingMutation,
     keys::KeysMutation,
+    releases::ReleasesMutation,
 );
 
 pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;

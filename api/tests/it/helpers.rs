@@ -29,6 +29,12 @@ impl TestApp {
         TestApp { router: api::http::router(state.clone(), None), state, store }
     }
 
+    /// A second server on the same store, as another process would be.
+    pub async fn second_server(&self) -> Arc<AppState> {
+        let log = EventLog::connect(&self.store.url).await.expect("store");
+        Arc::new(AppState::start(log, Arc::new(SystemClock), Some(BOOT)).await.expect("state"))
+    }
+
     pub async fn stop(self) {
         self.store.remove().await;
     }

@@ -10,4 +10,5 @@ mod helpers;
 mod keys;
 mod monitoring;
 mod pricing;
+mod releases;
 mod sla;

@@ -394,3 +394,98 @@ pub fn evolve(r: &mut Release, event: &ReleaseEvent) {
 }
 
 aggregate!(Release, "release", ReleaseCommand, ReleaseEvent, ReleaseError);
+
+/// A release channel's settings (one stream per channel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSettings {
+    pub channel: String,
+    pub lead_hours: i64,
+    pub min_soak_hours: i64,
+    /// The project whose monitors are the platform's own.
+    pub platform_project: Option<crate::ProjectId>,
+}
+
+impl ChannelSettings {
+    pub fn default_for(channel: &str) -> ChannelSettings {
+        ChannelSettings {
+            channel: channel.to_owned(),
+            lead_hours: DEFAULT_LEAD_HOURS,
+            min_soak_hours: DEFAULT_SOAK_HOURS,
+            platform_project: None,
+        }
+    }
+}
+
+/// The stream of a channel's settings.
+pub fn channel_stream(channel: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("directory:release-channel:{channel}").as_bytes())
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseChannel {
+    pub settings: Option<ChannelSettings>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChannelCommand {
+    Configure { channel: String, lead_hours: i64, min_soak_hours: i64, platform_project: Option<crate::ProjectId> },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ChannelEvent {
+    ChannelConfigured { settings: ChannelSettings },
+}
+
+event_names!(ChannelEvent { ChannelConfigured });
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ChannelError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("the channel is already configured so")]
+    Unchanged,
+}
+
+impl Classify for ChannelError {
+    fn refusal(&self) -> Refusal {
+        match self {
+            Self::Invalid(_) => Refusal::BadInput,
+            Self::Unchanged => Refusal::RuleViolation,
+        }
+    }
+}
+
+pub fn decide_channel(c: &ReleaseChannel, cmd: ChannelCommand) -> Result<Vec<ChannelEvent>, ChannelError> {
+    match cmd {
+        ChannelCommand::Configure { channel: name, lead_hours, min_soak_hours, platform_project } => {
+            let settings = ChannelSettings {
+                channel: channel(&name)?,
+                lead_hours: validate::within("leadHours", lead_hours, 0, 7 * 24, " hours")?.into(),
+                min_soak_hours: validate::within("minSoakHours", min_soak_hours, 0, 30 * 24, " hours")?.into(),
+                platform_project,
+            };
+            if c.settings.as_ref() == Some(&settings) {
+                return Err(ChannelError::Unchanged);
+            }
+            Ok(vec![ChannelEvent::ChannelConfigured { settings }])
+        }
+    }
+}
+
+pub fn evolve_channel(c: &mut ReleaseChannel, event: &ChannelEvent) {
+    match event {
+        ChannelEvent::ChannelConfigured { settings } => c.settings = Some(settings.clone()),
+    }
+}
+
+mod channel_aggregate {
+    use super::*;
+
+    fn decide(c: &ReleaseChannel, cmd: ChannelCommand) -> Result<Vec<ChannelEvent>, ChannelError> {
+        decide_channel(c, cmd)
+    }
+    fn evolve(c: &mut ReleaseChannel, e: &ChannelEvent) {
+        evolve_channel(c, e)
+    }
+    aggregate!(ReleaseChannel, "release_channel", ChannelCommand, ChannelEvent, ChannelError);
+}

@@ -198,6 +198,42 @@ impl<'a> At<'a> {
         self.catalog.monitors.positions_at(id, self.position)
     }
 
+    /// A release channel's settings at this view (the defaults until configured).
+    pub fn channel(&self, name: &str) -> domain::release::ChannelSettings {
+        self.catalog
+            .channels
+            .get(name)
+            .and_then(|versions| versions.iter().rev().find(|(p, _)| *p <= self.position))
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| domain::release::ChannelSettings::default_for(name))
+    }
+
+    pub fn release(&self, id: &ReleaseId) -> Option<&'a Release> {
+        self.catalog.releases.get_at(id, self.position)
+    }
+
+    /// The platform's own monitors that were down at `instant` (by effective time), for
+    /// the release policy.
+    pub fn platform_monitors_down(&self, channel: &str, instant: Instant) -> Vec<MonitorId> {
+        let Some(platform) = self.channel(channel).platform_project else { return vec![] };
+        let mut projects = vec![platform];
+        let mut i = 0;
+        while i < projects.len() {
+            let children: Vec<ProjectId> = self.children(projects[i]).collect();
+            projects.extend(children);
+            i += 1;
+        }
+        projects
+            .iter()
+            .flat_map(|p| self.monitors_of(*p).collect::<Vec<_>>())
+            .filter(|m| {
+                self.monitor(m).is_some_and(|m| {
+                    m.active_at(instant) && m.observed_at(instant) == Some(domain::http_monitor::Observed::Down)
+                })
+            })
+            .collect()
+    }
+
     pub fn releases(&self) -> impl Iterator<Item = (&'a ReleaseId, &'a Release)> {
         self.catalog.releases.iter_at(self.position)
     }

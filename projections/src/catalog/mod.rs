@@ -20,7 +20,7 @@ use domain::maintenance_window::{self, MaintenanceEvent, MaintenanceWindow};
 use domain::person::{self, Person, PersonEvent};
 use domain::price_list::{PriceListEvent, Prices};
 use domain::project::{self, Project, ProjectEvent};
-use domain::release::{self, Release, ReleaseEvent};
+use domain::release::{self, ChannelEvent, ChannelSettings, Release, ReleaseEvent};
 use domain::ssh_key::{self, SshKey, SshKeyEvent};
 use domain::vm::{self, Vm, VmEvent};
 use domain::{
@@ -113,6 +113,8 @@ pub struct Catalog {
     pub transitions: BTreeMap<MonitorId, Vec<TransitionRecord>>,
     pub maintenance: Versions<MaintenanceId, MaintenanceWindow>,
     pub releases: Versions<ReleaseId, Release>,
+    /// Each release channel's settings, every version with its position.
+    pub channels: BTreeMap<String, Vec<(i64, ChannelSettings)>>,
     pub invoices: Versions<InvoiceId, Invoice>,
     customer_invoices: BTreeMap<CustomerId, BTreeSet<InvoiceId>>,
     /// Every published price list, in the order published.
@@ -188,6 +190,9 @@ impl Catalog {
             AnyEvent::InvoiceSeries(_) => {}
             // Runs are bookkeeping of the scheduler; the invoices show what they did.
             AnyEvent::BillingRun(_) => {}
+            AnyEvent::ReleaseChannel(ChannelEvent::ChannelConfigured { settings }) => {
+                self.channels.entry(settings.channel.clone()).or_default().push((e.position, settings.clone()));
+            }
             AnyEvent::PriceList(PriceListEvent::PriceListPublished { valid_from, prices }) => self
                 .price_lists
                 .push(PriceListRecord { recorded: e.position, valid_from: *valid_from, prices: prices.clone() }),

@@ -11,19 +11,7 @@ use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 const CONTRACT: &str = include_str!("schema.graphql");
 
 /// Contract items not served yet, each with the issue that delivers it.
-const PENDING: &[(&str, u32)] = &[
-    // #7 releases
-    ("ReleaseState", 7),
-    ("Release", 7),
-    ("Veto", 7),
-    ("ReleaseDecision", 7),
-    ("Query.releases", 7),
-    ("Query.releasePolicyPreview", 7),
-    ("Mutation.scheduleRelease", 7),
-    ("Mutation.vetoRelease", 7),
-    ("Mutation.withdrawVeto", 7),
-    ("Mutation.decideRelease", 7),
-];
+const PENDING: &[(&str, u32)] = &[];
 
 /// Every item of a schema, as `Type`, `Type.field`, `Type.field(arg)` or `Enum.VALUE`,
 /// mapped to its declared type (or kind).

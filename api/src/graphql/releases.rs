@@ -1,0 +1,310 @@
+//! Platform releases: scheduling, vetoes, decisions by the policy or by staff, and the
+//! policy's answer for any instant.
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::person::StaffRole as Staff;
+use domain::release::{ChannelCommand, DecidedBy, IsoWeek, Release, ReleaseCommand, channel_stream};
+use domain::{ProjectId, ReleaseId};
+use serde::Serialize;
+use serde_json::json;
+
+use super::mutation::new_or;
+use super::{app, parse_id, principal, view};
+use crate::commands::Envelope;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+pub enum ReleaseState {
+    Scheduled,
+    Approved,
+    Held,
+    RolledOut,
+    Cancelled,
+}
+
+#[derive(SimpleObject)]
+pub struct ReleaseDecision {
+    pub approve: bool,
+    /// Made by the policy (not by a person).
+    pub automatic: bool,
+    pub at: DateTime<Utc>,
+    pub failed_conditions: Vec<String>,
+    /// A person's reason for a decision by hand.
+    pub reason: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct Veto {
+    /// The person who vetoed (none for automation).
+    pub by: Option<ID>,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub withdrawn: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct ReleaseChannelSettings {
+    pub channel: String,
+    pub lead_hours: i64,
+    pub min_soak_hours: i64,
+    pub platform_project_id: Option<ID>,
+}
+
+pub struct ReleaseNode(pub ReleaseId, pub Release);
+
+#[Object(name = "Release")]
+impl ReleaseNode {
+    async fn id(&self) -> ID {
+        ID(self.0.to_string())
+    }
+    async fn channel(&self) -> &str {
+        &self.1.channel
+    }
+    async fn iso_week(&self) -> String {
+        self.1.week.map(|w| w.to_string()).unwrap_or_default()
+    }
+    async fn window_start(&self) -> DateTime<Utc> {
+        self.1.window_start.unwrap_or_default()
+    }
+    async fn decision_due_at(&self) -> DateTime<Utc> {
+        self.1.decision_due.unwrap_or_default()
+    }
+    async fn changelog(&self) -> &str {
+        &self.1.changelog
+    }
+    async fn scheduled_at(&self) -> Option<DateTime<Utc>> {
+        self.1.scheduled_at
+    }
+    async fn state(&self) -> ReleaseState {
+        match &self.1.decision {
+            None => ReleaseState::Scheduled,
+            Some(d) if d.approve => ReleaseState::Approved,
+            Some(_) => ReleaseState::Held,
+        }
+    }
+    async fn decision(&self) -> Option<ReleaseDecision> {
+        self.1.decision.as_ref().map(|d| ReleaseDecision {
+            approve: d.approve,
+            automatic: d.by == DecidedBy::Policy,
+            at: d.at,
+            failed_conditions: d.failed_conditions.clone(),
+            reason: d.reason.clone(),
+        })
+    }
+    async fn vetoes(&self) -> Vec<Veto> {
+        self.1
+            .vetoes
+            .iter()
+            .map(|(by, v)| Veto {
+                by: by.parse::<uuid::Uuid>().ok().map(|u| ID(u.to_string())),
+                reason: v.reason.clone(),
+                at: v.at,
+                withdrawn: v.withdrawn_at.is_some(),
+            })
+            .collect()
+    }
+}
+
+fn release_node(app: &AppState, id: ReleaseId) -> Result<ReleaseNode, ApiError> {
+    let catalog = app.catalog();
+    let found = catalog.live().release(&id).cloned();
+    found.map(|r| ReleaseNode(id, r)).ok_or_else(|| ApiError::NotFound(format!("release {id} does not exist")))
+}
+
+#[derive(Default)]
+pub struct ReleasesQuery;
+
+#[Object]
+impl ReleasesQuery {
+    /// Releases by window, newest first, of one channel or all; with `asOf`, as recorded then.
+    async fn releases(
+        &self,
+        ctx: &Context<'_>,
+        channel: Option<String>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ReleaseNode>> {
+        principal(ctx)?;
+        let view = view(ctx, as_of).await?;
+        let mut nodes: Vec<ReleaseNode> = view.with(app(ctx), |at| {
+            at.releases()
+                .filter(|(_, r)| channel.as_deref().is_none_or(|c| r.channel == c.trim()))
+                .map(|(id, r)| ReleaseNode(*id, r.clone()))
+                .collect()
+        });
+        nodes.sort_by(|a, b| b.1.window_start.cmp(&a.1.window_start).then(a.1.channel.cmp(&b.1.channel)));
+        Ok(nodes)
+    }
+
+    /// What the policy would decide for the release at `at`, by the same code the
+    /// scheduler runs.
+    async fn release_policy_preview(
+        &self,
+        ctx: &Context<'_>,
+        release_id: ID,
+        at: DateTime<Utc>,
+    ) -> Result<ReleaseDecision> {
+        principal(ctx)?;
+        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
+        let (_, inputs) = crate::releases::inputs(app(ctx), id, at).await?;
+        let verdict = domain::release::policy(&inputs);
+        Ok(ReleaseDecision {
+            approve: verdict.approve,
+            automatic: true,
+            at,
+            failed_conditions: verdict.failed_conditions,
+            reason: None,
+        })
+    }
+
+    /// A channel's settings (the defaults until staff configure it).
+    async fn release_channel(&self, ctx: &Context<'_>, channel: String) -> Result<ReleaseChannelSettings> {
+        principal(ctx)?;
+        let s = app(ctx).catalog().live().channel(channel.trim());
+        Ok(ReleaseChannelSettings {
+            channel: s.channel,
+            lead_hours: s.lead_hours,
+            min_soak_hours: s.min_soak_hours,
+            platform_project_id: s.platform_project.map(|p| ID(p.to_string())),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct ReleasesMutation;
+
+#[Object]
+impl ReleasesMutation {
+    /// Schedules a release for an ISO week (`2026-W48`): the window opens that Monday at
+    /// 21:00 Europe/Berlin; the decision is due the channel's lead time before (staff OPS).
+    async fn schedule_release(
+        &self,
+        ctx: &Context<'_>,
+        channel: String,
+        iso_week: String,
+        changelog: String,
+        id: Option<ID>,
+        command_id: Option<ID>,
+    ) -> Result<ReleaseNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let week: IsoWeek = iso_week.parse().map_err(|e: domain::Invalid| ApiError::BadInput(e.to_string()))?;
+        let (rid, generated): (ReleaseId, bool) = new_or(&id)?;
+        let lead_hours = app.catalog().live().channel(channel.trim()).lead_hours;
+        let env = Envelope::new(
+            who,
+            "scheduleRelease",
+            &json!([id, channel, iso_week, changelog]),
+            command_id.as_ref(),
+            None,
+        )?;
+        let cmd = ReleaseCommand::Schedule { id: rid, channel, week, changelog, lead_hours, now: app.now() };
+        let done = app.bus.create(&app.bus.releases, (&rid.to_string(), generated), cmd, &env).await?;
+        Ok(release_node(app, done.aggregate_id().parse().map_err(|_| ApiError::NotFound("release".into()))?)?)
+    }
+
+    /// Vetoes a release before its window (staff); the policy holds it while the veto is open.
+    async fn veto_release(
+        &self,
+        ctx: &Context<'_>,
+        release_id: ID,
+        reason: String,
+        command_id: Option<ID>,
+    ) -> Result<ReleaseNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        if !who.is_staff() {
+            return Err(ApiError::forbidden().into());
+        }
+        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
+        release_node(app, id)?;
+        let env =
+            Envelope::new(who, "vetoRelease", &json!([release_id, reason]), command_id.as_ref(), Some(reason.clone()))?;
+        let cmd = ReleaseCommand::Veto { by: who.actor(), reason, at: app.now() };
+        app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
+        Ok(release_node(app, id)?)
+    }
+
+    /// Withdraws one's own veto.
+    async fn withdraw_veto(&self, ctx: &Context<'_>, release_id: ID, command_id: Option<ID>) -> Result<ReleaseNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        if !who.is_staff() {
+            return Err(ApiError::forbidden().into());
+        }
+        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
+        release_node(app, id)?;
+        let env = Envelope::new(who, "withdrawVeto", &json!([release_id]), command_id.as_ref(), None)?;
+        app.bus
+            .execute(
+                &app.bus.releases,
+                &id.to_string(),
+                ReleaseCommand::WithdrawVeto { by: who.actor(), at: app.now() },
+                &env,
+            )
+            .await?;
+        Ok(release_node(app, id)?)
+    }
+
+    /// Approves or holds a release by hand before its window (staff OPS); the first
+    /// decision wins, a second answers CONFLICT.
+    async fn decide_release(
+        &self,
+        ctx: &Context<'_>,
+        release_id: ID,
+        approve: bool,
+        reason: String,
+        command_id: Option<ID>,
+    ) -> Result<ReleaseNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
+        release_node(app, id)?;
+        let env = Envelope::new(
+            who,
+            "decideRelease",
+            &json!([release_id, approve, reason]),
+            command_id.as_ref(),
+            Some(reason.clone()),
+        )?;
+        let cmd = ReleaseCommand::DecideByHand { by: who.actor(), approve, reason, at: app.now() };
+        app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
+        Ok(release_node(app, id)?)
+    }
+
+    /// A channel's lead time, soak time and platform project (staff OPS).
+    async fn configure_release_channel(
+        &self,
+        ctx: &Context<'_>,
+        channel: String,
+        lead_hours: i32,
+        min_soak_hours: i32,
+        platform_project_id: Option<ID>,
+    ) -> Result<ReleaseChannelSettings> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let platform: Option<ProjectId> =
+            platform_project_id.as_ref().map(|p| parse_id(p, "platformProjectId")).transpose()?;
+        if let Some(p) = platform
+            && app.catalog().live().project(&p).is_none()
+        {
+            return Err(ApiError::NotFound(format!("project {p} does not exist")).into());
+        }
+        let input = json!([channel, lead_hours, min_soak_hours, platform_project_id]);
+        let env = Envelope::new(who, "configureReleaseChannel", &input, None, None)?;
+        let name = channel.trim().to_owned();
+        let cmd = ChannelCommand::Configure {
+            channel: name.clone(),
+            lead_hours: lead_hours.into(),
+            min_soak_hours: min_soak_hours.into(),
+            platform_project: platform,
+        };
+        app.bus.execute(&app.bus.channels, &channel_stream(&name).to_string(), cmd, &env).await?;
+        let s = app.catalog().live().channel(&name);
+        Ok(ReleaseChannelSettings {
+            channel: s.channel,
+            lead_hours: s.lead_hours,
+            min_soak_hours: s.min_soak_hours,
+            platform_project_id: s.platform_project.map(|p| ID(p.to_string())),
+        })
+    }
+}
