@@ -31,8 +31,13 @@ impl TestApp {
 
     /// A second server on the same store, as another process would be.
     pub async fn second_server(&self) -> Arc<AppState> {
+        self.server_with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// Another server on the same store, with its own clock.
+    pub async fn server_with_clock(&self, clock: Arc<dyn api::clock::Clock>) -> Arc<AppState> {
         let log = EventLog::connect(&self.store.url).await.expect("store");
-        Arc::new(AppState::start(log, Arc::new(SystemClock), Some(BOOT)).await.expect("state"))
+        Arc::new(AppState::start(log, clock, Some(BOOT)).await.expect("state"))
     }
 
     pub async fn stop(self) {

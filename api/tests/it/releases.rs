@@ -1,6 +1,7 @@
 //! Platform releases: scheduling in Europe/Berlin, the policy, the scheduler run over a
 //! whole week of instants, and people deciding first.
 
+use api::clock::Clock;
 use serde_json::json;
 
 use crate::flows::{s, world};
@@ -141,4 +142,36 @@ both_stores!(two_servers_on_one_store_decide_a_release_once, async |app: &TestAp
         .filter(|e| e["eventType"] == "ReleaseApproved" || e["eventType"] == "ReleaseHeld")
         .count();
     assert_eq!(decisions, 1);
+});
+
+both_stores!(a_decision_that_fell_due_while_the_server_was_down_is_made_at_start, async |app: &TestApp| {
+    let w = world(app).await;
+    let release = app.ok(&w.ops, SCHEDULE, json!({"c": "stable", "w": "2027-W15"})).await["scheduleRelease"].clone();
+    // A server whose clock stands before the due instant decides nothing…
+    let clock = std::sync::Arc::new(api::clock::ManualClock::new(at("2027-04-12T12:00:00Z")));
+    let first = app.server_with_clock(clock.clone()).await;
+    assert!(first.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
+    assert!(api::releases::decide_due(&first, first.now()).await.unwrap().is_empty(), "not due yet (due 13:00Z)");
+    drop(first);
+    // …it stops; the next server starts after the due instant and decides at start, once.
+    clock.set(at("2027-04-13T09:00:00Z"));
+    let restarted = app.server_with_clock(clock.clone()).await;
+    api::releases::spawn_scheduler(restarted.clone());
+    let q = "query($c: String) { releases(channel: $c) { id state decision { at automatic } } }";
+    let mut decided = serde_json::Value::Null;
+    for _ in 0..100 {
+        assert!(restarted.bus.projector.wait_for(0, std::time::Duration::from_millis(10)).await);
+        decided = app.ok(BOOT, q, json!({"c": "stable"})).await["releases"][0].clone();
+        if decided["state"] != "SCHEDULED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(decided["id"], release["id"]);
+    assert_eq!(
+        decided["decision"],
+        json!({"at": "2027-04-12T13:00:00+00:00", "automatic": true}),
+        "decided as due, not as of the restart"
+    );
+    assert!(api::releases::decide_due(&restarted, clock.now()).await.unwrap().is_empty(), "once");
 });

@@ -44,6 +44,22 @@ fn the_window_opens_monday_at_21_berlin_time_across_both_dst_changes() {
     assert_eq!(week("2026-W53").window_start(), utc(2026, 12, 28, 20), "2026 has 53 ISO weeks");
     assert_eq!(week("2027-W01").window_start(), utc(2027, 1, 4, 20));
     assert_eq!(week("2026-W01").window_start(), utc(2025, 12, 29, 20), "week 1 may start in December");
+    // Around the last Sundays of March and October in other years.
+    for (w, expected) in [
+        ("2027-W12", utc(2027, 3, 22, 20)),
+        ("2027-W13", utc(2027, 3, 29, 19)),
+        ("2027-W43", utc(2027, 10, 25, 19)),
+        ("2027-W44", utc(2027, 11, 1, 20)),
+        ("2028-W12", utc(2028, 3, 20, 20)),
+        ("2028-W13", utc(2028, 3, 27, 19)),
+        ("2028-W43", utc(2028, 10, 23, 19)),
+        ("2028-W44", utc(2028, 10, 30, 20)),
+        ("2020-W53", utc(2020, 12, 28, 20)),
+        ("2021-W01", utc(2021, 1, 4, 20)),
+    ] {
+        assert_eq!(week(w).window_start(), expected, "{w}");
+    }
+    assert!("2027-W53".parse::<IsoWeek>().is_err(), "2027 has 52 weeks");
     for bad in ["2025-W53", "2026-W00", "2026-W54", "2026-48", "W48", "2026-Wx", ""] {
         assert!(bad.parse::<IsoWeek>().is_err(), "{bad:?}");
     }
