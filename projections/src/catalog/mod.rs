@@ -141,7 +141,7 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v5";
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v6";
 
     /// SHA-256 (hex) of the catalog's canonical form (its JSON, every map ordered), so two
     /// folds of the same log can be compared by anyone.
