@@ -491,3 +491,44 @@ both_stores!(backup_history_pages_newest_first_and_stale_backups_judges_each_vm,
     let other = app.ok(&w.auditor, stale, json!({})).await["staleBackups"].as_array().unwrap().len();
     assert_eq!(other, 1, "auditors see the fleet");
 });
+
+both_stores!(the_portal_is_served_from_the_binary_with_scripts_from_itself_only, async |app: &TestApp| {
+    let (status, kind, page) = app.get_as(None, "/").await;
+    assert_eq!((status.as_u16(), kind.as_str()), (200, "text/html; charset=utf-8"));
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("<script type=\"module\" src=\"/assets/app.js\">"), "{page}");
+    assert!(!page.contains("http://") && !page.contains("https://"), "no outside addresses");
+    let (status, kind, script) = app.get_as(None, "/assets/app.js").await;
+    assert_eq!((status.as_u16(), kind.as_str()), (200, "text/javascript; charset=utf-8"));
+    let script = String::from_utf8(script).unwrap();
+    assert!(script.contains("fetch(\"/graphql\""), "the portal is a client of /graphql");
+    assert!(!script.contains("import ") || !script.contains("http"), "no imports from elsewhere");
+    assert_eq!(app.get_as(None, "/assets/style.css").await.0.as_u16(), 200);
+    // Every query the portal sends fits the served schema: no unknown field, argument or
+    // type, no unused variable (values are left out, so only missing values may be named).
+    let queries = portal_queries(&script);
+    assert!(queries.len() >= 10, "found {} queries", queries.len());
+    for query in queries {
+        let body = serde_json::to_vec(&json!({ "query": query, "variables": {} })).unwrap();
+        let (_, res) = app.post(Some(BOOT), body).await;
+        for e in res["errors"].as_array().cloned().unwrap_or_default() {
+            let message = e["message"].as_str().unwrap_or_default();
+            assert!(message.ends_with("is not defined."), "{message}\n{query}");
+        }
+    }
+});
+
+/// The GraphQL documents in the portal's script (backquoted or quoted strings that start an operation).
+fn portal_queries(script: &str) -> Vec<String> {
+    let mut out = vec![];
+    for quote in ['`', '"'] {
+        let parts: Vec<&str> = script.split(quote).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let t = part.trim_start();
+            if i % 2 == 1 && (t.starts_with("query(") || t.starts_with("{ me")) {
+                out.push(t.to_owned());
+            }
+        }
+    }
+    out
+}

@@ -2,6 +2,7 @@
 //! both stores.
 
 mod billing;
+mod browser;
 mod checker;
 mod cli;
 mod contract;

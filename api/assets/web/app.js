@@ -1,0 +1,361 @@
+// The portal and admin backend: a plain client of /graphql with the signed-in person's
+// token. Pages are addressed by the URL fragment (#/customer/<id>, …) so links and the
+// back button work; "as of" re-asks every query with asOf.
+
+const $ = (sel) => document.querySelector(sel);
+const main = $("#main");
+
+const session = {
+  get token() { return sessionStorage.getItem("token"); },
+  set token(t) { t ? sessionStorage.setItem("token", t) : sessionStorage.removeItem("token"); },
+  get asOf() { return sessionStorage.getItem("asOf"); },
+  set asOf(t) { t ? sessionStorage.setItem("asOf", t) : sessionStorage.removeItem("asOf"); },
+  me: null,
+};
+
+/** Escapes text for HTML. */
+function h(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+class ApiError extends Error {
+  constructor(errors) {
+    super(errors.map((e) => e.message).join("; "));
+    this.errors = errors;
+  }
+}
+
+/** Runs a GraphQL operation; `asOf` is added to the variables while "as of" is active. */
+async function gql(query, variables = {}, { withAsOf = true } = {}) {
+  if (withAsOf && session.asOf) variables = { ...variables, t: session.asOf };
+  const res = await fetch("/graphql", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${session.token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  if (res.status === 401) {
+    session.token = null;
+    render();
+    throw new ApiError([{ message: "signed out" }]);
+  }
+  const body = await res.json();
+  if (body.errors) throw new ApiError(body.errors);
+  return body.data;
+}
+
+function crumbs(items) {
+  $("#crumbs").innerHTML = items.length
+    ? `<ol>${items.map(([label, href]) => `<li>${href ? `<a href="${href}">${h(label)}</a>` : `<span aria-current="page">${h(label)}</span>`}</li>`).join("")}</ol>`
+    : "";
+}
+
+function when(t) {
+  return t ? new Date(t).toLocaleString() : "—";
+}
+
+/** Breadcrumbs of a project: customer, then the projects from the root down. */
+async function projectCrumbs(projectId) {
+  const chain = [];
+  let id = projectId;
+  while (id) {
+    const d = await gql("query($p: ID!, $t: DateTime) { project(id: $p, asOf: $t) { id name parentId customerId } }", { p: id });
+    if (!d.project) break;
+    chain.unshift(d.project);
+    id = d.project.parentId;
+  }
+  const items = [];
+  if (chain.length) {
+    const c = await gql("query($c: ID!, $t: DateTime) { customer(id: $c, asOf: $t) { id name } }", { c: chain[0].customerId });
+    if (c.customer) items.push([c.customer.name, `#/customer/${c.customer.id}`]);
+  }
+  for (const p of chain) items.push([p.name, `#/project/${p.id}`]);
+  return items;
+}
+
+const pages = {
+  async home(params) {
+    if (session.me?.customerId) return (location.hash = `#/customer/${session.me.customerId}`);
+    return pages.customers(params);
+  },
+
+  async customers(params) {
+    crumbs([["Customers"]]);
+    const after = params.get("after");
+    const d = await gql(
+      "query($a: String, $t: DateTime) { customers(first: 25, after: $a, asOf: $t) { nodes { id name country closed } pageInfo { hasNextPage endCursor } totalCount } }",
+      { a: after },
+    );
+    const c = d.customers;
+    main.innerHTML = `<h1>Customers <span class="muted">(${c.totalCount})</span></h1>
+      <table><thead><tr><th>Name</th><th>Country</th><th>Status</th></tr></thead><tbody>
+      ${c.nodes.map((n) => `<tr><td><a href="#/customer/${n.id}">${h(n.name)}</a></td><td>${h(n.country)}</td><td>${n.closed ? "closed" : "active"}</td></tr>`).join("")}
+      </tbody></table>
+      ${c.pageInfo.hasNextPage ? `<a href="#/customers?after=${encodeURIComponent(c.pageInfo.endCursor)}">Next page</a>` : ""}`;
+  },
+
+  async customer(params, id) {
+    const d = await gql(
+      `query($c: ID!, $t: DateTime) {
+        customer(id: $c, asOf: $t) { id name country vatId billingAddress
+          projects { id name parentId archived }
+          people { id name email roles { projectId role } sshKeys { fingerprint revokedAt } } }
+        invoices(customerId: $c, asOf: $t) { id number kind period gross cancelled pdfUrl } }`,
+      { c: id },
+    );
+    const c = d.customer;
+    if (!c) return notFound("customer");
+    crumbs([[c.name]]);
+    const children = (parent) => c.projects.filter((p) => (p.parentId ?? null) === parent);
+    const tree = (parent) => {
+      const list = children(parent);
+      return list.length ? `<ul>${list.map((p) => `<li><a href="#/project/${p.id}">${h(p.name)}</a>${p.archived ? ' <span class="muted">(archived)</span>' : ""}${tree(p.id)}</li>`).join("")}</ul>` : "";
+    };
+    const roots = c.projects.filter((p) => !p.parentId || !c.projects.some((q) => q.id === p.parentId));
+    main.innerHTML = `<h1>${h(c.name)}</h1>
+      <p class="muted">${h(c.country)}${c.vatId ? ` · USt-IdNr. ${h(c.vatId)}` : ""} · <a href="#/history/${c.id}">History</a></p>
+      <h2>Projects</h2><div class="tree"><ul>${roots.map((p) => `<li><a href="#/project/${p.id}">${h(p.name)}</a>${tree(p.id)}</li>`).join("")}</ul></div>
+      <h2>People</h2><table><thead><tr><th>Name</th><th>E-mail</th><th>Roles</th><th>Keys</th></tr></thead><tbody>
+      ${c.people.map((p) => `<tr><td><a href="#/history/${p.id}">${h(p.name)}</a></td><td>${h(p.email)}</td><td>${p.roles.map((r) => h(r.role)).join(", ")}</td><td>${p.sshKeys.filter((k) => !k.revokedAt).length}</td></tr>`).join("")}
+      </tbody></table>
+      <h2>Invoices</h2><table><thead><tr><th>Number</th><th>Period</th><th class="num">Gross</th><th>Documents</th></tr></thead><tbody>
+      ${d.invoices.map((i) => `<tr><td><a href="#/invoice/${i.id}">${h(i.number)}</a>${i.cancelled ? ' <span class="muted">(cancelled)</span>' : ""}</td><td>${h(i.period)}</td><td class="num">${h(i.gross)} €</td><td><a data-auth href="${i.pdfUrl}">PDF</a> · <a data-auth href="/invoices/${i.id}.xml">XRechnung</a></td></tr>`).join("") || '<tr><td colspan="4" class="muted">No invoices.</td></tr>'}
+      </tbody></table>`;
+  },
+
+  async project(params, id) {
+    const d = await gql(
+      `query($p: ID!, $t: DateTime) { infrastructureOverview(projectId: $p, asOf: $t) {
+        project { id name slaClass deployments { name environment } }
+        vmCount totalCpu totalRamGb totalDiskGb
+        vms { id name location cpu ramGb diskGb lastGoodBackupAt }
+        monitors { id url state lastTransitionAt }
+        backupHealth { vm { id name } lastGoodBackupAt failuresLast7Days stale }
+        access { name sshKeys { fingerprint revokedAt } }
+        upcomingMaintenance { start end reason projectId } } }`,
+      { p: id },
+    );
+    const o = d.infrastructureOverview;
+    if (!o) return notFound("project");
+    crumbs(await projectCrumbs(id));
+    const month = new Date().toISOString().slice(0, 7);
+    main.innerHTML = `<h1>${h(o.project.name)}</h1>
+      <p class="muted">SLA ${h(o.project.slaClass)} · <a data-auth href="/reports/sla/${o.project.id}/${month}.pdf">SLA report ${month} (PDF)</a> · <a href="#/monitor-new/${o.project.id}">New monitor</a> · <a href="#/history/${o.project.id}">History</a></p>
+      <h2>VMs <span class="muted">(${o.vmCount}: ${o.totalCpu} vCPU, ${o.totalRamGb} GB RAM, ${o.totalDiskGb} GB disk)</span></h2>
+      <table><thead><tr><th>Name</th><th>Location</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th><th>Last good backup</th></tr></thead><tbody>
+      ${o.vms.map((v) => `<tr><td><a href="#/vm/${v.id}">${h(v.name)}</a></td><td>${h(v.location)}</td><td class="num">${v.cpu}</td><td class="num">${v.ramGb}</td><td class="num">${v.diskGb}</td><td>${when(v.lastGoodBackupAt)}</td></tr>`).join("")}
+      </tbody></table>
+      <h2>Monitors</h2><table><thead><tr><th>URL</th><th>State</th><th>Since</th></tr></thead><tbody>
+      ${o.monitors.map((m) => `<tr><td>${h(m.url)}</td><td class="state-${m.state}">${h(m.state)}</td><td>${when(m.lastTransitionAt)}</td></tr>`).join("") || '<tr><td colspan="3" class="muted">No monitors.</td></tr>'}
+      </tbody></table>
+      <h2>Backup health</h2><table><thead><tr><th>VM</th><th>Last good backup</th><th class="num">Failures (7 days)</th><th>Stale</th></tr></thead><tbody>
+      ${o.backupHealth.map((b) => `<tr><td>${h(b.vm.name)}</td><td>${when(b.lastGoodBackupAt)}</td><td class="num ${b.failuresLast7Days ? "failed" : ""}">${b.failuresLast7Days}</td><td class="${b.stale ? "failed" : ""}">${b.stale ? "yes" : "no"}</td></tr>`).join("")}
+      </tbody></table>
+      <h2>Deployments</h2><ul>${o.project.deployments.map((dep) => `<li>${h(dep.name)} (${h(dep.environment)}) · <a data-auth href="/keys/${o.project.id}/${encodeURIComponent(dep.name)}.pub">key list</a></li>`).join("") || '<li class="muted">None.</li>'}</ul>
+      <h2>Access</h2><ul>${o.access.map((p) => `<li>${h(p.name)} <span class="muted">${p.sshKeys.filter((k) => !k.revokedAt).map((k) => h(k.fingerprint)).join(", ")}</span></li>`).join("") || '<li class="muted">Nobody.</li>'}</ul>
+      <h2>Upcoming maintenance</h2><ul>${o.upcomingMaintenance.map((m) => `<li>${when(m.start)} – ${when(m.end)}: ${h(m.reason)}${m.projectId ? "" : " (platform)"}</li>`).join("") || '<li class="muted">None.</li>'}</ul>`;
+  },
+
+  async vm(params, id) {
+    const after = params.get("after");
+    const d = await gql(
+      `query($v: ID!, $a: String, $t: DateTime) {
+        vm(id: $v, asOf: $t) { id name projectId location cpu ramGb diskGb decommissionedAt configurations { from projectId cpu ramGb diskGb } }
+        backupHistory(vmId: $v, first: 20, after: $a, asOf: $t) { nodes { backupId status startedAt finishedAt sizeBytes error expiredAt } pageInfo { hasNextPage endCursor } totalCount } }`,
+      { v: id, a: after },
+    );
+    const v = d.vm;
+    if (!v) return notFound("VM");
+    crumbs([...(await projectCrumbs(v.projectId)), [v.name]]);
+    const b = d.backupHistory;
+    main.innerHTML = `<h1>${h(v.name)}</h1>
+      <p>Now: <strong id="vm-size">${v.cpu} vCPU, ${v.ramGb} GB RAM, ${v.diskGb} GB disk</strong> in ${h(v.location)}${v.decommissionedAt ? `, decommissioned ${when(v.decommissionedAt)}` : ""} · <a href="#/history/${v.id}">History</a></p>
+      <h2>Configuration timeline</h2><table><thead><tr><th>From</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th></tr></thead><tbody>
+      ${v.configurations.map((c) => `<tr><td>${when(c.from)}</td><td class="num">${c.cpu}</td><td class="num">${c.ramGb}</td><td class="num">${c.diskGb}</td></tr>`).join("")}
+      </tbody></table>
+      <h2>Backups <span class="muted">(${b.totalCount})</span></h2><table><thead><tr><th>Backup</th><th>Status</th><th>Finished</th><th class="num">Bytes</th><th>Expired</th></tr></thead><tbody>
+      ${b.nodes.map((n) => `<tr><td>${h(n.backupId)}</td><td class="${n.status === "FAILED" ? "failed" : ""}">${h(n.status)}${n.error ? `: ${h(n.error)}` : ""}</td><td>${when(n.finishedAt)}</td><td class="num">${n.sizeBytes ?? ""}</td><td>${when(n.expiredAt)}</td></tr>`).join("")}
+      </tbody></table>
+      ${b.pageInfo.hasNextPage ? `<a href="#/vm/${v.id}?after=${encodeURIComponent(b.pageInfo.endCursor)}">Older backups</a>` : ""}`;
+  },
+
+  async invoice(params, id) {
+    const d = await gql(
+      `query($i: ID!, $t: DateTime) { invoice(id: $i, asOf: $t) { id number kind customerId period net vat gross vatRate note pdfUrl cancelled
+        projects { projectName path subtotal lines { subject component from to units unitPrice amount provenance } } } }`,
+      { i: id },
+    );
+    const i = d.invoice;
+    if (!i) return notFound("invoice");
+    const c = await gql("query($c: ID!, $t: DateTime) { customer(id: $c, asOf: $t) { id name } }", { c: i.customerId });
+    crumbs([[c.customer?.name ?? "Customer", `#/customer/${i.customerId}`], [i.number]]);
+    main.innerHTML = `<h1>${i.kind === "CANCELLATION" ? "Cancellation" : "Invoice"} ${h(i.number)}</h1>
+      <p>${h(i.period)} · net ${h(i.net)} € · VAT ${h(i.vat)} € · <strong>gross ${h(i.gross)} €</strong>${i.note ? ` · ${h(i.note)}` : ""}${i.cancelled ? " · cancelled" : ""}
+      · <a data-auth href="${i.pdfUrl}">PDF</a> · <a data-auth href="/invoices/${i.id}.xml">XRechnung</a></p>
+      ${i.projects.map((g) => `<h2>${h(g.path.join(" › "))} <span class="muted">${h(g.subtotal)} €</span></h2>
+        <table><thead><tr><th>Service</th><th>Period</th><th class="num">Units</th><th class="num">Unit price</th><th class="num">Amount</th><th>Events</th></tr></thead><tbody>
+        ${g.lines.map((l) => `<tr><td>${h(l.subject)} · ${h(l.component)}</td><td>${when(l.from)} – ${when(l.to)}</td><td class="num">${h(l.units)}</td><td class="num">${h(l.unitPrice)}</td><td class="num">${h(l.amount)}</td>
+          <td>${l.provenance.map((p) => `<a href="#/events?after=${p - 1}">${p}</a>`).join(" ")}</td></tr>`).join("")}
+        </tbody></table>`).join("")}`;
+  },
+
+  async events(params) {
+    const after = Number(params.get("after") ?? 0);
+    crumbs([["Events"]]);
+    const d = await gql("query($a: Long) { events(after: $a, first: 20) { position entityId recordedAt actor eventType summary reason } }", { a: after }, { withAsOf: false });
+    main.innerHTML = `<h1>Events from position ${after + 1}</h1>${timeline(d.events)}`;
+  },
+
+  async history(params, id) {
+    crumbs([["History"]]);
+    const d = await gql("query($e: ID!) { history(entityId: $e) { position entityId recordedAt actor eventType summary reason } }", { e: id }, { withAsOf: false });
+    main.innerHTML = `<h1>History</h1>${timeline(d.history)}`;
+  },
+
+  async search(params) {
+    const q = params.get("q") ?? "";
+    crumbs([["Search"]]);
+    $("#search-text").value = q;
+    const d = await gql("query($q: String!, $t: DateTime) { search(text: $q, asOf: $t) { kind id title path } }", { q });
+    const link = (hit) => ({ customer: `#/customer/${hit.id}`, project: `#/project/${hit.id}`, vm: `#/vm/${hit.id}` })[hit.kind] ?? `#/history/${hit.id}`;
+    main.innerHTML = `<h1>Search: ${h(q)}</h1><table><thead><tr><th>What</th><th>Found</th><th>Where</th></tr></thead><tbody>
+      ${d.search.map((hit) => `<tr><td>${h(hit.kind)}</td><td><a href="${link(hit)}">${h(hit.title)}</a></td><td class="muted">${hit.path.map(h).join(" › ")}</td></tr>`).join("") || '<tr><td colspan="3" class="muted">Nothing found.</td></tr>'}
+      </tbody></table>`;
+  },
+
+  async "monitor-new"(params, projectId) {
+    crumbs([...(await projectCrumbs(projectId)), ["New monitor"]]);
+    main.innerHTML = `<h1>New HTTP monitor</h1>
+      <form class="stack" id="monitor-form" novalidate>
+        <label>URL <input name="url" type="url" required placeholder="https://example.com/health"><span class="field-error" data-for="url"></span></label>
+        <label><span><input name="followRedirects" type="checkbox" checked> Follow redirects</span></label>
+        <label>Max redirects <input name="maxRedirects" type="number" value="5" min="0" max="20"><span class="field-error" data-for="maxRedirects"></span></label>
+        <label>Expected status codes <input name="expectedStatus" value="200-299" aria-describedby="status-help"><small id="status-help" class="muted">Codes and ranges, e.g. 200-299,301</small><span class="field-error" data-for="expectedStatus"></span></label>
+        <label>Interval (seconds) <input name="intervalSeconds" type="number" value="60" min="5" max="86400"><span class="field-error" data-for="intervalSeconds"></span></label>
+        <label>Timeout (seconds) <input name="timeoutSeconds" type="number" value="10" min="1" max="60"><span class="field-error" data-for="timeoutSeconds"></span></label>
+        <button type="submit">Create monitor</button>
+        <p class="error" id="form-error" role="alert"></p>
+      </form>`;
+    $("#monitor-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = new FormData(event.target);
+      document.querySelectorAll(".field-error").forEach((e) => (e.textContent = ""));
+      $("#form-error").textContent = "";
+      const input = {
+        projectId,
+        url: f.get("url"),
+        followRedirects: f.get("followRedirects") === "on",
+        maxRedirects: Number(f.get("maxRedirects")),
+        expectedStatus: f.get("expectedStatus"),
+        intervalSeconds: Number(f.get("intervalSeconds")),
+        timeoutSeconds: Number(f.get("timeoutSeconds")),
+      };
+      try {
+        await gql("mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }", { i: input }, { withAsOf: false });
+        location.hash = `#/project/${projectId}`;
+      } catch (e) {
+        // Field errors start with the field's name ("expectedStatus: …"): show them beside it.
+        for (const err of e.errors ?? [{ message: e.message }]) {
+          const field = err.message.split(":")[0];
+          const slot = document.querySelector(`.field-error[data-for="${field}"]`);
+          if (slot) slot.textContent = err.message.slice(field.length + 1).trim();
+          else $("#form-error").textContent = err.message;
+        }
+      }
+    });
+  },
+};
+
+function timeline(entries) {
+  return `<ol class="timeline">${entries.map((e) => `<li><strong>${h(e.summary)}</strong><br><span class="muted">#${e.position} · ${when(e.recordedAt)} · ${h(e.actor)}${e.reason ? ` · “${h(e.reason)}”` : ""}</span></li>`).join("") || '<li class="muted">Nothing recorded.</li>'}</ol>`;
+}
+
+function notFound(what) {
+  crumbs([]);
+  main.innerHTML = `<h1>Not found</h1><p>There is no such ${h(what)}${session.asOf ? " at that instant" : ""}, or it is not yours to see.</p>`;
+}
+
+function signInPage(message = "") {
+  crumbs([]);
+  $("#search").hidden = true;
+  $("#as-of").hidden = true;
+  $("#who").textContent = "";
+  main.innerHTML = `<h1>Sign in</h1>
+    <form class="stack" id="sign-in"><label>API token <input name="token" type="password" autocomplete="current-password" required></label>
+    <button type="submit">Sign in</button><p class="error" role="alert">${h(message)}</p></form>`;
+  $("#sign-in").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    session.token = new FormData(event.target).get("token").trim();
+    session.me = null;
+    render();
+  });
+}
+
+async function render() {
+  if (!session.token) return signInPage();
+  try {
+    if (!session.me) {
+      session.me = (await gql("{ me { personId name staffRoles customerId } }", {}, { withAsOf: false })).me;
+    }
+  } catch (e) {
+    session.token = null;
+    return signInPage("That token was not accepted.");
+  }
+  const me = session.me;
+  $("#search").hidden = false;
+  $("#as-of").hidden = false;
+  $("#who").innerHTML = `${h(me.name)} <span class="muted">(${me.staffRoles.length ? h(me.staffRoles.join(", ")) : "customer"})</span> <button type="button" id="sign-out">Sign out</button>`;
+  $("#sign-out").addEventListener("click", () => {
+    session.token = null;
+    session.me = null;
+    session.asOf = null;
+    location.hash = "#/";
+    render();
+  });
+  const banner = $("#as-of-banner");
+  banner.hidden = !session.asOf;
+  banner.textContent = session.asOf ? `Viewing as recorded at ${when(session.asOf)} — changes since are not shown.` : "";
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const [page, id] = path.split("/");
+  const params = new URLSearchParams(query ?? "");
+  const handler = pages[page || "home"];
+  main.innerHTML = "<p>Loading…</p>";
+  try {
+    if (!handler) return notFound("page");
+    await handler(params, id && decodeURIComponent(id));
+  } catch (e) {
+    main.innerHTML = `<h1>Something was refused</h1><p class="error">${h(e.message)}</p>`;
+  }
+}
+
+$("#search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  location.hash = `#/search?q=${encodeURIComponent($("#search-text").value.trim())}`;
+});
+$("#as-of").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const local = $("#as-of-time").value;
+  session.asOf = local ? new Date(local).toISOString() : null;
+  render();
+});
+$("#as-of-clear").addEventListener("click", () => {
+  session.asOf = null;
+  $("#as-of-time").value = "";
+  render();
+});
+// Documents (PDFs, XRechnung, key lists) need the token too: fetch them with it and open
+// what came back, instead of a plain navigation that would carry no credentials.
+document.addEventListener("click", async (event) => {
+  const link = event.target.closest("a[data-auth]");
+  if (!link) return;
+  event.preventDefault();
+  const url = new URL(link.getAttribute("href"), location.origin);
+  if (session.asOf && url.pathname.endsWith(".pdf")) url.searchParams.set("asOf", session.asOf);
+  const res = await fetch(url, { headers: { authorization: `Bearer ${session.token}` } });
+  if (!res.ok) {
+    main.insertAdjacentHTML("afterbegin", `<p class="error" role="alert">${h(link.textContent)}: ${res.status} ${h(res.statusText)}</p>`);
+    return;
+  }
+  window.open(URL.createObjectURL(await res.blob()), "_blank", "noopener");
+});
+window.addEventListener("hashchange", render);
+render();

@@ -1,0 +1,100 @@
+// The portal in Debian's chromium, headless. Run by api/tests/it/browser.rs, which starts
+// `directory serve`, fills it and passes what it made through the environment.
+
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const [BASE, STAFF, CUSTOMER, PROJECT, OTHER_PROJECT, VM, BEFORE_RESIZE, SHOTS] = [
+  "BASE", "STAFF_TOKEN", "CUSTOMER_TOKEN", "PROJECT", "OTHER_PROJECT", "VM", "BEFORE_RESIZE", "SCREENSHOTS",
+].map(env);
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+const opened = [];
+const step = (name) => console.log(`step: ${name}`);
+
+async function signIn(token) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: "UTC" });
+  const page = await context.newPage();
+  opened.push(page);
+  page.setDefaultTimeout(10_000);
+  await page.goto(`${BASE}/`);
+  await page.fill("input[name=token]", token);
+  await page.click("#sign-in button[type=submit]");
+  await page.waitForSelector("#sign-out");
+  return page;
+}
+
+try {
+  step("staff signs in and sees who they are");
+  const staff = await signIn(STAFF);
+  await staff.waitForSelector("#who:has-text('system:bootstrap')");
+  await staff.waitForSelector("h1:has-text('Customers')");
+  await staff.screenshot({ path: `${SHOTS}/customers.png`, fullPage: true });
+
+  step("searches a VM and opens it");
+  await staff.fill("#search-text", "web-1");
+  await staff.press("#search-text", "Enter");
+  await staff.click("main a:has-text('web-1')");
+  await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
+  await staff.screenshot({ path: `${SHOTS}/vm.png`, fullPage: true });
+
+  step("follows the breadcrumbs up to the project and the customer");
+  await staff.click("#crumbs a:has-text('Shop staging')");
+  await staff.waitForSelector("h1:has-text('Shop staging')");
+  await staff.screenshot({ path: `${SHOTS}/project.png`, fullPage: true });
+  await staff.click("#crumbs a:has-text('Acme GmbH')");
+  await staff.waitForSelector("h1:has-text('Acme GmbH')");
+  await staff.screenshot({ path: `${SHOTS}/customer.png`, fullPage: true });
+
+  step("opens an invoice and its PDF");
+  await staff.click("main a:has-text('RE-2026-00001')");
+  await staff.waitForSelector("h1:has-text('Invoice RE-2026-00001')");
+  await staff.screenshot({ path: `${SHOTS}/invoice.png`, fullPage: true });
+  const [pdf] = await Promise.all([
+    staff.waitForResponse((r) => r.url().endsWith(".pdf")),
+    staff.click("main p a:has-text('PDF')"),
+  ]);
+  if (pdf.status() !== 200 || pdf.headers()["content-type"] !== "application/pdf") {
+    throw new Error(`the PDF answered ${pdf.status()} ${pdf.headers()["content-type"]}`);
+  }
+
+  step("creates a monitor with an invalid status list and sees the error by the field");
+  await staff.goto(`${BASE}/#/monitor-new/${PROJECT}`);
+  await staff.fill("input[name=url]", "https://shop.example.com/health");
+  await staff.fill("input[name=expectedStatus]", "200-,abc");
+  await staff.click("#monitor-form button[type=submit]");
+  await staff.waitForSelector(".field-error[data-for=expectedStatus]:not(:empty)");
+  await staff.screenshot({ path: `${SHOTS}/monitor-error.png`, fullPage: true });
+
+  step("views the VM as of before its resize");
+  await staff.goto(`${BASE}/#/vm/${VM}`);
+  await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
+  await staff.fill("#as-of-time", BEFORE_RESIZE);
+  await staff.click("#as-of button[type=submit]");
+  await staff.waitForSelector("#as-of-banner:not([hidden])");
+  await staff.waitForSelector("#vm-size:has-text('2 vCPU')");
+  await staff.screenshot({ path: `${SHOTS}/vm-as-of.png`, fullPage: true });
+  await staff.click("#as-of-clear");
+  await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
+
+  step("a customer lands on their own customer and cannot reach another's project");
+  const customer = await signIn(CUSTOMER);
+  await customer.waitForSelector("h1:has-text('Acme GmbH')");
+  await customer.goto(`${BASE}/#/project/${OTHER_PROJECT}`);
+  await customer.waitForSelector("h1:has-text('Not found')");
+  await customer.screenshot({ path: `${SHOTS}/customer-not-found.png`, fullPage: true });
+  console.log("all steps passed");
+} catch (e) {
+  console.error(`failed: ${e.message}`);
+  for (const [i, page] of opened.entries()) {
+    await page.screenshot({ path: `${SHOTS}/failure-${i}.png`, fullPage: true }).catch(() => {});
+    console.error(`page ${i} at ${page.url()}: ${(await page.textContent("main").catch(() => "")).slice(0, 500)}`);
+  }
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
