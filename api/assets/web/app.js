@@ -131,7 +131,8 @@ const pages = {
         monitors { id url state lastTransitionAt }
         backupHealth { vm { id name } lastGoodBackupAt failuresLast7Days stale }
         access { name sshKeys { fingerprint revokedAt } }
-        upcomingMaintenance { start end reason projectId } } }`,
+        upcomingMaintenance { start end reason projectId } }
+        releases(asOf: $t) { channel isoWeek windowStart state } }`,
       { p: id },
     );
     const o = d.infrastructureOverview;
@@ -139,20 +140,21 @@ const pages = {
     crumbs(await projectCrumbs(id));
     const month = new Date().toISOString().slice(0, 7);
     main.innerHTML = `<h1>${h(o.project.name)}</h1>
-      <p class="muted">SLA ${h(o.project.slaClass)} · <a data-auth href="/reports/sla/${o.project.id}/${month}.pdf">SLA report ${month} (PDF)</a> · <a href="#/monitor-new/${o.project.id}">New monitor</a> · <a href="#/history/${o.project.id}">History</a></p>
+      <p class="muted">SLA ${h(o.project.slaClass)} · <a href="#/sla/${o.project.id}?month=${month}">SLA reports</a> · <a href="#/monitor-new/${o.project.id}">New monitor</a> · <a href="#/history/${o.project.id}">History</a></p>
       <h2>VMs <span class="muted">(${o.vmCount}: ${o.totalCpu} vCPU, ${o.totalRamGb} GB RAM, ${o.totalDiskGb} GB disk)</span></h2>
       <table><thead><tr><th>Name</th><th>Location</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th><th>Last good backup</th></tr></thead><tbody>
       ${o.vms.map((v) => `<tr><td><a href="#/vm/${v.id}">${h(v.name)}</a></td><td>${h(v.location)}</td><td class="num">${v.cpu}</td><td class="num">${v.ramGb}</td><td class="num">${v.diskGb}</td><td>${when(v.lastGoodBackupAt)}</td></tr>`).join("")}
       </tbody></table>
-      <h2>Monitors</h2><table><thead><tr><th>URL</th><th>State</th><th>Since</th></tr></thead><tbody>
-      ${o.monitors.map((m) => `<tr><td>${h(m.url)}</td><td class="state-${m.state}">${h(m.state)}</td><td>${when(m.lastTransitionAt)}</td></tr>`).join("") || '<tr><td colspan="3" class="muted">No monitors.</td></tr>'}
+      <h2>Monitors</h2><table><thead><tr><th>URL</th><th>State</th><th>Since</th><th></th></tr></thead><tbody>
+      ${o.monitors.map((m) => `<tr><td>${h(m.url)}</td><td class="state-${m.state}">${h(m.state)}</td><td>${when(m.lastTransitionAt)}</td><td><a href="#/monitor-edit/${m.id}">Edit</a> · <a href="#/history/${m.id}">History</a></td></tr>`).join("") || '<tr><td colspan="4" class="muted">No monitors.</td></tr>'}
       </tbody></table>
       <h2>Backup health</h2><table><thead><tr><th>VM</th><th>Last good backup</th><th class="num">Failures (7 days)</th><th>Stale</th></tr></thead><tbody>
       ${o.backupHealth.map((b) => `<tr><td>${h(b.vm.name)}</td><td>${when(b.lastGoodBackupAt)}</td><td class="num ${b.failuresLast7Days ? "failed" : ""}">${b.failuresLast7Days}</td><td class="${b.stale ? "failed" : ""}">${b.stale ? "yes" : "no"}</td></tr>`).join("")}
       </tbody></table>
       <h2>Deployments</h2><ul>${o.project.deployments.map((dep) => `<li>${h(dep.name)} (${h(dep.environment)}) · <a data-auth href="/keys/${o.project.id}/${encodeURIComponent(dep.name)}.pub">key list</a></li>`).join("") || '<li class="muted">None.</li>'}</ul>
       <h2>Access</h2><ul>${o.access.map((p) => `<li>${h(p.name)} <span class="muted">${p.sshKeys.filter((k) => !k.revokedAt).map((k) => h(k.fingerprint)).join(", ")}</span></li>`).join("") || '<li class="muted">Nobody.</li>'}</ul>
-      <h2>Upcoming maintenance</h2><ul>${o.upcomingMaintenance.map((m) => `<li>${when(m.start)} – ${when(m.end)}: ${h(m.reason)}${m.projectId ? "" : " (platform)"}</li>`).join("") || '<li class="muted">None.</li>'}</ul>`;
+      <h2>Upcoming maintenance</h2><ul>${o.upcomingMaintenance.map((m) => `<li>${when(m.start)} – ${when(m.end)}: ${h(m.reason)}${m.projectId ? "" : " (platform)"}</li>`).join("") || '<li class="muted">None.</li>'}</ul>
+      <h2>Upcoming releases</h2><ul>${d.releases.filter((r) => new Date(r.windowStart) > new Date(session.asOf ?? Date.now())).map((r) => `<li>${h(r.channel)} ${h(r.isoWeek)}: window ${when(r.windowStart)} · ${h(r.state)}</li>`).join("") || '<li class="muted">None.</li>'}</ul>`;
   },
 
   async vm(params, id) {
@@ -222,48 +224,145 @@ const pages = {
       </tbody></table>`;
   },
 
-  async "monitor-new"(params, projectId) {
-    crumbs([...(await projectCrumbs(projectId)), ["New monitor"]]);
-    main.innerHTML = `<h1>New HTTP monitor</h1>
-      <form class="stack" id="monitor-form" novalidate>
-        <label>URL <input name="url" type="url" required placeholder="https://example.com/health"><span class="field-error" data-for="url"></span></label>
-        <label><span><input name="followRedirects" type="checkbox" checked> Follow redirects</span></label>
-        <label>Max redirects <input name="maxRedirects" type="number" value="5" min="0" max="20"><span class="field-error" data-for="maxRedirects"></span></label>
-        <label>Expected status codes <input name="expectedStatus" value="200-299" aria-describedby="status-help"><small id="status-help" class="muted">Codes and ranges, e.g. 200-299,301</small><span class="field-error" data-for="expectedStatus"></span></label>
-        <label>Interval (seconds) <input name="intervalSeconds" type="number" value="60" min="5" max="86400"><span class="field-error" data-for="intervalSeconds"></span></label>
-        <label>Timeout (seconds) <input name="timeoutSeconds" type="number" value="10" min="1" max="60"><span class="field-error" data-for="timeoutSeconds"></span></label>
-        <button type="submit">Create monitor</button>
-        <p class="error" id="form-error" role="alert"></p>
-      </form>`;
-    $("#monitor-form").addEventListener("submit", async (event) => {
+  async sla(params, projectId) {
+    const month = params.get("month") ?? new Date().toISOString().slice(0, 7);
+    crumbs([...(await projectCrumbs(projectId)), [`SLA ${month}`]]);
+    const d = await gql(
+      `query($p: ID!, $m: String!, $t: DateTime) { slaReport(projectId: $p, month: $m, asOf: $t) {
+        slaClass targetPercent availabilityPercent downtimeSeconds excludedMaintenanceSeconds breached pdfUrl
+        incidents { monitorId start end seconds excluded } } }`,
+      { p: projectId, m: month },
+    );
+    const r = d.slaReport;
+    main.innerHTML = `<h1>SLA ${h(month)}</h1>
+      <form id="month-form"><label>Month <input type="month" name="month" value="${h(month)}"></label> <button type="submit">Show</button></form>
+      <p><strong class="${r.breached ? "failed" : "state-UP"}">${h(r.availabilityPercent)} %</strong> against ${h(r.targetPercent)} % (${h(r.slaClass)}) —
+        ${r.breached ? "target missed" : "target met"} · downtime ${r.downtimeSeconds} s, ${r.excludedMaintenanceSeconds} s excluded as announced maintenance
+        · <a data-auth href="${r.pdfUrl}">PDF</a></p>
+      <h2>Incidents</h2><table><thead><tr><th>Start</th><th>End</th><th class="num">Seconds</th><th>Counted</th></tr></thead><tbody>
+      ${r.incidents.map((i) => `<tr><td>${when(i.start)}</td><td>${when(i.end)}</td><td class="num">${i.seconds}</td><td>${i.excluded ? "no (maintenance)" : "yes"}</td></tr>`).join("") || '<tr><td colspan="4" class="muted">No incidents.</td></tr>'}
+      </tbody></table>`;
+    $("#month-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      location.hash = `#/sla/${projectId}?month=${new FormData(event.target).get("month")}`;
+    });
+  },
+
+  async releases() {
+    crumbs([["Releases"]]);
+    const d = await gql(
+      `query($t: DateTime) { releases(asOf: $t) { id channel isoWeek windowStart decisionDueAt state
+        decision { approve automatic at failedConditions reason } vetoes { reason at withdrawn } } }`,
+    );
+    const staff = session.me?.staffRoles?.length > 0;
+    main.innerHTML = `<h1>Releases</h1>
+      ${staff ? `<form class="stack" id="schedule-form"><h2>Schedule a release</h2>
+        <label>Channel <input name="channel" value="stable" required></label>
+        <label>ISO week <input name="isoWeek" placeholder="2026-W48" required><span class="field-error" data-for="isoWeek"></span></label>
+        <label>Changelog <input name="changelog" required><span class="field-error" data-for="changelog"></span></label>
+        <button type="submit">Schedule</button><p class="error" id="form-error" role="alert"></p></form>` : ""}
+      <table><thead><tr><th>Channel</th><th>Week</th><th>Window</th><th>Decision due</th><th>State</th><th>Reasons and vetoes</th>${staff ? "<th></th>" : ""}</tr></thead><tbody>
+      ${d.releases.map((r) => `<tr><td>${h(r.channel)}</td><td>${h(r.isoWeek)}</td><td>${when(r.windowStart)}</td><td>${when(r.decisionDueAt)}</td>
+        <td>${h(r.state)}${r.decision ? ` <span class="muted">(${r.decision.automatic ? "policy" : "by hand"})</span>` : ""}</td>
+        <td>${[...(r.decision?.failedConditions ?? []), ...(r.decision?.reason ? [r.decision.reason] : []), ...r.vetoes.map((v) => `veto: ${v.reason}${v.withdrawn ? " (withdrawn)" : ""}`)].map(h).join("<br>")}</td>
+        ${staff ? `<td>${r.decision ? "" : `<button data-veto="${r.id}">Veto</button> <button data-decide="${r.id}" data-approve="true">Approve</button> <button data-decide="${r.id}" data-approve="false">Hold</button>`} <a href="#/history/${r.id}">History</a></td>` : ""}</tr>`).join("") || '<tr><td colspan="7" class="muted">No releases.</td></tr>'}
+      </tbody></table>`;
+    const ask = async (query, variables) => {
+      try {
+        await gql(query, variables, { withAsOf: false });
+        render();
+      } catch (e) {
+        main.insertAdjacentHTML("afterbegin", `<p class="error" role="alert">${h(e.message)}</p>`);
+      }
+    };
+    main.querySelectorAll("[data-veto]").forEach((b) => b.addEventListener("click", () => {
+      const reason = prompt("Why veto this release?");
+      if (reason) ask("mutation($r: ID!, $why: String!) { vetoRelease(releaseId: $r, reason: $why) { id } }", { r: b.dataset.veto, why: reason });
+    }));
+    main.querySelectorAll("[data-decide]").forEach((b) => b.addEventListener("click", () => {
+      const reason = prompt(b.dataset.approve === "true" ? "Why approve by hand?" : "Why hold?");
+      if (reason) ask("mutation($r: ID!, $a: Boolean!, $why: String!) { decideRelease(releaseId: $r, approve: $a, reason: $why) { id } }", { r: b.dataset.decide, a: b.dataset.approve === "true", why: reason });
+    }));
+    $("#schedule-form")?.addEventListener("submit", async (event) => {
       event.preventDefault();
       const f = new FormData(event.target);
-      document.querySelectorAll(".field-error").forEach((e) => (e.textContent = ""));
-      $("#form-error").textContent = "";
-      const input = {
-        projectId,
-        url: f.get("url"),
-        followRedirects: f.get("followRedirects") === "on",
-        maxRedirects: Number(f.get("maxRedirects")),
-        expectedStatus: f.get("expectedStatus"),
-        intervalSeconds: Number(f.get("intervalSeconds")),
-        timeoutSeconds: Number(f.get("timeoutSeconds")),
-      };
-      try {
-        await gql("mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }", { i: input }, { withAsOf: false });
-        location.hash = `#/project/${projectId}`;
-      } catch (e) {
-        // Field errors start with the field's name ("expectedStatus: …"): show them beside it.
-        for (const err of e.errors ?? [{ message: e.message }]) {
-          const field = err.message.split(":")[0];
-          const slot = document.querySelector(`.field-error[data-for="${field}"]`);
-          if (slot) slot.textContent = err.message.slice(field.length + 1).trim();
-          else $("#form-error").textContent = err.message;
-        }
-      }
+      await submitForm("mutation($c: String!, $w: String!, $l: String!) { scheduleRelease(channel: $c, isoWeek: $w, changelog: $l) { id } }",
+        { c: f.get("channel"), w: f.get("isoWeek"), l: f.get("changelog") }, () => render());
+    });
+  },
+
+  async "monitor-edit"(params, monitorId) {
+    const d = await gql("query($m: ID!, $t: DateTime) { httpMonitor(id: $m, asOf: $t) { id projectId url followRedirects maxRedirects expectedStatus intervalSeconds timeoutSeconds state } }", { m: monitorId });
+    const m = d.httpMonitor;
+    if (!m) return notFound("monitor");
+    crumbs([...(await projectCrumbs(m.projectId)), ["Edit monitor"]]);
+    main.innerHTML = `<h1>Edit monitor</h1>${monitorForm(m)}`;
+    $("#monitor-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = monitorInput(new FormData(event.target));
+      delete input.projectId;
+      input.paused = new FormData(event.target).get("paused") === "on";
+      await submitForm("mutation($m: ID!, $i: ReconfigureHttpMonitorInput!) { reconfigureHttpMonitor(monitorId: $m, input: $i) { id } }",
+        { m: monitorId, i: input }, () => (location.hash = `#/project/${m.projectId}`));
+    });
+  },
+
+  async "monitor-new"(params, projectId) {
+    crumbs([...(await projectCrumbs(projectId)), ["New monitor"]]);
+    main.innerHTML = `<h1>New HTTP monitor</h1>${monitorForm(null)}`;
+    $("#monitor-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = { projectId, ...monitorInput(new FormData(event.target)) };
+      await submitForm("mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }", { i: input },
+        () => (location.hash = `#/project/${projectId}`));
     });
   },
 };
+
+/** The monitor form, filled from `m` when editing. */
+function monitorForm(m) {
+  const v = m ?? { url: "", followRedirects: true, maxRedirects: 5, expectedStatus: "200-299", intervalSeconds: 60, timeoutSeconds: 10 };
+  return `<form class="stack" id="monitor-form" novalidate>
+    <label>URL <input name="url" type="url" required value="${h(v.url)}" placeholder="https://example.com/health"><span class="field-error" data-for="url"></span></label>
+    <label><span><input name="followRedirects" type="checkbox" ${v.followRedirects ? "checked" : ""}> Follow redirects</span></label>
+    <label>Max redirects <input name="maxRedirects" type="number" value="${v.maxRedirects}" min="0" max="20"><span class="field-error" data-for="maxRedirects"></span></label>
+    <label>Expected status codes <input name="expectedStatus" value="${h(v.expectedStatus)}" aria-describedby="status-help"><small id="status-help" class="muted">Codes and ranges, e.g. 200-299,301</small><span class="field-error" data-for="expectedStatus"></span></label>
+    <label>Interval (seconds) <input name="intervalSeconds" type="number" value="${v.intervalSeconds}" min="5" max="86400"><span class="field-error" data-for="intervalSeconds"></span></label>
+    <label>Timeout (seconds) <input name="timeoutSeconds" type="number" value="${v.timeoutSeconds}" min="1" max="60"><span class="field-error" data-for="timeoutSeconds"></span></label>
+    ${m ? `<label><span><input name="paused" type="checkbox" ${m.state === "PAUSED" ? "checked" : ""}> Paused</span></label>` : ""}
+    <button type="submit">${m ? "Save" : "Create monitor"}</button>
+    <p class="error" id="form-error" role="alert"></p>
+  </form>`;
+}
+
+function monitorInput(f) {
+  return {
+    url: f.get("url"),
+    followRedirects: f.get("followRedirects") === "on",
+    maxRedirects: Number(f.get("maxRedirects")),
+    expectedStatus: f.get("expectedStatus"),
+    intervalSeconds: Number(f.get("intervalSeconds")),
+    timeoutSeconds: Number(f.get("timeoutSeconds")),
+  };
+}
+
+/** Sends a mutation from a form; field errors ("field: message") appear beside their field. */
+async function submitForm(mutation, variables, done) {
+  document.querySelectorAll(".field-error").forEach((e) => (e.textContent = ""));
+  const general = $("#form-error");
+  if (general) general.textContent = "";
+  try {
+    await gql(mutation, variables, { withAsOf: false });
+    done();
+  } catch (e) {
+    for (const err of e.errors ?? [{ message: e.message }]) {
+      const field = err.message.split(":")[0];
+      const slot = document.querySelector(`.field-error[data-for="${field}"]`);
+      if (slot) slot.textContent = err.message.slice(field.length + 1).trim();
+      else if (general) general.textContent = err.message;
+    }
+  }
+}
 
 function timeline(entries) {
   return `<ol class="timeline">${entries.map((e) => `<li><strong>${h(e.summary)}</strong><br><span class="muted">#${e.position} · ${when(e.recordedAt)} · ${h(e.actor)}${e.reason ? ` · “${h(e.reason)}”` : ""}</span></li>`).join("") || '<li class="muted">Nothing recorded.</li>'}</ol>`;
@@ -303,7 +402,7 @@ async function render() {
   const me = session.me;
   $("#search").hidden = false;
   $("#as-of").hidden = false;
-  $("#who").innerHTML = `${h(me.name)} <span class="muted">(${me.staffRoles.length ? h(me.staffRoles.join(", ")) : "customer"})</span> <button type="button" id="sign-out">Sign out</button>`;
+  $("#who").innerHTML = `${me.staffRoles.length ? '<a href="#/releases">Releases</a> · ' : ""}${h(me.name)} <span class="muted">(${me.staffRoles.length ? h(me.staffRoles.join(", ")) : "customer"})</span> <button type="button" id="sign-out">Sign out</button>`;
   $("#sign-out").addEventListener("click", () => {
     session.token = null;
     session.me = null;

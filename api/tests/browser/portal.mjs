@@ -16,8 +16,8 @@ const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", arg
 const opened = [];
 const step = (name) => console.log(`step: ${name}`);
 
-async function signIn(token) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: "UTC" });
+async function signIn(token, viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, timezoneId: "UTC" });
   const page = await context.newPage();
   opened.push(page);
   page.setDefaultTimeout(10_000);
@@ -69,6 +69,31 @@ try {
   await staff.click("#monitor-form button[type=submit]");
   await staff.waitForSelector(".field-error[data-for=expectedStatus]:not(:empty)");
   await staff.screenshot({ path: `${SHOTS}/monitor-error.png`, fullPage: true });
+  await staff.fill("input[name=expectedStatus]", "200-299,301");
+  await staff.click("#monitor-form button[type=submit]");
+  await staff.waitForSelector("main td:has-text('https://shop.example.com/health')");
+
+  step("edits the monitor, then reads the project's SLA reports");
+  await staff.click("main a:has-text('Edit')");
+  await staff.waitForSelector("input[name=expectedStatus][value='200-299,301']");
+  await staff.fill("input[name=intervalSeconds]", "30");
+  await staff.click("#monitor-form button[type=submit]");
+  await staff.waitForSelector("h1:has-text('Shop')");
+  await staff.click("main a:has-text('SLA reports')");
+  await staff.waitForSelector("h1:has-text('SLA')");
+  await staff.waitForSelector("main:has-text('target met')");
+  await staff.screenshot({ path: `${SHOTS}/sla.png`, fullPage: true });
+
+  step("schedules a release");
+  await staff.click("#who a:has-text('Releases')");
+  await staff.fill("#schedule-form input[name=isoWeek]", "2099-W99");
+  await staff.fill("#schedule-form input[name=changelog]", "Kernel 6.12");
+  await staff.click("#schedule-form button[type=submit]");
+  await staff.waitForSelector(".field-error[data-for=isoWeek]:not(:empty)");
+  await staff.fill("#schedule-form input[name=isoWeek]", "2099-W10");
+  await staff.click("#schedule-form button[type=submit]");
+  await staff.waitForSelector("main td:has-text('2099-W10')");
+  await staff.screenshot({ path: `${SHOTS}/releases.png`, fullPage: true });
 
   step("views the VM as of before its resize");
   await staff.goto(`${BASE}/#/vm/${VM}`);
@@ -87,6 +112,17 @@ try {
   await customer.goto(`${BASE}/#/project/${OTHER_PROJECT}`);
   await customer.waitForSelector("h1:has-text('Not found')");
   await customer.screenshot({ path: `${SHOTS}/customer-not-found.png`, fullPage: true });
+
+  step("the customer's page on a phone, and keyboard navigation");
+  const phone = await signIn(CUSTOMER, { width: 390, height: 844 });
+  await phone.waitForSelector("h1:has-text('Acme GmbH')");
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  if (overflow) throw new Error("the customer page scrolls sideways on a phone");
+  await phone.screenshot({ path: `${SHOTS}/customer-phone.png`, fullPage: true });
+  await phone.focus("#search-text");
+  await phone.keyboard.type("Shop");
+  await phone.keyboard.press("Enter");
+  await phone.waitForSelector("h1:has-text('Search: Shop')");
   console.log("all steps passed");
 } catch (e) {
   console.error(`failed: ${e.message}`);

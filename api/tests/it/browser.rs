@@ -117,8 +117,17 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser run failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all steps passed"), "{stdout}");
-    for page in ["customers", "vm", "project", "customer", "invoice", "monitor-error", "vm-as-of", "customer-not-found"]
-    {
+    for page in [
+        "customers",
+        "vm",
+        "project",
+        "customer",
+        "invoice",
+        "monitor-error",
+        "vm-as-of",
+        "customer-not-found",
+        "customer-phone",
+    ] {
         assert!(shots.join(format!("{page}.png")).exists(), "screenshot of {page}");
     }
     drop(server);
