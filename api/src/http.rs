@@ -26,13 +26,16 @@ pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct Http {
     pub state: Arc<AppState>,
+    /// Staff requests: introspection and suggestions.
     pub schema: DirectorySchema,
+    /// Everyone else: neither.
+    pub public_schema: DirectorySchema,
     pub metrics: Option<PrometheusHandle>,
     pub issuer: Arc<crate::pdf::invoice::Issuer>,
 }
 
 pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router {
-    let schema = graphql::build(state.clone());
+    let (schema, public_schema) = (graphql::build(state.clone()), graphql::build_public(state.clone()));
     Router::new()
         .route("/graphql", get(graphiql).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
@@ -51,7 +54,13 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
             get(|| async { page("text/css; charset=utf-8", include_str!("../assets/web/style.css")) }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Http { state, schema, metrics, issuer: Arc::new(crate::pdf::invoice::Issuer::from_env()) })
+        .with_state(Http {
+            state,
+            schema,
+            public_schema,
+            metrics,
+            issuer: Arc::new(crate::pdf::invoice::Issuer::from_env()),
+        })
 }
 
 /// A page of the portal: embedded in the binary, scripts from this server only.
@@ -102,7 +111,11 @@ async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Bytes)
         return refusal(StatusCode::OK, &ApiError::BadInput(message));
     }
     let operation = request.operation_name.clone().unwrap_or_default();
-    let mut response = http.schema.execute(request.data(principal)).await;
+    let mut response = if principal.is_staff() {
+        http.schema.execute(request.data(principal)).await
+    } else {
+        http.public_schema.execute(request.disable_introspection().data(principal)).await
+    };
     for error in &mut response.errors {
         classify(error);
     }

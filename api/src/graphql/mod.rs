@@ -51,11 +51,20 @@ pub const MAX_DEPTH: usize = 15;
 pub const MAX_COMPLEXITY: usize = 2000;
 
 pub fn build(state: Arc<AppState>) -> DirectorySchema {
+    builder(state).finish()
+}
+
+/// The schema customers' requests run on: no "did you mean" suggestions, which would
+/// leak field names that introspection (staff only) keeps to staff.
+pub fn build_public(state: Arc<AppState>) -> DirectorySchema {
+    builder(state).disable_suggestions().finish()
+}
+
+fn builder(state: Arc<AppState>) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .finish()
 }
 
 /// The schema without state, for printing its SDL.

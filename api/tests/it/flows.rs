@@ -532,3 +532,16 @@ fn portal_queries(script: &str) -> Vec<String> {
     }
     out
 }
+
+both_stores!(introspection_and_field_suggestions_are_for_staff_only, async |app: &TestApp| {
+    let w = world(app).await;
+    let introspect = "{ __schema { queryType { name } } }";
+    assert_eq!(app.ok(&w.auditor, introspect, json!({})).await["__schema"]["queryType"]["name"], "Query");
+    let refused = app.gql(&w.acme_token, introspect, json!({})).await;
+    assert_eq!(refused["data"]["__schema"], Value::Null, "a customer sees no schema: {refused}");
+    let typo = "{ me { nam } }";
+    let staff = app.gql(&w.auditor, typo, json!({})).await.to_string();
+    let customer = app.gql(&w.acme_token, typo, json!({})).await.to_string();
+    assert!(staff.contains("Did you mean"), "{staff}");
+    assert!(!customer.contains("Did you mean") && customer.contains("Unknown field"), "{customer}");
+});

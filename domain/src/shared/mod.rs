@@ -6,6 +6,8 @@ pub mod period;
 pub mod validate;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 pub(crate) mod testing;
 
 /// An instant in UTC. Every instant in events and commands is UTC; only billing periods
