@@ -138,8 +138,26 @@ pub enum FixturesCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ReplayCommand {
-    /// Recompute the whole hash chain; exits non-zero naming the first bad position.
-    Verify,
+    /// Recompute the whole hash chain and every issued invoice; exits non-zero naming the
+    /// first mismatch. With `--checkpoint`, also prove the log still extends a signed checkpoint.
+    Verify {
+        /// A checkpoint written by `replay checkpoint`.
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+        /// The public key (hex) the checkpoint must be signed with.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign the log's head (position, chain hash, time) with an Ed25519 key, for an auditor
+    /// to keep outside the database. A missing key file is created with a new key.
+    Checkpoint {
+        /// The key file: a 32-byte seed, hex.
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// Where to write the checkpoint (standard output when omitted).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Rebuild every read model from position 0, print events/s and each model's SHA-256,
     /// and put the rebuilt state in place of the stored snapshots.
     Rebuild,
@@ -223,11 +241,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{answer}");
             Ok(())
         }
-        Command::Replay { command: ReplayCommand::Verify } => {
+        Command::Replay { command: ReplayCommand::Checkpoint { key, out } } => {
+            let signing = match std::fs::read_to_string(&key) {
+                Ok(text) => replay::checkpoint::key_from_hex(&text).map_err(|e| anyhow::anyhow!(e))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let new = replay::checkpoint::new_key();
+                    std::fs::write(&key, hex::encode(new.to_bytes()))
+                        .with_context(|| format!("writing {}", key.display()))?;
+                    eprintln!("created a new key in {}", key.display());
+                    new
+                }
+                Err(e) => return Err(e).with_context(|| format!("reading {}", key.display())),
+            };
+            let log = EventLog::connect(&cli.database_url).await.context("opening the store")?;
+            let checkpoint = replay::checkpoint::make(&log, &signing).await?;
+            let text = serde_json::to_string_pretty(&checkpoint)?;
+            match out {
+                Some(path) => std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{text}"),
+            }
+            eprintln!("checkpoint at position {} signed by {}", checkpoint.position, checkpoint.public_key);
+            Ok(())
+        }
+        Command::Replay { command: ReplayCommand::Verify { checkpoint, public_key } } => {
             let log = EventLog::connect(&cli.database_url).await.context("opening the store")?;
             match replay::audit::verify(&log).await? {
                 Ok(position) => println!("chain verified: {position} events, head matches"),
                 Err(broken) => anyhow::bail!("chain broken: {broken}"),
+            }
+            if let Some(path) = checkpoint {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                let cp: replay::checkpoint::Checkpoint = serde_json::from_str(&text).context("the checkpoint file")?;
+                match replay::checkpoint::check(&log, &cp, public_key.as_deref()).await? {
+                    Ok(()) => println!("the log extends the checkpoint at position {}", cp.position),
+                    Err(why) => anyhow::bail!("checkpoint not extended: {why}"),
+                }
             }
             let (catalog, _) = replay::rebuild::rebuild(&log, |_, _| {}).await?;
             match replay::audit::verify_invoices(&catalog) {

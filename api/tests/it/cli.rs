@@ -258,3 +258,74 @@ fn sla_report_prints_a_table_or_csv_and_refuses_a_bad_month() {
     let table = directory(&["sla", "report", "--month", "2026-03"], &store.url);
     assert!(String::from_utf8_lossy(&table.stdout).starts_with("project "));
 }
+
+async fn register(log: &EventLog, from: u128, to: u128) {
+    let customers = cqrs::<domain::customer::Customer>(log, ());
+    let meta: HashMap<String, String> = Metadata { actor: "system:test".into(), ..Metadata::default() }.to_map();
+    for n in from..=to {
+        let id = domain::CustomerId(uuid::Uuid::from_u128(n));
+        let cmd = domain::customer::CustomerCommand::Register {
+            id,
+            name: format!("C{n}"),
+            country: "DE".into(),
+            vat_id: None,
+            billing_address: "Berlin".into(),
+            payment_terms_days: None,
+            effective_at: chrono::Utc::now(),
+        };
+        customers.execute_with_metadata(&id.to_string(), cmd, meta.clone()).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_checkpoint_proves_the_log_was_extended_not_rewritten() {
+    let (store, forged) = (TempStore::sqlite(), TempStore::sqlite());
+    let log = EventLog::connect(&store.url).await.unwrap();
+    register(&log, 1, 3).await;
+    let dir = std::env::temp_dir().join(format!("directory-checkpoint-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, cp) = (dir.join("auditor.key"), dir.join("checkpoint.json"));
+    let out =
+        directory(&["replay", "checkpoint", "--key", key.to_str().unwrap(), "--out", cp.to_str().unwrap()], &store.url);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let checkpoint: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cp).unwrap()).unwrap();
+    assert_eq!(checkpoint["position"], 3);
+
+    // The log grows: it still extends the checkpoint, signed by the pinned key.
+    register(&log, 4, 5).await;
+    let public = checkpoint["public_key"].as_str().unwrap();
+    let ok = directory(&["replay", "verify", "--checkpoint", cp.to_str().unwrap(), "--public-key", public], &store.url);
+    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("extends the checkpoint at position 3"));
+
+    // Another log with a chain of its own (as a rewrite from scratch would have) does not.
+    let other = EventLog::connect(&forged.url).await.unwrap();
+    register(&other, 11, 15).await;
+    let rewritten = directory(&["replay", "verify", "--checkpoint", cp.to_str().unwrap()], &forged.url);
+    assert!(!rewritten.status.success());
+    assert!(
+        String::from_utf8_lossy(&rewritten.stderr).contains("chain hash at position 3 differs"),
+        "{}",
+        String::from_utf8_lossy(&rewritten.stderr)
+    );
+
+    // An altered checkpoint, or one signed by another key, is refused.
+    let mut altered = checkpoint.clone();
+    altered["position"] = serde_json::json!(2);
+    std::fs::write(&cp, altered.to_string()).unwrap();
+    let bad = directory(&["replay", "verify", "--checkpoint", cp.to_str().unwrap()], &store.url);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("signature does not match"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    std::fs::write(&cp, checkpoint.to_string()).unwrap();
+    let other_key = directory(
+        &["replay", "verify", "--checkpoint", cp.to_str().unwrap(), "--public-key", &"00".repeat(32)],
+        &store.url,
+    );
+    assert!(String::from_utf8_lossy(&other_key.stderr).contains("signed by another key"));
+    let _ = std::fs::remove_dir_all(&dir);
+    store.remove().await;
+    forged.remove().await;
+}
