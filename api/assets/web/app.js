@@ -357,7 +357,7 @@ async function submitForm(mutation, variables, done) {
   } catch (e) {
     for (const err of e.errors ?? [{ message: e.message }]) {
       const field = err.message.split(":")[0];
-      const slot = document.querySelector(`.field-error[data-for="${field}"]`);
+      const slot = document.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`);
       if (slot) slot.textContent = err.message.slice(field.length + 1).trim();
       else if (general) general.textContent = err.message;
     }
