@@ -86,6 +86,7 @@ impl CoreQuery {
 
     /// Customers by name: all of them for staff, one's own for a customer's people.
     /// `search` matches a part of the name, case-insensitively.
+    #[graphql(complexity = "page_cost(first, 50, child_complexity)")]
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -113,6 +114,7 @@ impl CoreQuery {
 
     /// Finds customers, projects, VMs, people and SSH keys by name, e-mail, comment or
     /// fingerprint; each hit carries its path customer → project → … → VM.
+    #[graphql(complexity = "page_cost(first, 20, child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -131,6 +133,7 @@ impl CoreQuery {
     }
 
     /// The backups of one VM, newest first.
+    #[graphql(complexity = "page_cost(first, 50, child_complexity)")]
     async fn backup_history(
         &self,
         ctx: &Context<'_>,
@@ -190,6 +193,7 @@ impl CoreQuery {
 
     /// Every event of one entity, oldest first, with who caused it and why. `after` is the
     /// position of the last entry of the previous page.
+    #[graphql(complexity = "page_cost(first, 100, child_complexity)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -216,6 +220,7 @@ impl CoreQuery {
     }
 
     /// The whole log in order, for staff and auditors.
+    #[graphql(complexity = "page_cost(first, 100, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -245,6 +250,12 @@ impl CoreQuery {
 }
 
 /// A VM's backup health at `now`: the last good backup (as of then) and the failures of the week before.
+/// A paged list costs its page size times what each item asks for, so a request cannot
+/// hide thousands of rows behind one field.
+fn page_cost(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
+    (first.unwrap_or(default).clamp(1, 1000) as usize).saturating_mul(child_complexity.max(1))
+}
+
 pub(super) fn backup_health(
     at: projections::At<'_>,
     id: VmId,

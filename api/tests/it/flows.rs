@@ -545,3 +545,17 @@ both_stores!(introspection_and_field_suggestions_are_for_staff_only, async |app:
     assert!(staff.contains("Did you mean"), "{staff}");
     assert!(!customer.contains("Did you mean") && customer.contains("Unknown field"), "{customer}");
 });
+
+both_stores!(paged_lists_cost_their_page_size_times_their_fields, async |app: &TestApp| {
+    let page = "{ events(first: 1000) { position entityId recordedAt actor eventType summary reason } }";
+    assert!(app.gql(BOOT, page, json!({})).await.get("errors").is_none(), "1,000 rows of 7 fields fit");
+    let twice = "{ a: events(first: 1000) { position entityId recordedAt actor eventType summary reason } b: events(first: 1000) { position entityId recordedAt actor eventType summary reason } }";
+    let started = std::time::Instant::now();
+    assert_eq!(app.code(BOOT, twice, json!({})).await, "BAD_INPUT", "14,000 is over the limit");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "refused before any work");
+    let fields: String = (1..=20).map(|n| format!("n{n}: name ")).collect();
+    let wide = format!("{{ customers(first: 500) {{ nodes {{ {fields} }} }} }}");
+    assert_eq!(app.code(BOOT, &wide, json!({})).await, "BAD_INPUT", "500 × 21 is over the limit");
+    let narrow = format!("{{ customers(first: 20) {{ nodes {{ {fields} }} }} }}");
+    assert!(app.gql(BOOT, &narrow, json!({})).await.get("errors").is_none(), "20 × 21 is not");
+});
