@@ -8,7 +8,7 @@ use chrono_tz::Europe::Berlin;
 use domain::invoice::{Invoice, InvoiceKind};
 use rust_decimal::Decimal;
 
-use super::{LEFT, Page, RIGHT, Weight, document, euro, german};
+use super::{LEFT, Page, RIGHT, Weight, document, euro, german, month_name};
 
 /// The company that issues the invoices (`DIRECTORY_ISSUER_*` overrides each field).
 #[derive(Clone, Debug)]
@@ -191,24 +191,6 @@ fn first_page_head(page: &mut Page, invoice: &Invoice, issuer: &Issuer) {
         _ => format!("Für unsere Leistungen im {} berechnen wir:", month_name(c.period)),
     };
     page.text(LEFT, 598.0, 10.0, Weight::Regular, &intro);
-}
-
-fn month_name(period: domain::Period) -> String {
-    const MONTHS: [&str; 12] = [
-        "Januar",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ];
-    format!("{} {}", MONTHS[period.month() as usize - 1], period.year())
 }
 
 fn footer(page: &mut Page, issuer: &Issuer, n: usize, of: usize) {

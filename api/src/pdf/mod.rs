@@ -273,6 +273,25 @@ pub fn document(title: &str, pages: Vec<Page>) -> Vec<u8> {
     pdf.finish()
 }
 
+/// A month as German text: `März 2026`.
+pub fn month_name(period: domain::Period) -> String {
+    const MONTHS: [&str; 12] = [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ];
+    format!("{} {}", MONTHS[period.month() as usize - 1], period.year())
+}
+
 /// German money: `1.234,56 €`.
 pub fn euro(amount: rust_decimal::Decimal) -> String {
     format!("{} €", german(amount.round_dp(2), 2))

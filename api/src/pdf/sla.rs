@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Berlin;
 use rust_decimal::Decimal;
 
-use super::{LEFT, Page, RIGHT, Weight, document, german, wrap};
+use super::{LEFT, Page, RIGHT, Weight, document, german, month_name, wrap};
 use crate::graphql::sla::SlaReportNode;
 
 /// What the report names besides its figures.
@@ -18,21 +18,6 @@ pub struct Context {
     pub monitors: std::collections::HashMap<String, String>,
     pub as_of: DateTime<Utc>,
 }
-
-const MONTHS: [&str; 12] = [
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-];
 
 fn when(t: DateTime<Utc>) -> String {
     t.with_timezone(&Berlin).format("%d.%m.%Y %H:%M").to_string()
@@ -155,7 +140,7 @@ pub fn render(r: &SlaReportNode, cx: &Context) -> Vec<u8> {
 }
 
 fn summary(page: &mut Page, r: &SlaReportNode, cx: &Context, month: domain::Period) {
-    let name = format!("{} {}", MONTHS[month.month() as usize - 1], month.year());
+    let name = month_name(month);
     page.text(LEFT, 780.0, 18.0, Weight::Bold, &format!("SLA-Bericht {name}"));
     page.text_fit(LEFT, 758.0, 10.0, Weight::Regular, &format!("Kunde: {}", cx.customer), RIGHT - LEFT);
     page.text_fit(LEFT, 744.0, 10.0, Weight::Regular, &format!("Projekt: {}", cx.path.join(" › ")), RIGHT - LEFT);

@@ -20,21 +20,7 @@ fn verify(url: &str) -> (bool, String) {
 async fn replay_verify_passes_an_intact_log_and_names_the_first_altered_event() {
     let store = TempStore::sqlite();
     let log = EventLog::connect(&store.url).await.unwrap();
-    let customers = cqrs::<domain::customer::Customer>(&log, ());
-    let meta: HashMap<String, String> = Metadata { actor: "system:test".into(), ..Metadata::default() }.to_map();
-    for n in 1..=3u128 {
-        let id = domain::CustomerId(uuid::Uuid::from_u128(n));
-        let cmd = domain::customer::CustomerCommand::Register {
-            id,
-            name: format!("C{n}"),
-            country: "DE".into(),
-            vat_id: None,
-            billing_address: "Berlin".into(),
-            payment_terms_days: None,
-            effective_at: chrono::Utc::now(),
-        };
-        customers.execute_with_metadata(&id.to_string(), cmd, meta.clone()).await.unwrap();
-    }
+    register(&log, 1, 3).await;
     let (ok, out) = verify(&store.url);
     assert!(ok, "{out}");
     assert!(out.contains("3 events"), "{out}");
