@@ -389,7 +389,13 @@ async fn serve(
             tracing::info!(events = appended, "the empty store was filled with the demo fixture");
         }
     }
-    let state = AppState::start(log, Arc::new(SystemClock), bootstrap_token.as_deref()).await?;
+    let snapshot_every = match std::env::var("DIRECTORY_SNAPSHOT_EVERY") {
+        Ok(v) => {
+            v.parse::<i64>().ok().filter(|n| *n > 0).context("DIRECTORY_SNAPSHOT_EVERY must be a positive number")?
+        }
+        Err(_) => projections::SNAPSHOT_EVERY,
+    };
+    let state = AppState::start_with(log, Arc::new(SystemClock), bootstrap_token.as_deref(), snapshot_every).await?;
     if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");
         for (who, token) in demo::tokens(&state).await? {

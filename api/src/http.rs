@@ -313,7 +313,12 @@ async fn key_list(
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()), (header::ETAG, etag)], body).into_response()
 }
 
-/// Ready when the store answers and the read models have caught up with the log.
+/// How long another session may hold the log head idle before this server says it is not
+/// ready: an append transaction takes milliseconds, so seconds mean a stuck session.
+const HEAD_HELD_LIMIT_SECONDS: f64 = 2.0;
+
+/// Ready when the store answers, nothing holds the log back and the read models have
+/// caught up with the log.
 async fn readyz(State(http): State<Http>) -> Response {
     let log = &http.state.bus.log;
     let head = match log.head().await {
@@ -323,6 +328,17 @@ async fn readyz(State(http): State<Http>) -> Response {
             return (StatusCode::SERVICE_UNAVAILABLE, "store not reachable").into_response();
         }
     };
+    match log.head_holder().await {
+        Ok(Some(holder)) if holder.open_seconds >= HEAD_HELD_LIMIT_SECONDS => {
+            let why = format!(
+                "log head held by an idle transaction (database pid {}) for {:.0} s: appends wait",
+                holder.pid, holder.open_seconds
+            );
+            return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "lock view not readable"),
+    }
     let folded = http.state.bus.projector.position();
     if folded < head {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("read models at {folded} of {head}")).into_response();
@@ -330,9 +346,25 @@ async fn readyz(State(http): State<Http>) -> Response {
     (StatusCode::OK, "ready").into_response()
 }
 
+/// The gauges that are read when scraped: how far the log and its readers are held back.
+async fn sample_lag(http: &Http) {
+    let log = &http.state.bus.log;
+    let folded = http.state.bus.projector.position();
+    if let Ok(head) = log.head().await {
+        metrics::gauge!("directory_projection_lag_events").set((head.position - folded).max(0) as f64);
+    }
+    let held = log.head_holder().await.ok().flatten().map_or(0.0, |h| h.open_seconds);
+    metrics::gauge!("directory_log_head_held_seconds").set(held);
+    let waiting = log.append_waiting().map_or(0.0, |d| d.as_secs_f64());
+    metrics::gauge!("directory_append_waiting_seconds").set(waiting);
+}
+
 async fn metrics_text(State(http): State<Http>) -> Response {
     match &http.metrics {
-        Some(handle) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response(),
+        Some(handle) => {
+            sample_lag(&http).await;
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+        }
         None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
     }
 }

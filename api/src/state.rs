@@ -28,7 +28,18 @@ impl AppState {
         clock: Arc<dyn Clock>,
         bootstrap_token: Option<&str>,
     ) -> Result<AppState, store::StoreError> {
-        let projector = Projector::start(log.clone()).await?;
+        Self::start_with(log, clock, bootstrap_token, projections::SNAPSHOT_EVERY).await
+    }
+
+    /// As [`AppState::start`], storing a read-model snapshot every `snapshot_every` events
+    /// (or a quarter of the log, if that is more).
+    pub async fn start_with(
+        log: EventLog,
+        clock: Arc<dyn Clock>,
+        bootstrap_token: Option<&str>,
+        snapshot_every: i64,
+    ) -> Result<AppState, store::StoreError> {
+        let projector = Projector::start_with(log.clone(), snapshot_every).await?;
         Ok(AppState {
             bus: Bus::new(log, projector),
             clock,

@@ -13,4 +13,4 @@ pub mod versions;
 
 pub use catalog::{At, Catalog};
 pub use envelope::Recorded;
-pub use runner::Projector;
+pub use runner::{Projector, SNAPSHOT_EVERY};

@@ -153,6 +153,16 @@ struct Inner {
     writer: mpsc::Sender<writer::Pending>,
     committed: watch::Receiver<i64>,
     appended: broadcast::Sender<Arc<[StoredEvent]>>,
+    busy: writer::Busy,
+}
+
+/// Another session's transaction that holds the log head and sits idle: nothing can be
+/// appended past it, so every writer (and so every reader) waits until it ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadHolder {
+    pub pid: i32,
+    /// Seconds since that transaction began.
+    pub open_seconds: f64,
 }
 
 impl EventLog {
@@ -193,11 +203,16 @@ impl EventLog {
         };
         let (committed_tx, committed) = watch::channel(head.position);
         let (appended, _) = broadcast::channel(1024);
+        let busy = writer::Busy::default();
         let writer = match &pool {
-            Pool::Postgres(p) => writer::spawn(postgres::PgAppender(p.clone()), committed_tx, appended.clone()),
-            Pool::Sqlite(p) => writer::spawn(sqlite::SqliteAppender(p.clone()), committed_tx, appended.clone()),
+            Pool::Postgres(p) => {
+                writer::spawn(postgres::PgAppender(p.clone()), committed_tx, appended.clone(), busy.clone())
+            }
+            Pool::Sqlite(p) => {
+                writer::spawn(sqlite::SqliteAppender(p.clone()), committed_tx, appended.clone(), busy.clone())
+            }
         };
-        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed, appended }) })
+        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed, appended, busy }) })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -289,6 +304,20 @@ impl EventLog {
         match &self.inner.pool {
             Pool::Postgres(p) => postgres::history(p, aggregate_id, after, limit).await,
             Pool::Sqlite(p) => sqlite::history(p, aggregate_id, after, limit).await,
+        }
+    }
+
+    /// How long the append transaction in flight has been running (`None` when the writer is idle).
+    pub fn append_waiting(&self) -> Option<Duration> {
+        self.inner.busy.elapsed()
+    }
+
+    /// The oldest idle transaction of another session that holds the log head (PostgreSQL
+    /// only: SQLite has no such view; a writer there waits at most its busy timeout).
+    pub async fn head_holder(&self) -> Result<Option<HeadHolder>, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::head_holder(p).await,
+            Pool::Sqlite(_) => Ok(None),
         }
     }
 

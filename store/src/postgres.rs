@@ -6,7 +6,7 @@ use sqlx::{PgPool, Postgres, Row as _};
 use cqrs_es::persist::SerializedEvent;
 
 use crate::writer::{AppendError, Appended, Appender, Commit, json_text, stored, unique_violation};
-use crate::{CommandRecord, LogHead, StoreError, StoredEvent, hash32};
+use crate::{CommandRecord, HeadHolder, LogHead, StoreError, StoredEvent, hash32};
 
 const COLUMNS: &str = "position, recorded_at, aggregate_type, aggregate_id, sequence, event_type, event_version, \
                        payload::text AS payload, metadata::text AS metadata, chain_hash";
@@ -72,6 +72,22 @@ fn head_row(row: &PgRow) -> Result<LogHead, StoreError> {
 
 pub(crate) async fn head(pool: &PgPool) -> Result<LogHead, StoreError> {
     head_row(&sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1").fetch_one(pool).await?)
+}
+
+pub(crate) async fn head_holder(pool: &PgPool) -> Result<Option<HeadHolder>, StoreError> {
+    // A row lock (FOR UPDATE, UPDATE) holds a ROW SHARE or ROW EXCLUSIVE lock on the table
+    // until the transaction ends; a plain read holds neither and blocks nobody.
+    let row = sqlx::query(
+        "SELECT a.pid, EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start)::float8 AS open_seconds \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.relation = 'log_head'::regclass AND l.granted \
+           AND l.mode IN ('RowShareLock', 'RowExclusiveLock') AND a.pid <> pg_backend_pid() \
+           AND a.state LIKE 'idle in transaction%' \
+         ORDER BY a.xact_start LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| Ok(HeadHolder { pid: r.try_get("pid")?, open_seconds: r.try_get("open_seconds")? })).transpose()
 }
 
 pub(crate) async fn command(pool: &PgPool, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {

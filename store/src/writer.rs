@@ -96,12 +96,27 @@ pub(crate) fn json_text(value: &serde_json::Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// When the append transaction in flight began; shared with the log for its metrics.
+#[derive(Clone, Default)]
+pub(crate) struct Busy(Arc<std::sync::Mutex<Option<Instant>>>);
+
+impl Busy {
+    fn set(&self, since: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = since;
+    }
+
+    pub(crate) fn elapsed(&self) -> Option<std::time::Duration> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).map(|since| since.elapsed())
+    }
+}
+
 /// Starts the writer. Every appended group is also sent, in log order, to `appended`, so
 /// that read models in this process can fold it without reading it back.
 pub(crate) fn spawn(
     appender: impl Appender,
     committed: watch::Sender<i64>,
     appended: broadcast::Sender<Arc<[StoredEvent]>>,
+    busy: Busy,
 ) -> mpsc::Sender<Pending> {
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
     tokio::spawn(async move {
@@ -109,7 +124,10 @@ pub(crate) fn spawn(
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let started = Instant::now();
             let size = batch.len();
-            match append(&appender, &batch).await {
+            busy.set(Some(started));
+            let result = append(&appender, &batch).await;
+            busy.set(None);
+            match result {
                 Ok(results) => {
                     let events: Vec<StoredEvent> = results.iter().flat_map(|r| r.iter().flatten().cloned()).collect();
                     let outcomes: Vec<Outcome> =

@@ -204,7 +204,7 @@ impl ReleasesMutation {
         Ok(release_node(app, done.aggregate_id().parse().map_err(|_| ApiError::NotFound("release".into()))?)?)
     }
 
-    /// Vetoes a release before its window (staff); the policy holds it while the veto is open.
+    /// Vetoes a release before its window (staff OPS or BILLING); the policy holds it while the veto is open.
     async fn veto_release(
         &self,
         ctx: &Context<'_>,
@@ -213,9 +213,8 @@ impl ReleasesMutation {
         command_id: Option<ID>,
     ) -> Result<ReleaseNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
-        if !who.is_staff() {
-            return Err(ApiError::forbidden().into());
-        }
+        // Staff who may change things; auditors change nothing.
+        who.require(&[Staff::Ops, Staff::Billing])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
         release_node(app, id)?;
         let env =
@@ -225,12 +224,11 @@ impl ReleasesMutation {
         Ok(release_node(app, id)?)
     }
 
-    /// Withdraws one's own veto.
+    /// Withdraws one's own veto (staff OPS or BILLING).
     async fn withdraw_veto(&self, ctx: &Context<'_>, release_id: ID, command_id: Option<ID>) -> Result<ReleaseNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
-        if !who.is_staff() {
-            return Err(ApiError::forbidden().into());
-        }
+        // Staff who may change things; auditors change nothing.
+        who.require(&[Staff::Ops, Staff::Billing])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
         release_node(app, id)?;
         let env = Envelope::new(who, "withdrawVeto", &json!([release_id]), command_id.as_ref(), None)?;

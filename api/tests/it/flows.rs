@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{BOOT, TestApp, both_stores};
 
-const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6N+SjiAHvT3zzmrFLHmwnIjdJI1ulD/247aNFHKeqV ada@laptop";
+pub(crate) const ED25519: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6N+SjiAHvT3zzmrFLHmwnIjdJI1ulD/247aNFHKeqV ada@laptop";
 const DSA: &str = "ssh-dss AAAAB3NzaC1kc3MAAACBAM9ejy96Tw3emGExhs48b6mGjjcNn65BnRifrsB1hj08xLQidZooEpJRmBEgbHJP/t2Bs9Tx4oLjOEptIxdai2DA+VEsy46zfgfhd6+a2Li99+y1XQb1YuW5wOsFg2Gy1JtKO7VR56a3cr+JlSBtlGnkU8YFMe8Ml2/PjUv+zmsl";
 
 const REGISTER_CUSTOMER: &str = "mutation($i: RegisterCustomerInput!, $r: String) { registerCustomer(input: $i, reason: $r) { id name country vatId closed projects { id } } }";

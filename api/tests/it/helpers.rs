@@ -26,7 +26,12 @@ impl TestApp {
         let store = TempStore::of_kind(kind).await;
         let log = EventLog::connect(&store.url).await.expect("store");
         let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(BOOT)).await.expect("state"));
-        TestApp { router: api::http::router(state.clone(), None), state, store }
+        TestApp { router: api::http::router(state.clone(), api::telemetry::metrics()), state, store }
+    }
+
+    /// The store's URL, for a test that reaches the database directly.
+    pub fn url(&self) -> &str {
+        &self.store.url
     }
 
     /// A second server on the same store, as another process would be.

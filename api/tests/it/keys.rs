@@ -8,7 +8,7 @@ use crate::flows::{person, s, staff, world};
 use crate::helpers::{BOOT, TestApp, both_stores};
 
 /// A fresh ed25519 key pair from ssh-keygen: (private key file text, public key line).
-fn keypair(dir: &std::path::Path, name: &str) -> (String, String) {
+pub(crate) fn keypair(dir: &std::path::Path, name: &str) -> (String, String) {
     let path = dir.join(name);
     let status = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
