@@ -89,11 +89,30 @@ fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Box
 }
 
 /// One GraphQL request per body (no batch arrays), authenticated by bearer token.
-async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_post(
+    State(http): State<Http>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let principal = match authenticate(&http, &headers) {
         Ok(p) => p,
         Err(response) => return *response,
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the request body is larger than {} KiB", MAX_BODY_BYTES / 1024)
+            } else {
+                "the request body could not be read".to_owned()
+            };
+            return refusal(
+                if status.is_client_error() { status } else { StatusCode::BAD_REQUEST },
+                &ApiError::BadInput(message),
+            );
+        }
     };
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         let message = "batched requests are not accepted: send one GraphQL request per POST";
@@ -108,6 +127,9 @@ async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Bytes)
     };
     if oversized(&request) {
         let message = format!("a value in the request is larger than {} KiB", MAX_FIELD_BYTES / 1024);
+        return refusal(StatusCode::OK, &ApiError::BadInput(message));
+    }
+    if let Err(message) = crate::graphql::limits::check_document(&request.query) {
         return refusal(StatusCode::OK, &ApiError::BadInput(message));
     }
     let operation = request.operation_name.clone().unwrap_or_default();

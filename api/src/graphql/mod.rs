@@ -2,6 +2,7 @@
 
 mod billing;
 pub mod keys;
+pub mod limits;
 mod monitoring;
 mod mutation;
 mod pricing;
@@ -46,10 +47,7 @@ pub struct Mutation(
 
 pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// The largest query depth; the standard introspection query needs about 12.
-pub const MAX_DEPTH: usize = 15;
-/// Paged lists cost their page size times their items' fields (`page_cost`).
-pub const MAX_COMPLEXITY: usize = 10_000;
+pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 pub fn build(state: Arc<AppState>) -> DirectorySchema {
     builder(state).finish()
@@ -66,6 +64,8 @@ fn builder(state: Arc<AppState>) -> async_graphql::SchemaBuilder<Query, Mutation
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
+        .limit_directives(limits::MAX_DIRECTIVES)
 }
 
 /// The schema without state, for printing its SDL.

@@ -89,7 +89,13 @@ pub struct CoreMutation;
 /// The client's id, or a new one; `true` when the id was generated here.
 pub(super) fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Result<(T, bool), ApiError> {
     match id {
-        Some(id) => Ok((parse_id(id, "id")?, false)),
+        Some(id) => {
+            let uuid: Uuid = parse_id(id, "id")?;
+            if uuid.is_nil() {
+                return Err(ApiError::BadInput("id: the nil UUID cannot name a new entity".into()));
+            }
+            Ok((T::from(uuid), false))
+        }
         None => Ok((T::from(Uuid::new_v4()), true)),
     }
 }

@@ -389,14 +389,10 @@ async fn tenant(app: &TestApp, name: &str) -> (Tenant, String) {
     (Tenant { ids }, token)
 }
 
-both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their_roles, async |app: &TestApp| {
-    let schema = schema();
+/// Two customers with one of everything each, and a release of the platform.
+async fn two_tenants(app: &TestApp) -> (Tenant, String, Tenant) {
     let (mut acme, acme_token) = tenant(app, "Acme").await;
     let (mut globex, _) = tenant(app, "Globex").await;
-    let auditor = staff(app, "Audrey", "AUDITOR").await;
-    let roles =
-        BTreeMap::from([("OPS", staff(app, "Otto", "OPS").await), ("BILLING", staff(app, "Bea", "BILLING").await)]);
-
     // An invoice each, and a release of the platform.
     let prices = json!({"i": {"validFrom": "2026-01-01T00:00:00+01:00", "vcpu": "12.50", "ramGb": "3.20", "diskGb": "0.045", "backupGb": "0.02", "monitor": "1.50", "slaBasic": "0", "slaStandard": "15", "slaPremium": "45"}});
     app.ok(BOOT, "mutation($i: PublishPriceListInput!) { publishPriceList(input: $i) { position } }", prices).await;
@@ -417,6 +413,15 @@ both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their
         assert_eq!(t.ids.len(), 9, "every kind has an id: {:?}", t.ids.keys().collect::<Vec<_>>());
         t.ids.insert(Kind::Release, release.clone());
     }
+    (acme, acme_token, globex)
+}
+
+both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their_roles, async |app: &TestApp| {
+    let schema = schema();
+    let (_, acme_token, globex) = two_tenants(app).await;
+    let auditor = staff(app, "Audrey", "AUDITOR").await;
+    let roles =
+        BTreeMap::from([("OPS", staff(app, "Otto", "OPS").await), ("BILLING", staff(app, "Bea", "BILLING").await)]);
 
     let mut fields: Vec<(&Field, bool)> = schema.queries.iter().map(|f| (f, false)).collect();
     fields.extend(schema.mutations.iter().map(|f| (f, true)));
@@ -523,4 +528,134 @@ both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their
     }
     assert!(covered.len() >= 40, "the schema's id-taking fields were visited: {covered:?}");
     eprintln!("tenancy: {} fields with ids checked: {covered:?}", covered.len());
+});
+
+/// Values that are wrong for an argument of each type.
+fn garbage(base: &str, enums: &BTreeMap<String, String>) -> Vec<String> {
+    let strings = |v: &[&str]| v.iter().map(|s| json!(s).to_string()).collect::<Vec<_>>();
+    match base {
+        "ID" => strings(&["", "not-an-id", "00000000-0000-0000-0000-000000000000", "' OR 1=1 --", "../../etc/passwd"]),
+        "String" => {
+            let mut v =
+                strings(&["", " ", "\u{0}", "'; DROP TABLE events; --", "2026-13", "9999-W99", "<script>x</script>"]);
+            v.push(json!("x".repeat(5000)).to_string());
+            v
+        }
+        "Int" => ["-1", "0", "2147483647", "-2147483648"].map(str::to_owned).to_vec(),
+        "Long" => ["-1", "9007199254740993"].map(str::to_owned).to_vec(),
+        "DateTime" => {
+            strings(&["yesterday", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-02-30T00:00:00Z", ""])
+        }
+        "Decimal" => {
+            let mut v = strings(&["abc", "1e9999", "-0.001", "99999999999999999999999999999", ""]);
+            v.push("1.5".into());
+            v
+        }
+        "Boolean" => vec!["\"yes\"".into()],
+        e if enums.contains_key(e) => vec!["NOT_A_VALUE".into()],
+        _ => vec![],
+    }
+}
+
+/// Text that must never reach a client: panics, source paths, SQL, connection strings.
+pub(crate) const INTERNALS: &[&str] = &[
+    "panicked",
+    ".rs:",
+    "src/",
+    "/root",
+    "/home",
+    "/usr/",
+    "/tmp/",
+    "sqlx",
+    "SQLSTATE",
+    "SELECT ",
+    "INSERT INTO",
+    "UPDATE log_head",
+    "syntax error at",
+    "backtrace",
+    "postgres://",
+    "sqlite:",
+    "violates",
+    "constraint",
+];
+
+const CODES: &[&str] = &["BAD_INPUT", "NOT_FOUND", "CONFLICT", "FORBIDDEN", "RULE_VIOLATION"];
+
+both_stores!(every_argument_refuses_garbage_with_a_code_no_internals_and_no_partial_change, async |app: &TestApp| {
+    let schema = schema();
+    let (_, _, globex) = two_tenants(app).await;
+    let mut fields: Vec<(&Field, bool)> = schema.queries.iter().map(|f| (f, false)).collect();
+    fields.extend(schema.mutations.iter().map(|f| (f, true)));
+    let (mut calls, mut refused) = (0, 0);
+    for (field, mutation) in fields {
+        let valid = schema.arguments(field, mutation, &|k| globex.ids[&k].clone());
+        // Each argument, and each field of an input argument, wrong in turn; the others valid.
+        let mut variants: Vec<Vec<(String, String)>> = vec![];
+        for (name, ty) in &field.args {
+            let base = base_name(ty);
+            let replace = |value: String| {
+                let mut args: Vec<(String, String)> = valid.iter().filter(|(n, _)| n != name).cloned().collect();
+                args.push((name.clone(), value));
+                args
+            };
+            if let Some(inputs) = schema.inputs.get(base) {
+                variants.push(replace("{}".into()));
+                for (f, t) in inputs {
+                    for bad in garbage(base_name(t), &schema.enums) {
+                        let others: Vec<String> = inputs
+                            .iter()
+                            .filter(|(g, _)| g != f && g != "id")
+                            .filter_map(|(g, t)| {
+                                Some(format!(
+                                    "{g}: {}",
+                                    schema.value(&field.name, g, t, true, &|k| globex.ids[&k].clone())?
+                                ))
+                            })
+                            .collect();
+                        variants.push(replace(format!("{{{}, {f}: {bad}}}", others.join(", "))));
+                    }
+                }
+            } else {
+                for bad in garbage(base, &schema.enums) {
+                    variants.push(replace(bad));
+                }
+            }
+        }
+        for args in variants {
+            let document = schema.document(field, mutation, &args);
+            let head = app.head().await;
+            let body = serde_json::to_vec(&json!({ "query": document })).unwrap();
+            let (status, answer) = app.post(Some(BOOT), body).await;
+            calls += 1;
+            assert!(status.as_u16() == 200 || status.as_u16() == 400, "{status} for {document}: {answer}");
+            let text = answer.to_string();
+            for internal in INTERNALS {
+                assert!(!text.contains(internal), "{internal:?} leaked for {document}: {text}");
+            }
+            if let Some(errors) = answer["errors"].as_array() {
+                refused += 1;
+                for e in errors {
+                    let c = e["extensions"]["code"].as_str().unwrap_or_default();
+                    assert!(CODES.contains(&c), "a contract code for {document}: {answer}");
+                }
+                assert_eq!(app.head().await, head, "a refused change appended nothing: {document}");
+            } else if mutation && std::env::var("SHOW_ACCEPTED").is_ok() {
+                eprintln!("accepted: {document}");
+            }
+        }
+    }
+    assert!(calls > 500 && refused > calls / 2, "{refused} of {calls} calls refused");
+    // The nil UUID names nothing: a creation may not choose it.
+    let nil = "00000000-0000-0000-0000-000000000000";
+    for document in [
+        format!(
+            "mutation {{ registerCustomer(input: {{id: \"{nil}\", name: \"N\", country: \"DE\", billingAddress: \"B\"}}) {{ id }} }}"
+        ),
+        format!(
+            "mutation {{ scheduleRelease(id: \"{nil}\", channel: \"stable\", isoWeek: \"2027-W20\", changelog: \"x\") {{ id }} }}"
+        ),
+    ] {
+        assert_eq!(app.code(BOOT, &document, json!({})).await, "BAD_INPUT", "{document}");
+    }
+    eprintln!("garbage: {refused} of {calls} calls refused, each with a contract code and nothing internal");
 });

@@ -14,6 +14,9 @@ use tower::ServiceExt;
 use crate::clock::SystemClock;
 use crate::state::AppState;
 
+pub mod abuse;
+pub mod load;
+
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Write path (GraphQL → command → append) at 1 and 16 clients against raw SQL inserts
@@ -68,6 +71,43 @@ pub enum BenchCommand {
         fixture: FixtureDb,
         #[arg(long, default_value = "2026-10")]
         month: String,
+    },
+    /// Writes and reads at fixed rates (open loop) over loopback HTTP against PostgreSQL
+    /// holding the small fixture: latency percentiles and every error, for RELIABILITY.md.
+    Load {
+        #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        pg: String,
+        /// Write commands per second (backup reports, resizes, new customers).
+        #[arg(long, default_value_t = 200.0)]
+        writes: f64,
+        /// Reads per second (the portal's project and customer pages).
+        #[arg(long, default_value_t = 800.0)]
+        reads: f64,
+        #[arg(long, default_value_t = 300.0)]
+        seconds: f64,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The portal's project page query against `/healthz`, each at the same fixed rate over
+    /// loopback HTTP (open loop).
+    Graphql {
+        #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        pg: String,
+        /// Requests per second.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Abusive GraphQL requests (depth, aliases, fragments, directives, nesting, sizes)
+    /// and how fast each is refused, against a plain small query.
+    Abuse {
+        /// How many times each request is sent.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
     /// Rendering of a 200-line invoice as PDF, against rendering it as XRechnung XML.
     Documents {
@@ -126,6 +166,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Documents { count } => documents(count),
         BenchCommand::Checker { monitors, rounds } => checker(monitors, rounds).await,
         BenchCommand::Sla { fixture, month } => sla(&fixture, &month).await,
+        BenchCommand::Abuse { rounds } => abuse::run(rounds).await,
+        BenchCommand::Load { pg, writes, reads, seconds, json } => load::load(&pg, writes, reads, seconds, json).await,
+        BenchCommand::Graphql { pg, rate, seconds, json } => load::graphql(&pg, rate, seconds, json).await,
     }
 }
 
@@ -567,7 +610,7 @@ fn documents(count: usize) -> anyhow::Result<()> {
 }
 
 /// Throughput and latency of one phase.
-struct Figures {
+pub(crate) struct Figures {
     label: String,
     clients: usize,
     per_second: f64,
@@ -601,7 +644,7 @@ impl Figures {
 }
 
 /// A database that exists for the benchmark's duration.
-struct BenchDb {
+pub(crate) struct BenchDb {
     admin: String,
     name: String,
     url: String,

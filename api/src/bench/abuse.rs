@@ -1,0 +1,189 @@
+//! Abusive GraphQL requests, each of which must be refused quickly with a clear error:
+//! `directory bench abuse` times their refusals, and the API tests check each refusal.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use tower::ServiceExt;
+
+use crate::clock::SystemClock;
+use crate::state::AppState;
+
+/// One abusive request.
+pub struct Case {
+    pub name: &'static str,
+    pub body: Vec<u8>,
+}
+
+fn query(text: String) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "query": text })).expect("json")
+}
+
+/// The requests, each within the 64 KiB query limit unless it tests a size limit.
+pub fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut add = |name, body| cases.push(Case { name, body });
+
+    // 40 levels of nesting where 15 are allowed.
+    let mut deep = String::from("{ customers { nodes { projects ");
+    for _ in 0..40 {
+        deep.push_str("{ children ");
+    }
+    deep.push_str("{ id }");
+    deep.push_str(&" }".repeat(40));
+    deep.push_str(" } } }");
+    add("depth 40", query(deep));
+
+    // As many store reads as fit in 64 KiB: the log head, and "as of" lookups.
+    let mut reads = String::from("{");
+    for i in 0..2_200 {
+        let _ = write!(reads, " a{i}: logHead {{ position }}");
+    }
+    reads.push('}');
+    add("2,200 store reads", query(reads));
+    let mut as_of = String::from("{");
+    for i in 0..900 {
+        let _ = write!(as_of, " a{i}: customers(asOf: \"2026-01-{:02}T00:00:00Z\") {{ totalCount }}", i % 28 + 1);
+    }
+    as_of.push('}');
+    add("900 as-of lookups", query(as_of));
+
+    // The same field 3,000 times without aliases: the field-merging check must stay linear.
+    add("3,000 repeated fields", query(format!("{{{} }}", " logHead { position }".repeat(3_000))));
+
+    // A page of 10,000 items of a list whose items have many fields.
+    add(
+        "page of 10,000",
+        query("{ customers(first: 10000) { nodes { id name country vatId billingAddress closed projects { id name } people { id name email } } } }".into()),
+    );
+
+    // Fragments that spread each other: a cycle, and a doubling chain (2^40 fields once expanded).
+    add(
+        "fragment cycle",
+        query("query { ...A } fragment A on Query { logHead { position } ...B } fragment B on Query { ...A }".into()),
+    );
+    let mut laughs = String::from("query { ...F40 } fragment F0 on Query { logHead { position } }");
+    for i in 1..=40 {
+        let _ = write!(laughs, " fragment F{i} on Query {{ ...F{p} ...F{p} }}", p = i - 1);
+    }
+    add("fragment doubling ×40", query(laughs));
+
+    // Directives: many on one field.
+    add(
+        "200 directives on a field",
+        query(format!("{{ logHead {} {{ position }} }}", "@include(if: true) ".repeat(200))),
+    );
+
+    // Nesting the parser itself must survive: selections 15,000 and list values 30,000 deep.
+    add("15,000 nested selections", query(format!("{{{}{}", "a {".repeat(15_000), "}".repeat(15_001))));
+    add(
+        "30,000 nested list values",
+        query(format!("{{ customers(search: {}\"x\"{}) {{ totalCount }} }}", "[".repeat(30_000), "]".repeat(30_000))),
+    );
+
+    // 1,500 operations in one document.
+    let mut operations = String::new();
+    for i in 0..1_500 {
+        let _ = write!(operations, "query q{i} {{ logHead {{ position }} }} ");
+    }
+    add("1,500 operations", query(operations));
+
+    // A variable of 100,000 list items, and one string over 64 KiB.
+    let items: Vec<serde_json::Value> = (0..100_000).map(|i| serde_json::json!(i)).collect();
+    add(
+        "variable of 100,000 items",
+        serde_json::to_vec(
+            &serde_json::json!({"query": "query($x: [Int!]) { logHead { position } }", "variables": {"x": items}}),
+        )
+        .expect("json"),
+    );
+    add(
+        "string of 65 KiB",
+        serde_json::to_vec(&serde_json::json!({"query": "query($s: String) { customers(search: $s) { totalCount } }", "variables": {"s": "x".repeat(65 * 1024)}}))
+            .expect("json"),
+    );
+
+    // Not one request: a batch array, malformed JSON, and a body over 1 MiB.
+    add(
+        "batch array",
+        format!("[{}]", String::from_utf8(query("{ logHead { position } }".into())).expect("utf-8")).into_bytes(),
+    );
+    add("malformed JSON", b"{\"query\": \"{ logHead { position } }\"".to_vec());
+    add("query of 100 KiB", query(format!("{{ logHead {{ position }} }} #{}", "x".repeat(100 * 1024))));
+    add("body of 2 MiB", query(format!("{{ logHead {{ position }} }} #{}", "x".repeat(2 * 1024 * 1024))));
+    cases
+}
+
+/// The answer to one case: HTTP status, the error code (if any), the body and the time taken.
+pub struct Refusal {
+    pub status: u16,
+    pub code: Option<String>,
+    pub body: String,
+    pub took: Duration,
+}
+
+/// Sends one case through the router with `token`.
+pub async fn send(router: &axum::Router, token: &str, case: &Case) -> Refusal {
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(case.body.clone()))
+        .expect("request");
+    let started = Instant::now();
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+    let took = started.elapsed();
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    let code = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["errors"][0]["extensions"]["code"].as_str().map(str::to_owned));
+    Refusal { status, code, body, took }
+}
+
+/// `directory bench abuse`: each case `rounds` times on an empty SQLite store, against a
+/// plain small query; prints the slowest refusal of each.
+pub async fn run(rounds: usize) -> anyhow::Result<()> {
+    const TOKEN: &str = "bench-bootstrap";
+    let dir = std::env::temp_dir().join(format!("directory-bench-abuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("abuse.db").display());
+    let log = store::EventLog::connect(&url).await?;
+    let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
+    let router = crate::http::router(state, None);
+    let baseline = Case { name: "plain query (baseline)", body: query("{ logHead { position } }".into()) };
+    println!("directory bench abuse: each request {rounds} times, in-process over HTTP routing, one client");
+    println!("{:<30} {:>8} {:>12} {:>10}  {}", "request", "status", "code", "max ms", "answer");
+    let mut slowest = Duration::ZERO;
+    for case in std::iter::once(&baseline).chain(cases().iter()) {
+        let mut worst = Duration::ZERO;
+        let mut last = None;
+        for _ in 0..rounds {
+            let r = send(&router, TOKEN, case).await;
+            worst = worst.max(r.took);
+            last = Some(r);
+        }
+        let r = last.expect("at least one round");
+        if case.name != baseline.name {
+            slowest = slowest.max(worst);
+        }
+        let message = serde_json::from_str::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| r.body.chars().take(60).collect());
+        println!(
+            "{:<30} {:>8} {:>12} {:>10.2}  {}",
+            case.name,
+            r.status,
+            r.code.as_deref().unwrap_or("-"),
+            worst.as_secs_f64() * 1e3,
+            message.chars().take(70).collect::<String>()
+        );
+    }
+    println!("slowest refusal: {:.2} ms (target < 100 ms)", slowest.as_secs_f64() * 1e3);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! Load at a fixed rate over loopback HTTP (open loop: a request is sent when it is due,
+//! whether or not earlier ones have been answered, and its latency counts from when it
+//! was due, so a stalled server cannot hide its stall).
+//!
+//! `directory bench load`: writes and reads mixed on PostgreSQL, the reliability target.
+//! `directory bench graphql`: the portal's project page against `/healthz` at one rate.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use super::{BenchDb, Figures};
+use crate::clock::SystemClock;
+use crate::state::AppState;
+
+const TOKEN: &str = "bench-bootstrap";
+
+/// The portal's project page (`app.js`, `project`).
+pub const PROJECT_PAGE: &str = "query($p: ID!, $t: DateTime) { infrastructureOverview(projectId: $p, asOf: $t) {
+    project { id name slaClass deployments { name environment } }
+    vmCount totalCpu totalRamGb totalDiskGb
+    vms { id name location cpu ramGb diskGb lastGoodBackupAt }
+    monitors { id url state lastTransitionAt }
+    backupHealth { vm { id name } lastGoodBackupAt failuresLast7Days stale }
+    access { name sshKeys { fingerprint revokedAt } }
+    upcomingMaintenance { start end reason projectId } }
+    releases(asOf: $t) { channel isoWeek windowStart state } }";
+
+/// The portal's customer page (`app.js`, `customer`).
+const CUSTOMER_PAGE: &str = "query($c: ID!, $t: DateTime) {
+    customer(id: $c, asOf: $t) { id name country vatId projects { id name parentId archived }
+      people { id name email roles { projectId role } sshKeys { fingerprint revokedAt } } }
+    invoices(customerId: $c, asOf: $t) { id number kind period gross cancelled pdfUrl } }";
+
+/// How one request ended.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Ok,
+    /// A refusal the contract expects under concurrency (another write won the race).
+    Conflict,
+    /// Anything else: an error code, an HTTP status, or no answer.
+    Error(String),
+}
+
+/// What one stream of requests did.
+struct Stream {
+    latencies: Vec<Duration>,
+    outcomes: BTreeMap<Outcome, usize>,
+    elapsed: Duration,
+}
+
+impl Stream {
+    fn figures(&self, label: &str) -> Figures {
+        Figures::new(label, 0, self.elapsed, self.latencies.clone())
+    }
+
+    fn errors(&self) -> usize {
+        self.outcomes.iter().filter(|(o, _)| matches!(o, Outcome::Error(_))).map(|(_, n)| n).sum()
+    }
+
+    fn count(&self, outcome: &Outcome) -> usize {
+        self.outcomes.get(outcome).copied().unwrap_or(0)
+    }
+
+    fn json(&self) -> Value {
+        let f = self.figures("");
+        json!({
+            "sent": self.latencies.len(), "per_second": f.per_second,
+            "p50_ms": f.p50.as_secs_f64() * 1e3, "p99_ms": f.p99.as_secs_f64() * 1e3,
+            "max_ms": self.latencies.iter().max().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            "ok": self.count(&Outcome::Ok), "conflicts": self.count(&Outcome::Conflict), "errors": self.errors(),
+            "error_kinds": self.outcomes.iter().filter_map(|(o, n)| match o { Outcome::Error(e) => Some((e.clone(), *n)), _ => None }).collect::<BTreeMap<_, _>>(),
+        })
+    }
+}
+
+/// One request of a stream: method and path, and a GraphQL body for POSTs.
+type MakeRequest = Arc<dyn Fn(u64) -> (String, Option<Value>) + Send + Sync>;
+
+/// Sends `make(n)` every `1/rate` seconds for `seconds`, then waits for the answers.
+async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, make: MakeRequest) -> Stream {
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let total = (rate * seconds).round() as u64;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    for n in 0..total {
+        let due = started + period.mul_f64(n as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let (client, base, tx) = (client.clone(), base.clone(), tx.clone());
+        let (path, body) = make(n);
+        tokio::spawn(async move {
+            let request = match body {
+                Some(body) => client
+                    .post(format!("{base}{path}"))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(body.to_string()),
+                None => client.get(format!("{base}{path}")),
+            };
+            let outcome = match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    let bytes = response.bytes().await.unwrap_or_default();
+                    match serde_json::from_slice::<Value>(&bytes) {
+                        Ok(answer) => match answer["errors"][0]["extensions"]["code"].as_str() {
+                            None => Outcome::Ok,
+                            Some("CONFLICT") => Outcome::Conflict,
+                            Some(code) => Outcome::Error(code.to_owned()),
+                        },
+                        // `/healthz` answers plain text.
+                        Err(_) => Outcome::Ok,
+                    }
+                }
+                Ok(response) => Outcome::Error(format!("HTTP {}", response.status().as_u16())),
+                Err(e) => Outcome::Error(if e.is_timeout() { "timeout".into() } else { "no answer".into() }),
+            };
+            let _ = tx.send((due.elapsed(), outcome));
+        });
+    }
+    drop(tx);
+    let mut result =
+        Stream { latencies: Vec::with_capacity(total as usize), outcomes: BTreeMap::new(), elapsed: Duration::ZERO };
+    while let Some((latency, outcome)) = rx.recv().await {
+        result.latencies.push(latency);
+        *result.outcomes.entry(outcome).or_default() += 1;
+    }
+    result.elapsed = started.elapsed();
+    result
+}
+
+/// A server on loopback over a fresh PostgreSQL database with the small fixture.
+struct Served {
+    base: String,
+    state: Arc<AppState>,
+    db: BenchDb,
+}
+
+async fn serve(pg: &str) -> anyhow::Result<Served> {
+    let db = BenchDb::create(pg).await?;
+    let log = store::EventLog::connect(&db.url).await?;
+    log.append_in_order(fixtures::generate(fixtures::Size::Small, 1).map(fixtures::Commit::serialized)).await?;
+    let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let router = crate::http::router(state.clone(), None);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(Served { base, state, db })
+}
+
+fn client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(256)
+        .build()
+        .context("HTTP client")
+}
+
+/// The ids requests pick from: VMs in service, live projects, customers.
+struct Targets {
+    vms: Vec<String>,
+    projects: Vec<String>,
+    customers: Vec<String>,
+}
+
+fn targets(state: &AppState) -> Targets {
+    let catalog = state.catalog();
+    let live = catalog.live();
+    let state = live.state();
+    let mut t = Targets { vms: vec![], projects: vec![], customers: vec![] };
+    for (id, vm) in &state.vms {
+        if vm.decommissioned_at.is_none() {
+            t.vms.push(id.to_string());
+        }
+    }
+    for (id, p) in &state.projects {
+        if p.archived_at.is_none() {
+            t.projects.push(id.to_string());
+        }
+    }
+    t.customers = state.customers.keys().map(|id| id.to_string()).collect();
+    t
+}
+
+/// `directory bench load`.
+pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+    let served = serve(pg).await?;
+    let result = load_on(&served, writes, reads, seconds, as_json).await;
+    served.db.drop().await;
+    result
+}
+
+async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+    let t = Arc::new(targets(&served.state));
+    anyhow::ensure!(!t.vms.is_empty() && !t.projects.is_empty(), "the fixture has no VMs or projects");
+    let write: MakeRequest = {
+        let t = t.clone();
+        Arc::new(move |n| {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(n);
+            let vm = &t.vms[rng.random_range(0..t.vms.len())];
+            let now = chrono::Utc::now();
+            let body = match n % 4 {
+                // A backup report: the most common write of the original system.
+                0 | 1 => json!({
+                    "query": "mutation($i: RecordBackupInput!) { recordBackup(input: $i) { backupId } }",
+                    "variables": {"i": {"vmId": vm, "backupId": format!("load-{n}"), "status": "SUCCEEDED",
+                        "startedAt": (now - chrono::Duration::minutes(20)).to_rfc3339(), "finishedAt": now.to_rfc3339(),
+                        "sizeBytes": 1_000_000_000 + n as i64}}
+                }),
+                2 => json!({
+                    "query": "mutation($v: ID!, $c: Int!, $t: DateTime!) { resizeVm(vmId: $v, cpu: $c, ramGb: 8, diskGb: 80, effectiveAt: $t) { cpu } }",
+                    "variables": {"v": vm, "c": 2 + (n % 7) as i64, "t": now.to_rfc3339()}
+                }),
+                _ => json!({
+                    "query": "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }",
+                    "variables": {"i": {"name": format!("Load customer {n}"), "country": "DE", "billingAddress": "Berlin"}}
+                }),
+            };
+            ("/graphql".to_owned(), Some(body))
+        })
+    };
+    let read: MakeRequest = {
+        let t = t.clone();
+        Arc::new(move |n| {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(u64::MAX - n);
+            let body = if n % 5 == 4 {
+                json!({"query": CUSTOMER_PAGE, "variables": {"c": t.customers[rng.random_range(0..t.customers.len())]}})
+            } else {
+                json!({"query": PROJECT_PAGE, "variables": {"p": t.projects[rng.random_range(0..t.projects.len())]}})
+            };
+            ("/graphql".to_owned(), Some(body))
+        })
+    };
+    let client = client()?;
+    let (w, r) = tokio::join!(
+        stream(client.clone(), served.base.clone(), writes, seconds, write),
+        stream(client, served.base.clone(), reads, seconds, read)
+    );
+    let head = served.state.bus.log.head().await?.position;
+    if as_json {
+        let out = json!({"bench": "load", "store": "postgres", "seconds": seconds, "writes": w.json(), "reads": r.json(), "log_head": head});
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "directory bench load: {writes} writes/s + {reads} reads/s for {seconds} s, PostgreSQL, loopback HTTP, open loop (latency from when each request was due)"
+    );
+    println!(
+        "{:<34} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "stream", "sent", "per second", "p50 ms", "p99 ms", "max ms", "conflict", "errors"
+    );
+    for (label, s) in [("writes (backup, resize, register)", &w), ("reads (project and customer page)", &r)] {
+        let f = s.figures(label);
+        println!(
+            "{:<34} {:>8} {:>10.1} {:>10.2} {:>10.2} {:>10.2} {:>8} {:>8}",
+            label,
+            s.latencies.len(),
+            f.per_second,
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3,
+            s.latencies.iter().max().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            s.count(&Outcome::Conflict),
+            s.errors()
+        );
+        for (o, n) in &s.outcomes {
+            if let Outcome::Error(e) = o {
+                println!("    error {e}: {n}");
+            }
+        }
+    }
+    println!("log head after the run: {head}; targets: p99 write < 50 ms, p99 read < 20 ms, no errors");
+    Ok(())
+}
+
+/// `directory bench graphql`: the project page and `/healthz` at the same rate, one after the other.
+pub async fn graphql(pg: &str, rate: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+    let served = serve(pg).await?;
+    let result = graphql_on(&served, rate, seconds, as_json).await;
+    served.db.drop().await;
+    result
+}
+
+async fn graphql_on(served: &Served, rate: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+    let t = Arc::new(targets(&served.state));
+    let client = client()?;
+    let health: MakeRequest = Arc::new(|_| ("/healthz".to_owned(), None));
+    let page: MakeRequest = {
+        let t = t.clone();
+        Arc::new(move |n| {
+            let project = &t.projects[(n as usize * 7919) % t.projects.len()];
+            ("/graphql".to_owned(), Some(json!({"query": PROJECT_PAGE, "variables": {"p": project}})))
+        })
+    };
+    let h = stream(client.clone(), served.base.clone(), rate, seconds, health).await;
+    let p = stream(client, served.base.clone(), rate, seconds, page).await;
+    let (hf, pf) = (h.figures("/healthz (baseline)"), p.figures("project page"));
+    let ratio = pf.p99.as_secs_f64() / hf.p99.as_secs_f64().max(1e-9);
+    if as_json {
+        println!(
+            "{}",
+            json!({"bench": "graphql", "rate": rate, "seconds": seconds, "healthz": h.json(), "project_page": p.json(), "p99_ratio": ratio})
+        );
+        return Ok(());
+    }
+    println!(
+        "directory bench graphql: {rate} requests/s for {seconds} s each, loopback HTTP, open loop, PostgreSQL (small fixture)"
+    );
+    println!("{:<34} {:>7} {:>12} {:>10} {:>10}", "request", "errors", "per second", "p50 ms", "p99 ms");
+    for (f, s) in [(&hf, &h), (&pf, &p)] {
+        println!(
+            "{:<34} {:>7} {:>12.0} {:>10.2} {:>10.2}",
+            f.label,
+            s.errors(),
+            f.per_second,
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3
+        );
+    }
+    println!("ratio p99 project page / p99 /healthz: {ratio:.2} (target: project page p99 < 20 ms)");
+    Ok(())
+}
