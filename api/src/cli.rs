@@ -78,6 +78,11 @@ pub enum Command {
         /// admin, auditor, one customer's person).
         #[arg(long)]
         demo: bool,
+        /// Answer queries only, from a connection that may only read (a PostgreSQL streaming
+        /// replica): no migrations, no snapshots, no schedulers or checker; mutations are
+        /// refused with UNAVAILABLE so clients send them to the primary.
+        #[arg(long, env = "DIRECTORY_READ_ONLY")]
+        read_only: bool,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -176,8 +181,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Serve { listen, bootstrap_token, demo, demo_size } => {
-            serve(&cli.database_url, listen, bootstrap_token, demo.then_some(demo_size)).await
+        Command::Serve { listen, bootstrap_token, demo, read_only, demo_size } => {
+            anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
+            serve(&cli.database_url, listen, bootstrap_token, demo.then_some(demo_size), read_only).await
         }
         Command::Fixtures { command: FixturesCommand::Generate { size, seed, out, stats } } => {
             if stats {
@@ -379,10 +385,12 @@ async fn serve(
     listen: SocketAddr,
     bootstrap_token: Option<String>,
     demo: Option<fixtures::Size>,
+    read_only: bool,
 ) -> anyhow::Result<()> {
     let metrics = telemetry::metrics();
     let log =
-        EventLog::connect(database_url).await.with_context(|| format!("opening the store {}", redact(database_url)))?;
+        if read_only { EventLog::connect_read_only(database_url).await } else { EventLog::connect(database_url).await }
+            .with_context(|| format!("opening the store {}", redact(database_url)))?;
     if let Some(size) = demo {
         let appended = demo::fill_if_empty(&log, size).await?;
         if appended > 0 {
@@ -403,13 +411,16 @@ async fn serve(
         }
     }
     let state = Arc::new(state);
-    crate::billing::spawn_scheduler(state.clone());
-    crate::releases::spawn_scheduler(state.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let _ = state.listen.set(listener.local_addr()?);
-    crate::checker::Checker::new(state.clone()).spawn();
+    // The primary bills, releases and checks; a read-only server only answers.
+    if !read_only {
+        crate::billing::spawn_scheduler(state.clone());
+        crate::releases::spawn_scheduler(state.clone());
+        crate::checker::Checker::new(state.clone()).spawn();
+    }
     let app = http::router(state, metrics);
-    tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), "serving");
+    tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), read_only, "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -132,6 +132,10 @@ async fn graphql_post(
     if let Err(message) = crate::graphql::limits::check_document(&request.query) {
         return refusal(StatusCode::OK, &ApiError::BadInput(message));
     }
+    if http.state.bus.log.is_read_only() && has_mutation(&request.query) {
+        let message = "this server answers queries only (it reads a replica): send changes to the primary";
+        return refusal(StatusCode::OK, &ApiError::Unavailable(message.into()));
+    }
     let operation = request.operation_name.clone().unwrap_or_default();
     let mut response = if principal.is_staff() {
         http.schema.execute(request.data(principal)).await
@@ -144,6 +148,15 @@ async fn graphql_post(
     metrics::histogram!("directory_graphql_request_seconds", "operation" => operation)
         .record(started.elapsed().as_secs_f64());
     Json(response).into_response()
+}
+
+fn has_mutation(query: &str) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(query) else { return false };
+    match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => ops.values().any(|op| op.node.ty == OperationType::Mutation),
+    }
 }
 
 /// Errors raised before a resolver ran (parse, validation, argument coercion) carry no

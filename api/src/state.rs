@@ -39,6 +39,8 @@ impl AppState {
         bootstrap_token: Option<&str>,
         snapshot_every: i64,
     ) -> Result<AppState, store::StoreError> {
+        // A read-only server stores no snapshots: the primary's serve its restarts too.
+        let snapshot_every = if log.is_read_only() { i64::MAX } else { snapshot_every };
         let projector = Projector::start_with(log.clone(), snapshot_every).await?;
         Ok(AppState {
             bus: Bus::new(log, projector),

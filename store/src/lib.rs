@@ -154,6 +154,7 @@ struct Inner {
     committed: watch::Receiver<i64>,
     appended: broadcast::Sender<Arc<[StoredEvent]>>,
     busy: writer::Busy,
+    read_only: bool,
 }
 
 /// Another session's transaction that holds the log head and sits idle: nothing can be
@@ -168,6 +169,17 @@ pub struct HeadHolder {
 impl EventLog {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…` and applies the migrations.
     pub async fn connect(url: &str) -> Result<EventLog, StoreError> {
+        Self::open(url, false).await
+    }
+
+    /// Connects without ever writing: no migrations, no appends (each is refused), for a
+    /// server that answers queries from a PostgreSQL streaming replica (or any connection
+    /// that may only read). The schema must already be there.
+    pub async fn connect_read_only(url: &str) -> Result<EventLog, StoreError> {
+        Self::open(url, true).await
+    }
+
+    async fn open(url: &str, read_only: bool) -> Result<EventLog, StoreError> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -175,28 +187,41 @@ impl EventLog {
                 // FULL: an acknowledged command survives a power loss, not only a crash.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .read_only(read_only)
+                .create_if_missing(!read_only);
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            if !read_only {
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            }
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new()
+            let mut options = PgPoolOptions::new()
                 .max_connections(24)
                 .acquire_timeout(Duration::from_secs(10))
                 // A broken connection shows as an error on use and is then dropped; a
                 // ping before every use would cost one more round trip per query.
-                .test_before_acquire(false)
-                .connect(url)
-                .await?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                .test_before_acquire(false);
+            if read_only {
+                // On a primary too, this connection then fails any write the database sees.
+                options = options.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::query("SET default_transaction_read_only = on").execute(conn).await.map(|_| ())
+                    })
+                });
+            }
+            let pool = options.connect(url).await?;
+            if !read_only {
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            }
             Pool::Postgres(pool)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        Self::start(pool).await
+        Self::start(pool, read_only).await
     }
 
-    async fn start(pool: Pool) -> Result<EventLog, StoreError> {
+    async fn start(pool: Pool, read_only: bool) -> Result<EventLog, StoreError> {
         let head = match &pool {
             Pool::Postgres(p) => postgres::head(p).await?,
             Pool::Sqlite(p) => sqlite::head(p).await?,
@@ -205,6 +230,7 @@ impl EventLog {
         let (appended, _) = broadcast::channel(1024);
         let busy = writer::Busy::default();
         let writer = match &pool {
+            _ if read_only => writer::refuse_all(),
             Pool::Postgres(p) => {
                 writer::spawn(postgres::PgAppender(p.clone()), committed_tx, appended.clone(), busy.clone())
             }
@@ -212,7 +238,7 @@ impl EventLog {
                 writer::spawn(sqlite::SqliteAppender(p.clone()), committed_tx, appended.clone(), busy.clone())
             }
         };
-        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed, appended, busy }) })
+        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed, appended, busy, read_only }) })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -305,6 +331,11 @@ impl EventLog {
             Pool::Postgres(p) => postgres::history(p, aggregate_id, after, limit).await,
             Pool::Sqlite(p) => sqlite::history(p, aggregate_id, after, limit).await,
         }
+    }
+
+    /// Whether this log only reads (see [`EventLog::connect_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// How long the append transaction in flight has been running (`None` when the writer is idle).

@@ -162,6 +162,17 @@ pub(crate) fn spawn(
     tx
 }
 
+/// A writer for a read-only log: every commit is refused, nothing is touched.
+pub(crate) fn refuse_all() -> mpsc::Sender<Pending> {
+    let (tx, mut rx) = mpsc::channel::<Pending>(MAX_BATCH);
+    tokio::spawn(async move {
+        while let Some(pending) = rx.recv().await {
+            let _ = pending.reply.send(Err(AppendError::Store("this server is read-only".into())));
+        }
+    });
+    tx
+}
+
 async fn append(appender: &impl Appender, batch: &[Pending]) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
     let commits: Vec<Commit<'_>> = batch.iter().map(Commit::of).collect();
     let mut outcomes: Vec<Option<Result<Appended, AppendError>>> = settle_within(&commits);

@@ -49,6 +49,8 @@ enum Outcome {
 /// What one stream of requests did.
 struct Stream {
     latencies: Vec<Duration>,
+    /// (seconds since the start when the request was due, its latency, whether it failed), for the timeline.
+    samples: Vec<(u32, Duration, bool)>,
     outcomes: BTreeMap<Outcome, usize>,
     elapsed: Duration,
 }
@@ -117,21 +119,27 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
                 Ok(response) => Outcome::Error(format!("HTTP {}", response.status().as_u16())),
                 Err(e) => Outcome::Error(if e.is_timeout() { "timeout".into() } else { "no answer".into() }),
             };
-            let _ = tx.send((due.elapsed(), outcome));
+            let _ = tx.send((due.duration_since(started).as_secs() as u32, due.elapsed(), outcome));
         });
     }
     drop(tx);
-    let mut result =
-        Stream { latencies: Vec::with_capacity(total as usize), outcomes: BTreeMap::new(), elapsed: Duration::ZERO };
-    while let Some((latency, outcome)) = rx.recv().await {
+    let mut result = Stream {
+        latencies: Vec::with_capacity(total as usize),
+        samples: Vec::with_capacity(total as usize),
+        outcomes: BTreeMap::new(),
+        elapsed: Duration::ZERO,
+    };
+    while let Some((second, latency, outcome)) = rx.recv().await {
         result.latencies.push(latency);
+        result.samples.push((second, latency, matches!(outcome, Outcome::Error(_))));
         *result.outcomes.entry(outcome).or_default() += 1;
     }
     result.elapsed = started.elapsed();
     result
 }
 
-/// A server on loopback over a fresh PostgreSQL database with the small fixture.
+/// A server on loopback over a fresh PostgreSQL database with the demo fixture (a year of
+/// a mid-sized hosting company, about 200,000 events).
 struct Served {
     base: String,
     state: Arc<AppState>,
@@ -141,7 +149,7 @@ struct Served {
 async fn serve(pg: &str) -> anyhow::Result<Served> {
     let db = BenchDb::create(pg).await?;
     let log = store::EventLog::connect(&db.url).await?;
-    log.append_in_order(fixtures::generate(fixtures::Size::Small, 1).map(fixtures::Commit::serialized)).await?;
+    log.append_in_order(fixtures::generate(fixtures::Size::Demo, 1).map(fixtures::Commit::serialized)).await?;
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -201,17 +209,22 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json
             let mut rng = rand::rngs::StdRng::seed_from_u64(n);
             let vm = &t.vms[rng.random_range(0..t.vms.len())];
             let now = chrono::Utc::now();
-            let body = match n % 4 {
-                // A backup report: the most common write of the original system.
-                0 | 1 => json!({
+            // A hosting company's day: mostly backup reports, then new VMs and customers, a few resizes.
+            let body = match n % 10 {
+                0..=4 => json!({
                     "query": "mutation($i: RecordBackupInput!) { recordBackup(input: $i) { backupId } }",
                     "variables": {"i": {"vmId": vm, "backupId": format!("load-{n}"), "status": "SUCCEEDED",
                         "startedAt": (now - chrono::Duration::minutes(20)).to_rfc3339(), "finishedAt": now.to_rfc3339(),
                         "sizeBytes": 1_000_000_000 + n as i64}}
                 }),
-                2 => json!({
+                5 => json!({
                     "query": "mutation($v: ID!, $c: Int!, $t: DateTime!) { resizeVm(vmId: $v, cpu: $c, ramGb: 8, diskGb: 80, effectiveAt: $t) { cpu } }",
                     "variables": {"v": vm, "c": 2 + (n % 7) as i64, "t": now.to_rfc3339()}
+                }),
+                6 | 7 => json!({
+                    "query": "mutation($i: ProvisionVmInput!) { provisionVm(input: $i) { id } }",
+                    "variables": {"i": {"projectId": t.projects[rng.random_range(0..t.projects.len())], "name": format!("load-{n}"),
+                        "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": now.to_rfc3339()}}
                 }),
                 _ => json!({
                     "query": "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }",
@@ -251,7 +264,7 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json
         "{:<34} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
         "stream", "sent", "per second", "p50 ms", "p99 ms", "max ms", "conflict", "errors"
     );
-    for (label, s) in [("writes (backup, resize, register)", &w), ("reads (project and customer page)", &r)] {
+    for (label, s) in [("writes (backup, VM, customer)", &w), ("reads (project and customer page)", &r)] {
         let f = s.figures(label);
         println!(
             "{:<34} {:>8} {:>10.1} {:>10.2} {:>10.2} {:>10.2} {:>8} {:>8}",
@@ -271,6 +284,21 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json
         }
     }
     println!("log head after the run: {head}; targets: p99 write < 50 ms, p99 read < 20 ms, no errors");
+    println!("timeline (by when requests were due): window, then p99 ms and errors of writes and of reads");
+    let window = 10u32;
+    for start in (0..seconds.ceil() as u32).step_by(window as usize) {
+        let of = |s: &Stream| {
+            let mut l: Vec<Duration> =
+                s.samples.iter().filter(|(t, _, _)| (start..start + window).contains(t)).map(|(_, l, _)| *l).collect();
+            let errors = s.samples.iter().filter(|(t, _, e)| *e && (start..start + window).contains(t)).count();
+            l.sort();
+            let p99 =
+                l.get(((l.len() as f64 * 0.99) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default();
+            (p99.as_secs_f64() * 1e3, errors)
+        };
+        let ((wp, we), (rp, re)) = (of(&w), of(&r));
+        println!("  {start:>4}-{:<4} s   writes {wp:>9.2} ms {we:>6}   reads {rp:>9.2} ms {re:>6}", start + window);
+    }
     Ok(())
 }
 
@@ -305,7 +333,7 @@ async fn graphql_on(served: &Served, rate: f64, seconds: f64, as_json: bool) -> 
         return Ok(());
     }
     println!(
-        "directory bench graphql: {rate} requests/s for {seconds} s each, loopback HTTP, open loop, PostgreSQL (small fixture)"
+        "directory bench graphql: {rate} requests/s for {seconds} s each, loopback HTTP, open loop, PostgreSQL (demo fixture)"
     );
     println!("{:<34} {:>7} {:>12} {:>10} {:>10}", "request", "errors", "per second", "p50 ms", "p99 ms");
     for (f, s) in [(&hf, &h), (&pf, &p)] {

@@ -73,11 +73,11 @@ pub enum BenchCommand {
         month: String,
     },
     /// Writes and reads at fixed rates (open loop) over loopback HTTP against PostgreSQL
-    /// holding the small fixture: latency percentiles and every error, for RELIABILITY.md.
+    /// holding the demo fixture: latency percentiles and every error, for RELIABILITY.md.
     Load {
         #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
         pg: String,
-        /// Write commands per second (backup reports, resizes, new customers).
+        /// Write commands per second (backup reports, new VMs and customers, resizes).
         #[arg(long, default_value_t = 200.0)]
         writes: f64,
         /// Reads per second (the portal's project and customer pages).

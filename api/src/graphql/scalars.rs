@@ -30,11 +30,13 @@ pub struct Decimal(pub rust_decimal::Decimal);
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) if s.len() <= 40 => s
+            // Plain notation only: the parser would also take `1_000` and other spellings.
+            Value::String(s) if s.len() <= 40 && plain(s) => s
                 .trim()
                 .parse::<rust_decimal::Decimal>()
                 .map(Decimal)
                 .map_err(|_| InputValueError::custom(format!("{s:?} is not a decimal number"))),
+            Value::String(s) if s.len() <= 40 => Err(InputValueError::custom(format!("{s:?} is not a decimal number"))),
             Value::String(_) => Err(InputValueError::custom("a decimal of at most 40 characters")),
             _ => Err(InputValueError::custom("a decimal is written as a string, e.g. \"12.50\"")),
         }
@@ -43,6 +45,16 @@ impl ScalarType for Decimal {
     fn to_value(&self) -> Value {
         Value::String(self.0.to_string())
     }
+}
+
+/// A sign, digits and at most one point, with digits on at least one side of it.
+fn plain(s: &str) -> bool {
+    let s = s.trim();
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    !(whole.is_empty() && fraction.is_empty())
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.chars().all(|c| c.is_ascii_digit())
 }
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
@@ -75,4 +87,52 @@ pub enum StaffRole {
 pub enum BackupStatus {
     Succeeded,
     Failed,
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{ScalarType, Value};
+    use proptest::prelude::*;
+
+    use super::Decimal;
+
+    /// Plain decimal notation, as a pattern independent of the parser's own check.
+    fn plain(s: &str) -> bool {
+        let re = |c: char| c.is_ascii_digit();
+        let t = s.trim().trim_start_matches(['+', '-']);
+        s.trim().chars().filter(|c| *c == '+' || *c == '-').count() <= 1
+            && t.chars().filter(|c| *c == '.').count() <= 1
+            && t.chars().all(|c| re(c) || c == '.')
+            && t.chars().any(re)
+    }
+
+    fn near(alphabet: &'static str, max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(alphabet.chars().collect::<Vec<_>>()), 0..max)
+            .prop_map(|c| c.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn decimals_never_panic_accept_only_plain_notation_and_round_trip(
+            text in prop_oneof![any::<String>(), near("0123456789.-+_eE ", 45)]
+        ) {
+            if let Ok(d) = Decimal::parse(Value::String(text.clone())) {
+                prop_assert!(plain(&text), "accepted {text:?}");
+                prop_assert_eq!(Decimal::parse(d.to_value()).ok(), Some(d));
+            }
+        }
+
+        #[test]
+        fn instants_never_panic_and_accept_only_rfc3339(
+            text in prop_oneof![any::<String>(), near("0123456789-:TZ+. ", 32)]
+        ) {
+            let parsed = <chrono::DateTime<chrono::Utc> as ScalarType>::parse(Value::String(text.clone()));
+            if let Ok(at) = parsed {
+                prop_assert!(chrono::DateTime::parse_from_rfc3339(&text).is_ok(), "accepted {text:?}");
+                prop_assert_eq!(<chrono::DateTime<chrono::Utc> as ScalarType>::parse(at.to_value()).ok(), Some(at));
+            }
+        }
+    }
 }

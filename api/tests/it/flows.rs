@@ -313,6 +313,54 @@ both_stores!(tokens_work_at_once_and_stop_when_revoked_or_deactivated, async |ap
     assert!(!events.contains(&second[4..20]), "no token text in the log");
 });
 
+both_stores!(a_token_stops_at_its_expiry_and_when_revoked, async |app: &TestApp| {
+    use tower::ServiceExt;
+    let w = world(app).await;
+    let now = chrono::Utc::now();
+    let clock = std::sync::Arc::new(api::clock::ManualClock::new(now));
+    let server = app.server_with_clock(clock.clone()).await;
+    let router = api::http::router(server.clone(), None);
+    let me = |token: String| {
+        let router = router.clone();
+        async move {
+            let request = axum::http::Request::post("/graphql")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from(r#"{"query":"{ me { personId } }"}"#))
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        }
+    };
+    let issue = "mutation($p: ID!, $e: DateTime) { issueToken(personId: $p, expiresAt: $e) { token tokenId } }";
+    let expiring = app
+        .ok(&w.acme_token, issue, json!({"p": w.acme_person, "e": (now + chrono::Duration::hours(1)).to_rfc3339()}))
+        .await;
+    let expiring = s(&expiring["issueToken"]["token"]);
+    let lasting = app.ok(&w.acme_token, issue, json!({"p": w.acme_person, "e": null})).await["issueToken"].clone();
+    // The second server has folded what the first appended before it answers by its own clock.
+    assert!(server.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
+    assert_eq!(me(expiring.clone()).await, StatusCode::OK);
+    clock.set(now + chrono::Duration::hours(2));
+    assert_eq!(me(expiring).await, StatusCode::UNAUTHORIZED, "expired");
+    assert_eq!(me(s(&lasting["token"])).await, StatusCode::OK, "a token without expiry lasts");
+
+    // Revoked by its person: refused at once, and by nobody else's hand.
+    let revoke = "mutation($p: ID!, $t: ID!) { revokeToken(personId: $p, tokenId: $t) { id } }";
+    let vars = json!({"p": w.acme_person, "t": s(&lasting["tokenId"])});
+    assert_eq!(app.code(&w.ops, revoke, vars.clone()).await, "FORBIDDEN");
+    app.ok(&w.acme_token, revoke, vars).await;
+    let (status, body) = app.post(Some(&s(&lasting["token"])), br#"{"query":"{ me { name } }"}"#.to_vec()).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("UNAUTHENTICATED"))
+    );
+    assert_eq!(
+        app.ok(&w.acme_token, "{ me { personId } }", json!({})).await["me"]["personId"],
+        json!(w.acme_person),
+        "other tokens still work"
+    );
+});
+
 both_stores!(bad_input_gets_a_code_never_a_5xx_and_never_a_partial_append, async |app: &TestApp| {
     let w = world(app).await;
     let head = app.head().await;

@@ -14,4 +14,5 @@ mod keys;
 mod monitoring;
 mod pricing;
 mod releases;
+mod replica;
 mod sla;

@@ -153,6 +153,57 @@ both_stores!(verify_names_the_first_altered_or_missing_row, |log: EventLog, url:
     assert_eq!(replay::audit::verify(&log).await.unwrap(), Err(chain::Break::Missing { expected: 2, found: 3 }));
 });
 
+both_stores!(verify_notices_reordered_and_inserted_rows, |log: EventLog, url: String| async move {
+    let counters = cqrs::<Counter>(&log, ());
+    for i in 0..5 {
+        counters.execute_with_metadata(&format!("c{i}"), vec![1], meta(None)).await.unwrap();
+    }
+    // Two rows swap places, each keeping its own hash: the first one out of place breaks.
+    for sql in [
+        "UPDATE events SET position = 999 WHERE position = 2",
+        "UPDATE events SET position = 2 WHERE position = 4",
+        "UPDATE events SET position = 4 WHERE position = 999",
+    ] {
+        tamper(&url, sql).await;
+    }
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Err(chain::Break::Altered { position: 2 }));
+    for sql in [
+        "UPDATE events SET position = 999 WHERE position = 4",
+        "UPDATE events SET position = 4 WHERE position = 2",
+        "UPDATE events SET position = 2 WHERE position = 999",
+    ] {
+        tamper(&url, sql).await;
+    }
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(5), "swapped back, the log verifies again");
+
+    // A forged row slipped in between: the rows after it move up one place.
+    for p in (3..=5).rev() {
+        tamper(&url, &format!("UPDATE events SET position = {} WHERE position = {p}", p + 1)).await;
+    }
+    tamper(
+        &url,
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
+         position, recorded_at, chain_hash) SELECT aggregate_type, 'forged', 1, event_type, event_version, payload, \
+         metadata, 3, recorded_at, chain_hash FROM events WHERE position = 2",
+    )
+    .await;
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Err(chain::Break::Altered { position: 3 }));
+    // Appended past the head instead: the head no longer matches the last row.
+    tamper(&url, "DELETE FROM events WHERE position = 3").await;
+    for p in 4..=6 {
+        tamper(&url, &format!("UPDATE events SET position = {} WHERE position = {p}", p - 1)).await;
+    }
+    assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(5));
+    tamper(
+        &url,
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
+         position, recorded_at, chain_hash) SELECT aggregate_type, 'forged', 1, event_type, event_version, payload, \
+         metadata, 6, recorded_at, chain_hash FROM events WHERE position = 5",
+    )
+    .await;
+    assert!(replay::audit::verify(&log).await.unwrap().is_err(), "a row past the head is noticed");
+});
+
 async fn tamper(url: &str, sql: &str) {
     use sqlx::Connection;
     if url.starts_with("postgres") {
