@@ -113,6 +113,9 @@ pub enum Command {
     },
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
+        /// Print one JSON object with every figure instead of the tables.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
@@ -376,7 +379,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Bench { command } => bench::run(command).await,
+        Command::Bench { json, command } => bench::run(command, json).await,
     }
 }
 

@@ -155,8 +155,8 @@ pub async fn run(rounds: usize) -> anyhow::Result<()> {
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
     let router = crate::http::router(state, None);
     let baseline = Case { name: "plain query (baseline)", body: query("{ logHead { position } }".into()) };
-    println!("directory bench abuse: each request {rounds} times, in-process over HTTP routing, one client");
-    println!("{:<30} {:>8} {:>12} {:>10}  {}", "request", "status", "code", "max ms", "answer");
+    out!("directory bench abuse: each request {rounds} times, in-process over HTTP routing, one client");
+    out!("{:<30} {:>8} {:>12} {:>10}  {}", "request", "status", "code", "max ms", "answer");
     let mut slowest = Duration::ZERO;
     for case in std::iter::once(&baseline).chain(cases().iter()) {
         let mut worst = Duration::ZERO;
@@ -174,7 +174,7 @@ pub async fn run(rounds: usize) -> anyhow::Result<()> {
             .ok()
             .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
             .unwrap_or_else(|| r.body.chars().take(60).collect());
-        println!(
+        out!(
             "{:<30} {:>8} {:>12} {:>10.2}  {}",
             case.name,
             r.status,
@@ -183,7 +183,8 @@ pub async fn run(rounds: usize) -> anyhow::Result<()> {
             message.chars().take(70).collect::<String>()
         );
     }
-    println!("slowest refusal: {:.2} ms (target < 100 ms)", slowest.as_secs_f64() * 1e3);
+    out!("slowest refusal: {:.2} ms (target < 100 ms)", slowest.as_secs_f64() * 1e3);
+    super::report::figure("abuse", "slowest_refusal_ms", slowest.as_secs_f64() * 1e3);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

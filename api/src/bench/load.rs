@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use super::report::figure;
 use super::{BenchDb, Figures};
 use crate::clock::SystemClock;
 use crate::state::AppState;
@@ -31,8 +32,9 @@ pub const PROJECT_PAGE: &str = "query($p: ID!, $t: DateTime) { infrastructureOve
     releases(asOf: $t) { channel isoWeek windowStart state } }";
 
 /// The portal's customer page (`app.js`, `customer`).
-const CUSTOMER_PAGE: &str = "query($c: ID!, $t: DateTime) {
-    customer(id: $c, asOf: $t) { id name country vatId projects { id name parentId archived }
+pub const CUSTOMER_PAGE: &str = "query($c: ID!, $t: DateTime) {
+    customer(id: $c, asOf: $t) { id name country vatId billingAddress
+      projects { id name parentId archived }
       people { id name email roles { projectId role } sshKeys { fingerprint revokedAt } } }
     invoices(customerId: $c, asOf: $t) { id number kind period gross cancelled pdfUrl } }";
 
@@ -193,14 +195,14 @@ fn targets(state: &AppState) -> Targets {
 }
 
 /// `directory bench load`.
-pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64) -> anyhow::Result<()> {
     let served = serve(pg).await?;
-    let result = load_on(&served, writes, reads, seconds, as_json).await;
+    let result = load_on(&served, writes, reads, seconds).await;
     served.db.drop().await;
     result
 }
 
-async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyhow::Result<()> {
     let t = Arc::new(targets(&served.state));
     anyhow::ensure!(!t.vms.is_empty() && !t.projects.is_empty(), "the fixture has no VMs or projects");
     let write: MakeRequest = {
@@ -252,21 +254,27 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json
         stream(client, served.base.clone(), reads, seconds, read)
     );
     let head = served.state.bus.log.head().await?.position;
-    if as_json {
-        let out = json!({"bench": "load", "store": "postgres", "seconds": seconds, "writes": w.json(), "reads": r.json(), "log_head": head});
-        println!("{out}");
-        return Ok(());
-    }
-    println!(
+    figure("load", "seconds", seconds);
+    figure("load", "writes", w.json());
+    figure("load", "reads", r.json());
+    figure("load", "log_head", head);
+    out!(
         "directory bench load: {writes} writes/s + {reads} reads/s for {seconds} s, PostgreSQL, loopback HTTP, open loop (latency from when each request was due)"
     );
-    println!(
+    out!(
         "{:<34} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "stream", "sent", "per second", "p50 ms", "p99 ms", "max ms", "conflict", "errors"
+        "stream",
+        "sent",
+        "per second",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "conflict",
+        "errors"
     );
     for (label, s) in [("writes (backup, VM, customer)", &w), ("reads (project and customer page)", &r)] {
         let f = s.figures(label);
-        println!(
+        out!(
             "{:<34} {:>8} {:>10.1} {:>10.2} {:>10.2} {:>10.2} {:>8} {:>8}",
             label,
             s.latencies.len(),
@@ -279,12 +287,12 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json
         );
         for (o, n) in &s.outcomes {
             if let Outcome::Error(e) = o {
-                println!("    error {e}: {n}");
+                out!("    error {e}: {n}");
             }
         }
     }
-    println!("log head after the run: {head}; targets: p99 write < 50 ms, p99 read < 20 ms, no errors");
-    println!("timeline (by when requests were due): window, then p99 ms and errors of writes and of reads");
+    out!("log head after the run: {head}; targets: p99 write < 50 ms, p99 read < 20 ms, no errors");
+    out!("timeline (by when requests were due): window, then p99 ms and errors of writes and of reads");
     let window = 10u32;
     for start in (0..seconds.ceil() as u32).step_by(window as usize) {
         let of = |s: &Stream| {
@@ -297,20 +305,20 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64, as_json
             (p99.as_secs_f64() * 1e3, errors)
         };
         let ((wp, we), (rp, re)) = (of(&w), of(&r));
-        println!("  {start:>4}-{:<4} s   writes {wp:>9.2} ms {we:>6}   reads {rp:>9.2} ms {re:>6}", start + window);
+        out!("  {start:>4}-{:<4} s   writes {wp:>9.2} ms {we:>6}   reads {rp:>9.2} ms {re:>6}", start + window);
     }
     Ok(())
 }
 
 /// `directory bench graphql`: the project page and `/healthz` at the same rate, one after the other.
-pub async fn graphql(pg: &str, rate: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+pub async fn graphql(pg: &str, rate: f64, seconds: f64) -> anyhow::Result<()> {
     let served = serve(pg).await?;
-    let result = graphql_on(&served, rate, seconds, as_json).await;
+    let result = graphql_on(&served, rate, seconds).await;
     served.db.drop().await;
     result
 }
 
-async fn graphql_on(served: &Served, rate: f64, seconds: f64, as_json: bool) -> anyhow::Result<()> {
+async fn graphql_on(served: &Served, rate: f64, seconds: f64) -> anyhow::Result<()> {
     let t = Arc::new(targets(&served.state));
     let client = client()?;
     let health: MakeRequest = Arc::new(|_| ("/healthz".to_owned(), None));
@@ -325,19 +333,16 @@ async fn graphql_on(served: &Served, rate: f64, seconds: f64, as_json: bool) -> 
     let p = stream(client, served.base.clone(), rate, seconds, page).await;
     let (hf, pf) = (h.figures("/healthz (baseline)"), p.figures("project page"));
     let ratio = pf.p99.as_secs_f64() / hf.p99.as_secs_f64().max(1e-9);
-    if as_json {
-        println!(
-            "{}",
-            json!({"bench": "graphql", "rate": rate, "seconds": seconds, "healthz": h.json(), "project_page": p.json(), "p99_ratio": ratio})
-        );
-        return Ok(());
-    }
-    println!(
+    figure("graphql", "rate", rate);
+    figure("graphql", "healthz", h.json());
+    figure("graphql", "project_page", p.json());
+    figure("graphql", "p99_ratio", ratio);
+    out!(
         "directory bench graphql: {rate} requests/s for {seconds} s each, loopback HTTP, open loop, PostgreSQL (demo fixture)"
     );
-    println!("{:<34} {:>7} {:>12} {:>10} {:>10}", "request", "errors", "per second", "p50 ms", "p99 ms");
+    out!("{:<34} {:>7} {:>12} {:>10} {:>10}", "request", "errors", "per second", "p50 ms", "p99 ms");
     for (f, s) in [(&hf, &h), (&pf, &p)] {
-        println!(
+        out!(
             "{:<34} {:>7} {:>12.0} {:>10.2} {:>10.2}",
             f.label,
             s.errors(),
@@ -346,6 +351,6 @@ async fn graphql_on(served: &Served, rate: f64, seconds: f64, as_json: bool) -> 
             f.p99.as_secs_f64() * 1e3
         );
     }
-    println!("ratio p99 project page / p99 /healthz: {ratio:.2} (target: project page p99 < 20 ms)");
+    out!("ratio p99 project page / p99 /healthz: {ratio:.2} (target: project page p99 < 20 ms)");
     Ok(())
 }

@@ -14,11 +14,29 @@ use tower::ServiceExt;
 use crate::clock::SystemClock;
 use crate::state::AppState;
 
+/// Prints a line of a table, unless the figures are wanted as JSON.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        if !$crate::bench::report::json() {
+            println!($($arg)*);
+        }
+    };
+}
+
 pub mod abuse;
 pub mod load;
+pub mod report;
+
+use report::figure;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Every figure of the list in one run: append, replay, as-of, graphql,
+    /// billing, sla, documents (PDF), checker and abuse, on one fixture database.
+    All {
+        #[command(flatten)]
+        fixture: FixtureDb,
+    },
     /// Write path (GraphQL → command → append) at 1 and 16 clients against raw SQL inserts
     /// of equivalent event rows (one row per transaction, 16 clients), on a fresh
     /// PostgreSQL database that is dropped afterwards.
@@ -85,9 +103,6 @@ pub enum BenchCommand {
         reads: f64,
         #[arg(long, default_value_t = 300.0)]
         seconds: f64,
-        /// One JSON object instead of the table.
-        #[arg(long)]
-        json: bool,
     },
     /// The portal's project page query against `/healthz`, each at the same fixed rate over
     /// loopback HTTP (open loop).
@@ -99,8 +114,6 @@ pub enum BenchCommand {
         rate: f64,
         #[arg(long, default_value_t = 30.0)]
         seconds: f64,
-        #[arg(long)]
-        json: bool,
     },
     /// Abusive GraphQL requests (depth, aliases, fragments, directives, nesting, sizes)
     /// and how fast each is refused, against a plain small query.
@@ -118,13 +131,13 @@ pub enum BenchCommand {
 }
 
 /// A PostgreSQL database that holds a fixture, kept between runs.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct FixtureDb {
     /// The PostgreSQL server.
     #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pg: String,
-    /// small, demo or large (≥ 5 million events).
-    #[arg(long, default_value = "large")]
+    /// small, demo, large (≥ 5 million events), or about N events (`--size 20m`).
+    #[arg(long, alias = "events", default_value = "large")]
     size: fixtures::Size,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -134,7 +147,7 @@ impl FixtureDb {
     /// Connects to the fixture's database, creating and loading it on first use.
     async fn open(&self) -> anyhow::Result<(store::EventLog, String)> {
         // Named by the generator's version too, so a changed generator never reuses old data.
-        let name = format!("directory_bench_{:?}_{}_v{}", self.size, self.seed, fixtures::VERSION).to_lowercase();
+        let name = format!("directory_bench_{}_{}_v{}", self.size.name(), self.seed, fixtures::VERSION).to_lowercase();
         let mut admin = sqlx::PgConnection::connect(&self.pg).await.context("connecting to PostgreSQL")?;
         let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
             .bind(&name)
@@ -157,8 +170,34 @@ impl FixtureDb {
     }
 }
 
-pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+pub async fn run(command: BenchCommand, json: bool) -> anyhow::Result<()> {
+    report::set_json(json);
+    run_one(command).await?;
+    report::finish();
+    Ok(())
+}
+
+async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
     match command {
+        BenchCommand::All { fixture } => {
+            let pg = fixture.pg.clone();
+            let steps = [
+                BenchCommand::Append { pg: pg.clone(), commands: 4000 },
+                BenchCommand::Replay { fixture: fixture.clone() },
+                BenchCommand::AsOf { fixture: fixture.clone(), samples: 1000 },
+                BenchCommand::Graphql { pg: pg.clone(), rate: 500.0, seconds: 30.0 },
+                BenchCommand::Billing { fixture: fixture.clone(), period: "2026-10".into() },
+                BenchCommand::Sla { fixture: fixture.clone(), month: "2026-10".into() },
+                BenchCommand::Documents { count: 200 },
+                BenchCommand::Checker { monitors: 2000, rounds: 3 },
+                BenchCommand::Abuse { rounds: 5 },
+            ];
+            for step in steps {
+                Box::pin(run_one(step)).await?;
+                out!();
+            }
+            Ok(())
+        }
         BenchCommand::Append { pg, commands } => append(&pg, commands).await,
         BenchCommand::Replay { fixture } => replay(&fixture).await,
         BenchCommand::AsOf { fixture, samples } => as_of(&fixture, samples).await,
@@ -167,8 +206,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Checker { monitors, rounds } => checker(monitors, rounds).await,
         BenchCommand::Sla { fixture, month } => sla(&fixture, &month).await,
         BenchCommand::Abuse { rounds } => abuse::run(rounds).await,
-        BenchCommand::Load { pg, writes, reads, seconds, json } => load::load(&pg, writes, reads, seconds, json).await,
-        BenchCommand::Graphql { pg, rate, seconds, json } => load::graphql(&pg, rate, seconds, json).await,
+        BenchCommand::Load { pg, writes, reads, seconds } => load::load(&pg, writes, reads, seconds).await,
+        BenchCommand::Graphql { pg, rate, seconds } => load::graphql(&pg, rate, seconds).await,
     }
 }
 
@@ -201,21 +240,26 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     }
     let raw = started.elapsed().as_secs_f64();
     let (_, rebuilt) = replay::rebuild::rebuild(&log, |_, _| {}).await?;
-    println!("directory bench replay: {head} events ({:.0} MiB as COPY text), PostgreSQL", bytes as f64 / 1048576.0);
-    println!("{:<44} {:>12} {:>10}", "phase", "events/s", "seconds");
-    println!("{:<44} {:>12.0} {:>10.2}", "raw COPY … TO STDOUT in log order", head as f64 / raw, raw);
-    println!(
+    out!("directory bench replay: {head} events ({:.0} MiB as COPY text), PostgreSQL", bytes as f64 / 1048576.0);
+    out!("{:<44} {:>12} {:>10}", "phase", "events/s", "seconds");
+    out!("{:<44} {:>12.0} {:>10.2}", "raw COPY … TO STDOUT in log order", head as f64 / raw, raw);
+    out!(
         "{:<44} {:>12.0} {:>10.2}",
         "rebuild of every read model",
         rebuilt.events as f64 / rebuilt.seconds,
         rebuilt.seconds
     );
-    println!("ratio rebuild / raw read: {:.2}", raw / rebuilt.seconds);
+    out!("ratio rebuild / raw read: {:.2}", raw / rebuilt.seconds);
     for (model, digest) in &rebuilt.digests {
-        println!("{model} sha256:{digest}");
+        out!("{model} sha256:{digest}");
     }
+    figure("replay", "events", head);
+    figure("replay", "raw_copy_events_per_s", head as f64 / raw);
+    figure("replay", "rebuild_events_per_s", rebuilt.events as f64 / rebuilt.seconds);
+    figure("replay", "ratio", raw / rebuilt.seconds);
     if let Some(peak) = peak_memory_mib() {
-        println!("peak memory of this process: {peak:.0} MiB");
+        out!("peak memory of this process: {peak:.0} MiB");
+        figure("replay", "peak_memory_mib", peak);
     }
     Ok(())
 }
@@ -268,16 +312,21 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             }
         }
     }
-    println!("directory bench as-of: {samples} random instants over {head} events, PostgreSQL, GraphQL in-process");
-    println!("catalog folded at start in {loaded:.1} s");
-    println!(
+    out!("directory bench as-of: {samples} random instants over {head} events, PostgreSQL, GraphQL in-process");
+    out!("catalog folded at start in {loaded:.1} s");
+    out!(
         "{:<16} {:>12} {:>12} {:>12} {:>12} {:>14}",
-        "query", "as-of p50", "as-of p99", "live p50", "live p99", "p99 ratio"
+        "query",
+        "as-of p50",
+        "as-of p99",
+        "live p50",
+        "live p99",
+        "p99 ratio"
     );
     for ((label, _), (as_of_times, live_times)) in queries.iter().zip(times) {
         let a = Figures::new(label, 1, started.elapsed(), as_of_times);
         let l = Figures::new(label, 1, started.elapsed(), live_times);
-        println!(
+        out!(
             "{:<16} {:>9.2} ms {:>9.2} ms {:>9.2} ms {:>9.2} ms {:>14.2}",
             label,
             a.p50.as_secs_f64() * 1e3,
@@ -286,9 +335,16 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             l.p99.as_secs_f64() * 1e3,
             a.p99.as_secs_f64() / l.p99.as_secs_f64()
         );
+        let key = label.replace(' ', "_");
+        figure("as_of", &format!("{key}_p50_ms"), a.p50.as_secs_f64() * 1e3);
+        figure("as_of", &format!("{key}_p99_ms"), a.p99.as_secs_f64() * 1e3);
+        figure("as_of", &format!("{key}_live_p99_ms"), l.p99.as_secs_f64() * 1e3);
     }
+    figure("as_of", "events", head);
+    figure("as_of", "start_fold_seconds", loaded);
     if let Some(peak) = peak_memory_mib() {
-        println!("peak memory of this process: {peak:.0} MiB");
+        out!("peak memory of this process: {peak:.0} MiB");
+        figure("as_of", "peak_memory_mib", peak);
     }
     Ok(())
 }
@@ -343,24 +399,30 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
             .map(|c| c.groups.iter().map(|g| g.lines.len()).sum::<usize>())
             .sum()
     };
-    println!("directory bench billing: {period} for {} customers over {head} events, PostgreSQL", customers.len());
-    println!("{:<44} {:>10} {:>12} {:>10}", "phase", "invoices", "invoices/s", "seconds");
-    println!(
+    out!("directory bench billing: {period} for {} customers over {head} events, PostgreSQL", customers.len());
+    out!("{:<44} {:>10} {:>12} {:>10}", "phase", "invoices", "invoices/s", "seconds");
+    out!(
         "{:<44} {:>10} {:>12.0} {:>10.2}",
         "compute every invoice (no issuing)",
         computed,
         computed as f64 / compute_seconds,
         compute_seconds
     );
-    println!(
+    out!(
         "{:<44} {:>10} {:>12.0} {:>10.2}",
         "billing run: compute, draft, number, append",
         issued.len(),
         issued.len() as f64 / run_seconds,
         run_seconds
     );
-    println!("ratio run / compute-only throughput: {:.2}", compute_seconds / run_seconds);
-    println!("{lines} invoice lines in all");
+    out!("ratio run / compute-only throughput: {:.2}", compute_seconds / run_seconds);
+    figure("billing", "customers", customers.len());
+    figure("billing", "invoices", issued.len());
+    figure("billing", "compute_invoices_per_s", computed as f64 / compute_seconds);
+    figure("billing", "run_invoices_per_s", issued.len() as f64 / run_seconds);
+    figure("billing", "run_seconds", run_seconds);
+    figure("billing", "ratio", compute_seconds / run_seconds);
+    out!("{lines} invoice lines in all");
     Ok(())
 }
 
@@ -468,19 +530,22 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
             })
             .count()
     };
-    println!(
+    out!(
         "directory bench checker: {monitors} monitors × {rounds} rounds against a local server, 64 in flight, SQLite store"
     );
-    println!("{:<40} {:>10} {:>16}", "phase", "checks/s", "CPU ms / check");
-    println!(
+    out!("{:<40} {:>10} {:>16}", "phase", "checks/s", "CPU ms / check");
+    out!(
         "{:<40} {:>10.0} {:>16.3}",
         "checker (probe, state, transitions)",
         checks / check_seconds,
         check_cpu * 1e3 / checks
     );
-    println!("{:<40} {:>10.0} {:>16.3}", "plain GETs (baseline)", checks / get_seconds, get_cpu * 1e3 / checks);
-    println!("ratio checker / plain GET throughput: {:.2}", get_seconds / check_seconds);
-    println!("{up} of {monitors} monitors up after the first round");
+    out!("{:<40} {:>10.0} {:>16.3}", "plain GETs (baseline)", checks / get_seconds, get_cpu * 1e3 / checks);
+    out!("ratio checker / plain GET throughput: {:.2}", get_seconds / check_seconds);
+    figure("checker", "checks_per_s", checks / check_seconds);
+    figure("checker", "cpu_ms_per_check", check_cpu * 1e3 / checks);
+    figure("checker", "ratio", get_seconds / check_seconds);
+    out!("{up} of {monitors} monitors up after the first round");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -505,25 +570,25 @@ async fn sla(fixture: &FixtureDb, month: &str) -> anyhow::Result<()> {
     let reports: Vec<_> = projects.iter().filter_map(|p| projections::sla::report(at, *p, month)).collect();
     let report_seconds = started.elapsed().as_secs_f64();
     let breached = reports.iter().filter(|r| r.breached).count();
-    println!(
-        "directory bench sla: {month} for {} projects over {head} events ({transitions} transitions)",
-        projects.len()
-    );
-    println!("{:<44} {:>12} {:>10}", "phase", "projects/s", "seconds");
-    println!(
+    out!("directory bench sla: {month} for {} projects over {head} events ({transitions} transitions)", projects.len());
+    out!("{:<44} {:>12} {:>10}", "phase", "projects/s", "seconds");
+    out!(
         "{:<44} {:>12.0} {:>10.3}",
         "read every project's monitors (baseline)",
         projects.len() as f64 / read_seconds,
         read_seconds
     );
-    println!(
+    out!(
         "{:<44} {:>12.0} {:>10.3}",
         "SLA report of every project",
         reports.len() as f64 / report_seconds,
         report_seconds
     );
-    println!("ratio report / read throughput: {:.2}", read_seconds / report_seconds);
-    println!("{breached} projects breached their target");
+    out!("ratio report / read throughput: {:.2}", read_seconds / report_seconds);
+    figure("sla", "projects", projects.len());
+    figure("sla", "reports_per_s", reports.len() as f64 / report_seconds);
+    figure("sla", "ratio", read_seconds / report_seconds);
+    out!("{breached} projects breached their target");
     Ok(())
 }
 
@@ -601,11 +666,15 @@ fn documents(count: usize) -> anyhow::Result<()> {
         xml_bytes = crate::xrechnung::render(&invoice, &issuer, None).map_or(0, |x| x.len());
     }
     let xml_seconds = started.elapsed().as_secs_f64();
-    println!("directory bench documents: a 200-line invoice, {count} times each, one core");
-    println!("{:<28} {:>12} {:>12}", "document", "documents/s", "bytes");
-    println!("{:<28} {:>12.1} {:>12}", "PDF (fonts embedded)", count as f64 / pdf_seconds, pdf_bytes);
-    println!("{:<28} {:>12.1} {:>12}", "XRechnung XML (baseline)", count as f64 / xml_seconds, xml_bytes);
-    println!("ratio PDF / XML throughput: {:.3}", xml_seconds / pdf_seconds);
+    out!("directory bench documents: a 200-line invoice, {count} times each, one core");
+    out!("{:<28} {:>12} {:>12}", "document", "documents/s", "bytes");
+    out!("{:<28} {:>12.1} {:>12}", "PDF (fonts embedded)", count as f64 / pdf_seconds, pdf_bytes);
+    out!("{:<28} {:>12.1} {:>12}", "XRechnung XML (baseline)", count as f64 / xml_seconds, xml_bytes);
+    out!("ratio PDF / XML throughput: {:.3}", xml_seconds / pdf_seconds);
+    figure("pdf", "pdf_per_s", count as f64 / pdf_seconds);
+    figure("pdf", "xml_per_s", count as f64 / xml_seconds);
+    figure("pdf", "pdf_bytes", pdf_bytes);
+    figure("pdf", "ratio", xml_seconds / pdf_seconds);
     Ok(())
 }
 
@@ -632,7 +701,7 @@ impl Figures {
     }
 
     fn print(&self) {
-        println!(
+        out!(
             "{:<34} {:>7} {:>12.0} {:>10.2} {:>10.2}",
             self.label,
             self.clients,
@@ -733,10 +802,8 @@ async fn append_on(url: &str, commands: usize) -> anyhow::Result<()> {
         }
     };
 
-    println!(
-        "directory bench append: {commands} commands per phase, PostgreSQL, write path in-process over HTTP routing"
-    );
-    println!("{:<34} {:>7} {:>12} {:>10} {:>10}", "phase", "clients", "per second", "p50 ms", "p99 ms");
+    out!("directory bench append: {commands} commands per phase, PostgreSQL, write path in-process over HTTP routing");
+    out!("{:<34} {:>7} {:>12} {:>10} {:>10}", "phase", "clients", "per second", "p50 ms", "p99 ms");
     let (elapsed, lat) = write_path(1, "one").await;
     let one = Figures::new("write path (GraphQL → append)", 1, elapsed, lat);
     one.print();
@@ -745,7 +812,16 @@ async fn append_on(url: &str, commands: usize) -> anyhow::Result<()> {
     many.print();
     let raw = raw_inserts(url, 16, commands).await?;
     raw.print();
-    println!("ratio write path (16 clients) / raw inserts (16 clients): {:.2}", many.per_second / raw.per_second);
+    out!("ratio write path (16 clients) / raw inserts (16 clients): {:.2}", many.per_second / raw.per_second);
+    for (key, f) in [("write_path_1_client", &one), ("write_path_16_clients", &many), ("raw_inserts_16_clients", &raw)]
+    {
+        figure(
+            "append",
+            key,
+            serde_json::json!({"per_second": f.per_second, "p50_ms": f.p50.as_secs_f64() * 1e3, "p99_ms": f.p99.as_secs_f64() * 1e3}),
+        );
+    }
+    figure("append", "ratio", many.per_second / raw.per_second);
     Ok(())
 }
 

@@ -180,13 +180,7 @@ both_stores!(verify_notices_reordered_and_inserted_rows, |log: EventLog, url: St
     for p in (3..=5).rev() {
         tamper(&url, &format!("UPDATE events SET position = {} WHERE position = {p}", p + 1)).await;
     }
-    tamper(
-        &url,
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
-         position, recorded_at, chain_hash) SELECT aggregate_type, 'forged', 1, event_type, event_version, payload, \
-         metadata, 3, recorded_at, chain_hash FROM events WHERE position = 2",
-    )
-    .await;
+    forge(&url, 3, 2).await;
     assert_eq!(replay::audit::verify(&log).await.unwrap(), Err(chain::Break::Altered { position: 3 }));
     // Appended past the head instead: the head no longer matches the last row.
     tamper(&url, "DELETE FROM events WHERE position = 3").await;
@@ -194,15 +188,19 @@ both_stores!(verify_notices_reordered_and_inserted_rows, |log: EventLog, url: St
         tamper(&url, &format!("UPDATE events SET position = {} WHERE position = {p}", p - 1)).await;
     }
     assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(5));
-    tamper(
-        &url,
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
-         position, recorded_at, chain_hash) SELECT aggregate_type, 'forged', 1, event_type, event_version, payload, \
-         metadata, 6, recorded_at, chain_hash FROM events WHERE position = 5",
-    )
-    .await;
+    forge(&url, 6, 5).await;
     assert!(replay::audit::verify(&log).await.unwrap().is_err(), "a row past the head is noticed");
 });
+
+/// Inserts a forged row at `position`, a copy of the row at `copy_of` with its hash.
+async fn forge(url: &str, position: i64, copy_of: i64) {
+    let sql = format!(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
+         position, recorded_at, chain_hash) SELECT aggregate_type, 'forged', 1, event_type, event_version, payload, \
+         metadata, {position}, recorded_at, chain_hash FROM events WHERE position = {copy_of}"
+    );
+    tamper(url, &sql).await;
+}
 
 async fn tamper(url: &str, sql: &str) {
     use sqlx::Connection;
