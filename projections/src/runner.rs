@@ -69,8 +69,8 @@ async fn load_snapshot(log: &EventLog) -> Result<Option<Catalog>, StoreError> {
     let Some((at, bytes)) = log.snapshot_at_or_before(Catalog::SNAPSHOT_MODEL, i64::MAX).await? else {
         return Ok(None);
     };
-    match serde_json::from_slice::<Catalog>(&bytes) {
-        Ok(catalog) if catalog.position == at => Ok(Some(catalog)),
+    match tokio::task::spawn_blocking(move || Catalog::from_snapshot(&bytes)).await.ok().flatten() {
+        Some(catalog) if catalog.position == at => Ok(Some(catalog)),
         _ => {
             tracing::warn!(position = at, "catalog snapshot not usable; folding from the start");
             Ok(None)
@@ -119,7 +119,7 @@ impl Snapshots {
         let copy = state.read().map(|s| s.clone()).unwrap_or_default();
         let log = self.log.clone();
         self.writing = Some(tokio::spawn(async move {
-            let bytes = match tokio::task::spawn_blocking(move || serde_json::to_vec(&copy)).await {
+            let bytes = match tokio::task::spawn_blocking(move || copy.to_snapshot()).await {
                 Ok(Ok(bytes)) => bytes,
                 _ => return,
             };

@@ -57,8 +57,8 @@ pub async fn rebuild(log: &EventLog, mut progress: impl FnMut(i64, i64)) -> Resu
 /// Rebuilds, then replaces the stored snapshots with the rebuilt state in one transaction.
 pub async fn rebuild_and_swap(log: &EventLog, progress: impl FnMut(i64, i64)) -> Result<Rebuilt, StoreError> {
     let (catalog, rebuilt) = rebuild(log, progress).await?;
-    let bytes = serde_json::to_vec(&catalog)
-        .map_err(|e| StoreError::Corrupt { position: catalog.position, reason: e.to_string() })?;
+    let bytes =
+        catalog.to_snapshot().map_err(|e| StoreError::Corrupt { position: catalog.position, reason: e.to_string() })?;
     log.replace_snapshots(Catalog::SNAPSHOT_MODEL, catalog.position, &bytes).await?;
     Ok(rebuilt)
 }
