@@ -146,6 +146,17 @@ struct Served {
     base: String,
     state: Arc<AppState>,
     db: BenchDb,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    /// Stops serving (so nothing keeps following the log) and drops the database.
+    async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+        drop(self.state);
+        self.db.drop().await;
+    }
 }
 
 async fn serve(pg: &str) -> anyhow::Result<Served> {
@@ -156,8 +167,10 @@ async fn serve(pg: &str) -> anyhow::Result<Served> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let router = crate::http::router(state.clone(), None);
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok(Served { base, state, db })
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok(Served { base, state, db, server })
 }
 
 fn client() -> anyhow::Result<reqwest::Client> {
@@ -198,7 +211,7 @@ fn targets(state: &AppState) -> Targets {
 pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64) -> anyhow::Result<()> {
     let served = serve(pg).await?;
     let result = load_on(&served, writes, reads, seconds).await;
-    served.db.drop().await;
+    served.stop().await;
     result
 }
 
@@ -314,7 +327,7 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
 pub async fn graphql(pg: &str, rate: f64, seconds: f64) -> anyhow::Result<()> {
     let served = serve(pg).await?;
     let result = graphql_on(&served, rate, seconds).await;
-    served.db.drop().await;
+    served.stop().await;
     result
 }
 
