@@ -69,14 +69,13 @@ impl Server {
         let server = Server { child };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let ready = std::net::TcpStream::connect(addr).is_ok() && {
+            let ready = std::net::TcpStream::connect(addr).is_ok_and(|mut s| {
                 use std::io::{Read, Write};
-                let mut s = std::net::TcpStream::connect(addr).unwrap();
                 let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut answer = String::new();
                 let _ = s.read_to_string(&mut answer);
                 answer.starts_with("HTTP/1.1 200")
-            };
+            });
             if ready {
                 return server;
             }
@@ -381,11 +380,8 @@ async fn postgres_restarted_under_load_gives_retryable_errors_only_and_loses_not
         state.bus.projector.wait_for(head, Duration::from_secs(10)).await,
         "the read models caught up by themselves"
     );
-    let (status, _) = {
-        let res = client.get(format!("http://{addr}/readyz")).send().await.unwrap();
-        (res.status().as_u16(), ())
-    };
-    assert_eq!(status, 200, "ready again");
+    let status = client.get(format!("http://{addr}/readyz")).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 200, "ready again");
     assert_log_holds(&log, &cluster.url(), &acked).await;
     assert_restart_equals_rebuild(&log).await;
     eprintln!(

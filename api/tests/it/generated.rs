@@ -427,7 +427,7 @@ both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their
     fields.extend(schema.mutations.iter().map(|f| (f, true)));
     let unknown: BTreeMap<Kind, String> = globex.ids.keys().map(|k| (*k, uuid::Uuid::new_v4().to_string())).collect();
     let every_id = |t: &BTreeMap<Kind, String>| t.values().cloned().collect::<Vec<_>>();
-    let (foreign_ids, unknown_ids) = (every_id(&globex.ids), every_id(&unknown.clone()));
+    let (foreign_ids, unknown_ids) = (every_id(&globex.ids), every_id(&unknown));
     let mut covered = vec![];
 
     // 1. A customer's token: another customer's ids answer as unknown ones do, and change nothing.
