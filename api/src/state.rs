@@ -2,8 +2,10 @@
 
 use std::sync::{Arc, RwLockReadGuard};
 
-use domain::Instant;
-use projections::{Catalog, Projector};
+use cqrs_es::Aggregate;
+use domain::backup_log::BackupLog;
+use domain::{Instant, VmId};
+use projections::{BackupView, Catalog, Projector, Recorded};
 use store::EventLog;
 
 use crate::clock::Clock;
@@ -52,6 +54,32 @@ impl AppState {
 
     pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {
         self.bus.projector.read()
+    }
+
+    /// The VM's backups as known at `position`, every detail included, read from the VM's
+    /// own events (an index range, not the whole log): the catalog keeps only their numbers.
+    pub async fn backups_of(&self, vm: VmId, position: i64) -> Result<Vec<BackupView>, ApiError> {
+        const PAGE: u32 = 1_000;
+        let id = vm.to_string();
+        let (mut events, mut after) = (vec![], 0);
+        loop {
+            let page = self.bus.log.history(&id, after, PAGE).await.map_err(ApiError::store)?;
+            for stored in page.iter().take_while(|e| e.position <= position) {
+                if stored.aggregate_type != BackupLog::TYPE {
+                    continue;
+                }
+                match Recorded::decode(stored) {
+                    Ok(r) => events.push(r),
+                    // As the catalog does: skipped, and logged there already.
+                    Err(_) => continue,
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize && last.position < position => after = last.position,
+                _ => break,
+            }
+        }
+        Ok(projections::backup_history::backups_at(vm, &events, position))
     }
 
     /// The log position of what was recorded up to `at`, once the catalog has folded it.

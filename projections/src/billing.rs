@@ -167,15 +167,12 @@ fn backup_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectI
     else {
         return;
     };
+    // As known at the view's position: an expiry recorded later is not counted.
     let records: Vec<_> = cx
         .at
-        .backup_records(id)
-        .iter()
-        .filter(|r| r.backup.status == BackupStatus::Succeeded)
-        .map(|r| (r, r.view_at(cx.at.position())))
-        .filter_map(|(r, b)| {
-            overlap((b.finished_at, b.expired_at.unwrap_or(cx.span.1)), cx.span).map(|held| (r, b, held))
-        })
+        .backups(id)
+        .filter(|r| r.status == BackupStatus::Succeeded)
+        .filter_map(|r| overlap((r.finished_at, r.expired_at.unwrap_or(cx.span.1)), cx.span).map(|held| (r, held)))
         .collect();
     if records.is_empty() {
         return;
@@ -187,11 +184,11 @@ fn backup_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectI
         }
         let mut byte_seconds = Decimal::ZERO;
         let mut positions = vec![list.recorded];
-        for (r, b, held) in &records {
+        for (r, held) in &records {
             if let Some(part) = overlap(*held, seg) {
-                byte_seconds += Decimal::from(b.size_bytes.unwrap_or(0)) * seconds(part);
+                byte_seconds += Decimal::from(r.size_bytes.unwrap_or(0)) * seconds(part);
                 positions.push(r.recorded);
-                positions.extend(r.expired_recorded.filter(|p| *p <= cx.at.position()));
+                positions.extend(r.expired_recorded);
             }
         }
         if byte_seconds.is_zero() {

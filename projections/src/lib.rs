@@ -2,6 +2,7 @@
 //! no IO and no clock ("now" inside a fold is the event's `recorded_at`). The [`runner`]
 //! is the adapter that reads the log and keeps a model caught up.
 
+pub mod backup_history;
 pub mod billing;
 pub mod catalog;
 pub mod envelope;
@@ -11,6 +12,7 @@ pub mod search;
 pub mod sla;
 pub mod versions;
 
+pub use backup_history::BackupView;
 pub use catalog::{At, Catalog};
 pub use envelope::Recorded;
 pub use runner::{Projector, SNAPSHOT_EVERY};

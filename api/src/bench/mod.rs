@@ -26,6 +26,7 @@ macro_rules! out {
 pub mod abuse;
 pub mod load;
 pub mod report;
+mod serve;
 
 use report::figure;
 
@@ -55,7 +56,7 @@ pub enum BenchCommand {
         #[command(flatten)]
         fixture: FixtureDb,
     },
-    /// Latency of "as of" answers (a customer page, a project's infrastructure overview) at random past positions
+    /// Latency of "as of" answers (a customer page, a project's infrastructure overview, a VM's backup history) at random past positions
     /// of a fixture database, through GraphQL in-process.
     AsOf {
         #[command(flatten)]
@@ -114,6 +115,16 @@ pub enum BenchCommand {
         rate: f64,
         #[arg(long, default_value_t = 30.0)]
         seconds: f64,
+    },
+    /// `directory serve` (read-only) on a fixture database after a restart: the time until
+    /// `/readyz` answers, its resident and peak memory once it has answered the portal's
+    /// pages live and as of random instants, and those pages' latency over HTTP.
+    Serve {
+        #[command(flatten)]
+        fixture: FixtureDb,
+        /// How many page requests before the memory is read.
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
     },
     /// Abusive GraphQL requests (depth, aliases, fragments, directives, nesting, sizes)
     /// and how fast each is refused, against a plain small query.
@@ -185,6 +196,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
                 BenchCommand::Append { pg: pg.clone(), commands: 4000 },
                 BenchCommand::Replay { fixture: fixture.clone() },
                 BenchCommand::AsOf { fixture: fixture.clone(), samples: 1000 },
+                BenchCommand::Serve { fixture: fixture.clone(), requests: 400 },
                 BenchCommand::Graphql { pg: pg.clone(), rate: 500.0, seconds: 30.0 },
                 BenchCommand::Billing { fixture: fixture.clone(), period: "2026-10".into() },
                 BenchCommand::Sla { fixture: fixture.clone(), month: "2026-10".into() },
@@ -206,6 +218,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Checker { monitors, rounds } => checker(monitors, rounds).await,
         BenchCommand::Sla { fixture, month } => sla(&fixture, &month).await,
         BenchCommand::Abuse { rounds } => abuse::run(rounds).await,
+        BenchCommand::Serve { fixture, requests } => serve::run(&fixture, requests).await,
         BenchCommand::Load { pg, writes, reads, seconds } => load::load(&pg, writes, reads, seconds).await,
         BenchCommand::Graphql { pg, rate, seconds } => load::graphql(&pg, rate, seconds).await,
     }
@@ -288,11 +301,12 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
     let state = Arc::new(AppState::start(log.clone(), Arc::new(SystemClock), None).await?);
     let loaded = loading.elapsed().as_secs_f64();
     let schema = crate::graphql::build(state.clone());
-    let (customers, projects): (Vec<String>, Vec<String>) = {
+    let (customers, projects, vms): (Vec<String>, Vec<String>, Vec<String>) = {
         let catalog = state.catalog();
         (
             catalog.customers.keys().map(|c| c.to_string()).collect(),
             catalog.projects.keys().map(|p| p.to_string()).collect(),
+            catalog.vms.keys().map(|v| v.to_string()).collect(),
         )
     };
     let staff = crate::auth::Principal::Bootstrap;
@@ -306,6 +320,11 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             "overview",
             "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { project { name children { name } } vmCount totalCpu totalRamGb totalDiskGb vms { name cpu ramGb diskGb lastGoodBackupAt } monitors { url state lastTransitionAt } backupHealth { lastGoodBackupAt failuresLast7Days stale } access { name } upcomingMaintenance { start reason } } }",
         ),
+        (
+            // Read from the VM's own events in the store, not from memory.
+            "backup history",
+            "query($id: ID!, $t: DateTime) { backupHistory(vmId: $id, first: 50, asOf: $t) { totalCount nodes { backupId status startedAt finishedAt sizeBytes tags error expiredAt } } }",
+        ),
     ];
     // Per query: the times as of a random instant, and of the same query live (the baseline).
     let mut times: Vec<(Vec<Duration>, Vec<Duration>)> = queries.iter().map(|_| (vec![], vec![])).collect();
@@ -315,8 +334,13 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
         let at = log.read_after(position - 1, 1).await?.first().map(|e| e.recorded_at).context("an event")?;
         let customer = &customers[rng.random_range(0..customers.len())];
         let project = &projects[rng.random_range(0..projects.len())];
-        for ((_, query), (as_of_times, live_times)) in queries.iter().zip(times.iter_mut()) {
-            let id = if query.contains("customer(") { customer } else { project };
+        let vm = &vms[rng.random_range(0..vms.len())];
+        for ((label, query), (as_of_times, live_times)) in queries.iter().zip(times.iter_mut()) {
+            let id = match *label {
+                "customer page" => customer,
+                "overview" => project,
+                _ => vm,
+            };
             for (instant, times) in [(Some(at), &mut *as_of_times), (None, &mut *live_times)] {
                 let request = async_graphql::Request::new(*query)
                     .variables(async_graphql::Variables::from_json(serde_json::json!({"id": id, "t": instant})))

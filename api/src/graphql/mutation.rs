@@ -786,7 +786,7 @@ impl CoreMutation {
             error: input.error,
         };
         let done = app.bus.execute(&app.bus.backups, &id.to_string(), cmd, &env).await?;
-        Ok(backup_node(app, done.aggregate_id(), &backup_id)?)
+        Ok(backup_node(app, done.aggregate_id(), &backup_id).await?)
     }
 
     async fn expire_backup(
@@ -805,7 +805,7 @@ impl CoreMutation {
         let env = Envelope::new(who, "expireBackup", &json!([vm_id, backup_id, at]), command_id.as_ref(), reason)?;
         let cmd = BackupLogCommand::Expire { backup_id: backup_id.clone(), at };
         let done = app.bus.execute(&app.bus.backups, &id.to_string(), cmd, &env).await?;
-        Ok(backup_node(app, done.aggregate_id(), &backup_id)?)
+        Ok(backup_node(app, done.aggregate_id(), &backup_id).await?)
     }
 }
 
@@ -884,15 +884,14 @@ fn vm_project_facts(catalog: &Catalog, who: &Principal, id: ProjectId) -> Result
     })
 }
 
-fn backup_node(app: &AppState, vm: &str, backup_id: &str) -> Result<BackupNode, ApiError> {
+async fn backup_node(app: &AppState, vm: &str, backup_id: &str) -> Result<BackupNode, ApiError> {
     let vm: VmId = parsed(vm)?;
-    let catalog = app.catalog();
-    let records = catalog.live().backup_records(vm);
+    let backups = app.backups_of(vm, i64::MAX).await?;
     // The backup asked for is nearly always the one just recorded.
-    records
-        .iter()
+    backups
+        .into_iter()
         .rev()
-        .find(|r| r.backup.backup_id == backup_id)
-        .map(|r| BackupNode(r.backup.clone()))
+        .find(|b| b.backup_id == backup_id)
+        .map(BackupNode)
         .ok_or_else(|| ApiError::NotFound(format!("backup {backup_id:?} of VM {vm} does not exist")))
 }

@@ -146,13 +146,13 @@ impl CoreQuery {
         let id: VmId = parse_id(&vm_id, "vmId")?;
         let first = page_size(first.unwrap_or(50), 500)? as usize;
         let view = view(ctx, as_of).await?;
-        let mut backups: Vec<BackupNode> = view.with(app(ctx), |at| {
-            let visible = at.vm(&id).and_then(|v| v.customer_id).is_some_and(|c| who.can_read_customer(c));
-            if !visible {
-                return vec![];
-            }
-            at.backups(id).map(BackupNode).collect()
+        let (visible, position) = view.with(app(ctx), |at| {
+            (at.vm(&id).and_then(|v| v.customer_id).is_some_and(|c| who.can_read_customer(c)), at.position())
         });
+        let mut backups: Vec<BackupNode> = match visible {
+            true => app(ctx).backups_of(id, position).await?.into_iter().map(BackupNode).collect(),
+            false => vec![],
+        };
         backups.sort_by(|a, b| b.0.started_at.cmp(&a.0.started_at).then(b.0.backup_id.cmp(&a.0.backup_id)));
         let total_count = backups.len() as i32;
         let (nodes, page_info) = page(backups, first, after.as_deref(), |b| b.0.backup_id.clone())?;
@@ -264,7 +264,7 @@ pub(super) fn backup_health(
     hours: i32,
 ) -> VmBackupHealth {
     use domain::backup_log::BackupStatus;
-    let done = at.backup_records(id).iter().map(|r| &r.backup).filter(|b| b.finished_at <= now);
+    let done = at.backups(id).filter(|b| b.finished_at <= now);
     let (mut last_good, mut failures) = (None, 0);
     for b in done {
         match b.status {

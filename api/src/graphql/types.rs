@@ -9,7 +9,7 @@ use domain::ssh_key::SshKey;
 use domain::vm::Vm;
 use domain::{CustomerId, PersonId, ProjectId, SshKeyId, VmId};
 use projections::At;
-use projections::catalog::BackupView;
+use projections::BackupView;
 
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::{View, app};

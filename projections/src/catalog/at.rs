@@ -17,7 +17,7 @@ use domain::{
 };
 use serde::Serialize;
 
-use super::{BackupRecord, BackupView, Catalog, PriceListRecord};
+use super::{BackupRecord, Catalog, PriceListRecord};
 
 #[derive(Clone, Copy)]
 pub struct At<'a> {
@@ -33,7 +33,7 @@ pub struct State {
     pub projects: BTreeMap<ProjectId, Project>,
     pub vms: BTreeMap<VmId, Vm>,
     pub keys: BTreeMap<SshKeyId, SshKey>,
-    pub backups: BTreeMap<VmId, Vec<BackupView>>,
+    pub backups: BTreeMap<VmId, Vec<BackupRecord>>,
     pub customer_projects: BTreeMap<CustomerId, Vec<ProjectId>>,
     pub customer_people: BTreeMap<CustomerId, Vec<PersonId>>,
     pub project_children: BTreeMap<ProjectId, Vec<ProjectId>>,
@@ -247,26 +247,18 @@ impl<'a> At<'a> {
         lists
     }
 
-    /// The VM's backups recorded by this position, in the order they were recorded.
-    pub fn backup_records(&self, vm: VmId) -> &'a [BackupRecord] {
-        let all = self.catalog.backups.get(&vm).map_or(&[][..], Vec::as_slice);
-        &all[..all.partition_point(|r| r.recorded <= self.position)]
-    }
-
-    /// The VM's backups as they were known at this position.
-    pub fn backups(&self, vm: VmId) -> impl Iterator<Item = BackupView> + 'a {
+    /// The VM's backups recorded by this position, in the order they were recorded, as they
+    /// were known then.
+    pub fn backups(&self, vm: VmId) -> impl Iterator<Item = BackupRecord> + 'a {
+        let all = self.catalog.backups.get(&vm).map_or(&[][..], |s| s.records.as_slice());
         let position = self.position;
-        self.backup_records(vm).iter().map(move |r| r.view_at(position))
+        all[..all.partition_point(|r| r.recorded <= position)].iter().map(move |r| r.at(position))
     }
 
     /// The finish time of the VM's latest successful backup.
     pub fn last_good_backup(&self, vm: VmId) -> Option<Instant> {
         use domain::backup_log::BackupStatus;
-        self.backup_records(vm)
-            .iter()
-            .filter(|r| r.backup.status == BackupStatus::Succeeded)
-            .map(|r| r.backup.finished_at)
-            .max()
+        self.backups(vm).filter(|r| r.status == BackupStatus::Succeeded).map(|r| r.finished_at).max()
     }
 
     /// The project and its ancestors, nearest first.

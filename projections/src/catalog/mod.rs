@@ -37,38 +37,56 @@ mod tests;
 mod at;
 pub use at::At;
 
-/// One backup as reported.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BackupView {
-    pub backup_id: String,
-    pub vm_id: VmId,
-    pub status: BackupStatus,
-    pub started_at: Instant,
-    pub finished_at: Instant,
-    pub size_bytes: Option<i64>,
-    pub tags: Vec<String>,
-    pub error: Option<String>,
-    pub expired_at: Option<Instant>,
-}
-
-/// A backup and the log positions that recorded it and its expiry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What the catalog keeps of one backup: the numbers billing and backup health need, and
+/// the positions that recorded it and its expiry. Its id, start, tags and error are read
+/// from the VM's backup log when asked for ([`crate::backup_history`]): backups are most
+/// of the log, and a record of plain numbers keeps memory and snapshots small and cheap
+/// to copy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "BackupRow", into = "BackupRow")]
 pub struct BackupRecord {
     pub recorded: i64,
     pub expired_recorded: Option<i64>,
-    /// As it is now (its expiry included once recorded).
-    pub backup: BackupView,
+    pub status: BackupStatus,
+    pub finished_at: Instant,
+    pub size_bytes: Option<i64>,
+    /// As it is now (once recorded).
+    pub expired_at: Option<Instant>,
+}
+
+/// A backup record as snapshots store it: a JSON array without field names, since there
+/// are millions of them and their JSON is most of a snapshot.
+type BackupRow = (i64, Option<i64>, BackupStatus, Instant, Option<i64>, Option<Instant>);
+
+impl From<BackupRow> for BackupRecord {
+    fn from((recorded, expired_recorded, status, finished_at, size_bytes, expired_at): BackupRow) -> Self {
+        BackupRecord { recorded, expired_recorded, status, finished_at, size_bytes, expired_at }
+    }
+}
+
+impl From<BackupRecord> for BackupRow {
+    fn from(r: BackupRecord) -> Self {
+        (r.recorded, r.expired_recorded, r.status, r.finished_at, r.size_bytes, r.expired_at)
+    }
 }
 
 impl BackupRecord {
-    /// The backup as it was known at `position`.
-    pub fn view_at(&self, position: i64) -> BackupView {
-        let mut view = self.backup.clone();
-        if self.expired_recorded.is_none_or(|p| p > position) {
-            view.expired_at = None;
+    /// The record as it was known at `position`: an expiry recorded later is not known yet.
+    pub fn at(&self, position: i64) -> BackupRecord {
+        match self.expired_recorded {
+            Some(p) if p > position => BackupRecord { expired_recorded: None, expired_at: None, ..*self },
+            _ => *self,
         }
-        view
     }
+}
+
+/// One VM's backups in the order they were recorded, and which of them may still expire.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackupSeries {
+    pub records: Vec<BackupRecord>,
+    /// Backup id → index in `records`, for successful backups not expired yet: only those
+    /// can expire, and a retention policy bounds how many there are.
+    unexpired: BTreeMap<String, usize>,
 }
 
 /// A monitor transition and the log position that recorded it.
@@ -105,7 +123,7 @@ pub struct Catalog {
     pub vms: Versions<VmId, Vm>,
     pub keys: Versions<SshKeyId, SshKey>,
     /// Each VM's backups in the order they were recorded.
-    pub backups: BTreeMap<VmId, Vec<BackupRecord>>,
+    pub backups: BTreeMap<VmId, BackupSeries>,
     /// Monitors without their transitions, which are kept apart (a monitor's versions
     /// would otherwise copy its whole history at every transition).
     pub monitors: Versions<MonitorId, HttpMonitor>,
@@ -141,20 +159,25 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v7";
+    /// (v9: backups as rows of plain numbers.)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v9";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
-    /// passes PostgreSQL's 1 GB limit on one value (6.4 million events make about 1.1 GB);
-    /// deflated it is a fraction of that. (v7: the first deflated format.)
+    /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
+    /// deflated it is a fraction of that. The JSON is streamed through deflate both ways,
+    /// so it is never held whole in memory beside the catalog. (v7: the first deflated format.)
     pub fn to_snapshot(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let json = serde_json::to_vec(self)?;
-        Ok(miniz_oxide::deflate::compress_to_vec_zlib(&json, 1))
+        let deflate = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, deflate);
+        serde_json::to_writer(&mut out, self)?;
+        let deflate = out.into_inner().map_err(|e| serde_json::Error::io(e.into_error()))?;
+        deflate.finish().map_err(serde_json::Error::io)
     }
 
     /// A catalog from a snapshot's bytes; `None` when they do not decode.
     pub fn from_snapshot(bytes: &[u8]) -> Option<Catalog> {
-        let json = miniz_oxide::inflate::decompress_to_vec_zlib(bytes).ok()?;
-        serde_json::from_slice(&json).ok()
+        let inflate = std::io::BufReader::with_capacity(1 << 16, flate2::read::ZlibDecoder::new(bytes));
+        serde_json::from_reader(inflate).ok()
     }
 
     /// SHA-256 (hex) of the catalog's canonical form (its JSON, every map ordered), so two
@@ -269,41 +292,31 @@ impl Catalog {
 
     fn backup(&mut self, aggregate_id: &str, position: i64, ev: &BackupLogEvent) {
         let Some(vid) = id::<VmId>(aggregate_id) else { return };
-        let backups = self.backups.entry(vid).or_default();
-        let view = |backup_id: &String, status, started_at, finished_at| BackupView {
-            backup_id: backup_id.clone(),
-            vm_id: vid,
+        let series = self.backups.entry(vid).or_default();
+        let record = |status, finished_at, size_bytes| BackupRecord {
+            recorded: position,
+            expired_recorded: None,
             status,
-            started_at,
             finished_at,
-            size_bytes: None,
-            tags: vec![],
-            error: None,
+            size_bytes,
             expired_at: None,
         };
-        let backup = match ev {
-            BackupLogEvent::BackupSucceeded { backup_id, started_at, finished_at, size_bytes, tags, .. } => {
-                BackupView {
-                    size_bytes: Some(*size_bytes),
-                    tags: tags.clone(),
-                    ..view(backup_id, BackupStatus::Succeeded, *started_at, *finished_at)
-                }
+        match ev {
+            BackupLogEvent::BackupSucceeded { backup_id, finished_at, size_bytes, .. } => {
+                series.unexpired.insert(backup_id.clone(), series.records.len());
+                series.records.push(record(BackupStatus::Succeeded, *finished_at, Some(*size_bytes)));
             }
-            BackupLogEvent::BackupFailed { backup_id, started_at, finished_at, error, .. } => BackupView {
-                error: Some(error.clone()),
-                ..view(backup_id, BackupStatus::Failed, *started_at, *finished_at)
-            },
+            BackupLogEvent::BackupFailed { finished_at, .. } => {
+                series.records.push(record(BackupStatus::Failed, *finished_at, None));
+            }
             BackupLogEvent::BackupExpired { backup_id, at } => {
-                // Backups expire in about the order they were taken: search from the newest.
-                if let Some(r) = backups.iter_mut().rev().find(|r| r.backup.backup_id == *backup_id) {
-                    r.backup.expired_at = Some(*at);
+                // The backup log refuses to expire a backup that failed or already expired.
+                if let Some(r) = series.unexpired.remove(backup_id).and_then(|i| series.records.get_mut(i)) {
+                    r.expired_at = Some(*at);
                     r.expired_recorded = Some(position);
                 }
-                return;
             }
-        };
-        // The backup log refuses a backup id it already has, so every record is new.
-        backups.push(BackupRecord { recorded: position, expired_recorded: None, backup });
+        }
     }
 
     fn monitor(&mut self, aggregate_id: &str, position: i64, ev: &HttpMonitorEvent) {

@@ -182,6 +182,40 @@ fn an_expiry_shows_from_the_position_that_recorded_it() {
 }
 
 #[test]
+fn the_details_read_from_the_backup_log_agree_with_the_records_kept() {
+    let (_, _, _, _, vm) = ids();
+    let mut events = history();
+    let failed = BackupLogEvent::BackupFailed {
+        vm_id: vm,
+        backup_id: "b2".into(),
+        started_at: at(10),
+        finished_at: at(11),
+        error: "snapshot timed out".into(),
+    };
+    events.push(rec(10, vm, AnyEvent::BackupLog(failed)));
+    events.push(rec(11, vm, AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: at(12) })));
+    let mut catalog = Catalog::default();
+    for e in &events {
+        catalog.apply(e);
+    }
+    for position in 0..=12 {
+        let details = crate::backup_history::backups_at(vm, &events, position);
+        let records: Vec<_> = catalog.at(position).backups(vm).collect();
+        let numbers = |b: &crate::BackupView| (b.status, b.finished_at, b.size_bytes, b.expired_at);
+        assert_eq!(
+            details.iter().map(numbers).collect::<Vec<_>>(),
+            records.iter().map(|r| (r.status, r.finished_at, r.size_bytes, r.expired_at)).collect::<Vec<_>>(),
+            "as of position {position}"
+        );
+    }
+    let now = crate::backup_history::backups_at(vm, &events, i64::MAX);
+    assert_eq!(now.iter().map(|b| b.backup_id.as_str()).collect::<Vec<_>>(), vec!["b1", "b2"]);
+    assert_eq!(now[1].error.as_deref(), Some("snapshot timed out"));
+    assert_eq!(now[0].expired_at, Some(at(12)));
+    assert!(crate::backup_history::backups_at(vm, &events, 10)[0].expired_at.is_none(), "expired later");
+}
+
+#[test]
 fn folding_the_same_events_again_changes_nothing() {
     let mut once = Catalog::default();
     for e in history() {
