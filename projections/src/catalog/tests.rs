@@ -227,3 +227,21 @@ fn folding_the_same_events_again_changes_nothing() {
     }
     assert_eq!(once, twice);
 }
+
+#[test]
+fn a_snapshot_gives_back_the_same_catalog_and_garbage_gives_none() {
+    let (_, _, _, _, vm) = ids();
+    let mut catalog = Catalog::default();
+    for e in history() {
+        catalog.apply(&e);
+    }
+    catalog.apply(&rec(
+        10,
+        vm,
+        AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: at(9) }),
+    ));
+    let bytes = catalog.to_snapshot().expect("serialises");
+    assert_eq!(Catalog::from_snapshot(&bytes), Some(catalog.clone()));
+    assert_eq!(Catalog::from_snapshot(&bytes[..bytes.len() / 2]), None, "cut short");
+    assert_eq!(Catalog::from_snapshot(b"{\"position\": 1}"), None, "not deflated");
+}
