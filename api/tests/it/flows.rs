@@ -528,6 +528,23 @@ both_stores!(backup_history_pages_newest_first_and_stale_backups_judges_each_vm,
     let own = app.ok(&w.acme_token, history, json!({"v": fresh})).await;
     assert_eq!(own["backupHistory"]["totalCount"], 3, "the customer sees its own VM's backups");
 
+    // The details come from the VM's own events, each as known at the instant asked about.
+    let before_expiry = chrono::Utc::now();
+    let expire = "mutation($v: ID!, $b: String!, $at: DateTime!) { expireBackup(vmId: $v, backupId: $b, at: $at) { backupId sizeBytes expiredAt } }";
+    let expired = app.ok(BOOT, expire, json!({"v": fresh, "b": "f-1", "at": now.to_rfc3339()})).await;
+    assert_eq!(expired["expireBackup"]["backupId"], "f-1");
+    assert_eq!(expired["expireBackup"]["sizeBytes"], 1000);
+    assert!(expired["expireBackup"]["expiredAt"].is_string(), "{expired}");
+    let details =
+        "query($v: ID!, $t: DateTime) { backupHistory(vmId: $v, asOf: $t) { nodes { backupId error expiredAt } } }";
+    let today = app.ok(BOOT, details, json!({"v": fresh})).await["backupHistory"]["nodes"].clone();
+    assert_eq!(today[1], json!({"backupId": "f-2", "error": "timeout", "expiredAt": null}));
+    assert!(today[2]["expiredAt"].is_string(), "f-1 expired: {today}");
+    let then =
+        app.ok(BOOT, details, json!({"v": fresh, "t": before_expiry.to_rfc3339()})).await["backupHistory"]["nodes"]
+            .clone();
+    assert_eq!(then[2], json!({"backupId": "f-1", "error": null, "expiredAt": null}), "not expired yet then");
+
     let stale =
         "query($h: Int) { staleBackups(olderThanHours: $h) { vm { name } stale failuresLast7Days lastGoodBackupAt } }";
     let d = app.ok(BOOT, stale, json!({})).await;
