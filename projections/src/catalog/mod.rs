@@ -82,11 +82,29 @@ impl BackupRecord {
 
 /// One VM's backups in the order they were recorded, and which of them may still expire.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Decoded")]
 pub struct BackupSeries {
     pub records: Vec<BackupRecord>,
     /// Backup id → index in `records`, for successful backups not expired yet: only those
     /// can expire, and a retention policy bounds how many there are.
     unexpired: BTreeMap<String, usize>,
+}
+
+/// A series as decoded from a snapshot, before its records give back their spare room.
+#[derive(Deserialize)]
+struct Decoded {
+    records: Vec<BackupRecord>,
+    unexpired: BTreeMap<String, usize>,
+}
+
+impl From<Decoded> for BackupSeries {
+    /// JSON does not say how long an array is, so the records grew by doubling while they
+    /// were decoded: up to half their room spare, over millions of records. Shrinking each
+    /// series as soon as it is decoded lets the next one reuse that room.
+    fn from(Decoded { mut records, unexpired }: Decoded) -> Self {
+        records.shrink_to_fit();
+        BackupSeries { records, unexpired }
+    }
 }
 
 /// A monitor transition and the log position that recorded it.
