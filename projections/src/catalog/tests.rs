@@ -163,8 +163,8 @@ fn a_past_position_sees_the_entities_and_indexes_of_then() {
     assert_eq!(catalog.at(100).position(), 9, "clamped to what was folded");
 }
 
-#[test]
-fn an_expiry_shows_from_the_position_that_recorded_it() {
+/// The history, then the expiry of backup `b1` recorded at position 10.
+fn folded_with_an_expiry() -> Catalog {
     let (_, _, _, _, vm) = ids();
     let mut catalog = Catalog::default();
     for e in history() {
@@ -175,6 +175,13 @@ fn an_expiry_shows_from_the_position_that_recorded_it() {
         vm,
         AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: at(9) }),
     ));
+    catalog
+}
+
+#[test]
+fn an_expiry_shows_from_the_position_that_recorded_it() {
+    let (_, _, _, _, vm) = ids();
+    let catalog = folded_with_an_expiry();
     let expiry = |p: i64| catalog.at(p).backups(vm).map(|b| b.expired_at).collect::<Vec<_>>();
     assert_eq!(expiry(9), vec![None]);
     assert_eq!(expiry(10), vec![Some(at(9))]);
@@ -230,16 +237,7 @@ fn folding_the_same_events_again_changes_nothing() {
 
 #[test]
 fn a_snapshot_gives_back_the_same_catalog_and_garbage_gives_none() {
-    let (_, _, _, _, vm) = ids();
-    let mut catalog = Catalog::default();
-    for e in history() {
-        catalog.apply(&e);
-    }
-    catalog.apply(&rec(
-        10,
-        vm,
-        AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: at(9) }),
-    ));
+    let catalog = folded_with_an_expiry();
     let bytes = catalog.to_snapshot().expect("serialises");
     assert_eq!(Catalog::from_snapshot(&bytes), Some(catalog.clone()));
     assert_eq!(Catalog::from_snapshot(&bytes[..bytes.len() / 2]), None, "cut short");
