@@ -243,3 +243,10 @@ fn a_snapshot_gives_back_the_same_catalog_and_garbage_gives_none() {
     assert_eq!(Catalog::from_snapshot(&bytes[..bytes.len() / 2]), None, "cut short");
     assert_eq!(Catalog::from_snapshot(b"{\"position\": 1}"), None, "not deflated");
 }
+
+#[test]
+fn a_backup_record_stays_a_few_plain_numbers() {
+    // There is one per backup, millions of them: a string or a vector here would put the
+    // backup log back into memory.
+    assert!(std::mem::size_of::<BackupRecord>() <= 72, "{} bytes", std::mem::size_of::<BackupRecord>());
+}
