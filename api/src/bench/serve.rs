@@ -26,15 +26,18 @@ fn memory_mib(pid: u32) -> Option<(f64, f64)> {
 pub(super) async fn run(fixture: &FixtureDb, requests: usize) -> anyhow::Result<()> {
     let (log, url) = fixture.open().await?;
     let head = log.head().await?.position;
-    let snapshot = log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX).await?;
-    if snapshot.as_ref().is_none_or(|(p, _)| *p < head) {
+    // The newest snapshot's position and size (its bytes are not kept here).
+    let stored = async || -> anyhow::Result<Option<(i64, usize)>> {
+        let snapshot = log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX).await?;
+        Ok(snapshot.map(|(p, bytes)| (p, bytes.len())))
+    };
+    let mut snapshot = stored().await?;
+    if snapshot.is_none_or(|(p, _)| p < head) {
         eprintln!("storing a snapshot at the head first, as a running primary would have");
         replay::rebuild::rebuild_and_swap(&log, |_, _| {}).await?;
+        snapshot = stored().await?;
     }
-    let snapshot_mib = log
-        .snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX)
-        .await?
-        .map_or(0.0, |(_, b)| b.len() as f64 / 1048576.0);
+    let snapshot_mib = snapshot.map_or(0.0, |(_, len)| len as f64 / 1048576.0);
     let (first_instant, last_instant) = (
         log.read_after(0, 1).await?.first().map(|e| e.recorded_at).context("an empty fixture")?,
         log.head().await?.recorded_at.context("an empty fixture")?,
