@@ -7,13 +7,21 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    transparent,
-    bound(serialize = "K: Serialize, T: Serialize", deserialize = "K: Ord + Deserialize<'de>, T: Deserialize<'de>")
-)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent, bound(serialize = "K: Serialize, T: Serialize"))]
 pub struct Versions<K, T> {
     by_id: BTreeMap<K, Vec<(i64, T)>>,
+}
+
+impl<'de, K: Ord + Deserialize<'de>, T: Deserialize<'de>> Deserialize<'de> for Versions<K, T> {
+    /// JSON does not say how long an array is, so each entity's versions grew by doubling
+    /// while they were decoded (room for four at least); most entities have one or two.
+    /// Their spare room is given back at once, for what is decoded next to reuse.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut by_id = BTreeMap::<K, Vec<(i64, T)>>::deserialize(deserializer)?;
+        by_id.values_mut().for_each(Vec::shrink_to_fit);
+        Ok(Versions { by_id })
+    }
 }
 
 impl<K, T> Default for Versions<K, T> {
