@@ -226,8 +226,13 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
 
 /// The process's peak resident memory, from the kernel.
 fn peak_memory_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    memory_mib("self", "VmHWM:")
+}
+
+/// One memory figure (`VmRSS:`, `VmHWM:`) of a process (`self` or a pid), in MiB, from the kernel.
+fn memory_mib(process: &str, key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

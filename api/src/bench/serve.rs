@@ -9,18 +9,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
 
-use super::FixtureDb;
 use super::report::figure;
+use super::{Figures, FixtureDb};
 
 const TOKEN: &str = "bench-serve-token";
 
-/// The resident and peak memory of a process, in MiB, from the kernel.
+/// The resident and peak memory of a process, in MiB.
 fn memory_mib(pid: u32) -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib = |key: &str| -> Option<f64> {
-        status.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
-    };
-    Some((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
+    let pid = pid.to_string();
+    Some((super::memory_mib(&pid, "VmRSS:")?, super::memory_mib(&pid, "VmHWM:")?))
 }
 
 pub(super) async fn run(fixture: &FixtureDb, requests: usize) -> anyhow::Result<()> {
@@ -104,7 +101,7 @@ pub(super) async fn run(fixture: &FixtureDb, requests: usize) -> anyhow::Result<
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let overview = "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { vmCount vms { name lastGoodBackupAt } backupHealth { stale } } }";
     let backups = "query($id: ID!, $t: DateTime) { backupHistory(vmId: $id, first: 50, asOf: $t) { totalCount nodes { backupId status finishedAt expiredAt } } }";
-    let mut times = vec![];
+    let (mut times, asking) = (vec![], Instant::now());
     for i in 0..requests {
         let at = (i % 2 == 0).then(|| first_instant + chrono::Duration::seconds(rng.random_range(0..span)));
         let (query, id) = match i % 4 {
@@ -118,8 +115,8 @@ pub(super) async fn run(fixture: &FixtureDb, requests: usize) -> anyhow::Result<
     }
     let (rss, peak) = memory_mib(pid).context("reading the server's memory")?;
     drop(child);
-    times.sort();
-    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1e3;
+    let pages = Figures::new("pages", 1, asking.elapsed(), times);
+    let (p50, p99) = (pages.p50.as_secs_f64() * 1e3, pages.p99.as_secs_f64() * 1e3);
 
     out!("directory bench serve: `directory serve --read-only` over {head} events, PostgreSQL");
     out!("{:<52} {:>10}", "figure", "value");
@@ -129,14 +126,14 @@ pub(super) async fn run(fixture: &FixtureDb, requests: usize) -> anyhow::Result<
     out!("{:<52} {:>10.0}", format!("resident memory after {requests} requests, MiB"), rss);
     out!("{:<52} {:>10.0}", "peak resident memory, MiB", peak);
     out!("{:<52} {:>10.1}", "peak memory per 1,000 events, KiB", peak * 1024.0 / head as f64 * 1000.0);
-    out!("{:<52} {:>6.2} / {:.2}", "overview and backup history over HTTP, p50 / p99 ms", p(0.5), p(0.99));
+    out!("{:<52} {:>6.2} / {:.2}", "overview and backup history over HTTP, p50 / p99 ms", p50, p99);
     figure("serve", "events", head);
     figure("serve", "snapshot_mib", snapshot_mib);
     figure("serve", "ready_seconds", ready);
     figure("serve", "rss_ready_mib", rss_ready);
     figure("serve", "rss_mib", rss);
     figure("serve", "peak_mib", peak);
-    figure("serve", "requests_p50_ms", p(0.5));
-    figure("serve", "requests_p99_ms", p(0.99));
+    figure("serve", "requests_p50_ms", p50);
+    figure("serve", "requests_p99_ms", p99);
     Ok(())
 }
