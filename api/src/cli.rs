@@ -287,7 +287,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             let (catalog, _) = replay::rebuild::rebuild(&log, |_, _| {}).await?;
-            match replay::audit::verify_invoices(&catalog) {
+            match replay::audit::verify_invoices(&log, &catalog).await? {
                 Ok(n) => {
                     println!("issued documents verified: {n} recomputed from the log and matching");
                     Ok(())

@@ -2,10 +2,10 @@
 
 use std::sync::{Arc, RwLockReadGuard};
 
-use cqrs_es::Aggregate;
-use domain::backup_log::BackupLog;
-use domain::{Instant, VmId};
-use projections::{BackupView, Catalog, Projector, Recorded};
+use domain::invoice::InvoiceContent;
+use domain::{CustomerId, Instant, Period, VmId};
+use projections::catalog::{Backups, InLog};
+use projections::{BackupView, Catalog, Projector};
 use store::EventLog;
 
 use crate::clock::Clock;
@@ -56,30 +56,49 @@ impl AppState {
         self.bus.projector.read()
     }
 
-    /// The VM's backups as known at `position`, every detail included, read from the VM's
-    /// own events (an index range, not the whole log): the catalog keeps only their numbers.
+    /// The VM's backups with every detail as they were known at `position`, read from its log.
     pub async fn backups_of(&self, vm: VmId, position: i64) -> Result<Vec<BackupView>, ApiError> {
-        const PAGE: u32 = 1_000;
-        let id = vm.to_string();
-        let (mut events, mut after) = (vec![], 0);
-        loop {
-            let page = self.bus.log.history(&id, after, PAGE).await.map_err(ApiError::store)?;
-            for stored in page.iter().take_while(|e| e.position <= position) {
-                if stored.aggregate_type != BackupLog::TYPE {
-                    continue;
-                }
-                match Recorded::decode(stored) {
-                    Ok(r) => events.push(r),
-                    // As the catalog does: skipped, and logged there already.
-                    Err(_) => continue,
-                }
-            }
-            match page.last() {
-                Some(last) if page.len() == PAGE as usize && last.position < position => after = last.position,
-                _ => break,
+        replay::backup_log::backups_at(&self.bus.log, vm, position).await.map_err(ApiError::store)
+    }
+
+    /// What the catalog answers for the VM's backups at `position` from `since` on, read
+    /// from its log when the catalog no longer keeps them ([`projections::catalog::InLog`]).
+    pub async fn backups(&self, vm: VmId, position: i64, since: Instant) -> Result<Backups, ApiError> {
+        let kept = self.catalog().at(position).backups(vm, since);
+        match kept {
+            Ok(backups) => Ok(backups),
+            Err(InLog) => {
+                let views = self.backups_of(vm, position).await?;
+                Ok(Backups::of(views.iter().map(BackupView::record), since, None))
             }
         }
-        Ok(projections::backup_history::backups_at(vm, &events, position))
+    }
+
+    /// What the customer owes for the period as of `position` (live when `None`), by the
+    /// billing rules; backups the catalog no longer keeps are read from the log.
+    pub async fn invoice_content(
+        &self,
+        position: Option<i64>,
+        customer: CustomerId,
+        period: Period,
+    ) -> Result<Option<InvoiceContent>, ApiError> {
+        use projections::billing::{FromLog, NeedsLog, compute};
+        let (first, position) = {
+            let catalog = self.catalog();
+            let at = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
+            (compute(at, customer, period, &FromLog::new()), at.position())
+        };
+        match first {
+            Ok(content) => Ok(content),
+            Err(NeedsLog(vms)) => {
+                let read = replay::backup_log::backups(&self.bus.log, &vms, position, period.start())
+                    .await
+                    .map_err(ApiError::store)?;
+                compute(self.catalog().at(position), customer, period, &read).map_err(|NeedsLog(vms)| {
+                    ApiError::Unavailable(format!("the backups of {} VMs could not be read; try again", vms.len()))
+                })
+            }
+        }
     }
 
     /// The log position of what was recorded up to `at`, once the catalog has folded it.

@@ -1,11 +1,15 @@
 //! One VM's backups with every detail its backup log recorded, folded from that VM's own
 //! events when someone asks for them. The catalog keeps only the few numbers of each
 //! backup that billing and backup health need at any position (see
-//! [`crate::catalog::BackupRecord`]): backups are most of a hosting company's events, and
-//! keeping their ids, tags and errors in memory made memory grow with the log.
+//! [`crate::catalog::BackupRecord`]), and only those that may still matter: backups are
+//! most of a hosting company's events, and keeping them all made memory grow with the log.
+//! Questions the catalog can no longer answer ([`crate::catalog::InLog`]) are answered
+//! from this fold with [`backups`].
 
 use domain::backup_log::{BackupLogEvent, BackupStatus};
 use domain::{AnyEvent, Instant, VmId};
+
+use crate::catalog::{BackupRecord, Backups};
 use serde::{Deserialize, Serialize};
 
 use crate::Recorded;
@@ -22,6 +26,29 @@ pub struct BackupView {
     pub tags: Vec<String>,
     pub error: Option<String>,
     pub expired_at: Option<Instant>,
+    /// The positions that recorded it and its expiry.
+    pub recorded: i64,
+    pub expired_recorded: Option<i64>,
+}
+
+impl BackupView {
+    /// What the catalog keeps of it.
+    pub fn record(&self) -> BackupRecord {
+        BackupRecord {
+            recorded: self.recorded,
+            expired_recorded: self.expired_recorded,
+            status: self.status,
+            finished_at: self.finished_at,
+            size_bytes: self.size_bytes,
+            expired_at: self.expired_at,
+        }
+    }
+}
+
+/// The VM's backups as known at `position` that matter from `since` on: what
+/// [`crate::catalog::At::backups`] answers when the catalog still keeps them.
+pub fn backups(vm: VmId, events: &[Recorded], position: i64, since: Instant) -> Backups {
+    Backups::of(backups_at(vm, events, position).iter().map(BackupView::record), since, None)
 }
 
 /// The VM's backups as they were known at `position`, in the order they were recorded.
@@ -44,6 +71,8 @@ pub fn backups_at(vm: VmId, events: &[Recorded], position: i64) -> Vec<BackupVie
             tags: vec![],
             error: None,
             expired_at: None,
+            recorded: e.position,
+            expired_recorded: None,
         };
         match ev {
             BackupLogEvent::BackupSucceeded { backup_id, started_at, finished_at, size_bytes, tags, .. } => backups
@@ -62,6 +91,7 @@ pub fn backups_at(vm: VmId, events: &[Recorded], position: i64) -> Vec<BackupVie
                 // Backups expire in about the order they were taken: search from the newest.
                 if let Some(b) = backups.iter_mut().rev().find(|b| b.backup_id == *backup_id) {
                     b.expired_at = Some(*at);
+                    b.expired_recorded = Some(e.position);
                 }
             }
         }

@@ -19,7 +19,7 @@ use domain::vm::{Resources, Vm};
 use domain::{CustomerId, Instant, Period, ProjectId, VmId};
 use rust_decimal::Decimal;
 
-use crate::catalog::{At, PriceListRecord};
+use crate::catalog::{At, Backups, InLog, PriceListRecord};
 
 pub const VAT_DE: Decimal = Decimal::from_parts(19, 0, 0, false, 2);
 pub const REVERSE_CHARGE: &str = "Reverse charge";
@@ -50,7 +50,16 @@ struct Context<'a> {
     period: Period,
     span: Span,
     lists: Vec<&'a PriceListRecord>,
+    from_log: &'a FromLog,
 }
+
+/// Backups read from the VMs' own logs, at the view's position and from the period's
+/// start, for the VMs whose backups the catalog no longer keeps ([`NeedsLog`]).
+pub type FromLog = BTreeMap<VmId, Backups>;
+
+/// The VMs whose backups [`compute`] needs read from their logs first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeedsLog(pub Vec<VmId>);
 
 impl<'a> Context<'a> {
     fn price_at(&self, t: Instant) -> Option<&'a PriceListRecord> {
@@ -161,21 +170,34 @@ fn vm_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectId, V
 
 const GB: i64 = 1_000_000_000;
 
-fn backup_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>) {
+fn backup_lines(
+    cx: &Context<'_>,
+    id: VmId,
+    vm: &Vm,
+    out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>,
+) -> Result<(), InLog> {
     let Some(project) =
         vm.timeline.iter().rev().find(|c| c.from < cx.span.1).or(vm.timeline.first()).map(|c| c.project_id)
     else {
-        return;
+        return Ok(());
+    };
+    let read;
+    let backups = match cx.at.backups(id, cx.span.0) {
+        Ok(kept) => {
+            read = kept;
+            &read
+        }
+        Err(InLog) => cx.from_log.get(&id).ok_or(InLog)?,
     };
     // As known at the view's position: an expiry recorded later is not counted.
-    let records: Vec<_> = cx
-        .at
-        .backups(id)
+    let records: Vec<_> = backups
+        .records
+        .iter()
         .filter(|r| r.status == BackupStatus::Succeeded)
         .filter_map(|r| overlap((r.finished_at, r.expired_at.unwrap_or(cx.span.1)), cx.span).map(|held| (r, held)))
         .collect();
     if records.is_empty() {
-        return;
+        return Ok(());
     }
     for seg in segments(cx.span, cx.price_cuts()) {
         let Some(list) = cx.price_at(seg.0) else { continue };
@@ -206,6 +228,7 @@ fn backup_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectI
             provenance: provenance(positions),
         });
     }
+    Ok(())
 }
 
 fn monitor_lines(cx: &Context<'_>, project: ProjectId, out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>) {
@@ -288,16 +311,29 @@ fn vms_of(at: At<'_>, customer: CustomerId) -> BTreeSet<VmId> {
     at.projects_of(customer).flat_map(|p| at.vms_ever_in(p)).collect()
 }
 
-/// What the customer owes for the period, as the view shows the log; none for an unknown customer.
-pub fn compute(at: At<'_>, customer: CustomerId, period: Period) -> Option<InvoiceContent> {
-    let c = at.customer(&customer)?;
-    let cx = Context { at, period, span: (period.start(), period.end()), lists: at.price_lists() };
+/// What the customer owes for the period, as the view shows the log; none for an unknown
+/// customer. [`NeedsLog`] names the VMs whose backups must be read from their logs into
+/// `from_log` (at the view's position, from the period's start) before it can answer.
+pub fn compute(
+    at: At<'_>,
+    customer: CustomerId,
+    period: Period,
+    from_log: &FromLog,
+) -> Result<Option<InvoiceContent>, NeedsLog> {
+    let Some(c) = at.customer(&customer) else { return Ok(None) };
+    let cx = Context { at, period, span: (period.start(), period.end()), lists: at.price_lists(), from_log };
     let mut lines: BTreeMap<ProjectId, Vec<InvoiceLine>> = BTreeMap::new();
+    let mut needs_log = vec![];
     for id in vms_of(at, customer) {
         if let Some(vm) = at.vm(&id) {
             vm_lines(&cx, id, vm, &mut lines);
-            backup_lines(&cx, id, vm, &mut lines);
+            if backup_lines(&cx, id, vm, &mut lines).is_err() {
+                needs_log.push(id);
+            }
         }
+    }
+    if !needs_log.is_empty() {
+        return Err(NeedsLog(needs_log));
     }
     for p in at.projects_of(customer) {
         monitor_lines(&cx, p, &mut lines);
@@ -319,7 +355,7 @@ pub fn compute(at: At<'_>, customer: CustomerId, period: Period) -> Option<Invoi
     let net: Decimal = groups.iter().map(|g| g.subtotal).sum();
     let (vat_rate, note) = vat(&c.country, c.vat_id.as_deref());
     let vat = cents(net * vat_rate);
-    Some(InvoiceContent {
+    Ok(Some(InvoiceContent {
         computed_at: at.position(),
         customer_id: customer,
         recipient: Recipient {
@@ -337,7 +373,7 @@ pub fn compute(at: At<'_>, customer: CustomerId, period: Period) -> Option<Invoi
         gross: net + vat,
         note,
         changes: changes(&cx, customer),
-    })
+    }))
 }
 
 /// What changed in the period, against the month before: VMs new, resized, moved and
@@ -499,7 +535,7 @@ mod tests {
             HttpMonitorEvent::HttpMonitorResumed { at: utc(3, 21, 0) },
         ];
         let (catalog, c) = catalog("DE", None, &paused);
-        let bill = compute(catalog.live(), c, "2026-03".parse().unwrap()).unwrap();
+        let bill = compute(catalog.live(), c, "2026-03".parse().unwrap(), &FromLog::new()).unwrap().unwrap();
         let lines = &bill.groups[0].lines;
         let spans: Vec<_> = lines.iter().map(|l| (l.from, l.to, l.amount)).collect();
         // March has 743 h: 3.10 € × 240 h / 743 h, and 3.10 € × 262 h / 743 h.
@@ -520,15 +556,15 @@ mod tests {
         assert_eq!(vat("US", None), (Decimal::ZERO, None));
         assert_eq!(vat("CH", Some("CHE1")), (Decimal::ZERO, None));
         let (catalog, c) = catalog("US", None, &[]);
-        let bill = compute(catalog.live(), c, "2026-03".parse().unwrap()).unwrap();
+        let bill = compute(catalog.live(), c, "2026-03".parse().unwrap(), &FromLog::new()).unwrap().unwrap();
         assert_eq!((bill.vat_rate, bill.vat, bill.gross), (Decimal::ZERO, Decimal::ZERO, bill.net));
     }
 
     #[test]
     fn nothing_is_billed_before_a_customer_existed() {
         let (catalog, c) = catalog("DE", None, &[]);
-        assert!(compute(catalog.at(0), c, "2026-03".parse().unwrap()).is_none());
-        let bill = compute(catalog.live(), c, "2025-12".parse().unwrap()).unwrap();
+        assert_eq!(compute(catalog.at(0), c, "2026-03".parse().unwrap(), &FromLog::new()), Ok(None));
+        let bill = compute(catalog.live(), c, "2025-12".parse().unwrap(), &FromLog::new()).unwrap().unwrap();
         assert!(bill.groups.is_empty() && bill.net.is_zero(), "no price list, no monitor then");
     }
 }

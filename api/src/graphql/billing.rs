@@ -244,8 +244,8 @@ impl BillingQuery {
         if !who.can_read_customer(customer) {
             return Ok(None);
         }
-        let catalog = app(ctx).catalog();
-        Ok(projections::billing::compute(catalog.live(), customer, period).map(|c| InvoicePreview {
+        let content = app(ctx).invoice_content(None, customer, period).await?;
+        Ok(content.map(|c| InvoicePreview {
             customer_id: ID(customer.to_string()),
             period: c.period.to_string(),
             net: Decimal(c.net),
@@ -264,23 +264,28 @@ impl BillingQuery {
         let who = principal(ctx)?;
         who.require(&[Staff::Billing, Staff::Auditor])?;
         let period = self::period(&period)?;
-        let catalog = app(ctx).catalog();
-        let at = catalog.live();
-        Ok(valid_invoices(at, period)
-            .into_iter()
-            .filter_map(|(id, x)| {
-                let issued = x.content?;
-                let recomputed = projections::billing::compute(at, issued.customer_id, period)
-                    .map_or(rust_decimal::Decimal::ZERO, |c| c.net);
-                Some(DriftEntry {
-                    invoice_id: ID(id.to_string()),
-                    customer_id: ID(issued.customer_id.to_string()),
-                    issued_net: Decimal(issued.net),
-                    recomputed_net: Decimal(recomputed),
-                    difference: Decimal(recomputed - issued.net),
-                })
-            })
-            .collect())
+        let (position, issued) = {
+            let catalog = app(ctx).catalog();
+            let at = catalog.live();
+            let issued: Vec<_> =
+                valid_invoices(at, period).into_iter().filter_map(|(id, x)| Some((id, x.content?))).collect();
+            (at.position(), issued)
+        };
+        let mut drift = vec![];
+        for (id, issued) in issued {
+            let recomputed = app(ctx)
+                .invoice_content(Some(position), issued.customer_id, period)
+                .await?
+                .map_or(rust_decimal::Decimal::ZERO, |c| c.net);
+            drift.push(DriftEntry {
+                invoice_id: ID(id.to_string()),
+                customer_id: ID(issued.customer_id.to_string()),
+                issued_net: Decimal(issued.net),
+                recomputed_net: Decimal(recomputed),
+                difference: Decimal(recomputed - issued.net),
+            });
+        }
+        Ok(drift)
     }
 }
 

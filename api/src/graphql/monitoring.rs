@@ -6,13 +6,15 @@ use chrono::{DateTime, Utc};
 use domain::http_monitor::{self as monitor, Hop, HttpMonitor, MonitorChanges, MonitorCommand, MonitorSpec, Observed};
 use domain::maintenance_window::{self as maintenance, MaintenanceCommand, MaintenanceWindow};
 use domain::person::StaffRole as Staff;
-use domain::{CustomerId, MaintenanceId, MonitorId, ProjectId};
+use domain::vm::Vm;
+use domain::{CustomerId, MaintenanceId, MonitorId, ProjectId, VmId};
 use projections::At;
+use projections::catalog::InLog;
 use serde::Serialize;
 use serde_json::json;
 
 use super::mutation::{may_manage, new_or, parsed, visible_project};
-use super::query::backup_health;
+use super::query::{backup_health, resolve_health};
 use super::types::{PersonNode, ProjectNode, VmBackupHealth, VmNode};
 use super::{View, app, as_of_instant, parse_id, principal, view};
 use crate::auth::Principal;
@@ -177,7 +179,10 @@ pub fn monitors_of(at: At<'_>, project: ProjectId) -> Vec<MonitorNode> {
     nodes
 }
 
-fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option<InfrastructureOverview> {
+/// The overview as the view shows it, with its backup health still to resolve.
+type Pending = (InfrastructureOverview, Vec<(VmId, Vm, Result<VmBackupHealth, InLog>)>);
+
+fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option<Pending> {
     let project = at.project(&id)?;
     let mut vms: Vec<VmNode> = at
         .vms_in(id)
@@ -190,7 +195,10 @@ fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option
             as i32
     };
     let (total_cpu, total_ram_gb, total_disk_gb) = (total(|r| r.cpu), total(|r| r.ram_gb), total(|r| r.disk_gb));
-    let backup_health = vms.iter().filter_map(|v| at.vm(&v.id).map(|x| backup_health(at, v.id, x, now, 26))).collect();
+    let backup_health = vms
+        .iter()
+        .filter_map(|v| at.vm(&v.id).map(|x| (v.id, x.clone(), backup_health(at, v.id, x, now, HOURS))))
+        .collect();
     let mut access: Vec<PersonNode> = project
         .customer_id
         .into_iter()
@@ -206,19 +214,23 @@ fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option
         .filter(|w| w.1.cancelled_at.is_none() && w.1.end > now)
         .collect();
     upcoming_maintenance.sort_by(|a, b| a.1.start.cmp(&b.1.start).then(a.0.cmp(&b.0)));
-    Some(InfrastructureOverview {
+    let overview = InfrastructureOverview {
         project: ProjectNode(id, project.clone(), view),
         vm_count: vms.len() as i32,
         total_cpu,
         total_ram_gb,
         total_disk_gb,
         monitors: monitors_of(at, id),
-        backup_health,
+        backup_health: vec![],
         access,
         upcoming_maintenance,
         vms,
-    })
+    };
+    Some((overview, backup_health))
 }
+
+/// Hours without a good backup after which the overview calls a VM's backups stale.
+const HOURS: i32 = 26;
 
 #[derive(Default)]
 pub struct MonitoringQuery;
@@ -237,10 +249,13 @@ impl MonitoringQuery {
         let id: ProjectId = parse_id(&project_id, "projectId")?;
         let view = view(ctx, as_of).await?;
         let now = as_of_instant(ctx, as_of).unwrap_or_else(|| app(ctx).now());
-        Ok(view.with(app(ctx), |at| {
+        let found = view.with(app(ctx), |at| {
             let visible = at.customer_of_project(id).is_some_and(|c| who.can_read_customer(c));
-            if visible { overview(at, view, id, now) } else { None }
-        }))
+            visible.then(|| overview(at, view, id, now).map(|o| (o, at.position()))).flatten()
+        });
+        let Some(((mut overview, pending), position)) = found else { return Ok(None) };
+        overview.backup_health = resolve_health(app(ctx), position, now, HOURS, pending).await?;
+        Ok(Some(overview))
     }
 
     /// One monitor; with `asOf`, as recorded at that instant.

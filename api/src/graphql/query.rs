@@ -4,6 +4,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use domain::{CustomerId, PersonId, ProjectId, VmId};
+use projections::catalog::{Backups, InLog};
 
 use super::scalars::Long;
 use super::search;
@@ -14,6 +15,7 @@ use super::types::{
 use super::{app, as_of_instant, page_size, parse_id, principal, view};
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Default)]
 pub struct CoreQuery;
@@ -174,21 +176,22 @@ impl CoreQuery {
         }
         let now = as_of_instant(ctx, as_of).unwrap_or_else(|| app(ctx).now());
         let view = view(ctx, as_of).await?;
-        Ok(view.with(app(ctx), |at| {
-            let mut stale: Vec<VmBackupHealth> = at
+        let (position, pending) = view.with(app(ctx), |at| {
+            let pending: Vec<_> = at
                 .vms()
                 .filter(|(_, v)| v.customer_id.is_some_and(|c| who.can_read_customer(c)))
                 .filter(|(_, v)| {
                     v.provisioned_at().is_some_and(|p| p <= now) && v.decommissioned_at.is_none_or(|d| d > now)
                 })
-                .map(|(id, v)| backup_health(at, *id, v, now, hours))
-                .filter(|h| h.stale)
+                .map(|(id, v)| (*id, v.clone(), backup_health(at, *id, v, now, hours)))
+                .filter(|(_, _, h)| !matches!(h, Ok(h) if !h.stale))
                 .collect();
-            stale.sort_by(|a, b| {
-                a.last_good_backup_at.cmp(&b.last_good_backup_at).then(a.vm.vm.name.cmp(&b.vm.vm.name))
-            });
-            stale
-        }))
+            (at.position(), pending)
+        });
+        let mut stale: Vec<VmBackupHealth> =
+            resolve_health(app(ctx), position, now, hours, pending).await?.into_iter().filter(|h| h.stale).collect();
+        stale.sort_by(|a, b| a.last_good_backup_at.cmp(&b.last_good_backup_at).then(a.vm.vm.name.cmp(&b.vm.vm.name)));
+        Ok(stale)
     }
 
     /// Every event of one entity, oldest first, with who caused it and why. `after` is the
@@ -262,24 +265,54 @@ pub(super) fn backup_health(
     vm: &domain::vm::Vm,
     now: DateTime<Utc>,
     hours: i32,
+) -> Result<VmBackupHealth, InLog> {
+    let backups = at.backups(id, now - WEEK)?;
+    Ok(health(id, vm.clone(), at.position(), &backups, now, hours))
+}
+
+const WEEK: chrono::Duration = chrono::Duration::days(7);
+
+fn health(
+    id: VmId,
+    vm: domain::vm::Vm,
+    position: i64,
+    backups: &Backups,
+    now: DateTime<Utc>,
+    hours: i32,
 ) -> VmBackupHealth {
     use domain::backup_log::BackupStatus;
-    let done = at.backups(id).filter(|b| b.finished_at <= now);
-    let (mut last_good, mut failures) = (None, 0);
-    for b in done {
-        match b.status {
-            BackupStatus::Succeeded => last_good = last_good.max(Some(b.finished_at)),
-            BackupStatus::Failed if b.finished_at > now - chrono::Duration::days(7) => failures += 1,
-            BackupStatus::Failed => {}
-        }
-    }
+    let last_good = backups.last_good(now);
+    let failures = backups
+        .records
+        .iter()
+        .filter(|b| b.status == BackupStatus::Failed && b.finished_at > now - WEEK && b.finished_at <= now)
+        .count();
     let stale = last_good.is_none_or(|t| t < now - chrono::Duration::hours(hours.into()));
     VmBackupHealth {
-        vm: VmNode { id, vm: vm.clone(), last_good_backup_at: last_good },
+        vm: VmNode::with_last_good(id, vm, position, last_good),
         last_good_backup_at: last_good,
-        failures_last7_days: failures,
+        failures_last7_days: failures as i32,
         stale,
     }
+}
+
+/// The VMs' backup health at `now` as of `position`, reading from their backup logs what
+/// the catalog no longer keeps (`pending` as [`backup_health`] left it).
+pub(super) async fn resolve_health(
+    app: &AppState,
+    position: i64,
+    now: DateTime<Utc>,
+    hours: i32,
+    pending: Vec<(VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)>,
+) -> Result<Vec<VmBackupHealth>, ApiError> {
+    let mut healths = Vec::with_capacity(pending.len());
+    for (id, vm, known) in pending {
+        healths.push(match known {
+            Ok(h) => h,
+            Err(InLog) => health(id, vm, position, &app.backups(id, position, now - WEEK).await?, now, hours),
+        });
+    }
+    Ok(healths)
 }
 
 /// The customer an entity id belongs to, whatever kind of entity it is.

@@ -10,9 +10,11 @@ use domain::vm::Vm;
 use domain::{CustomerId, PersonId, ProjectId, SshKeyId, VmId};
 use projections::At;
 use projections::BackupView;
+use projections::catalog::InLog;
 
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::{View, app};
+use crate::error::ApiError;
 
 fn id(x: impl ToString) -> ID {
     ID(x.to_string())
@@ -204,12 +206,19 @@ impl ProjectNode {
 pub struct VmNode {
     pub id: VmId,
     pub vm: Vm,
-    pub last_good_backup_at: Option<DateTime<Utc>>,
+    /// The view's position, for reading the VM's backup log if need be.
+    position: i64,
+    last_good_backup_at: Result<Option<DateTime<Utc>>, InLog>,
 }
 
 impl VmNode {
     pub fn new(id: VmId, vm: Vm, at: At<'_>) -> VmNode {
-        VmNode { id, last_good_backup_at: at.last_good_backup(id), vm }
+        VmNode { id, position: at.position(), last_good_backup_at: at.last_good_backup(id), vm }
+    }
+
+    /// A node whose latest good backup is already known.
+    pub fn with_last_good(id: VmId, vm: Vm, position: i64, last_good: Option<DateTime<Utc>>) -> VmNode {
+        VmNode { id, vm, position, last_good_backup_at: Ok(last_good) }
     }
 }
 
@@ -242,8 +251,14 @@ impl VmNode {
     async fn decommissioned_at(&self) -> Option<DateTime<Utc>> {
         self.vm.decommissioned_at
     }
-    async fn last_good_backup_at(&self) -> Option<DateTime<Utc>> {
-        self.last_good_backup_at
+    async fn last_good_backup_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, ApiError> {
+        match self.last_good_backup_at {
+            Ok(known) => Ok(known),
+            Err(InLog) => {
+                let backups = app(ctx).backups(self.id, self.position, DateTime::<Utc>::MAX_UTC).await?;
+                Ok(backups.last_good(DateTime::<Utc>::MAX_UTC))
+            }
+        }
     }
     /// Every configuration by effective time, oldest first.
     async fn configurations(&self) -> Vec<VmConfiguration> {

@@ -394,7 +394,7 @@ both_stores!(replay_verify_recomputes_every_issued_document, async |app: &TestAp
     let later = json!({"i": {"projectId": w.acme_root, "name": "late", "location": "fsn1", "cpu": 1, "ramGb": 1, "diskGb": 10, "effectiveAt": "2026-03-02T00:00:00Z"}});
     app.ok(BOOT, PROVISION, later).await;
     let (catalog, _) = replay::rebuild::rebuild(&app.state.bus.log, |_, _| {}).await.unwrap();
-    assert_eq!(replay::audit::verify_invoices(&catalog), Ok(3));
+    assert_eq!(replay::audit::verify_invoices(&app.state.bus.log, &catalog).await.unwrap(), Ok(3));
 
     // A document whose content the rules do not give (a bug, or a hand-written row) is named.
     use cqrs_es::DomainEvent;
@@ -434,8 +434,66 @@ both_stores!(replay_verify_recomputes_every_issued_document, async |app: &TestAp
         .collect();
     assert!(matches!(app.state.bus.log.append_atomic(events).await.unwrap(), store::Atomic::Appended(_)));
     let (catalog, _) = replay::rebuild::rebuild(&app.state.bus.log, |_, _| {}).await.unwrap();
-    let bad = replay::audit::verify_invoices(&catalog).unwrap_err();
+    let bad = replay::audit::verify_invoices(&app.state.bus.log, &catalog).await.unwrap().unwrap_err();
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0].number, "RE-2026-99999");
     assert!(bad[0].reason.contains("recomputed at position"), "{}", bad[0]);
+});
+
+both_stores!(backups_that_ended_long_ago_are_billed_and_shown_from_the_vms_log, async |app: &TestApp| {
+    let w = world(app).await;
+    let billing = staff(app, "Bea", "BILLING").await;
+    prices(app, &billing).await;
+    let vm = march(app, &w.acme_root).await;
+    let preview = "query($c: ID!, $p: String!) { billingPreview(customerId: $c, period: $p) { net projects { lines { component units amount } } } }";
+    let backup_line = |d: &Value| {
+        let lines = d["billingPreview"]["projects"][0]["lines"].as_array().unwrap().clone();
+        lines.into_iter().find(|l| l["component"] == "Backup GB").unwrap()
+    };
+    // 10 GB from 10 March 00:00 to the end of March (22:00 UTC): 526 of 743 hours.
+    let held = app.ok(&w.acme_token, preview, json!({"c": w.acme, "p": "2026-03"})).await;
+    assert_eq!(
+        (backup_line(&held)["units"].clone(), backup_line(&held)["amount"].clone()),
+        (json!("7.079408"), json!("0.14"))
+    );
+
+    let before_expiry = chrono::Utc::now();
+    let expire =
+        "mutation($v: ID!) { expireBackup(vmId: $v, backupId: \"b-1\", at: \"2026-03-20T00:00:00Z\") { expiredAt } }";
+    app.ok(BOOT, expire, json!({"v": vm})).await;
+    {
+        // It ended in March, recorded months later: settled at once, out of memory.
+        let catalog = app.state.catalog();
+        let series = &catalog.backups[&vm.parse().unwrap()];
+        assert!(series.records.is_empty() && series.settled.through == catalog.position, "{series:?}");
+    }
+    // March is billed from the VM's log: 240 of 743 hours.
+    let read = app.ok(&w.acme_token, preview, json!({"c": w.acme, "p": "2026-03"})).await;
+    assert_eq!(
+        (backup_line(&read)["units"].clone(), backup_line(&read)["amount"].clone()),
+        (json!("3.230148"), json!("0.06"))
+    );
+    let run = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
+    assert_eq!(run[0]["net"], read["billingPreview"]["net"], "the run bills what the preview showed");
+    let drift = app.ok(&billing, DRIFT, json!({"p": "2026-03"})).await["billingDrift"].clone();
+    assert_eq!(drift[0]["difference"], "0.00", "{drift}");
+    let (catalog, _) = replay::rebuild::rebuild(&app.state.bus.log, |_, _| {}).await.unwrap();
+    assert_eq!(replay::audit::verify_invoices(&app.state.bus.log, &catalog).await.unwrap(), Ok(1));
+
+    // The latest good backup: from what memory remembers now, from the log before the expiry.
+    let last_good = "query($v: ID!, $t: DateTime) { vm(id: $v, asOf: $t) { lastGoodBackupAt } }";
+    for t in [None, Some(before_expiry.to_rfc3339())] {
+        let d = app.ok(BOOT, last_good, json!({"v": vm, "t": t})).await;
+        assert_eq!(d["vm"]["lastGoodBackupAt"], "2026-03-10T00:00:00+00:00", "as of {t:?}");
+    }
+    let overview = "query($p: ID!, $t: DateTime) { infrastructureOverview(projectId: $p, asOf: $t) { vms { lastGoodBackupAt } backupHealth { lastGoodBackupAt stale failuresLast7Days } } }";
+    let then = app.ok(BOOT, overview, json!({"p": w.acme_root, "t": before_expiry.to_rfc3339()})).await;
+    let health = &then["infrastructureOverview"]["backupHealth"][0];
+    assert_eq!(
+        (health["lastGoodBackupAt"].clone(), health["stale"].clone()),
+        (json!("2026-03-10T00:00:00+00:00"), json!(true))
+    );
+    let stale = "query($t: DateTime) { staleBackups(asOf: $t) { vm { name lastGoodBackupAt } lastGoodBackupAt } }";
+    let d = app.ok(BOOT, stale, json!({"t": before_expiry.to_rfc3339()})).await["staleBackups"].clone();
+    assert_eq!(d[0]["vm"]["lastGoodBackupAt"], "2026-03-10T00:00:00+00:00", "{d}");
 });

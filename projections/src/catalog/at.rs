@@ -17,7 +17,7 @@ use domain::{
 };
 use serde::Serialize;
 
-use super::{BackupRecord, Catalog, PriceListRecord};
+use super::{Backups, Catalog, InLog, PriceListRecord};
 
 #[derive(Clone, Copy)]
 pub struct At<'a> {
@@ -26,6 +26,7 @@ pub struct At<'a> {
 }
 
 /// Everything a view shows, in canonical form: two views that show the same are equal.
+/// Backups apart: [`At::backups`] answers them the same from memory or from the log.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct State {
     pub customers: BTreeMap<CustomerId, Customer>,
@@ -33,7 +34,6 @@ pub struct State {
     pub projects: BTreeMap<ProjectId, Project>,
     pub vms: BTreeMap<VmId, Vm>,
     pub keys: BTreeMap<SshKeyId, SshKey>,
-    pub backups: BTreeMap<VmId, Vec<BackupRecord>>,
     pub customer_projects: BTreeMap<CustomerId, Vec<ProjectId>>,
     pub customer_people: BTreeMap<CustomerId, Vec<PersonId>>,
     pub project_children: BTreeMap<ProjectId, Vec<ProjectId>>,
@@ -247,18 +247,18 @@ impl<'a> At<'a> {
         lists
     }
 
-    /// The VM's backups recorded by this position, in the order they were recorded, as they
-    /// were known then.
-    pub fn backups(&self, vm: VmId) -> impl Iterator<Item = BackupRecord> + 'a {
-        let all = self.catalog.backups.get(&vm).map_or(&[][..], |s| s.records.as_slice());
-        let position = self.position;
-        all[..all.partition_point(|r| r.recorded <= position)].iter().map(move |r| r.at(position))
+    /// The VM's backups as known at this position that matter from `since` on, or
+    /// [`InLog`] when the catalog no longer keeps some that might.
+    pub fn backups(&self, vm: VmId, since: Instant) -> Result<Backups, InLog> {
+        match self.catalog.backups.get(&vm) {
+            Some(series) => series.at(self.position, since),
+            None => Ok(Backups::default()),
+        }
     }
 
-    /// The finish time of the VM's latest successful backup.
-    pub fn last_good_backup(&self, vm: VmId) -> Option<Instant> {
-        use domain::backup_log::BackupStatus;
-        self.backups(vm).filter(|r| r.status == BackupStatus::Succeeded).map(|r| r.finished_at).max()
+    /// The finish time of the VM's latest successful backup, or [`InLog`].
+    pub fn last_good_backup(&self, vm: VmId) -> Result<Option<Instant>, InLog> {
+        Ok(self.backups(vm, Instant::MAX_UTC)?.last_good(Instant::MAX_UTC))
     }
 
     /// The project and its ancestors, nearest first.
@@ -301,7 +301,6 @@ impl<'a> At<'a> {
             project_children: index(projects.keys().copied(), |p| self.children(p).collect()),
             project_vms: index(projects.keys().copied(), |p| self.vms_in(p).collect()),
             person_keys: index(people.keys().copied(), |p| self.keys_of(p).collect()),
-            backups: index(vms.keys().copied(), |v| self.backups(v).collect()),
             keys: self.keys().map(|(k, v)| (*k, v.clone())).collect(),
             monitors: self.catalog.monitors.keys().filter_map(|m| self.monitor(m).map(|x| (*m, x))).collect(),
             maintenance: self.catalog.maintenance.iter_at(self.position).map(|(k, v)| (*k, v.clone())).collect(),

@@ -7,12 +7,16 @@
 //! stamped with its log position, so [`Catalog::at`] answers for any past position without
 //! a replay. The navigation indexes only ever grow (a VM that moved away stays listed
 //! under its old project); a view filters them by the entity's state at its position.
+//!
+//! Backups are the exception, as they are most of the log: the catalog keeps those that
+//! may still matter, and a question about older ones is answered from the VM's backup log
+//! (see [`backups`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use domain::backup_log::{BackupLogEvent, BackupStatus};
+use domain::backup_log::BackupLogEvent;
 use domain::customer::{self, Customer, CustomerEvent};
 use domain::http_monitor::{self, HttpMonitor, HttpMonitorEvent, Transition};
 use domain::invoice::{self, Invoice, InvoiceEvent};
@@ -35,77 +39,9 @@ use crate::versions::Versions;
 mod tests;
 
 mod at;
+mod backups;
 pub use at::At;
-
-/// What the catalog keeps of one backup: the numbers billing and backup health need, and
-/// the positions that recorded it and its expiry. Its id, start, tags and error are read
-/// from the VM's backup log when asked for ([`crate::backup_history`]): backups are most
-/// of the log, and a record of plain numbers keeps memory and snapshots small and cheap
-/// to copy.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "BackupRow", into = "BackupRow")]
-pub struct BackupRecord {
-    pub recorded: i64,
-    pub expired_recorded: Option<i64>,
-    pub status: BackupStatus,
-    pub finished_at: Instant,
-    pub size_bytes: Option<i64>,
-    /// As it is now (once recorded).
-    pub expired_at: Option<Instant>,
-}
-
-/// A backup record as snapshots store it: a JSON array without field names, since there
-/// are millions of them and their JSON is most of a snapshot.
-type BackupRow = (i64, Option<i64>, BackupStatus, Instant, Option<i64>, Option<Instant>);
-
-impl From<BackupRow> for BackupRecord {
-    fn from((recorded, expired_recorded, status, finished_at, size_bytes, expired_at): BackupRow) -> Self {
-        BackupRecord { recorded, expired_recorded, status, finished_at, size_bytes, expired_at }
-    }
-}
-
-impl From<BackupRecord> for BackupRow {
-    fn from(r: BackupRecord) -> Self {
-        (r.recorded, r.expired_recorded, r.status, r.finished_at, r.size_bytes, r.expired_at)
-    }
-}
-
-impl BackupRecord {
-    /// The record as it was known at `position`: an expiry recorded later is not known yet.
-    pub fn at(&self, position: i64) -> BackupRecord {
-        match self.expired_recorded {
-            Some(p) if p > position => BackupRecord { expired_recorded: None, expired_at: None, ..*self },
-            _ => *self,
-        }
-    }
-}
-
-/// One VM's backups in the order they were recorded, and which of them may still expire.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "Decoded")]
-pub struct BackupSeries {
-    pub records: Vec<BackupRecord>,
-    /// Backup id → index in `records`, for successful backups not expired yet: only those
-    /// can expire, and a retention policy bounds how many there are.
-    unexpired: BTreeMap<String, usize>,
-}
-
-/// A series as decoded from a snapshot, before its records give back their spare room.
-#[derive(Deserialize)]
-struct Decoded {
-    records: Vec<BackupRecord>,
-    unexpired: BTreeMap<String, usize>,
-}
-
-impl From<Decoded> for BackupSeries {
-    /// JSON does not say how long an array is, so the records grew by doubling while they
-    /// were decoded: up to half their room spare, over millions of records. Shrinking each
-    /// series as soon as it is decoded lets the next one reuse that room.
-    fn from(Decoded { mut records, unexpired }: Decoded) -> Self {
-        records.shrink_to_fit();
-        BackupSeries { records, unexpired }
-    }
-}
+pub use backups::{BackupRecord, BackupSeries, Backups, InLog};
 
 /// A monitor transition and the log position that recorded it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,7 +76,7 @@ pub struct Catalog {
     pub projects: Versions<ProjectId, Project>,
     pub vms: Versions<VmId, Vm>,
     pub keys: Versions<SshKeyId, SshKey>,
-    /// Each VM's backups in the order they were recorded.
+    /// Each VM's backups that may still matter, in the order they were recorded.
     pub backups: BTreeMap<VmId, BackupSeries>,
     /// Monitors without their transitions, which are kept apart (a monitor's versions
     /// would otherwise copy its whole history at every transition).
@@ -177,8 +113,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v9: backups as rows of plain numbers.)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v9";
+    /// (v10: backups that ended long ago are settled, see [`backups`].)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v10";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -228,6 +164,13 @@ impl Catalog {
         if e.position <= self.position {
             return;
         }
+        let cut = backups::settle_before(e.recorded_at);
+        if self.recorded_at.map(backups::settle_before) != Some(cut) {
+            // A new month: what ended before the one before it leaves memory.
+            for series in self.backups.values_mut() {
+                series.settle_ended_before(cut, e.position);
+            }
+        }
         self.position = e.position;
         self.recorded_at = Some(e.recorded_at);
         match &e.event {
@@ -236,7 +179,7 @@ impl Catalog {
             AnyEvent::SshKey(ev) => self.ssh_key(&e.aggregate_id, e.position, ev),
             AnyEvent::Project(ev) => self.project(&e.aggregate_id, e.position, ev),
             AnyEvent::Vm(ev) => self.vm(&e.aggregate_id, e.position, ev),
-            AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, e.position, ev),
+            AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, e.position, cut, ev),
             AnyEvent::HttpMonitor(ev) => self.monitor(&e.aggregate_id, e.position, ev),
             AnyEvent::Maintenance(ev) => self.maintenance(&e.aggregate_id, e.position, ev),
             AnyEvent::Release(ev) => self.release(&e.aggregate_id, e.position, ev),
@@ -308,32 +251,15 @@ impl Catalog {
         }
     }
 
-    fn backup(&mut self, aggregate_id: &str, position: i64, ev: &BackupLogEvent) {
+    fn backup(&mut self, aggregate_id: &str, position: i64, cut: Instant, ev: &BackupLogEvent) {
         let Some(vid) = id::<VmId>(aggregate_id) else { return };
         let series = self.backups.entry(vid).or_default();
-        let record = |status, finished_at, size_bytes| BackupRecord {
-            recorded: position,
-            expired_recorded: None,
-            status,
-            finished_at,
-            size_bytes,
-            expired_at: None,
-        };
         match ev {
             BackupLogEvent::BackupSucceeded { backup_id, finished_at, size_bytes, .. } => {
-                series.unexpired.insert(backup_id.clone(), series.records.len());
-                series.records.push(record(BackupStatus::Succeeded, *finished_at, Some(*size_bytes)));
+                series.succeeded(backup_id, position, *finished_at, *size_bytes)
             }
-            BackupLogEvent::BackupFailed { finished_at, .. } => {
-                series.records.push(record(BackupStatus::Failed, *finished_at, None));
-            }
-            BackupLogEvent::BackupExpired { backup_id, at } => {
-                // The backup log refuses to expire a backup that failed or already expired.
-                if let Some(r) = series.unexpired.remove(backup_id).and_then(|i| series.records.get_mut(i)) {
-                    r.expired_at = Some(*at);
-                    r.expired_recorded = Some(position);
-                }
-            }
+            BackupLogEvent::BackupFailed { finished_at, .. } => series.failed(position, *finished_at, cut),
+            BackupLogEvent::BackupExpired { backup_id, at } => series.expired(backup_id, position, *at, cut),
         }
     }
 

@@ -1,4 +1,6 @@
+use super::backups::settle_before;
 use super::*;
+use chrono::Datelike;
 use chrono::TimeZone;
 use domain::person::Role;
 use domain::project::SlaClass;
@@ -141,7 +143,7 @@ fn builds_the_navigation_indexes() {
     assert_eq!(live.people_of(c).collect::<Vec<_>>(), vec![person]);
     assert_eq!(live.vms_in(root).collect::<Vec<_>>(), vec![vm], "the move re-indexed the VM");
     assert_eq!(live.vms_in(child).count(), 0);
-    assert_eq!(live.last_good_backup(vm), Some(at(5)));
+    assert_eq!(live.last_good_backup(vm), Ok(Some(at(5))));
     assert_eq!(live.effective_role(person, child), Some(Role::Member), "roles hold for descendants");
     assert_eq!(catalog.tokens["ab".repeat(32).as_str()].person_id, person);
 }
@@ -156,7 +158,7 @@ fn a_past_position_sees_the_entities_and_indexes_of_then() {
     let before_the_move = catalog.at(6);
     assert_eq!(before_the_move.vms_in(child).collect::<Vec<_>>(), vec![vm]);
     assert_eq!(before_the_move.vms_in(root).count(), 0);
-    assert_eq!(before_the_move.last_good_backup(vm), None, "the backup was recorded later");
+    assert_eq!(before_the_move.last_good_backup(vm), Ok(None), "the backup was recorded later");
     assert!(catalog.at(2).project(&child).is_none(), "not created yet");
     assert_eq!(catalog.at(2).projects_of(c).collect::<Vec<_>>(), vec![root]);
     assert!(catalog.at(3).person(&person).is_none());
@@ -182,7 +184,8 @@ fn folded_with_an_expiry() -> Catalog {
 fn an_expiry_shows_from_the_position_that_recorded_it() {
     let (_, _, _, _, vm) = ids();
     let catalog = folded_with_an_expiry();
-    let expiry = |p: i64| catalog.at(p).backups(vm).map(|b| b.expired_at).collect::<Vec<_>>();
+    let expiry =
+        |p: i64| catalog.at(p).backups(vm, at(1)).unwrap().records.iter().map(|b| b.expired_at).collect::<Vec<_>>();
     assert_eq!(expiry(9), vec![None]);
     assert_eq!(expiry(10), vec![Some(at(9))]);
     assert_eq!(expiry(7), Vec::<Option<Instant>>::new(), "not yet recorded");
@@ -207,7 +210,7 @@ fn the_details_read_from_the_backup_log_agree_with_the_records_kept() {
     }
     for position in 0..=12 {
         let details = crate::backup_history::backups_at(vm, &events, position);
-        let records: Vec<_> = catalog.at(position).backups(vm).collect();
+        let records = catalog.at(position).backups(vm, at(1)).unwrap().records;
         let numbers = |b: &crate::BackupView| (b.status, b.finished_at, b.size_bytes, b.expired_at);
         assert_eq!(
             details.iter().map(numbers).collect::<Vec<_>>(),
@@ -249,4 +252,139 @@ fn a_backup_record_stays_a_few_plain_numbers() {
     // There is one per backup, millions of them: a string or a vector here would put the
     // backup log back into memory.
     assert!(std::mem::size_of::<BackupRecord>() <= 72, "{} bytes", std::mem::size_of::<BackupRecord>());
+}
+
+/// Nightly backups of one VM from 1 January to 31 May 2026, every tenth one failed, good
+/// ones expired 30 days after they finished; each event recorded by `recorded(finish)`.
+fn nightly_backups(vm: VmId, recorded: impl Fn(Instant) -> Instant) -> Vec<Recorded> {
+    let start = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 2, 0, 0).unwrap();
+    let mut events = vec![];
+    let mut push = |t: Instant, event: BackupLogEvent| {
+        let position = events.len() as i64 + 1;
+        events.push(Recorded { recorded_at: recorded(t), ..rec(position, vm, AnyEvent::BackupLog(event)) });
+    };
+    let mut kept: Vec<(String, Instant)> = vec![];
+    for night in 0..151 {
+        let finished_at = start + chrono::Duration::days(night);
+        let backup_id = format!("b-{night}");
+        if night % 10 == 9 {
+            let error = "snapshot timed out".to_owned();
+            let started_at = finished_at;
+            push(finished_at, BackupLogEvent::BackupFailed { vm_id: vm, backup_id, started_at, finished_at, error });
+        } else {
+            let (started_at, size_bytes, tags) = (finished_at, 1_000 + night, vec![]);
+            let ok = BackupLogEvent::BackupSucceeded {
+                vm_id: vm,
+                backup_id: backup_id.clone(),
+                started_at,
+                finished_at,
+                size_bytes,
+                tags,
+            };
+            push(finished_at, ok);
+            kept.push((backup_id, finished_at));
+        }
+        while kept.first().is_some_and(|(_, f)| *f + chrono::Duration::days(30) <= finished_at) {
+            let (backup_id, _) = kept.remove(0);
+            push(finished_at, BackupLogEvent::BackupExpired { backup_id, at: finished_at });
+        }
+    }
+    events
+}
+
+/// At every position, for questions from several instants on: memory answers exactly what
+/// the VM's backup log gives, or says the log must be read.
+fn memory_agrees_with_the_log(catalog: &Catalog, vm: VmId, events: &[Recorded]) -> (usize, usize) {
+    let (mut from_memory, mut from_log) = (0, 0);
+    let month = |m: u32| chrono::Utc.with_ymd_and_hms(2026, m, 1, 0, 0, 0).unwrap();
+    let since = [month(1), month(3), month(4), month(5), month(6), Instant::MAX_UTC];
+    for position in 0..=catalog.position {
+        for since in since {
+            let log = crate::backup_history::backups(vm, events, position, since);
+            match catalog.at(position).backups(vm, since) {
+                Ok(kept) => {
+                    assert_eq!(kept, log, "as of position {position}, from {since}");
+                    from_memory += 1;
+                }
+                Err(InLog) => from_log += 1,
+            }
+        }
+        let last_good =
+            crate::backup_history::backups(vm, events, position, Instant::MAX_UTC).last_good(Instant::MAX_UTC);
+        if let Ok(kept) = catalog.at(position).last_good_backup(vm) {
+            assert_eq!(kept, last_good, "position {position}");
+        }
+    }
+    (from_memory, from_log)
+}
+
+#[test]
+fn backups_that_ended_long_ago_leave_memory_and_are_answered_the_same_from_the_log() {
+    let (_, _, _, _, vm) = ids();
+    // Recorded as they happen: each new month settles what ended before the month before.
+    let live = nightly_backups(vm, |t| t + chrono::Duration::hours(1));
+    let mut catalog = Catalog::default();
+    live.iter().for_each(|e| catalog.apply(e));
+    let series = &catalog.backups[&vm];
+    let settled = series.settled;
+    assert!(series.records.len() < 100, "{} of 151 backups kept", series.records.len());
+    assert_eq!(settled.ended_by.map(|t| t < settle_before(at(1).with_month(5).unwrap())), Some(true));
+    assert!(settled.last_good.is_some() && settled.through > 0);
+    let (memory, log) = memory_agrees_with_the_log(&catalog, vm, &live);
+    assert!(memory > 0 && log > 0, "both paths taken: {memory} from memory, {log} from the log");
+    let now = catalog.live();
+    assert!(
+        now.backups(vm, chrono::Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()).is_ok(),
+        "last month's billing"
+    );
+    assert!(now.last_good_backup(vm).is_ok_and(|t| t.is_some()));
+
+    // Loaded long after (a migration): everything that ended settles at once.
+    let loaded = nightly_backups(vm, |_| chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap());
+    let mut catalog = Catalog::default();
+    loaded.iter().for_each(|e| catalog.apply(e));
+    let kept = catalog.backups[&vm].records.len();
+    assert!((25..=31).contains(&kept), "only the backups not expired are kept: {kept}");
+    memory_agrees_with_the_log(&catalog, vm, &loaded);
+
+    // A snapshot keeps what was settled.
+    assert_eq!(Catalog::from_snapshot(&catalog.to_snapshot().unwrap()).as_ref(), Some(&catalog));
+}
+
+#[test]
+fn a_new_recorded_month_settles_what_ended_before_the_month_before() {
+    let (_, _, _, _, vm) = ids();
+    let march = |d: u32| chrono::Utc.with_ymd_and_hms(2026, 3, d, 0, 0, 0).unwrap();
+    let good = BackupLogEvent::BackupSucceeded {
+        vm_id: vm,
+        backup_id: "b1".into(),
+        started_at: march(1),
+        finished_at: march(2),
+        size_bytes: 10,
+        tags: vec![],
+    };
+    let expiry = BackupLogEvent::BackupExpired { backup_id: "b1".into(), at: march(3) };
+    let mut catalog = Catalog::default();
+    for (position, recorded_at, event) in [(1, march(2), good), (2, march(3), expiry)] {
+        catalog.apply(&Recorded { recorded_at, ..rec(position, vm, AnyEvent::BackupLog(event)) });
+    }
+    assert_eq!(catalog.backups[&vm].records.len(), 1, "ended this month: kept");
+    let in_april = Recorded {
+        recorded_at: march(31) + chrono::Duration::days(2),
+        ..rec(3, "other", AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id: "x".into(), at: march(3) }))
+    };
+    catalog.apply(&in_april);
+    assert_eq!(catalog.backups[&vm].records.len(), 1, "in April, March is the month before: kept");
+    let in_may = Recorded { recorded_at: march(31) + chrono::Duration::days(32), ..in_april.clone() };
+    catalog.apply(&Recorded { position: 4, ..in_may });
+    let series = &catalog.backups[&vm];
+    assert!(series.records.is_empty(), "in May it is settled");
+    assert_eq!(
+        (series.settled.through, series.settled.ended_by, series.settled.last_good),
+        (4, Some(march(3)), Some(march(2)))
+    );
+    assert_eq!(catalog.live().last_good_backup(vm), Ok(Some(march(2))));
+    assert_eq!(catalog.at(3).last_good_backup(vm), Err(InLog), "before it was settled, the log knows");
+    assert_eq!(catalog.live().backups(vm, march(3)).map(|b| b.earlier_good), Ok(Some(march(2))));
+    assert_eq!(catalog.live().backups(vm, march(2)), Err(InLog), "it mattered then");
 }

@@ -43,6 +43,7 @@ proptest! {
             let events = log.read_after(0, 1_000_000).await.unwrap();
             let mut rebuilt = Catalog::default();
             rebuilt.fold(&events);
+            let recorded: Vec<_> = events.iter().map(|e| projections::Recorded::decode(e).unwrap()).collect();
             assert_eq!(*live.read(), rebuilt, "live equals a rebuild");
             let (_, one) = replay::rebuild::rebuild(&log, |_, _| {}).await.unwrap();
             let (_, two) = replay::rebuild::rebuild(&log, |_, _| {}).await.unwrap();
@@ -54,6 +55,15 @@ proptest! {
                 let mut cut_log = Catalog::default();
                 cut_log.fold(&events[..position as usize]);
                 assert_eq!(rebuilt.at(position).state(), cut_log.live().state(), "as of position {position}");
+                // Backups: from memory when it still keeps them, else from the VM's own log.
+                for vm in rebuilt.vms.keys() {
+                    for since in [fixtures::start(), fixtures::start() + chrono::Duration::days(300), chrono::DateTime::<chrono::Utc>::MAX_UTC] {
+                        let log = projections::backup_history::backups(*vm, &recorded, position, since);
+                        if let Ok(kept) = rebuilt.at(position).backups(*vm, since) {
+                            assert_eq!(kept, log, "VM {vm} as of position {position} from {since}");
+                        }
+                    }
+                }
             }
             store.remove().await;
         });

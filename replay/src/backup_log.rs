@@ -1,0 +1,51 @@
+//! A VM's backup log read from the store, for the questions the catalog no longer answers
+//! from memory ([`projections::catalog::InLog`]): backups that ended long ago are settled.
+
+use domain::VmId;
+use domain::backup_log::BackupLog;
+use projections::billing::FromLog;
+use projections::{BackupView, Recorded};
+use store::{EventLog, StoreError};
+
+/// Events read per page.
+const PAGE: u32 = 1_000;
+
+/// The VM's backups with every detail, as they were known at `position`, in the order
+/// they were recorded: its own events read by id (an index range), folded.
+pub async fn backups_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<BackupView>, StoreError> {
+    let id = vm.to_string();
+    let (mut events, mut after) = (vec![], 0);
+    loop {
+        let page = log.history(&id, after, PAGE).await?;
+        for stored in page.iter().take_while(|e| e.position <= position) {
+            if stored.aggregate_type != <BackupLog as cqrs_es::Aggregate>::TYPE {
+                continue;
+            }
+            // An undecodable event is skipped, as the catalog skips it (and counts it there).
+            if let Ok(r) = Recorded::decode(stored) {
+                events.push(r);
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize && last.position < position => after = last.position,
+            _ => break,
+        }
+    }
+    Ok(projections::backup_history::backups_at(vm, &events, position))
+}
+
+/// What [`projections::catalog::At::backups`] would answer for each VM at `position` from
+/// `since` on, read from the VMs' logs.
+pub async fn backups(
+    log: &EventLog,
+    vms: &[VmId],
+    position: i64,
+    since: domain::Instant,
+) -> Result<FromLog, StoreError> {
+    let mut read = FromLog::new();
+    for vm in vms {
+        let views = backups_at(log, *vm, position).await?;
+        read.insert(*vm, projections::catalog::Backups::of(views.iter().map(BackupView::record), since, None));
+    }
+    Ok(read)
+}
