@@ -24,6 +24,7 @@ macro_rules! out {
 }
 
 pub mod abuse;
+mod history;
 pub mod load;
 pub mod report;
 mod serve;
@@ -116,6 +117,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 30.0)]
         seconds: f64,
     },
+    /// A fixed fleet whose history grows (1, 2 and 4 years of nightly backups, folded in
+    /// process): what a restart loads and how long it takes, against one year.
+    History {
+        /// VMs in the fleet.
+        #[arg(long, default_value_t = 2000)]
+        vms: usize,
+    },
     /// `directory serve` (read-only) on a fixture database after a restart: the time until
     /// `/readyz` answers, its resident and peak memory once it has answered the portal's
     /// pages live and as of random instants, and those pages' latency over HTTP.
@@ -197,6 +205,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
                 BenchCommand::Replay { fixture: fixture.clone() },
                 BenchCommand::AsOf { fixture: fixture.clone(), samples: 1000 },
                 BenchCommand::Serve { fixture: fixture.clone(), requests: 400 },
+                BenchCommand::History { vms: 2000 },
                 BenchCommand::Graphql { pg: pg.clone(), rate: 500.0, seconds: 30.0 },
                 BenchCommand::Billing { fixture: fixture.clone(), period: "2026-10".into() },
                 BenchCommand::Sla { fixture: fixture.clone(), month: "2026-10".into() },
@@ -219,6 +228,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Sla { fixture, month } => sla(&fixture, &month).await,
         BenchCommand::Abuse { rounds } => abuse::run(rounds).await,
         BenchCommand::Serve { fixture, requests } => serve::run(&fixture, requests).await,
+        BenchCommand::History { vms } => history::run(vms),
         BenchCommand::Load { pg, writes, reads, seconds } => load::load(&pg, writes, reads, seconds).await,
         BenchCommand::Graphql { pg, rate, seconds } => load::graphql(&pg, rate, seconds).await,
     }
@@ -314,6 +324,19 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             catalog.vms.keys().map(|v| v.to_string()).collect(),
         )
     };
+    // VMs with settled backups, each with the positions from its provisioning to the last
+    // settling: an overview of its project as of then reads its backups from the log.
+    let settled: Vec<(domain::VmId, i64, i64)> = {
+        let catalog = state.catalog();
+        catalog
+            .backups
+            .iter()
+            .filter_map(|(v, series)| {
+                let first = *catalog.vms.positions_at(v, i64::MAX).first()?;
+                (series.settled.through > first).then_some((*v, first, series.settled.through))
+            })
+            .collect()
+    };
     let staff = crate::auth::Principal::Bootstrap;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let queries = [
@@ -326,6 +349,12 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { project { name children { name } } vmCount totalCpu totalRamGb totalDiskGb vms { name cpu ramGb diskGb lastGoodBackupAt } monitors { url state lastTransitionAt } backupHealth { lastGoodBackupAt failuresLast7Days stale } access { name } upcomingMaintenance { start reason } } }",
         ),
         (
+            // As of an instant in the project's own past, before its VMs' old backups were
+            // settled: their backups are read from the VMs' logs.
+            "overview (log)",
+            "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { project { name children { name } } vmCount totalCpu totalRamGb totalDiskGb vms { name cpu ramGb diskGb lastGoodBackupAt } monitors { url state lastTransitionAt } backupHealth { lastGoodBackupAt failuresLast7Days stale } access { name } upcomingMaintenance { start reason } } }",
+        ),
+        (
             // Read from the VM's own events in the store, not from memory.
             "backup history",
             "query($id: ID!, $t: DateTime) { backupHistory(vmId: $id, first: 50, asOf: $t) { totalCount nodes { backupId status startedAt finishedAt sizeBytes tags error expiredAt } } }",
@@ -334,17 +363,34 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
     // Per query: the times as of a random instant, and of the same query live (the baseline).
     let mut times: Vec<(Vec<Duration>, Vec<Duration>)> = queries.iter().map(|_| (vec![], vec![])).collect();
     let started = Instant::now();
+    let mut from_log = 0;
     for _ in 0..samples {
         let position = rng.random_range(1..=head);
         let at = log.read_after(position - 1, 1).await?.first().map(|e| e.recorded_at).context("an event")?;
         let customer = &customers[rng.random_range(0..customers.len())];
         let project = &projects[rng.random_range(0..projects.len())];
         let vm = &vms[rng.random_range(0..vms.len())];
+        // Group commit gives many events one recorded instant: draw until the instant's
+        // view lies before the VM's settling, with the VM in a project then.
+        let (mut old_project, mut old_at) = (project.clone(), at);
+        for _ in 0..50 {
+            let Some((vm, first, through)) = settled.get(rng.random_range(0..settled.len().max(1))) else { break };
+            let position = rng.random_range(*first..*through);
+            let instant = log.read_after(position - 1, 1).await?.first().map(|e| e.recorded_at).context("an event")?;
+            let view = log.position_at(instant).await?;
+            let then = state.catalog().at(view).vm(vm).and_then(|v| v.current()).map(|c| c.project_id);
+            if let (true, Some(p)) = (view < *through, then) {
+                (old_project, old_at) = (p.to_string(), instant);
+                from_log += 1;
+                break;
+            }
+        }
         for ((label, query), (as_of_times, live_times)) in queries.iter().zip(times.iter_mut()) {
-            let id = match *label {
-                "customer page" => customer,
-                "overview" => project,
-                _ => vm,
+            let (id, at) = match *label {
+                "customer page" => (customer, at),
+                "overview" => (project, at),
+                "overview (log)" => (&old_project, old_at),
+                _ => (vm, at),
             };
             for (instant, times) in [(Some(at), &mut *as_of_times), (None, &mut *live_times)] {
                 let request = async_graphql::Request::new(*query)
@@ -380,11 +426,14 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             l.p99.as_secs_f64() * 1e3,
             a.p99.as_secs_f64() / l.p99.as_secs_f64()
         );
-        let key = label.replace(' ', "_");
+        let key = label.replace(" (log)", "_from_log").replace(' ', "_");
         figure("as_of", &format!("{key}_p50_ms"), a.p50.as_secs_f64() * 1e3);
         figure("as_of", &format!("{key}_p99_ms"), a.p99.as_secs_f64() * 1e3);
         figure("as_of", &format!("{key}_live_p99_ms"), l.p99.as_secs_f64() * 1e3);
     }
+    out!("VMs with settled backups: {} of {}", settled.len(), vms.len());
+    out!("\"overview (log)\" samples as of an instant before a VM's settling: {from_log} of {samples}");
+    figure("as_of", "overview_from_log_samples", from_log);
     figure("as_of", "events", head);
     figure("as_of", "start_fold_seconds", loaded);
     if let Some(peak) = peak_memory_mib() {

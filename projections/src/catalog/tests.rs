@@ -254,9 +254,9 @@ fn a_backup_record_stays_a_few_plain_numbers() {
     assert!(std::mem::size_of::<BackupRecord>() <= 72, "{} bytes", std::mem::size_of::<BackupRecord>());
 }
 
-/// Nightly backups of one VM from 1 January to 31 May 2026, every tenth one failed, good
-/// ones expired 30 days after they finished; each event recorded by `recorded(finish)`.
-fn nightly_backups(vm: VmId, recorded: impl Fn(Instant) -> Instant) -> Vec<Recorded> {
+/// Nightly backups of one VM from 1 January 2026, every tenth one failed, good ones expired
+/// 30 days after they finished; each event recorded by `recorded(finish)`.
+fn nightly_backups(vm: VmId, nights: i64, recorded: impl Fn(Instant) -> Instant) -> Vec<Recorded> {
     let start = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 2, 0, 0).unwrap();
     let mut events = vec![];
     let mut push = |t: Instant, event: BackupLogEvent| {
@@ -264,7 +264,7 @@ fn nightly_backups(vm: VmId, recorded: impl Fn(Instant) -> Instant) -> Vec<Recor
         events.push(Recorded { recorded_at: recorded(t), ..rec(position, vm, AnyEvent::BackupLog(event)) });
     };
     let mut kept: Vec<(String, Instant)> = vec![];
-    for night in 0..151 {
+    for night in 0..nights {
         let finished_at = start + chrono::Duration::days(night);
         let backup_id = format!("b-{night}");
         if night % 10 == 9 {
@@ -322,7 +322,7 @@ fn memory_agrees_with_the_log(catalog: &Catalog, vm: VmId, events: &[Recorded]) 
 fn backups_that_ended_long_ago_leave_memory_and_are_answered_the_same_from_the_log() {
     let (_, _, _, _, vm) = ids();
     // Recorded as they happen: each new month settles what ended before the month before.
-    let live = nightly_backups(vm, |t| t + chrono::Duration::hours(1));
+    let live = nightly_backups(vm, 151, |t| t + chrono::Duration::hours(1));
     let mut catalog = Catalog::default();
     live.iter().for_each(|e| catalog.apply(e));
     let series = &catalog.backups[&vm];
@@ -340,7 +340,7 @@ fn backups_that_ended_long_ago_leave_memory_and_are_answered_the_same_from_the_l
     assert!(now.last_good_backup(vm).is_ok_and(|t| t.is_some()));
 
     // Loaded long after (a migration): everything that ended settles at once.
-    let loaded = nightly_backups(vm, |_| chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap());
+    let loaded = nightly_backups(vm, 151, |_| chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap());
     let mut catalog = Catalog::default();
     loaded.iter().for_each(|e| catalog.apply(e));
     let kept = catalog.backups[&vm].records.len();
@@ -387,4 +387,17 @@ fn a_new_recorded_month_settles_what_ended_before_the_month_before() {
     assert_eq!(catalog.at(3).last_good_backup(vm), Err(InLog), "before it was settled, the log knows");
     assert_eq!(catalog.live().backups(vm, march(3)).map(|b| b.earlier_good), Ok(Some(march(2))));
     assert_eq!(catalog.live().backups(vm, march(2)), Err(InLog), "it mattered then");
+}
+
+#[test]
+fn the_backups_kept_do_not_grow_with_the_length_of_the_history() {
+    let (_, _, _, _, vm) = ids();
+    let kept = |nights: i64| {
+        let mut catalog = Catalog::default();
+        nightly_backups(vm, nights, |t| t + chrono::Duration::hours(1)).iter().for_each(|e| catalog.apply(e));
+        catalog.backups[&vm].records.len()
+    };
+    let (one, three) = (kept(365), kept(3 * 365));
+    // Not expired (30 days) and ended since the start of the month before: about 90 at most.
+    assert!(one <= 95 && three <= 95, "one year keeps {one}, three years keep {three}");
 }
