@@ -4,6 +4,7 @@
 use domain::VmId;
 use domain::backup_log::BackupLog;
 use projections::billing::FromLog;
+use projections::catalog::Backups;
 use projections::{BackupView, Recorded};
 use store::{EventLog, StoreError};
 
@@ -42,10 +43,16 @@ pub async fn backups(
     position: i64,
     since: domain::Instant,
 ) -> Result<FromLog, StoreError> {
-    let mut read = FromLog::new();
-    for vm in vms {
-        let views = backups_at(log, *vm, position).await?;
-        read.insert(*vm, projections::catalog::Backups::of(views.iter().map(BackupView::record), since, None));
-    }
-    Ok(read)
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(vms.iter().copied())
+        .map(|vm| async move {
+            let views = backups_at(log, vm, position).await?;
+            Ok::<_, StoreError>((vm, Backups::of(views.iter().map(BackupView::record), since, None)))
+        })
+        .buffered(LOG_READS)
+        .try_collect()
+        .await
 }
+
+/// VMs' logs read at once.
+const LOG_READS: usize = 8;

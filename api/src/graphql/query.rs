@@ -305,15 +305,22 @@ pub(super) async fn resolve_health(
     hours: i32,
     pending: Vec<(VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)>,
 ) -> Result<Vec<VmBackupHealth>, ApiError> {
-    let mut healths = Vec::with_capacity(pending.len());
-    for (id, vm, known) in pending {
-        healths.push(match known {
-            Ok(h) => h,
-            Err(InLog) => health(id, vm, position, &app.backups(id, position, now - WEEK).await?, now, hours),
-        });
-    }
-    Ok(healths)
+    use futures::{StreamExt, TryStreamExt};
+    // A fleet-wide question about an old instant reads many VMs' logs: a few at a time.
+    futures::stream::iter(pending)
+        .map(|(id, vm, known)| async move {
+            match known {
+                Ok(h) => Ok(h),
+                Err(InLog) => Ok(health(id, vm, position, &app.backups(id, position, now - WEEK).await?, now, hours)),
+            }
+        })
+        .buffered(LOG_READS)
+        .try_collect()
+        .await
 }
+
+/// VMs' backup logs read at once by one request.
+const LOG_READS: usize = 8;
 
 /// The customer an entity id belongs to, whatever kind of entity it is.
 fn owner_of(at: projections::At<'_>, id: &str) -> Option<CustomerId> {
