@@ -2,15 +2,16 @@
 //!
 //! The fixtures grow their fleet with their size (one year of history each), so their
 //! start-up grows with the fleet. This holds the fleet fixed and lengthens its history:
-//! nightly backups of every VM (3 % failed, good ones expired after 30 days), recorded as
-//! they happen, for one year and for longer. Each history is folded into a catalog in
-//! process; the figures are what a restart loads (the snapshot) and how long decoding it
-//! takes, against the one-year baseline measured in the same run.
+//! nightly backups of every VM (3 % failed, good ones expired after 30 days) and a resize
+//! of every VM once a year, recorded as they happen, for one year and for longer, all
+//! ending on the same day. Each history is folded into a catalog in process; the figures
+//! are what a restart loads (the snapshot) and how long decoding it takes, against the
+//! one-year baseline measured in the same run.
 
 use std::time::Instant as Clock;
 
 use anyhow::Context as _;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Datelike, Duration, TimeZone, Utc};
 use domain::backup_log::BackupLogEvent;
 use domain::vm::{Resources, VmEvent};
 use domain::{AnyEvent, CustomerId, Instant, ProjectId, VmId};
@@ -20,8 +21,10 @@ use rand::{Rng, SeedableRng};
 use super::report::figure;
 
 /// One fleet's history of `years`, folded.
-fn folded(vms: usize, years: i64) -> (Catalog, i64) {
-    let start = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
+fn folded(vms: usize, years: i32) -> (Catalog, i64) {
+    // Every history ends on the same day, so that each keeps the same part of a month.
+    let end = Utc.with_ymd_and_hms(2026, 1, 15, 0, 0, 0).unwrap();
+    let start = end.with_year(end.year() - years).expect("a date");
     let (customer, project) = (CustomerId(uuid::Uuid::from_u128(1)), ProjectId(uuid::Uuid::from_u128(2)));
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut catalog = Catalog::default();
@@ -52,9 +55,14 @@ fn folded(vms: usize, years: i64) -> (Catalog, i64) {
         apply(&mut catalog, start, *vm, AnyEvent::Vm(provisioned));
     }
     let mut kept: Vec<Vec<(String, Instant)>> = vec![vec![]; vms];
-    for night in 0..years * 365 {
-        let finished_at = start + Duration::days(night + 1) + Duration::hours(2);
+    for night in 0..(end - start).num_days() {
+        let finished_at = start + Duration::days(night) + Duration::hours(2);
         for (vm, kept) in ids.iter().zip(&mut kept) {
+            if night % 365 == 180 {
+                let resources = Resources { cpu: 3 + (night / 365) as u32 % 4, ram_gb: 4, disk_gb: 40 };
+                let resized = VmEvent::VmResized { resources, effective_at: finished_at };
+                apply(&mut catalog, finished_at, *vm, AnyEvent::Vm(resized));
+            }
             let backup_id = format!("b-{night}");
             let event = if rng.random_bool(0.03) {
                 let error = "snapshot timed out".to_owned();
@@ -84,7 +92,9 @@ fn folded(vms: usize, years: i64) -> (Catalog, i64) {
 }
 
 pub fn run(vms: usize) -> anyhow::Result<()> {
-    out!("directory bench history: {vms} VMs, nightly backups recorded as they happen, folded in process");
+    out!(
+        "directory bench history: {vms} VMs, nightly backups and a yearly resize recorded as they happen, folded in process"
+    );
     out!(
         "{:<8} {:>12} {:>14} {:>14} {:>14} {:>12}",
         "years",
