@@ -275,7 +275,14 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     let restarted = projections::Projector::start(log.clone()).await?;
     let startup = starting.elapsed().as_secs_f64();
     anyhow::ensure!(restarted.position() == head, "the restart folded to {} of {head}", restarted.position());
+    let kept: usize = restarted.read().backups.values().map(|s| s.records.len()).sum();
     drop(restarted);
+    let backups: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_type = $1 AND event_type IN ('BackupSucceeded', 'BackupFailed')",
+    )
+    .bind(<domain::backup_log::BackupLog as cqrs_es::Aggregate>::TYPE)
+    .fetch_one(&mut conn)
+    .await?;
     out!("directory bench replay: {head} events ({:.0} MiB as COPY text), PostgreSQL", bytes as f64 / 1048576.0);
     out!("{:<44} {:>12} {:>10}", "phase", "events/s", "seconds");
     out!("{:<44} {:>12.0} {:>10.2}", "raw COPY … TO STDOUT in log order", head as f64 / raw, raw);
@@ -301,6 +308,9 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     figure("replay", "ratio", raw / rebuilt.seconds);
     figure("replay", "restart_seconds", startup);
     figure("replay", "snapshot_mib", snapshot_bytes as f64 / 1048576.0);
+    out!("backups kept in memory: {kept} of {backups} recorded");
+    figure("replay", "backups_kept", kept);
+    figure("replay", "backups_recorded", backups);
     if let Some(peak) = peak_memory_mib() {
         out!("peak memory of this process: {peak:.0} MiB");
         figure("replay", "peak_memory_mib", peak);
