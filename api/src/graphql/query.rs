@@ -266,11 +266,14 @@ pub(super) fn backup_health(
     now: DateTime<Utc>,
     hours: i32,
 ) -> Result<VmBackupHealth, InLog> {
-    let backups = at.backups(id, now - WEEK)?;
+    let backups = at.backups(id, week_before(now))?;
     Ok(health(id, vm.clone(), at.position(), &backups, now, hours))
 }
 
-const WEEK: chrono::Duration = chrono::Duration::days(7);
+/// A week before `now`; the earliest instant for one at the edge of the calendar.
+fn week_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.checked_sub_signed(chrono::Duration::days(7)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
 
 fn health(
     id: VmId,
@@ -282,12 +285,14 @@ fn health(
 ) -> VmBackupHealth {
     use domain::backup_log::BackupStatus;
     let last_good = backups.last_good(now);
+    let week = week_before(now);
     let failures = backups
         .records
         .iter()
-        .filter(|b| b.status == BackupStatus::Failed && b.finished_at > now - WEEK && b.finished_at <= now)
+        .filter(|b| b.status == BackupStatus::Failed && b.finished_at > week && b.finished_at <= now)
         .count();
-    let stale = last_good.is_none_or(|t| t < now - chrono::Duration::hours(hours.into()));
+    let stale = last_good
+        .is_none_or(|t| now.checked_sub_signed(chrono::Duration::hours(hours.into())).is_some_and(|limit| t < limit));
     VmBackupHealth {
         vm: VmNode::with_last_good(id, vm, position, last_good),
         last_good_backup_at: last_good,
@@ -311,7 +316,9 @@ pub(super) async fn resolve_health(
         .map(|(id, vm, known)| async move {
             match known {
                 Ok(h) => Ok(h),
-                Err(InLog) => Ok(health(id, vm, position, &app.backups(id, position, now - WEEK).await?, now, hours)),
+                Err(InLog) => {
+                    Ok(health(id, vm, position, &app.backups(id, position, week_before(now)).await?, now, hours))
+                }
             }
         })
         .buffered(LOG_READS)
