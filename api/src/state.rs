@@ -68,8 +68,10 @@ impl AppState {
         match kept {
             Ok(backups) => Ok(backups),
             Err(InLog) => {
-                let views = self.backups_of(vm, position).await?;
-                Ok(Backups::of(views.iter().map(BackupView::record), since, None))
+                let mut read = replay::backup_log::backups(&self.bus.log, &[vm], position, since)
+                    .await
+                    .map_err(ApiError::store)?;
+                Ok(read.remove(&vm).unwrap_or_default())
             }
         }
     }
