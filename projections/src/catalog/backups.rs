@@ -4,9 +4,10 @@
 //! VM. Keeping a record of every backup ever taken made memory, snapshots and start-up grow
 //! with the log. So a VM's series keeps only the backups that may still matter to the
 //! questions asked of the present: those not expired yet, and those that ended (expired,
-//! or failed) since the start of the month before the latest recorded one. Older ones are
-//! *settled*: they leave memory, and the series remembers only the latest position that
-//! settled one, when the last of them ended, and the latest good one among them.
+//! or failed) since the start of the month before the latest recorded one (a day earlier,
+//! for time zones ahead of UTC). Older ones are *settled*: they leave memory, and the
+//! series remembers only the latest position that settled one, when the last of them
+//! ended, and the latest good one among them.
 //!
 //! A question about backups names the earliest instant it cares about (`since`): billing a
 //! period asks from its start, backup health from a week before its "now". Memory answers
@@ -77,12 +78,14 @@ impl BackupRecord {
     }
 }
 
-/// The start of the month before the one `recorded_at` falls in: backups that ended before
-/// it are settled. Billing runs for the month just ended and backup health looks back a
-/// week, so both are answered from memory.
+/// A day before the start (UTC) of the month before the one `recorded_at` falls in:
+/// backups that ended before it are settled. Billing runs for the month just ended (which
+/// starts up to a day earlier in UTC where its time zone is ahead) and backup health looks
+/// back a week, so both are answered from memory.
 pub(super) fn settle_before(recorded_at: Instant) -> Instant {
     let first = NaiveDate::from_ymd_opt(recorded_at.year(), recorded_at.month(), 1).expect("the first of a month");
-    first.checked_sub_months(Months::new(1)).unwrap_or(first).and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+    let before = first.checked_sub_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(first);
+    before.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
 
 /// What a series remembers of the backups it no longer keeps.

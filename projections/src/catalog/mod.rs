@@ -113,8 +113,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v10: backups that ended long ago are settled, see [`backups`].)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v10";
+    /// (v11: backups that ended long ago are settled, see [`backups`].)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v11";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);

@@ -387,6 +387,29 @@ fn a_new_recorded_month_settles_what_ended_before_the_month_before() {
     assert_eq!(catalog.at(3).last_good_backup(vm), Err(InLog), "before it was settled, the log knows");
     assert_eq!(catalog.live().backups(vm, march(3)).map(|b| b.earlier_good), Ok(Some(march(2))));
     assert_eq!(catalog.live().backups(vm, march(2)), Err(InLog), "it mattered then");
+
+    // Expired an hour before April began in UTC, in Berlin's April: billing April there
+    // (from 31 March 22:00 UTC) still finds it in memory in May.
+    let (late, held) = (march(31) + chrono::Duration::hours(23), march(31) + chrono::Duration::hours(22));
+    let events = [
+        BackupLogEvent::BackupSucceeded {
+            vm_id: vm,
+            backup_id: "b2".into(),
+            started_at: march(30),
+            finished_at: march(30),
+            size_bytes: 10,
+            tags: vec![],
+        },
+        BackupLogEvent::BackupExpired { backup_id: "b2".into(), at: late },
+    ];
+    let in_april = march(31) + chrono::Duration::days(2);
+    for (position, event) in (5..).zip(events) {
+        catalog.apply(&Recorded { recorded_at: in_april, ..rec(position, vm, AnyEvent::BackupLog(event)) });
+    }
+    let expiry = BackupLogEvent::BackupExpired { backup_id: "x".into(), at: late };
+    let in_may = march(31) + chrono::Duration::days(32);
+    catalog.apply(&Recorded { recorded_at: in_may, ..rec(7, "other", AnyEvent::BackupLog(expiry)) });
+    assert_eq!(catalog.live().backups(vm, held).map(|b| b.records.len()), Ok(1), "Berlin's April, from memory");
 }
 
 #[test]
