@@ -8,6 +8,7 @@
 //! units are the GB held on average over the whole period within that segment; an EU
 //! customer without a VAT id pays German VAT, as the place of supply is ours.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::backup_log::BackupStatus;
@@ -181,13 +182,9 @@ fn backup_lines(
     else {
         return Ok(());
     };
-    let read;
     let backups = match cx.at.backups(id, cx.span.0) {
-        Ok(kept) => {
-            read = kept;
-            &read
-        }
-        Err(InLog) => cx.from_log.get(&id).ok_or(InLog)?,
+        Ok(kept) => Cow::Owned(kept),
+        Err(InLog) => Cow::Borrowed(cx.from_log.get(&id).ok_or(InLog)?),
     };
     // As known at the view's position: an expiry recorded later is not counted.
     let records: Vec<_> = backups
