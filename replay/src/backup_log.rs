@@ -4,16 +4,42 @@
 use domain::VmId;
 use domain::backup_log::BackupLog;
 use projections::billing::FromLog;
-use projections::catalog::Backups;
-use projections::{BackupView, Recorded};
+use projections::{BackupView, Recorded, backup_history};
 use store::{EventLog, StoreError};
 
 /// Events read per page.
 const PAGE: u32 = 1_000;
 
 /// The VM's backups with every detail, as they were known at `position`, in the order
-/// they were recorded: its own events read by id (an index range), folded.
+/// they were recorded.
 pub async fn backups_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<BackupView>, StoreError> {
+    Ok(backup_history::backups_at(vm, &events_at(log, vm, position).await?, position))
+}
+
+/// What [`projections::catalog::At::backups`] would answer for each VM at `position` from
+/// `since` on, read from the VMs' logs.
+pub async fn backups(
+    log: &EventLog,
+    vms: &[VmId],
+    position: i64,
+    since: domain::Instant,
+) -> Result<FromLog, StoreError> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(vms.iter().copied())
+        .map(|vm| async move {
+            let events = events_at(log, vm, position).await?;
+            Ok::<_, StoreError>((vm, backup_history::backups(vm, &events, position, since)))
+        })
+        .buffered(LOG_READS)
+        .try_collect()
+        .await
+}
+
+/// VMs' logs read at once.
+const LOG_READS: usize = 8;
+
+/// The VM's backup log up to `position`: its own events read by id (an index range).
+async fn events_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<Recorded>, StoreError> {
     let id = vm.to_string();
     let (mut events, mut after) = (vec![], 0);
     loop {
@@ -32,27 +58,5 @@ pub async fn backups_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<B
             _ => break,
         }
     }
-    Ok(projections::backup_history::backups_at(vm, &events, position))
+    Ok(events)
 }
-
-/// What [`projections::catalog::At::backups`] would answer for each VM at `position` from
-/// `since` on, read from the VMs' logs.
-pub async fn backups(
-    log: &EventLog,
-    vms: &[VmId],
-    position: i64,
-    since: domain::Instant,
-) -> Result<FromLog, StoreError> {
-    use futures::{StreamExt, TryStreamExt};
-    futures::stream::iter(vms.iter().copied())
-        .map(|vm| async move {
-            let views = backups_at(log, vm, position).await?;
-            Ok::<_, StoreError>((vm, Backups::of(views.iter().map(BackupView::record), since, None)))
-        })
-        .buffered(LOG_READS)
-        .try_collect()
-        .await
-}
-
-/// VMs' logs read at once.
-const LOG_READS: usize = 8;

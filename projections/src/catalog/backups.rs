@@ -175,18 +175,14 @@ impl BackupSeries {
 
     /// Settles every kept backup that ended before `cut`, at `position`.
     pub(super) fn settle_ended_before(&mut self, cut: Instant, position: i64) {
-        if !self.records.iter().any(|r| r.ended_at().is_some_and(|t| t < cut)) {
-            return;
-        }
-        let mut settled = self.settled;
-        self.records.retain(|r| match r.ended_at() {
+        let BackupSeries { records, settled, .. } = self;
+        records.retain(|r| match r.ended_at() {
             Some(t) if t < cut => {
                 settled.note(r, position);
                 false
             }
             _ => true,
         });
-        self.settled = settled;
     }
 
     /// The backups as known at `position` that matter from `since` on, or [`InLog`] when

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
 use domain::backup_log::BackupLogEvent;
@@ -165,7 +166,8 @@ impl Catalog {
             return;
         }
         let cut = backups::settle_before(e.recorded_at);
-        if self.recorded_at.map(backups::settle_before) != Some(cut) {
+        let month = |t: Instant| (t.year(), t.month());
+        if self.recorded_at.map(month) != Some(month(e.recorded_at)) {
             // A new month: what ended before the one before it leaves memory.
             for series in self.backups.values_mut() {
                 series.settle_ended_before(cut, e.position);
