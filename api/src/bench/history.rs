@@ -96,10 +96,11 @@ pub fn run(vms: usize) -> anyhow::Result<()> {
         "directory bench history: {vms} VMs, nightly backups and a yearly resize recorded as they happen, folded in process"
     );
     out!(
-        "{:<8} {:>12} {:>14} {:>14} {:>14} {:>12}",
+        "{:<8} {:>12} {:>14} {:>18} {:>14} {:>14} {:>12}",
         "years",
         "events",
         "backups kept",
+        "versions decoded",
         "snapshot KiB",
         "restart ms",
         "ratio"
@@ -108,6 +109,7 @@ pub fn run(vms: usize) -> anyhow::Result<()> {
     for years in [1, 2, 4] {
         let (catalog, events) = folded(vms, years);
         let kept: usize = catalog.backups.values().map(|s| s.records.len()).sum();
+        let (decoded, settled) = catalog.version_counts();
         let bytes = catalog.to_snapshot()?;
         // A restart decodes the snapshot; the best of three, as nothing else varies.
         let mut best = f64::MAX;
@@ -119,10 +121,11 @@ pub fn run(vms: usize) -> anyhow::Result<()> {
         }
         let ratio = best / *baseline.get_or_insert(best);
         out!(
-            "{:<8} {:>12} {:>14} {:>14.0} {:>14.1} {:>12.2}",
+            "{:<8} {:>12} {:>14} {:>18} {:>14.0} {:>14.1} {:>12.2}",
             years,
             events,
             kept,
+            format!("{decoded} of {}", decoded + settled),
             bytes.len() as f64 / 1024.0,
             best * 1e3,
             ratio
@@ -130,6 +133,8 @@ pub fn run(vms: usize) -> anyhow::Result<()> {
         let key = format!("{years}y");
         figure("history", &format!("{key}_events"), events);
         figure("history", &format!("{key}_backups_kept"), kept);
+        figure("history", &format!("{key}_versions_decoded"), decoded);
+        figure("history", &format!("{key}_versions_settled"), settled);
         figure("history", &format!("{key}_snapshot_kib"), bytes.len() as f64 / 1024.0);
         figure("history", &format!("{key}_restart_ms"), best * 1e3);
         figure("history", &format!("{key}_restart_ratio"), ratio);

@@ -276,6 +276,7 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     let startup = starting.elapsed().as_secs_f64();
     anyhow::ensure!(restarted.position() == head, "the restart folded to {} of {head}", restarted.position());
     let kept: usize = restarted.read().backups.values().map(|s| s.records.len()).sum();
+    let (decoded, settled) = restarted.read().version_counts();
     drop(restarted);
     let backups: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM events WHERE aggregate_type = $1 AND event_type IN ('BackupSucceeded', 'BackupFailed')",
@@ -311,6 +312,9 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     out!("backups kept in memory: {kept} of {backups} recorded");
     figure("replay", "backups_kept", kept);
     figure("replay", "backups_recorded", backups);
+    out!("entity versions decoded at restart: {decoded}; settled (deflated until asked for): {settled}");
+    figure("replay", "versions_decoded", decoded);
+    figure("replay", "versions_settled", settled);
     if let Some(peak) = peak_memory_mib() {
         out!("peak memory of this process: {peak:.0} MiB");
         figure("replay", "peak_memory_mib", peak);

@@ -8,6 +8,10 @@
 //! a replay. The navigation indexes only ever grow (a VM that moved away stays listed
 //! under its old project); a view filters them by the entity's state at its position.
 //!
+//! Versions superseded before the month before the latest recorded one are settled: kept
+//! deflated and decoded only when a question reaches back to them (see [`Versions`]), so
+//! a restart decodes the fleet as it is and its recent changes, not its whole history.
+//!
 //! Backups are the exception, as they are most of the log: the catalog keeps those that
 //! may still matter, and a question about older ones is answered from the VM's backup log
 //! (see [`backups`]).
@@ -72,6 +76,8 @@ pub struct Catalog {
     pub position: i64,
     /// When the last event folded in was recorded.
     pub recorded_at: Option<Instant>,
+    /// The position of the first event recorded in the month of `recorded_at`.
+    month_began: i64,
     pub customers: Versions<CustomerId, Customer>,
     pub people: Versions<PersonId, Person>,
     pub projects: Versions<ProjectId, Project>,
@@ -114,8 +120,9 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v11: backups that ended long ago are settled, see [`backups`].)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v11";
+    /// (v12: entity versions superseded before the month before are settled, see
+    /// [`Versions::settle`].)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v12";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -168,10 +175,13 @@ impl Catalog {
         let cut = backups::settle_before(e.recorded_at);
         let month = |t: Instant| (t.year(), t.month());
         if self.recorded_at.map(month) != Some(month(e.recorded_at)) {
-            // A new month: what ended before the one before it leaves memory.
+            // A new month: what ended before the one before it leaves memory, and the
+            // versions superseded before then are put away.
             for series in self.backups.values_mut() {
                 series.settle_ended_before(cut, e.position);
             }
+            self.settle_versions(self.month_began);
+            self.month_began = e.position;
         }
         self.position = e.position;
         self.recorded_at = Some(e.recorded_at);
@@ -316,6 +326,35 @@ impl Catalog {
         if let InvoiceEvent::InvoiceDrafted { content, .. } = ev {
             self.customer_invoices.entry(content.customer_id).or_default().insert(iid);
         }
+    }
+
+    fn settle_versions(&mut self, position: i64) {
+        self.customers.settle(position);
+        self.people.settle(position);
+        self.projects.settle(position);
+        self.vms.settle(position);
+        self.keys.settle(position);
+        self.monitors.settle(position);
+        self.maintenance.settle(position);
+        self.releases.settle(position);
+        self.invoices.settle(position);
+    }
+
+    /// How many entity versions are decoded and how many are settled.
+    pub fn version_counts(&self) -> (usize, usize) {
+        [
+            self.customers.counts(),
+            self.people.counts(),
+            self.projects.counts(),
+            self.vms.counts(),
+            self.keys.counts(),
+            self.monitors.counts(),
+            self.maintenance.counts(),
+            self.releases.counts(),
+            self.invoices.counts(),
+        ]
+        .into_iter()
+        .fold((0, 0), |(d, s), (d2, s2)| (d + d2, s + s2))
     }
 
     /// The live view.

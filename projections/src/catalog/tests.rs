@@ -424,3 +424,63 @@ fn the_backups_kept_do_not_grow_with_the_length_of_the_history() {
     // Not expired (30 days) and ended since the start of the month before: about 90 at most.
     assert!(one <= 95 && three <= 95, "one year keeps {one}, three years keep {three}");
 }
+
+/// The history, then the VM resized (and the person's role changed) every week for
+/// `weeks`, each event recorded a week after the one before; `recorded` maps that instant
+/// to the one stamped on the event.
+fn weekly_changes(weeks: i64, recorded: impl Fn(Instant) -> Instant) -> Vec<Recorded> {
+    let (_, root, child, person, vm) = ids();
+    let mut events = history();
+    for week in 1..=weeks {
+        let t = at(2) + chrono::Duration::weeks(week);
+        let resources = Resources { cpu: 1 + week as u32 % 8, ram_gb: 4, disk_gb: 40 };
+        let project_id = if week % 2 == 0 { root } else { child };
+        let role = if week % 3 == 0 { Role::Manager } else { Role::Member };
+        for event in [
+            AnyEvent::Vm(VmEvent::VmResized { resources, effective_at: t }),
+            AnyEvent::Person(PersonEvent::RoleGranted { project_id, role, at: t }),
+        ] {
+            let id = if matches!(event, AnyEvent::Vm(_)) { vm.to_string() } else { person.to_string() };
+            let position = events.len() as i64 + 1;
+            events.push(Recorded { recorded_at: recorded(t), ..rec(position, id, event) });
+        }
+    }
+    events
+}
+
+#[test]
+fn versions_superseded_long_ago_are_settled_and_answer_as_before() {
+    let as_they_happen = weekly_changes(60, |t| t);
+    let mut settling = Catalog::default();
+    as_they_happen.iter().for_each(|e| settling.apply(e));
+    // The same events recorded within one month: nothing settles.
+    let mut whole = Catalog::default();
+    weekly_changes(60, |_| at(1)).iter().for_each(|e| whole.apply(e));
+    assert_eq!(whole.version_counts().1, 0);
+    let (decoded, settled) = settling.version_counts();
+    assert_eq!(decoded + settled, whole.version_counts().0);
+    assert!(decoded < 30 && settled > 90, "{decoded} decoded, {settled} settled");
+
+    let restarted = Catalog::from_snapshot(&settling.to_snapshot().unwrap()).unwrap();
+    assert_eq!(restarted, settling);
+    for position in 0..=settling.position {
+        let expected = whole.at(position).state();
+        assert_eq!(settling.at(position).state(), expected, "at {position}");
+        assert_eq!(restarted.at(position).state(), expected, "after a restart, at {position}");
+        let (_, _, _, _, vm) = ids();
+        assert_eq!(restarted.at(position).vm_events(&vm), whole.at(position).vm_events(&vm));
+    }
+}
+
+#[test]
+fn the_versions_decoded_do_not_grow_with_the_length_of_the_history() {
+    let decoded = |weeks: i64| {
+        let mut catalog = Catalog::default();
+        weekly_changes(weeks, |t| t).iter().for_each(|e| catalog.apply(e));
+        let restarted = Catalog::from_snapshot(&catalog.to_snapshot().unwrap()).unwrap();
+        restarted.version_counts().0
+    };
+    let (one, three) = (decoded(52), decoded(3 * 52));
+    // The entities of the history, and two versions a week since the start of the month before.
+    assert!(one <= 30 && three <= 30, "one year decodes {one}, three years decode {three}");
+}
