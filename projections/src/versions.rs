@@ -167,7 +167,7 @@ struct Segment<K, T> {
 }
 
 /// The versions of up to [`CHUNK`] entities, deflated JSON until first needed.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(bound(serialize = "K: Serialize", deserialize = "K: Deserialize<'de>"))]
 struct Chunk<K, T> {
     /// The first entity's id: chunks are ordered by it.
@@ -179,6 +179,21 @@ struct Chunk<K, T> {
     deflated: Vec<u8>,
     #[serde(skip)]
     decoded: OnceLock<Vec<(K, History<T>)>>,
+}
+
+/// A copy leaves the decoded versions behind: copies are taken to be written to a
+/// snapshot, which stores the bytes only.
+impl<K: Clone, T> Clone for Chunk<K, T> {
+    fn clone(&self) -> Self {
+        let Chunk { first, from, versions, deflated, decoded: _ } = self;
+        Chunk {
+            first: first.clone(),
+            from: *from,
+            versions: *versions,
+            deflated: deflated.clone(),
+            decoded: OnceLock::new(),
+        }
+    }
 }
 
 impl<K: PartialEq, T> PartialEq for Chunk<K, T> {
