@@ -67,13 +67,19 @@ impl AppState {
         let kept = self.catalog().at(position).backups(vm, since);
         match kept {
             Ok(backups) => Ok(backups),
-            Err(InLog) => {
-                let mut read = replay::backup_log::backups(&self.bus.log, &[vm], position, since)
-                    .await
-                    .map_err(ApiError::store)?;
-                Ok(read.remove(&vm).unwrap_or_default())
-            }
+            Err(InLog) => Ok(self.backups_in_log(&[vm], position, since).await?.remove(&vm).unwrap_or_default()),
         }
+    }
+
+    /// What the catalog would answer for each VM's backups at `position` from `since` on,
+    /// read from the VMs' logs (a few at a time).
+    pub async fn backups_in_log(
+        &self,
+        vms: &[VmId],
+        position: i64,
+        since: Instant,
+    ) -> Result<projections::billing::FromLog, ApiError> {
+        replay::backup_log::backups(&self.bus.log, vms, position, since).await.map_err(ApiError::store)
     }
 
     /// What the customer owes for the period as of `position` (live when `None`), by the
@@ -93,9 +99,7 @@ impl AppState {
         match first {
             Ok(content) => Ok(content),
             Err(NeedsLog(vms)) => {
-                let read = replay::backup_log::backups(&self.bus.log, &vms, position, period.start())
-                    .await
-                    .map_err(ApiError::store)?;
+                let read = self.backups_in_log(&vms, position, period.start()).await?;
                 compute(self.catalog().at(position), customer, period, &read).map_err(|NeedsLog(vms)| {
                     ApiError::Unavailable(format!("the backups of {} VMs could not be read; try again", vms.len()))
                 })

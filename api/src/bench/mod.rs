@@ -322,6 +322,9 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The infrastructure overview the as-of benchmark asks for.
+const OVERVIEW: &str = "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { project { name children { name } } vmCount totalCpu totalRamGb totalDiskGb vms { name cpu ramGb diskGb lastGoodBackupAt } monitors { url state lastTransitionAt } backupHealth { lastGoodBackupAt failuresLast7Days stale } access { name } upcomingMaintenance { start reason } } }";
+
 async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
     use rand::{Rng, SeedableRng};
     let (log, _) = fixture.open().await?;
@@ -358,15 +361,12 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             "customer page",
             "query($id: ID!, $t: DateTime) { customer(id: $id, asOf: $t) { name projects { name parentId } people { name sshKeys { fingerprint } } } }",
         ),
-        (
-            "overview",
-            "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { project { name children { name } } vmCount totalCpu totalRamGb totalDiskGb vms { name cpu ramGb diskGb lastGoodBackupAt } monitors { url state lastTransitionAt } backupHealth { lastGoodBackupAt failuresLast7Days stale } access { name } upcomingMaintenance { start reason } } }",
-        ),
+        ("overview", OVERVIEW),
         (
             // As of an instant in the project's own past, before its VMs' old backups were
             // settled: their backups are read from the VMs' logs.
             "overview (log)",
-            "query($id: ID!, $t: DateTime) { infrastructureOverview(projectId: $id, asOf: $t) { project { name children { name } } vmCount totalCpu totalRamGb totalDiskGb vms { name cpu ramGb diskGb lastGoodBackupAt } monitors { url state lastTransitionAt } backupHealth { lastGoodBackupAt failuresLast7Days stale } access { name } upcomingMaintenance { start reason } } }",
+            OVERVIEW,
         ),
         (
             // Read from the VM's own events in the store, not from memory.

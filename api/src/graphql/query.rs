@@ -310,24 +310,14 @@ pub(super) async fn resolve_health(
     hours: i32,
     pending: Vec<(VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)>,
 ) -> Result<Vec<VmBackupHealth>, ApiError> {
-    use futures::{StreamExt, TryStreamExt};
-    // A fleet-wide question about an old instant reads many VMs' logs: a few at a time.
-    futures::stream::iter(pending)
-        .map(|(id, vm, known)| async move {
-            match known {
-                Ok(h) => Ok(h),
-                Err(InLog) => {
-                    Ok(health(id, vm, position, &app.backups(id, position, week_before(now)).await?, now, hours))
-                }
-            }
-        })
-        .buffered(LOG_READS)
-        .try_collect()
-        .await
+    let in_log: Vec<VmId> = pending.iter().filter(|(_, _, known)| known.is_err()).map(|(id, _, _)| *id).collect();
+    let read = app.backups_in_log(&in_log, position, week_before(now)).await?;
+    let none = Backups::default();
+    let resolve = |(id, vm, known): (VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)| {
+        known.unwrap_or_else(|InLog| health(id, vm, position, read.get(&id).unwrap_or(&none), now, hours))
+    };
+    Ok(pending.into_iter().map(resolve).collect())
 }
-
-/// VMs' backup logs read at once by one request.
-const LOG_READS: usize = 8;
 
 /// The customer an entity id belongs to, whatever kind of entity it is.
 fn owner_of(at: projections::At<'_>, id: &str) -> Option<CustomerId> {
