@@ -43,10 +43,10 @@ fn serialized<E: DomainEvent + Serialize>(
 
 /// An invoice's state and last sequence, read from its stream.
 pub async fn load(log: &EventLog, id: InvoiceId) -> Result<(Invoice, i64), ApiError> {
-    let events = log.history(&id.to_string(), 0, 1000).await.map_err(ApiError::store)?;
+    let events = log.history(&[Invoice::TYPE], &id.to_string(), 0, 1000).await.map_err(ApiError::store)?;
     let mut invoice = Invoice::default();
     let mut sequence = 0;
-    for e in events.iter().filter(|e| e.aggregate_type == Invoice::TYPE) {
+    for e in &events {
         let event: InvoiceEvent = serde_json::from_str(&e.payload)
             .map_err(|err| ApiError::Unavailable(format!("invoice event at {} does not decode: {err}", e.position)))?;
         invoice::evolve(&mut invoice, &event);

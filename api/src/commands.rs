@@ -20,7 +20,7 @@ use domain::{Classify, Refusal};
 use projections::Projector;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use store::{Cqrs, DuplicateCommand, EventLog, Metadata, cqrs};
+use store::{Claimed, Cqrs, DuplicateCommand, EventLog, Guard, IdInUse, Metadata, cqrs};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -108,6 +108,21 @@ impl Envelope {
     }
 }
 
+/// The one answer for a client's id that some stream uses, whichever stream and owner.
+fn id_in_use(id: &str) -> ApiError {
+    ApiError::Conflict(format!("id {id} is already in use; choose another random UUID, or omit the id"))
+}
+
+/// The answer when another stream holds a unique name; it never says which, or whose.
+fn taken(scope: &str) -> String {
+    match scope {
+        domain::ssh_key::FINGERPRINT => {
+            "this public key is already registered as an active key; it can be added again once revoked there".into()
+        }
+        other => format!("a unique name of kind {other} is already taken"),
+    }
+}
+
 /// What a command did, and the entity its answer is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -147,7 +162,9 @@ impl Bus {
     }
 
     /// Runs a creating command. When this server `generated` the id, the aggregate cannot
-    /// exist yet, so its (empty) events are not read.
+    /// exist yet, so its (empty) events are not read. A client's id must not be used by any
+    /// stream of any type, now or when the append commits: whoever owns it, the answer is
+    /// the same `CONFLICT`.
     pub async fn create<A>(
         &self,
         framework: &Cqrs<A>,
@@ -162,8 +179,10 @@ impl Bus {
     {
         if generated {
             framework.assume_new(aggregate_id);
+            return self.execute(framework, aggregate_id, command, envelope).await;
         }
-        self.execute(framework, aggregate_id, command, envelope).await
+        let guard = Guard { fresh_id: true, ..Guard::default() };
+        self.execute_guarded(framework, aggregate_id, command, envelope, guard).await
     }
 
     /// Runs a command against one aggregate.
@@ -179,16 +198,40 @@ impl Bus {
         A::Command: Clone,
         A::Error: Classify + Display,
     {
+        self.execute_guarded(framework, aggregate_id, command, envelope, Guard::default()).await
+    }
+
+    /// Runs a command whose append must also pass `guard` (a fresh id, unique names taken
+    /// or given up), checked by the store in the append's transaction.
+    pub async fn execute_guarded<A>(
+        &self,
+        framework: &Cqrs<A>,
+        aggregate_id: &str,
+        command: A::Command,
+        envelope: &Envelope,
+        guard: Guard,
+    ) -> Result<Outcome, ApiError>
+    where
+        A: Aggregate + Clone,
+        A::Command: Clone,
+        A::Error: Classify + Display,
+    {
         // A fresh id chosen here cannot have been used; only a client's id needs the lookup.
         if envelope.retryable
             && let Some(first) = self.already_applied(envelope).await?
         {
             return Ok(Outcome::AlreadyApplied(first));
         }
+        // Asked first so that an id in use is refused before any aggregate judges it, with
+        // one answer for every owner; the store asks again when it appends.
+        if guard.fresh_id && self.log.in_use(aggregate_id).await.map_err(ApiError::store)? {
+            return Err(id_in_use(aggregate_id));
+        }
         let metadata = envelope.metadata().to_map();
         let mut refused_once = false;
         for attempt in 1..=ATTEMPTS {
-            match framework.execute_with_metadata(aggregate_id, command.clone(), metadata.clone()).await {
+            let run = framework.execute_guarded(aggregate_id, command.clone(), metadata.clone(), guard.clone());
+            match run.await {
                 Ok(()) => {
                     self.catch_up().await;
                     return Ok(Outcome::Applied(aggregate_id.to_owned()));
@@ -204,6 +247,13 @@ impl Bus {
                 }
                 Err(AggregateError::AggregateConflict) => {
                     tracing::debug!(aggregate_id, attempt, "lost a race on the stream; deciding again");
+                }
+                Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<IdInUse>().is_some() => {
+                    return Err(id_in_use(aggregate_id));
+                }
+                Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<Claimed>().is_some() => {
+                    let scope = e.downcast_ref::<Claimed>().map(|c| c.0.as_str()).unwrap_or_default();
+                    return Err(ApiError::Conflict(taken(scope)));
                 }
                 Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<DuplicateCommand>().is_some() => {
                     // A concurrent request with the same command id won the race.
@@ -221,7 +271,7 @@ impl Bus {
     /// Whether the command id was recorded: with the same payload it was applied already
     /// (to the aggregate returned), with another it is a misuse of the id.
     async fn already_applied(&self, envelope: &Envelope) -> Result<Option<String>, ApiError> {
-        match self.log.command(&envelope.command_id).await.map_err(ApiError::store)? {
+        match self.log.command(&envelope.actor, &envelope.command_id).await.map_err(ApiError::store)? {
             None => Ok(None),
             Some(record) if record.payload_hash == envelope.payload_hash => {
                 // The record may be committed before this process's writer has announced it

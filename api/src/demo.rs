@@ -39,7 +39,7 @@ pub async fn load(log: &EventLog, input: impl BufRead) -> anyhow::Result<(usize,
         }
         let commit: Commit = serde_json::from_str(&line)?;
         count += commit.events.len();
-        commits.push(commit.serialized());
+        commits.push(commit.appendable());
         if commits.len() >= 50_000 {
             log.append_in_order(std::mem::take(&mut commits)).await?;
         }
@@ -56,7 +56,7 @@ pub async fn fill_if_empty(log: &EventLog, size: Size) -> anyhow::Result<usize> 
     let mut count = 0;
     let commits = fixtures::generate(size, 1).map(|c| {
         count += c.events.len();
-        c.serialized()
+        c.appendable()
     });
     log.append_in_order(commits).await?;
     Ok(count)

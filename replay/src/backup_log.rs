@@ -43,11 +43,8 @@ async fn events_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<Record
     let id = vm.to_string();
     let (mut events, mut after) = (vec![], 0);
     loop {
-        let page = log.history(&id, after, PAGE).await?;
+        let page = log.history(&[<BackupLog as cqrs_es::Aggregate>::TYPE], &id, after, PAGE).await?;
         for stored in page.iter().take_while(|e| e.position <= position) {
-            if stored.aggregate_type != <BackupLog as cqrs_es::Aggregate>::TYPE {
-                continue;
-            }
             // An undecodable event is skipped, as the catalog skips it (and counts it there).
             if let Ok(r) = Recorded::decode(stored) {
                 events.push(r);

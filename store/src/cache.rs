@@ -142,6 +142,19 @@ impl<A: Aggregate + Clone> Cqrs<A> {
         self.framework.execute_with_metadata(id, command, metadata).await
     }
 
+    /// As [`Cqrs::execute_with_metadata`], with a guard the store checks in the append's
+    /// transaction (a refused guard is an `UnexpectedError` holding
+    /// [`IdInUse`](crate::IdInUse) or [`Claimed`](crate::Claimed)).
+    pub async fn execute_guarded(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: HashMap<String, String>,
+        guard: crate::Guard,
+    ) -> Result<(), AggregateError<A::Error>> {
+        crate::repository::GUARD.scope(guard, self.framework.execute_with_metadata(id, command, metadata)).await
+    }
+
     /// Drops the cached state, so the next command reads the aggregate's events.
     pub fn forget(&self, id: &str) {
         self.cache.forget(id);

@@ -32,7 +32,7 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use cache::{Cqrs, cqrs};
-pub use repository::{DuplicateCommand, LogRepository};
+pub use repository::{Claimed, DuplicateCommand, IdInUse, LogRepository};
 
 /// The default store when `DATABASE_URL` is unset.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://directory.db";
@@ -113,6 +113,29 @@ impl Metadata {
             }
         }
         m
+    }
+}
+
+/// What a commit needs besides its streams' next sequences, checked and applied in the
+/// transaction that appends it, so that no concurrent commit can slip in between.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Guard {
+    /// The commit starts a stream whose id no stream of any type may use yet (an id a
+    /// client chose: it must never continue, or later become, another stream).
+    pub fresh_id: bool,
+    /// Unique names `(scope, key)` the commit's stream takes; refused while another holds one.
+    pub claims: Vec<(String, String)>,
+    /// Names the stream holds and gives up.
+    pub releases: Vec<(String, String)>,
+}
+
+impl Guard {
+    /// The steps in the order the store applies them: releases, the id check, claims.
+    pub(crate) fn steps(&self) -> impl Iterator<Item = (&'static str, &str, &str)> {
+        let release = self.releases.iter().map(|(s, k)| ("release", s.as_str(), k.as_str()));
+        let fresh = self.fresh_id.then_some(("fresh", "", ""));
+        let claim = self.claims.iter().map(|(s, k)| ("claim", s.as_str(), k.as_str()));
+        release.chain(fresh).chain(claim)
     }
 }
 
@@ -255,11 +278,11 @@ impl EventLog {
     }
 
     /// Appends commits in the order given (each one aggregate's events, numbered from its
-    /// current sequence), through the writer, with many in flight; answers the last
-    /// position. For loading fixtures and imports.
+    /// current sequence, with its guard), through the writer, with many in flight; answers
+    /// the last position. For loading fixtures and imports.
     pub async fn append_in_order(
         &self,
-        commits: impl IntoIterator<Item = Vec<SerializedEvent>>,
+        commits: impl IntoIterator<Item = (Vec<SerializedEvent>, Guard)>,
     ) -> Result<i64, StoreError> {
         const WINDOW: usize = 4096;
         let mut in_flight = std::collections::VecDeque::with_capacity(WINDOW);
@@ -269,13 +292,14 @@ impl EventLog {
             Ok(Err(e)) => Err(StoreError::Rejected(format!("{e:?}"))),
             Err(_) => Err(StoreError::Closed),
         };
-        for events in commits {
+        for (events, guard) in commits {
             if events.is_empty() {
                 continue;
             }
             let (reply, answer) = tokio::sync::oneshot::channel();
             // The channel keeps the order, and the writer appends in channel order.
-            self.inner.writer.send(writer::Pending { events, reply }).await.map_err(|_| StoreError::Closed)?;
+            let pending = writer::Pending { events, guard, reply };
+            self.inner.writer.send(pending).await.map_err(|_| StoreError::Closed)?;
             in_flight.push_back(answer);
             if in_flight.len() >= WINDOW
                 && let Some(oldest) = in_flight.pop_front()
@@ -294,10 +318,13 @@ impl EventLog {
     /// meanwhile makes the whole append a [`Atomic::Conflict`] (load again and retry).
     pub async fn append_atomic(&self, events: Vec<SerializedEvent>) -> Result<Atomic, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.inner.writer.send(writer::Pending { events, reply }).await.map_err(|_| StoreError::Closed)?;
+        let pending = writer::Pending { events, guard: Guard::default(), reply };
+        self.inner.writer.send(pending).await.map_err(|_| StoreError::Closed)?;
         match answer.await.map_err(|_| StoreError::Closed)? {
             Ok(position) => Ok(Atomic::Appended(position)),
-            Err(writer::AppendError::Conflict) => Ok(Atomic::Conflict),
+            Err(writer::AppendError::Conflict | writer::AppendError::IdInUse(_) | writer::AppendError::Claimed(_)) => {
+                Ok(Atomic::Conflict)
+            }
             Err(writer::AppendError::DuplicateCommand(id)) => Ok(Atomic::DuplicateCommand(id)),
             Err(writer::AppendError::Store(e)) => Err(StoreError::Rejected(e)),
         }
@@ -325,11 +352,25 @@ impl EventLog {
         }
     }
 
-    /// The events of one entity (every aggregate type that uses its id), in log order.
-    pub async fn history(&self, aggregate_id: &str, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+    /// The events of the streams of these types under one id, in log order (an index range).
+    pub async fn history(
+        &self,
+        aggregate_types: &[&str],
+        aggregate_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         match &self.inner.pool {
-            Pool::Postgres(p) => postgres::history(p, aggregate_id, after, limit).await,
-            Pool::Sqlite(p) => sqlite::history(p, aggregate_id, after, limit).await,
+            Pool::Postgres(p) => postgres::history(p, aggregate_types, aggregate_id, after, limit).await,
+            Pool::Sqlite(p) => sqlite::history(p, aggregate_types, aggregate_id, after, limit).await,
+        }
+    }
+
+    /// Whether a stream of any type uses this id.
+    pub async fn in_use(&self, aggregate_id: &str) -> Result<bool, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::in_use(p, aggregate_id).await,
+            Pool::Sqlite(p) => sqlite::in_use(p, aggregate_id).await,
         }
     }
 
@@ -474,11 +515,11 @@ impl EventLog {
         })
     }
 
-    /// The record of a command id, if that command appended events.
-    pub async fn command(&self, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
+    /// The record of an actor's command id, if that command appended events.
+    pub async fn command(&self, actor: &str, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
         match &self.inner.pool {
-            Pool::Postgres(p) => postgres::command(p, command_id).await,
-            Pool::Sqlite(p) => sqlite::command(p, command_id).await,
+            Pool::Postgres(p) => postgres::command(p, actor, command_id).await,
+            Pool::Sqlite(p) => sqlite::command(p, actor, command_id).await,
         }
     }
 }

@@ -27,6 +27,14 @@ fn event(row: PgRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+pub(crate) async fn in_use(pool: &PgPool, aggregate_id: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT 1 FROM events WHERE aggregate_id = $1 LIMIT 1")
+        .bind(aggregate_id)
+        .fetch_optional(pool)
+        .await?
+        .is_some())
+}
+
 pub(crate) async fn read_after(pool: &PgPool, position: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
     sqlx::query(&sql).bind(position).bind(i64::from(limit)).fetch_all(pool).await?.into_iter().map(event).collect()
@@ -34,16 +42,20 @@ pub(crate) async fn read_after(pool: &PgPool, position: i64, limit: u32) -> Resu
 
 pub(crate) async fn history(
     pool: &PgPool,
+    aggregate_types: &[&str],
     aggregate_id: &str,
     after: i64,
     limit: u32,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM events WHERE aggregate_id = $1 AND position > $2 ORDER BY position LIMIT $3");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE aggregate_id = $1 AND aggregate_type = ANY($4) AND position > $2 \
+         ORDER BY position LIMIT $3"
+    );
     sqlx::query(&sql)
         .bind(aggregate_id)
         .bind(after)
         .bind(i64::from(limit))
+        .bind(aggregate_types)
         .fetch_all(pool)
         .await?
         .into_iter()
@@ -90,10 +102,16 @@ pub(crate) async fn head_holder(pool: &PgPool) -> Result<Option<HeadHolder>, Sto
     row.map(|r| Ok(HeadHolder { pid: r.try_get("pid")?, open_seconds: r.try_get("open_seconds")? })).transpose()
 }
 
-pub(crate) async fn command(pool: &PgPool, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
+pub(crate) async fn command(
+    pool: &PgPool,
+    actor: &str,
+    command_id: &str,
+) -> Result<Option<CommandRecord>, StoreError> {
     let row = sqlx::query(
-        "SELECT command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at FROM commands WHERE command_id = $1",
+        "SELECT command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at FROM commands \
+         WHERE actor = $1 AND command_id = $2",
     )
+    .bind(actor)
     .bind(command_id)
     .fetch_optional(pool)
     .await?;
@@ -118,16 +136,26 @@ fn call<'q>(commits: &[Commit<'_>]) -> sqlx::query::Query<'q, Postgres, sqlx::po
     let events: Vec<&SerializedEvent> = commits.iter().flat_map(|c| c.events).collect();
     let text = json_text;
     let mut last = 0i32;
-    let (mut ids, mut hashes, mut lasts) = (vec![], vec![], vec![]);
+    let (mut actors, mut ids, mut hashes, mut lasts) = (vec![], vec![], vec![], vec![]);
+    let (mut kinds, mut scopes, mut keys, mut streams, mut at) = (vec![], vec![], vec![], vec![], vec![]);
     for c in commits {
+        let first = last + 1;
         last += c.events.len() as i32;
-        if let Some((id, hash)) = &c.command {
-            ids.push(id.clone());
-            hashes.push(hash.clone());
+        if let Some(key) = &c.command {
+            actors.push(key.actor.clone());
+            ids.push(key.id.clone());
+            hashes.push(key.payload_hash.clone());
             lasts.push(last);
         }
+        for (kind, scope, key) in c.guard.steps() {
+            kinds.push(kind);
+            scopes.push(scope.to_owned());
+            keys.push(key.to_owned());
+            streams.push(c.stream().to_owned());
+            at.push(first);
+        }
     }
-    sqlx::query("SELECT * FROM directory_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+    sqlx::query("SELECT * FROM directory_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
         .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
@@ -135,9 +163,15 @@ fn call<'q>(commits: &[Commit<'_>]) -> sqlx::query::Query<'q, Postgres, sqlx::po
         .bind(events.iter().map(|e| e.event_version.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| text(&e.payload)).collect::<Vec<_>>())
         .bind(events.iter().map(|e| text(&e.metadata)).collect::<Vec<_>>())
+        .bind(actors)
         .bind(ids)
         .bind(hashes)
         .bind(lasts)
+        .bind(kinds)
+        .bind(scopes)
+        .bind(keys)
+        .bind(streams)
+        .bind(at)
 }
 
 /// Each commit's stored events, from the function's answer (one row per event, in order).
@@ -191,10 +225,7 @@ impl Appender for PgAppender {
                 Err(e) => {
                     let Some(constraint) = unique_violation(&e) else { return Err(e.into()) };
                     sqlx::query("ROLLBACK TO SAVEPOINT commit_one").execute(&mut *tx).await?;
-                    outcomes.push(Err(match &commit.command {
-                        Some((id, _)) if constraint.contains("commands") => AppendError::DuplicateCommand(id.clone()),
-                        _ => AppendError::Conflict,
-                    }));
+                    outcomes.push(Err(commit.refusal(&constraint)));
                 }
             }
         }

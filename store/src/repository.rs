@@ -17,6 +17,23 @@ use crate::{EventLog, Pool};
 #[error("command {0} was already applied")]
 pub struct DuplicateCommand(pub String);
 
+/// Raised (inside `AggregateError::UnexpectedError`) when a commit's new stream takes an
+/// id that a stream of some type already uses (see [`crate::Guard::fresh_id`]).
+#[derive(Debug, thiserror::Error)]
+#[error("id {0} is already in use")]
+pub struct IdInUse(pub String);
+
+/// Raised (inside `AggregateError::UnexpectedError`) when another stream holds a name the
+/// commit claims (see [`crate::Guard::claims`]); carries the claim's scope.
+#[derive(Debug, thiserror::Error)]
+#[error("a name of scope {0} is held by another stream")]
+pub struct Claimed(pub String);
+
+tokio::task_local! {
+    /// The guard of the command being executed on this task (see [`crate::Cqrs::execute_guarded`]).
+    pub(crate) static GUARD: crate::Guard;
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("append failed: {0}")]
 struct AppendFailed(String);
@@ -74,13 +91,17 @@ impl PersistedEventRepository for LogRepository {
         }
         let (reply, answer) = oneshot::channel();
         let closed = || PersistenceError::ConnectionError(Box::new(AppendFailed("the writer stopped".into())));
-        self.log.writer().send(Pending { events: events.to_vec(), reply }).await.map_err(|_| closed())?;
+        let guard = GUARD.try_with(Clone::clone).unwrap_or_default();
+        let pending = Pending { events: events.to_vec(), guard, reply };
+        self.log.writer().send(pending).await.map_err(|_| closed())?;
         match answer.await.map_err(|_| closed())? {
             Ok(_) => Ok(()),
             Err(AppendError::Conflict) => Err(PersistenceError::OptimisticLockError),
             Err(AppendError::DuplicateCommand(id)) => {
                 Err(PersistenceError::UnknownError(Box::new(DuplicateCommand(id))))
             }
+            Err(AppendError::IdInUse(id)) => Err(PersistenceError::UnknownError(Box::new(IdInUse(id)))),
+            Err(AppendError::Claimed(scope)) => Err(PersistenceError::UnknownError(Box::new(Claimed(scope)))),
             Err(AppendError::Store(e)) => Err(PersistenceError::ConnectionError(Box::new(AppendFailed(e)))),
         }
     }

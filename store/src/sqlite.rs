@@ -44,20 +44,33 @@ pub(crate) async fn read_after(pool: &SqlitePool, position: i64, limit: u32) -> 
 
 pub(crate) async fn history(
     pool: &SqlitePool,
+    aggregate_types: &[&str],
     aggregate_id: &str,
     after: i64,
     limit: u32,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM events WHERE aggregate_id = ? AND position > ? ORDER BY position LIMIT ?");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE aggregate_id = ? AND position > ? \
+         AND aggregate_type IN (SELECT value FROM json_each(?)) ORDER BY position LIMIT ?"
+    );
     sqlx::query(&sql)
         .bind(aggregate_id)
         .bind(after)
+        .bind(serde_json::to_string(aggregate_types).unwrap_or_default())
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await?
         .into_iter()
         .map(event)
         .collect()
+}
+
+pub(crate) async fn in_use(pool: &SqlitePool, aggregate_id: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT 1 FROM events WHERE aggregate_id = ? LIMIT 1")
+        .bind(aggregate_id)
+        .fetch_optional(pool)
+        .await?
+        .is_some())
 }
 
 pub(crate) async fn last_sequence(
@@ -88,10 +101,16 @@ pub(crate) async fn head(pool: &SqlitePool) -> Result<LogHead, StoreError> {
     head_row(&sqlx::query("SELECT position, chain_hash, recorded_at FROM log_head WHERE id = 1").fetch_one(pool).await?)
 }
 
-pub(crate) async fn command(pool: &SqlitePool, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
+pub(crate) async fn command(
+    pool: &SqlitePool,
+    actor: &str,
+    command_id: &str,
+) -> Result<Option<CommandRecord>, StoreError> {
     let row = sqlx::query(
-        "SELECT command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at FROM commands WHERE command_id = ?",
+        "SELECT command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at FROM commands \
+         WHERE actor = ? AND command_id = ?",
     )
+    .bind(actor)
     .bind(command_id)
     .fetch_optional(pool)
     .await?;
@@ -135,28 +154,72 @@ fn plan<'a>(commit: &Commit<'a>, head: &mut LogHead, recorded_at: DateTime<Utc>)
         .collect()
 }
 
-/// Inserts a commit's command record and events; `Err(Some(constraint))` on a unique key.
+/// Why a commit's inserts stopped.
+enum Stop {
+    /// A unique key or guard refused the commit; the others of its group may go on.
+    Refused(AppendError),
+    Failed(sqlx::Error),
+}
+
+/// Applies a commit's guard, inserts its command record and its events.
 async fn insert(
     tx: &mut Transaction<'static, Sqlite>,
     commit: &Commit<'_>,
     rows: &[Row<'_>],
     recorded_at: &str,
-) -> Result<(), Option<sqlx::Error>> {
-    let duplicate = |e: sqlx::Error| if unique_violation(&e).is_some() { None } else { Some(e) };
-    if let (Some((id, hash)), Some(last)) = (&commit.command, rows.last()) {
+) -> Result<(), Stop> {
+    let refused = |refusal: AppendError| {
+        move |e: sqlx::Error| if unique_violation(&e).is_some() { Stop::Refused(refusal) } else { Stop::Failed(e) }
+    };
+    let stream = commit.stream();
+    for (kind, scope, key) in commit.guard.steps() {
+        match kind {
+            "release" => {
+                sqlx::query("DELETE FROM claims WHERE scope = ? AND key = ? AND aggregate_id = ?")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(stream)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(Stop::Failed)?;
+            }
+            "fresh" => {
+                let used = sqlx::query("SELECT 1 FROM events WHERE aggregate_id = ? LIMIT 1")
+                    .bind(stream)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(Stop::Failed)?;
+                if used.is_some() {
+                    return Err(Stop::Refused(AppendError::IdInUse(stream.to_owned())));
+                }
+            }
+            _ => {
+                sqlx::query("INSERT INTO claims (scope, key, aggregate_id, position) VALUES (?, ?, ?, ?)")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(stream)
+                    .bind(rows.first().map_or(0, |r| r.stored.position))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(refused(AppendError::Claimed(scope.to_owned())))?;
+            }
+        }
+    }
+    if let (Some(command), Some(last)) = (&commit.command, rows.last()) {
         sqlx::query(
-            "INSERT INTO commands (command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO commands (actor, command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(id)
-        .bind(hash)
+        .bind(&command.actor)
+        .bind(&command.id)
+        .bind(&command.payload_hash)
         .bind(&last.event.aggregate_type)
         .bind(&last.event.aggregate_id)
         .bind(last.stored.position)
         .bind(recorded_at)
         .execute(&mut **tx)
         .await
-        .map_err(duplicate)?;
+        .map_err(refused(AppendError::DuplicateCommand(command.id.clone())))?;
     }
     // SQLite binds at most 32766 parameters per statement: 10 per row.
     for chunk in rows.chunks(1000) {
@@ -176,7 +239,7 @@ async fn insert(
                 .push_bind(recorded_at.to_owned())
                 .push_bind(r.stored.chain_hash.to_vec());
         });
-        q.build().execute(&mut **tx).await.map_err(duplicate)?;
+        q.build().execute(&mut **tx).await.map_err(refused(AppendError::Conflict))?;
     }
     Ok(())
 }
@@ -219,8 +282,8 @@ impl Appender for SqliteAppender {
             let rows = plan(commit, &mut head, recorded_at);
             match insert(&mut tx, commit, &rows, &at).await {
                 Ok(()) => appended.push(rows.into_iter().map(|r| r.stored).collect()),
-                Err(None) => return Ok(None),
-                Err(Some(e)) => return Err(e.into()),
+                Err(Stop::Refused(_)) => return Ok(None),
+                Err(Stop::Failed(e)) => return Err(e.into()),
             }
         }
         Self::finish(tx, &head, &at).await?;
@@ -241,14 +304,10 @@ impl Appender for SqliteAppender {
                     sqlx::query("RELEASE SAVEPOINT commit_one").execute(&mut *tx).await?;
                     outcomes.push(Ok(rows.into_iter().map(|r| r.stored).collect()));
                 }
-                Err(Some(e)) => return Err(e.into()),
-                Err(None) => {
+                Err(Stop::Failed(e)) => return Err(e.into()),
+                Err(Stop::Refused(refusal)) => {
                     sqlx::query("ROLLBACK TO SAVEPOINT commit_one").execute(&mut *tx).await?;
-                    let duplicate = match &commit.command {
-                        Some((id, _)) => command_taken(&mut tx, id).await?.then(|| id.clone()),
-                        None => None,
-                    };
-                    outcomes.push(Err(duplicate.map_or(AppendError::Conflict, AppendError::DuplicateCommand)));
+                    outcomes.push(Err(refusal));
                     head = before;
                 }
             }
@@ -258,8 +317,4 @@ impl Appender for SqliteAppender {
         }
         Ok(outcomes)
     }
-}
-
-async fn command_taken(tx: &mut Transaction<'static, Sqlite>, id: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query("SELECT 1 FROM commands WHERE command_id = ?").bind(id).fetch_optional(&mut **tx).await?.is_some())
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::{Metadata, StoreError, StoredEvent};
+use crate::{Guard, Metadata, StoreError, StoredEvent};
 
 /// The most commits one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -20,6 +20,7 @@ const MAX_BATCH: usize = 256;
 /// What one commit asks for: its events (one aggregate) and where to answer.
 pub(crate) struct Pending {
     pub events: Vec<SerializedEvent>,
+    pub guard: Guard,
     pub reply: oneshot::Sender<Outcome>,
 }
 
@@ -30,24 +31,60 @@ pub(crate) type Outcome = Result<i64, AppendError>;
 pub(crate) enum AppendError {
     /// Another commit took one of these stream sequences first.
     Conflict,
-    /// The command id was already recorded by another commit.
+    /// The command id was already recorded by another commit (of the same actor).
     DuplicateCommand(String),
+    /// The commit's new stream takes an id that a stream of some type uses already.
+    IdInUse(String),
+    /// Another stream holds one of the names the commit claims (its scope).
+    Claimed(String),
     /// The transaction failed; nothing of it was appended.
     Store(String),
 }
 
+/// A command id as recorded: unique per actor.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CommandKey {
+    pub actor: String,
+    pub id: String,
+    pub payload_hash: String,
+}
+
 /// A commit as a store appends it.
+#[derive(Clone)]
 pub(crate) struct Commit<'a> {
     pub events: &'a [SerializedEvent],
-    /// Command id and payload hash, recorded with the events.
-    pub command: Option<(String, String)>,
+    /// The command id, recorded with the events.
+    pub command: Option<CommandKey>,
+    pub guard: &'a Guard,
 }
 
 impl<'a> Commit<'a> {
     fn of(pending: &'a Pending) -> Commit<'a> {
         let meta: Metadata =
             pending.events.first().and_then(|e| serde_json::from_value(e.metadata.clone()).ok()).unwrap_or_default();
-        Commit { events: &pending.events, command: meta.command_id.zip(meta.payload_hash) }
+        let actor = meta.actor;
+        let command = meta.command_id.zip(meta.payload_hash).map(|(id, payload_hash)| CommandKey { actor, id, payload_hash });
+        Commit { events: &pending.events, command, guard: &pending.guard }
+    }
+
+    /// The stream its guard is about: the one its first event belongs to.
+    pub fn stream(&self) -> &'a str {
+        self.events.first().map_or("", |e| e.aggregate_id.as_str())
+    }
+
+    /// Why the store refused this commit, from the unique constraint that failed.
+    pub fn refusal(&self, constraint: &str) -> AppendError {
+        if constraint.contains("commands")
+            && let Some(c) = &self.command
+        {
+            AppendError::DuplicateCommand(c.id.clone())
+        } else if constraint.contains("fresh_id") {
+            AppendError::IdInUse(self.stream().to_owned())
+        } else if constraint.contains("claims") {
+            AppendError::Claimed(self.guard.claims.first().map(|(scope, _)| scope.clone()).unwrap_or_default())
+        } else {
+            AppendError::Conflict
+        }
     }
 }
 
@@ -177,8 +214,7 @@ async fn append(appender: &impl Appender, batch: &[Pending]) -> Result<Vec<Resul
     let commits: Vec<Commit<'_>> = batch.iter().map(Commit::of).collect();
     let mut outcomes: Vec<Option<Result<Appended, AppendError>>> = settle_within(&commits);
     let admitted: Vec<usize> = (0..commits.len()).filter(|i| outcomes[*i].is_none()).collect();
-    let group: Vec<Commit<'_>> =
-        admitted.iter().map(|i| Commit { events: commits[*i].events, command: commits[*i].command.clone() }).collect();
+    let group: Vec<Commit<'_>> = admitted.iter().map(|i| commits[*i].clone()).collect();
     let answers: Vec<Result<Appended, AppendError>> = match appender.append_all(&group).await? {
         Some(appended) => appended.into_iter().map(Ok).collect(),
         None => appender.append_each(&group).await?,
@@ -190,7 +226,8 @@ async fn append(appender: &impl Appender, batch: &[Pending]) -> Result<Vec<Resul
 }
 
 /// Refuses the commits that collide with an earlier commit of the same group: the same
-/// stream sequence, or the same command id. The others are `None` (still to append).
+/// stream sequence, or the same command id of the same actor. The others are `None` (still
+/// to append); guards are left to the store, which checks them in log order.
 fn settle_within(commits: &[Commit<'_>]) -> Vec<Option<Result<Appended, AppendError>>> {
     let mut streams = HashSet::new();
     let mut ids = HashSet::new();
@@ -200,10 +237,10 @@ fn settle_within(commits: &[Commit<'_>]) -> Vec<Option<Result<Appended, AppendEr
             if c.events.iter().any(|e| streams.contains(&(&e.aggregate_type, &e.aggregate_id, e.sequence))) {
                 return Some(Err(AppendError::Conflict));
             }
-            if let Some((id, _)) = &c.command
-                && !ids.insert(id.as_str())
+            if let Some(key) = &c.command
+                && !ids.insert((key.actor.as_str(), key.id.as_str()))
             {
-                return Some(Err(AppendError::DuplicateCommand(id.clone())));
+                return Some(Err(AppendError::DuplicateCommand(key.id.clone())));
             }
             for e in c.events {
                 streams.insert((&e.aggregate_type, &e.aggregate_id, e.sequence));

@@ -162,7 +162,7 @@ impl Served {
 async fn serve(pg: &str) -> anyhow::Result<Served> {
     let db = BenchDb::create(pg).await?;
     let log = store::EventLog::connect(&db.url).await?;
-    log.append_in_order(fixtures::generate(fixtures::Size::Demo, 1).map(fixtures::Commit::serialized)).await?;
+    log.append_in_order(fixtures::generate(fixtures::Size::Demo, 1).map(|c| c.appendable())).await?;
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -91,8 +91,14 @@ pub(super) fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Resu
     match id {
         Some(id) => {
             let uuid: Uuid = parse_id(id, "id")?;
-            if uuid.is_nil() {
-                return Err(ApiError::BadInput("id: the nil UUID cannot name a new entity".into()));
+            // Ids the server derives (invoices, their number series, billing runs, channels)
+            // are name-based; a client's id is random, so it can never be, or later become,
+            // one of those.
+            let random = uuid.get_variant() == uuid::Variant::RFC4122 && matches!(uuid.get_version_num(), 4 | 7);
+            if !random {
+                return Err(ApiError::BadInput(
+                    "id: must be a random UUID (version 4 or 7); omit it to let the server choose one".into(),
+                ));
             }
             Ok((T::from(uuid), false))
         }
@@ -485,7 +491,10 @@ impl CoreMutation {
             p.deactivated_at.is_none()
         };
         let parsed = parse_public_key(&public_key).map_err(|e| ApiError::BadInput(e.to_string()))?;
-        let id = SshKeyId::for_fingerprint(&parsed.fingerprint);
+        // Every added key is a record of its own, owned by this person for ever; the
+        // fingerprint is a unique name it holds while active, so nobody else can add it then
+        // and nobody ever continues another's record.
+        let id = SshKeyId(Uuid::new_v4());
         let env = Envelope::new(who, "addSshKey", &json!([person_id, parsed.public_key]), command_id.as_ref(), reason)?;
         let cmd = SshKeyCommand::Add {
             id,
@@ -493,7 +502,12 @@ impl CoreMutation {
             public_key,
             at: app.now(),
         };
-        let done = app.bus.execute(&app.bus.keys, &id.to_string(), cmd, &env).await?;
+        let guard = store::Guard {
+            claims: vec![(domain::ssh_key::FINGERPRINT.to_owned(), parsed.fingerprint)],
+            ..store::Guard::default()
+        };
+        app.bus.keys.assume_new(&id.to_string());
+        let done = app.bus.execute_guarded(&app.bus.keys, &id.to_string(), cmd, &env, guard).await?;
         Ok(key_node(app, done.aggregate_id())?)
     }
 
@@ -506,22 +520,27 @@ impl CoreMutation {
     ) -> Result<SshKeyNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
         let kid: SshKeyId = parse_id(&key_id, "keyId")?;
-        {
+        let fingerprint = {
             let catalog = app.catalog();
-            let owner = catalog.keys.get(&kid).and_then(|k| k.person_id);
+            let key = catalog.keys.get(&kid);
+            let owner = key.and_then(|k| k.person_id);
             let Some(owner) = owner.filter(|o| visible_person(&catalog, who, *o).is_ok()) else {
                 return Err(ApiError::NotFound(format!("SSH key {kid} does not exist")).into());
             };
             if !who.has_staff_role(&[Staff::Ops]) && who.person_id() != Some(owner) {
                 return Err(ApiError::forbidden().into());
             }
-        }
+            key.map(|k| k.fingerprint.clone()).unwrap_or_default()
+        };
         let env =
             Envelope::new(who, "revokeSshKey", &json!([key_id, reason]), command_id.as_ref(), Some(reason.clone()))?;
-        let done = app
-            .bus
-            .execute(&app.bus.keys, &kid.to_string(), SshKeyCommand::Revoke { reason, at: app.now() }, &env)
-            .await?;
+        // The store gives the fingerprint up only if this key's stream holds it.
+        let guard = store::Guard {
+            releases: vec![(domain::ssh_key::FINGERPRINT.to_owned(), fingerprint)],
+            ..store::Guard::default()
+        };
+        let cmd = SshKeyCommand::Revoke { reason, at: app.now() };
+        let done = app.bus.execute_guarded(&app.bus.keys, &kid.to_string(), cmd, &env, guard).await?;
         Ok(key_node(app, done.aggregate_id())?)
     }
 

@@ -212,13 +212,10 @@ impl CoreQuery {
         };
         let app = app(ctx);
         let entity = entity_id.as_str();
-        if !who.is_staff() {
-            let owner = owner_of(app.catalog().live(), entity);
-            if owner.is_none() || owner != who.customer_id() {
-                return Ok(vec![]);
-            }
-        }
-        let events = app.bus.log.history(entity, after, first).await.map_err(ApiError::store)?;
+        // Exactly the streams of the entity the caller may see: never another stream that
+        // happens to carry the same id.
+        let Some(types) = streams_of(app.catalog().live(), who, entity) else { return Ok(vec![]) };
+        let events = app.bus.log.history(&types, entity, after, first).await.map_err(ApiError::store)?;
         Ok(events.iter().map(HistoryEntry::from_stored).collect())
     }
 
@@ -319,21 +316,58 @@ pub(super) async fn resolve_health(
     Ok(pending.into_iter().map(resolve).collect())
 }
 
-/// The customer an entity id belongs to, whatever kind of entity it is.
-fn owner_of(at: projections::At<'_>, id: &str) -> Option<CustomerId> {
+/// The stream types of the entity an id names, if the caller may read its history: a
+/// customer's people see their customer, its projects, VMs (with their backup logs),
+/// people, SSH keys, monitors and invoices; staff see any entity, and any stream by id
+/// (number series, billing runs and channels are no entity of the catalog).
+fn streams_of(at: projections::At<'_>, who: &Principal, id: &str) -> Option<Vec<&'static str>> {
+    use cqrs_es::Aggregate;
+    use domain::{InvoiceId, MaintenanceId, MonitorId, ReleaseId, SshKeyId};
     let uuid: uuid::Uuid = id.parse().ok()?;
-    if at.customer(&CustomerId(uuid)).is_some() {
-        return Some(CustomerId(uuid));
+    let customer_of_person = |p: PersonId| at.person(&p).and_then(|p| p.customer_id);
+    let found: Option<(Vec<&'static str>, Option<CustomerId>)> = if at.customer(&CustomerId(uuid)).is_some() {
+        Some((vec![domain::customer::Customer::TYPE], Some(CustomerId(uuid))))
+    } else if let Some(p) = at.project(&ProjectId(uuid)) {
+        Some((vec![domain::project::Project::TYPE], p.customer_id))
+    } else if let Some(v) = at.vm(&VmId(uuid)) {
+        Some((vec![domain::vm::Vm::TYPE, domain::backup_log::BackupLog::TYPE], v.customer_id))
+    } else if at.person(&PersonId(uuid)).is_some() {
+        Some((vec![domain::person::Person::TYPE], customer_of_person(PersonId(uuid))))
+    } else if let Some(k) = at.key(&SshKeyId(uuid)) {
+        Some((vec![domain::ssh_key::SshKey::TYPE], k.person_id.and_then(customer_of_person)))
+    } else if let Some(m) = at.monitor(&MonitorId(uuid)) {
+        Some((vec![domain::http_monitor::HttpMonitor::TYPE], m.customer_id))
+    } else if let Some(i) = at.invoice(&InvoiceId(uuid)) {
+        Some((vec![domain::invoice::Invoice::TYPE], i.content.as_ref().map(|c| c.customer_id)))
+    } else if at.maintenance_window(&MaintenanceId(uuid)).is_some() {
+        Some((vec![domain::maintenance_window::MaintenanceWindow::TYPE], None))
+    } else if at.release(&ReleaseId(uuid)).is_some() {
+        Some((vec![domain::release::Release::TYPE], None))
+    } else {
+        None
+    };
+    match found {
+        Some((types, owner)) if who.is_staff() || owner.is_some_and(|c| who.customer_id() == Some(c)) => Some(types),
+        Some(_) => None,
+        None if who.is_staff() => Some(STREAM_TYPES.to_vec()),
+        None => None,
     }
-    if let Some(p) = at.project(&ProjectId(uuid)) {
-        return p.customer_id;
-    }
-    if let Some(v) = at.vm(&VmId(uuid)) {
-        return v.customer_id;
-    }
-    if let Some(p) = at.person(&PersonId(uuid)) {
-        return p.customer_id;
-    }
-    let key = at.key(&domain::SshKeyId(uuid))?;
-    at.person(&key.person_id?)?.customer_id
 }
+
+/// Every stream type of the log, for staff reading a stream that is no catalog entity.
+const STREAM_TYPES: &[&str] = &[
+    "customer",
+    "person",
+    "ssh_key",
+    "project",
+    "vm",
+    "backup_log",
+    "http_monitor",
+    "maintenance_window",
+    "price_list",
+    "invoice",
+    domain::invoice::SERIES_TYPE,
+    "billing_run",
+    "release",
+    "release_channel",
+];

@@ -186,7 +186,7 @@ async fn replay_rebuild_gives_the_same_digest_twice_and_as_of_answers_without_a_
     let store = TempStore::sqlite();
     let log = EventLog::connect(&store.url).await.unwrap();
     let before = chrono::Utc::now();
-    log.append_in_order(fixtures::generate(fixtures::Size::Small, 5).map(fixtures::Commit::serialized)).await.unwrap();
+    log.append_in_order(fixtures::generate(fixtures::Size::Small, 5).map(|c| c.appendable())).await.unwrap();
     let rebuild = || {
         let out = directory(&["replay", "rebuild"], &store.url);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

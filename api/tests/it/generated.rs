@@ -15,7 +15,7 @@ use crate::helpers::{BOOT, TestApp, both_stores};
 
 /// What an id argument refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
+pub(crate) enum Kind {
     Customer,
     Project,
     Vm,
@@ -104,31 +104,31 @@ const MAY: &[(&str, &[&str])] = &[
 ];
 
 /// The served schema, as far as this test needs it.
-struct Schema {
-    queries: Vec<Field>,
-    mutations: Vec<Field>,
+pub(crate) struct Schema {
+    pub(crate) queries: Vec<Field>,
+    pub(crate) mutations: Vec<Field>,
     /// Input object name → its fields.
-    inputs: BTreeMap<String, Vec<(String, Type)>>,
+    pub(crate) inputs: BTreeMap<String, Vec<(String, Type)>>,
     /// Enum name → its first value.
     enums: BTreeMap<String, String>,
     /// Object and interface name → its fields (answers that need a selection).
     objects: BTreeMap<String, Vec<Field>>,
 }
 
-struct Field {
-    name: String,
-    args: Vec<(String, Type)>,
+pub(crate) struct Field {
+    pub(crate) name: String,
+    pub(crate) args: Vec<(String, Type)>,
     ty: Type,
 }
 
-fn base_name(ty: &Type) -> &str {
+pub(crate) fn base_name(ty: &Type) -> &str {
     match &ty.base {
         BaseType::Named(n) => n.as_str(),
         BaseType::List(inner) => base_name(inner),
     }
 }
 
-fn schema() -> Schema {
+pub(crate) fn schema() -> Schema {
     let doc = parse_schema(api::graphql::sdl()).expect("the served schema parses");
     let mut schema = Schema {
         queries: vec![],
@@ -175,8 +175,8 @@ fn schema() -> Schema {
 }
 
 /// The ids of one customer's things (and the platform's release).
-struct Tenant {
-    ids: BTreeMap<Kind, String>,
+pub(crate) struct Tenant {
+    pub(crate) ids: BTreeMap<Kind, String>,
 }
 
 impl Schema {
@@ -204,7 +204,7 @@ impl Schema {
     }
 
     /// The arguments for a call, as GraphQL literals: required ones, and every id, from `ids`.
-    fn arguments(&self, field: &Field, mutation: bool, ids: &dyn Fn(Kind) -> String) -> Vec<(String, String)> {
+    pub(crate) fn arguments(&self, field: &Field, mutation: bool, ids: &dyn Fn(Kind) -> String) -> Vec<(String, String)> {
         field
             .args
             .iter()
@@ -212,7 +212,7 @@ impl Schema {
             .collect()
     }
 
-    fn value(
+    pub(crate) fn value(
         &self,
         field: &str,
         name: &str,
@@ -278,7 +278,7 @@ impl Schema {
     }
 
     /// `query { field(args) { __typename } }`.
-    fn document(&self, field: &Field, mutation: bool, args: &[(String, String)]) -> String {
+    pub(crate) fn document(&self, field: &Field, mutation: bool, args: &[(String, String)]) -> String {
         let args = if args.is_empty() {
             String::new()
         } else {
@@ -313,7 +313,7 @@ impl Schema {
 }
 
 /// An answer with the given ids replaced, so answers about different ids compare.
-fn normalized(answer: &Value, ids: &[String]) -> String {
+pub(crate) fn normalized(answer: &Value, ids: &[String]) -> String {
     let mut text = answer.to_string();
     for id in ids {
         text = text.replace(id.as_str(), "<id>");
@@ -321,17 +321,17 @@ fn normalized(answer: &Value, ids: &[String]) -> String {
     text
 }
 
-fn code(answer: &Value) -> Option<&str> {
+pub(crate) fn code(answer: &Value) -> Option<&str> {
     answer["errors"][0]["extensions"]["code"].as_str()
 }
 
-async fn call(app: &TestApp, token: &str, document: &str) -> Value {
+pub(crate) async fn call(app: &TestApp, token: &str, document: &str) -> Value {
     app.gql(token, document, json!({})).await
 }
 
 /// One customer's things: a project with a deployment, a person with a token and a key
 /// who manages the project, a VM with a backup, a monitor, a maintenance window and an invoice.
-async fn tenant(app: &TestApp, name: &str) -> (Tenant, String) {
+pub(crate) async fn tenant(app: &TestApp, name: &str) -> (Tenant, String) {
     let c = customer(app, name, "DE").await;
     let p = project(app, &c, None, "Shop").await;
     let (person_id, token) = person(app, Some(&c), &format!("{name} manager")).await;
@@ -390,7 +390,7 @@ async fn tenant(app: &TestApp, name: &str) -> (Tenant, String) {
 }
 
 /// Two customers with one of everything each, and a release of the platform.
-async fn two_tenants(app: &TestApp) -> (Tenant, String, Tenant) {
+pub(crate) async fn two_tenants(app: &TestApp) -> (Tenant, String, Tenant) {
     let (mut acme, acme_token) = tenant(app, "Acme").await;
     let (mut globex, _) = tenant(app, "Globex").await;
     // An invoice each, and a release of the platform.

@@ -7,6 +7,7 @@ mod checker;
 mod cli;
 mod contract;
 mod faults;
+mod attacks;
 mod flows;
 mod generated;
 mod helpers;

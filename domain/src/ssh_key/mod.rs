@@ -1,5 +1,7 @@
-//! SshKey: an OpenSSH public key of a person, one stream per fingerprint, so that the
-//! event store's unique stream key enforces "a fingerprint belongs to one person".
+//! SshKey: an OpenSSH public key of a person. Every added key is its own stream, owned by
+//! one person for ever; "an active fingerprint belongs to one person" is a unique name
+//! ([`FINGERPRINT`]) the key's stream holds from its addition to its revocation, which the
+//! store takes and gives up in the append's transaction.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,13 +30,8 @@ pub struct ParsedKey {
     pub public_key: String,
 }
 
-impl SshKeyId {
-    /// The key's stream id: a name-based UUID of its fingerprint.
-    pub fn for_fingerprint(fingerprint: &str) -> SshKeyId {
-        const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1d_7c2e_51a4_4b8e_9d0c_3e2a_5b7f_1c44);
-        SshKeyId(uuid::Uuid::new_v5(&NAMESPACE, fingerprint.as_bytes()))
-    }
-}
+/// The scope of the unique name an active key holds: its fingerprint.
+pub const FINGERPRINT: &str = "ssh_key.fingerprint";
 
 /// Parses one OpenSSH public key line and enforces the accepted algorithms and sizes.
 /// Error messages never echo the input, since a pasted private key must not reach any log.
@@ -161,10 +158,8 @@ event_names!(SshKeyEvent { SshKeyAdded, SshKeyRevoked });
 pub enum SshKeyError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
-    #[error("this key ({0}) is already registered to a person; revoke it there first")]
-    AlreadyPresent(String),
-    #[error("the key id does not match its fingerprint")]
-    IdMismatch,
+    #[error("this key is already registered; a key is added once")]
+    AlreadyPresent,
     #[error("key does not exist")]
     NotFound,
     #[error("key is already revoked")]
@@ -176,8 +171,8 @@ pub enum SshKeyError {
 impl Classify for SshKeyError {
     fn refusal(&self) -> Refusal {
         match self {
-            Self::Invalid(_) | Self::IdMismatch => Refusal::BadInput,
-            Self::AlreadyPresent(_) => Refusal::Conflict,
+            Self::Invalid(_) => Refusal::BadInput,
+            Self::AlreadyPresent => Refusal::Conflict,
             Self::NotFound => Refusal::NotFound,
             Self::AlreadyRevoked | Self::PersonDeactivated => Refusal::RuleViolation,
         }
@@ -188,11 +183,8 @@ pub fn decide(k: &SshKey, cmd: SshKeyCommand) -> Result<Vec<SshKeyEvent>, SshKey
     match cmd {
         SshKeyCommand::Add { id, person, public_key, at } => {
             let parsed = parse_public_key(&public_key)?;
-            if SshKeyId::for_fingerprint(&parsed.fingerprint) != id {
-                return Err(SshKeyError::IdMismatch);
-            }
-            if k.is_active() {
-                return Err(SshKeyError::AlreadyPresent(parsed.fingerprint));
+            if k.id.is_some() {
+                return Err(SshKeyError::AlreadyPresent);
             }
             if !person.active {
                 return Err(SshKeyError::PersonDeactivated);

@@ -36,8 +36,8 @@ proptest! {
             let history: Vec<_> = fixtures::generate(fixtures::Size::Small, seed).take(commits).collect();
             // Two loads, so the log has transactions of different sizes.
             let (first, second) = history.split_at(history.len() / 3);
-            log.append_in_order(first.iter().cloned().map(fixtures::Commit::serialized)).await.unwrap();
-            let head = log.append_in_order(second.iter().cloned().map(fixtures::Commit::serialized)).await.unwrap();
+            log.append_in_order(first.iter().map(fixtures::Commit::appendable)).await.unwrap();
+            let head = log.append_in_order(second.iter().map(fixtures::Commit::appendable)).await.unwrap();
             assert!(live.wait_for(head, Duration::from_secs(10)).await);
 
             let events = log.read_after(0, 1_000_000).await.unwrap();

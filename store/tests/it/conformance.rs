@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use cqrs_es::AggregateError;
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use store::testing::TempStore;
-use store::{EventLog, LogRepository, Metadata, chain, cqrs};
+use store::{EventLog, Guard, LogRepository, Metadata, chain, cqrs};
 
 use crate::counter::Counter;
 
@@ -79,7 +79,7 @@ both_stores!(appends_get_gapless_positions_in_commit_order, |log: EventLog, _| a
     assert_eq!(replay::audit::verify(&log).await.unwrap(), Ok(4));
     assert_eq!(*log.committed().borrow(), 4);
 
-    let history: Vec<_> = log.history("a", 0, 100).await.unwrap().iter().map(|e| e.position).collect();
+    let history: Vec<_> = log.history(&["counter"], "a", 0, 100).await.unwrap().iter().map(|e| e.position).collect();
     assert_eq!(history, vec![1, 2, 4]);
 
     let loaded = counters.execute_with_metadata("a", vec![10], meta(None)).await;
@@ -109,13 +109,124 @@ both_stores!(a_second_writer_on_the_same_sequence_conflicts, |log: EventLog, _| 
 both_stores!(a_command_id_is_recorded_once_by_the_database, |log: EventLog, _| async move {
     let counters = cqrs::<Counter>(&log, ());
     counters.execute_with_metadata("a", vec![1], meta(Some("cmd-1"))).await.unwrap();
-    let record = log.command("cmd-1").await.unwrap().expect("recorded");
+    let record = log.command("system:test", "cmd-1").await.unwrap().expect("recorded");
     assert_eq!((record.aggregate_id.as_str(), record.position), ("a", 1));
     let again = counters.execute_with_metadata("b", vec![1], meta(Some("cmd-1"))).await;
     let Err(AggregateError::UnexpectedError(e)) = again else { panic!("expected a duplicate, got {again:?}") };
     assert!(e.downcast_ref::<store::DuplicateCommand>().is_some());
     assert_eq!(log.head().await.unwrap().position, 1, "the duplicate appended nothing");
-    assert!(log.command("cmd-2").await.unwrap().is_none());
+    assert!(log.command("system:test", "cmd-2").await.unwrap().is_none());
+});
+
+fn meta_of(actor: &str, command_id: &str) -> HashMap<String, String> {
+    Metadata {
+        actor: actor.into(),
+        command_id: Some(command_id.into()),
+        payload_hash: Some("cd".repeat(32)),
+        reason: None,
+    }
+    .to_map()
+}
+
+both_stores!(command_ids_are_scoped_to_their_actor, |log: EventLog, _| async move {
+    let counters = cqrs::<Counter>(&log, ());
+    counters.execute_with_metadata("a", vec![1], meta_of("person:1", "import-7")).await.unwrap();
+    // Another actor's use of the same id is its own command, not a duplicate.
+    counters.execute_with_metadata("b", vec![1], meta_of("system:import", "import-7")).await.unwrap();
+    let mine = log.command("person:1", "import-7").await.unwrap().expect("recorded");
+    let theirs = log.command("system:import", "import-7").await.unwrap().expect("recorded");
+    assert_eq!((mine.aggregate_id.as_str(), theirs.aggregate_id.as_str()), ("a", "b"));
+    assert!(log.command("person:2", "import-7").await.unwrap().is_none());
+    // The same actor still cannot use it twice.
+    let again = counters.execute_with_metadata("c", vec![1], meta_of("person:1", "import-7")).await;
+    let Err(AggregateError::UnexpectedError(e)) = again else { panic!("expected a duplicate, got {again:?}") };
+    assert!(e.downcast_ref::<store::DuplicateCommand>().is_some());
+    assert_eq!(log.head().await.unwrap().position, 2);
+});
+
+fn other_type(aggregate_id: &str) -> SerializedEvent {
+    let mut event = serialized(aggregate_id, 1);
+    event.aggregate_type = "tally".into();
+    event
+}
+
+fn fresh() -> Guard {
+    Guard { fresh_id: true, ..Guard::default() }
+}
+
+both_stores!(a_fresh_id_is_refused_when_any_stream_uses_it, |log: EventLog, _| async move {
+    let repo = LogRepository::new(&log);
+    repo.persist::<Counter>(&[other_type("taken")], None).await.unwrap();
+    let counters = cqrs::<Counter>(&log, ());
+    let refused = counters.execute_guarded("taken", vec![1], meta(None), fresh()).await;
+    let Err(AggregateError::UnexpectedError(e)) = refused else { panic!("expected IdInUse, got {refused:?}") };
+    assert_eq!(e.downcast_ref::<store::IdInUse>().map(|e| e.0.as_str()), Some("taken"));
+    assert_eq!(log.head().await.unwrap().position, 1, "nothing was appended");
+    // Unguarded, a stream of another type may share the id (a VM and its backup log do).
+    counters.execute_with_metadata("taken", vec![1], meta(None)).await.unwrap();
+    counters.execute_guarded("new", vec![1], meta(None), fresh()).await.unwrap();
+    assert_eq!(log.head().await.unwrap().position, 3);
+});
+
+both_stores!(concurrent_fresh_ids_of_two_types_let_one_win, |log: EventLog, _| async move {
+    // Many commits in shared transactions: per id, the first one wins, whatever its type.
+    let counters = std::sync::Arc::new(cqrs::<Counter>(&log, ()));
+    let tallies = std::sync::Arc::new(cqrs::<crate::counter::Tally>(&log, ()));
+    let tasks: Vec<_> = (0..64)
+        .map(|n| {
+            let (counters, tallies) = (counters.clone(), tallies.clone());
+            tokio::spawn(async move {
+                let id = format!("id-{}", n / 2);
+                if n % 2 == 0 {
+                    counters.execute_guarded(&id, vec![1], meta(None), fresh()).await.is_ok()
+                } else {
+                    tallies.execute_guarded(&id, vec![1], meta(None), fresh()).await.is_ok()
+                }
+            })
+        })
+        .collect();
+    let mut won = std::collections::BTreeMap::<usize, usize>::new();
+    for (n, t) in tasks.into_iter().enumerate() {
+        if t.await.unwrap() {
+            *won.entry(n / 2).or_default() += 1;
+        }
+    }
+    assert!(won.len() == 32 && won.values().all(|w| *w == 1), "{won:?}");
+    assert_eq!(log.head().await.unwrap().position, 32);
+});
+
+fn claim(key: &str) -> Guard {
+    Guard { claims: vec![("name".into(), key.into())], ..Guard::default() }
+}
+
+both_stores!(a_claimed_name_has_one_holder_until_released, |log: EventLog, _| async move {
+    let counters = cqrs::<Counter>(&log, ());
+    counters.execute_guarded("a", vec![1], meta(None), claim("k")).await.unwrap();
+    let refused = counters.execute_guarded("b", vec![1], meta(None), claim("k")).await;
+    let Err(AggregateError::UnexpectedError(e)) = refused else { panic!("expected Claimed, got {refused:?}") };
+    assert_eq!(e.downcast_ref::<store::Claimed>().map(|e| e.0.as_str()), Some("name"));
+    assert_eq!(log.head().await.unwrap().position, 1, "the refused commit appended nothing");
+    // Only the holder's release frees it.
+    let release = || Guard { releases: vec![("name".into(), "k".into())], ..Guard::default() };
+    counters.execute_guarded("b", vec![1], meta(None), release()).await.unwrap();
+    assert!(counters.execute_guarded("b", vec![1], meta(None), claim("k")).await.is_err());
+    counters.execute_guarded("a", vec![1], meta(None), release()).await.unwrap();
+    counters.execute_guarded("b", vec![1], meta(None), claim("k")).await.unwrap();
+    // Concurrent claims of one name: exactly one wins.
+    let counters = std::sync::Arc::new(counters);
+    let tasks: Vec<_> = (0..32)
+        .map(|n| {
+            let counters = counters.clone();
+            tokio::spawn(async move {
+                counters.execute_guarded(&format!("c{n}"), vec![1], meta(None), claim("race")).await.is_ok()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
 });
 
 both_stores!(group_commit_isolates_one_conflict_from_its_neighbours, |log: EventLog, _| async move {
@@ -241,7 +352,7 @@ both_stores!(a_stale_cached_aggregate_collides_and_is_then_read_fresh, |log: Eve
     let stale = here.execute_with_metadata("x", vec![100], meta(None)).await;
     assert!(matches!(stale, Err(AggregateError::AggregateConflict)), "{stale:?}");
     here.execute_with_metadata("x", vec![100], meta(None)).await.unwrap();
-    let sequences: Vec<_> = log.history("x", 0, 10).await.unwrap().iter().map(|e| e.sequence).collect();
+    let sequences: Vec<_> = log.history(&["counter"], "x", 0, 10).await.unwrap().iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, vec![1, 2, 3]);
     // A command that changes nothing on cached state is decided again on fresh state.
     let noop = here.execute_with_metadata("x", vec![], meta(None)).await;

@@ -49,3 +49,26 @@ impl Aggregate for Counter {
         self.value += by;
     }
 }
+
+/// The same counter under another aggregate type, for rules that span types.
+#[derive(Default, Clone, Serialize, Deserialize, Debug)]
+pub struct Tally(Counter);
+
+impl Aggregate for Tally {
+    const TYPE: &'static str = "tally";
+    type Command = Vec<i64>;
+    type Event = CounterEvent;
+    type Error = Refused;
+    type Services = ();
+
+    async fn handle(&mut self, adds: Vec<i64>, _: &(), sink: &EventSink<Self>) -> Result<(), Refused> {
+        for by in adds {
+            sink.write(CounterEvent::Added { by }, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: CounterEvent) {
+        self.0.apply(event)
+    }
+}

@@ -1,0 +1,170 @@
+//! What a hostile customer tries, generated from the served schema where it can be: ids
+//! claimed for new entities (another tenant's, or ones the server derives), history read
+//! through such ids, and SSH keys that once belonged to someone else. Each test here failed
+//! on the code before the refusal it proves was built.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::flows::s;
+use crate::generated::{Field, Kind, Schema, base_name, call, code, normalized, schema, two_tenants};
+use crate::helpers::{BOOT, TestApp, both_stores};
+
+/// Ids the server derives from names (number series, billing runs, channels, price lists,
+/// invoices): no client may ever choose one.
+fn derived_ids(invoice: &str) -> Vec<String> {
+    use domain::invoice::{InvoiceKind, series_id};
+    let period: domain::Period = "2026-03".parse().unwrap();
+    vec![
+        series_id(InvoiceKind::Invoice, 2026).to_string(),
+        series_id(InvoiceKind::Cancellation, 2027).to_string(),
+        domain::billing_run::stream_id(period).to_string(),
+        domain::release::channel_stream("stable").to_string(),
+        domain::price_list::stream_id().to_string(),
+        invoice.to_owned(),
+    ]
+}
+
+/// A creation with a chosen id: `field(id: …)` or `field(input: {id: …, …})`, with every
+/// other argument valid.
+fn creation(schema: &Schema, field: &Field, id: &str, ids: &dyn Fn(Kind) -> String) -> Option<String> {
+    let id = json!(id).to_string();
+    let mut args = schema.arguments(field, true, ids);
+    if field.args.iter().any(|(name, _)| name == "id") {
+        args.push(("id".into(), id));
+        return Some(schema.document(field, true, &args));
+    }
+    let (input, ty) = field.args.iter().find(|(_, ty)| {
+        schema.inputs.get(base_name(ty)).is_some_and(|fields| fields.iter().any(|(name, _)| name == "id"))
+    })?;
+    let inner: Vec<String> = schema.inputs[base_name(ty)]
+        .iter()
+        .filter_map(|(f, t)| {
+            if f == "id" {
+                return Some(format!("id: {id}"));
+            }
+            Some(format!("{f}: {}", schema.value(&field.name, f, t, true, ids)?))
+        })
+        .collect();
+    args.retain(|(name, _)| name != input);
+    args.push((input.clone(), format!("{{{}}}", inner.join(", "))));
+    Some(schema.document(field, true, &args))
+}
+
+fn message(answer: &Value) -> &str {
+    answer["errors"][0]["message"].as_str().unwrap_or_default()
+}
+
+both_stores!(claimed_and_derived_ids_never_name_another_stream, async |app: &TestApp| {
+    let schema = schema();
+    let (acme, acme_token, globex) = two_tenants(app).await;
+    let derived = derived_ids(&globex.ids[&Kind::Invoice]);
+    // Every existing entity of the other tenant, of every kind (the invoice is derived).
+    let existing: Vec<String> =
+        globex.ids.iter().filter(|(k, _)| !matches!(k, Kind::Invoice | Kind::Token)).map(|(_, v)| v.clone()).collect();
+    let ids = |k: Kind| acme.ids[&k].clone();
+    let head = app.head().await;
+    let mut creations = 0;
+    for field in &schema.mutations {
+        // Admin first (no role stands in the way), then the attacker's own token.
+        for token in [BOOT, acme_token.as_str()] {
+            let Some(_) = creation(&schema, field, "x", &ids) else { continue };
+            for id in &derived {
+                let doc = creation(&schema, field, id, &ids).unwrap();
+                let answer = call(app, token, &doc).await;
+                let c = code(&answer);
+                assert!(
+                    c == Some("BAD_INPUT") || (token != BOOT && c == Some("FORBIDDEN")),
+                    "{}: a derived id must be bad input: {doc}\n{answer}",
+                    field.name
+                );
+            }
+            let mut answers = BTreeMap::new();
+            for id in &existing {
+                let doc = creation(&schema, field, id, &ids).unwrap();
+                let answer = call(app, token, &doc).await;
+                if token != BOOT && code(&answer) == Some("FORBIDDEN") {
+                    continue;
+                }
+                assert_eq!(code(&answer), Some("CONFLICT"), "{}: an existing id: {doc}\n{answer}", field.name);
+                answers.insert(normalized(&answer["errors"][0]["message"], std::slice::from_ref(id)), id.clone());
+            }
+            assert!(answers.len() <= 1, "{}: one answer for every owner and kind: {answers:#?}", field.name);
+            creations += 1;
+        }
+    }
+    assert_eq!(app.head().await, head, "no claimed id appended anything");
+    assert!(creations >= 14, "every creation that takes an id was tried: {creations}");
+
+    // Versions a client could only pick to aim at a name-based space are bad input too.
+    let v5 = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"x").to_string();
+    let doc = format!("mutation {{ registerPerson(input: {{id: \"{v5}\", name: \"M\", email: \"m@example.com\"}}) {{ id }} }}");
+    assert_eq!(app.code(BOOT, &doc, json!({})).await, "BAD_INPUT");
+
+    // History reads exactly the streams of an entity the caller may see.
+    let history = "query($e: ID!) { history(entityId: $e) { entityId eventType summary } }";
+    for id in globex.ids.values().chain(&derived) {
+        let answer = app.ok(&acme_token, history, json!({"e": id})).await;
+        assert_eq!(answer["history"], json!([]), "another tenant's or a derived stream: {id}");
+    }
+    let series = &derived[0];
+    let staff_view = app.ok(BOOT, history, json!({"e": series})).await;
+    assert!(!staff_view["history"].as_array().unwrap().is_empty(), "staff read the number series");
+    let vm = app.ok(&acme_token, history, json!({"e": acme.ids[&Kind::Vm]})).await;
+    let types: Vec<&str> = vm["history"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
+    assert!(types.contains(&"VmProvisioned") && types.contains(&"BackupSucceeded"), "{types:?}");
+});
+
+const ADD_KEY: &str = "mutation($p: ID!, $k: String!) { addSshKey(personId: $p, publicKey: $k) { id personId revokedAt } }";
+const REVOKE_KEY: &str = "mutation($k: ID!) { revokeSshKey(keyId: $k, reason: \"left Globex\") { id revokedAt } }";
+const KEYS_OF: &str = "query($p: ID!) { person(id: $p) { sshKeys { id fingerprint revokedAt } } }";
+const HISTORY: &str = "query($e: ID!) { history(entityId: $e) { actor eventType summary reason } }";
+
+both_stores!(an_ssh_key_is_a_record_of_its_owner_for_ever, async |app: &TestApp| {
+    let (acme, acme_token, globex) = two_tenants(app).await;
+    let (victim, attacker) = (globex.ids[&Kind::Person].clone(), acme.ids[&Kind::Person].clone());
+    let dir = std::env::temp_dir().join(format!("directory-attack-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (old, active) = (crate::keys::keypair(&dir, "old").1, crate::keys::keypair(&dir, "active").1);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The victim's key, revoked with a reason, then added by the attacker for themselves.
+    let revoked = s(&app.ok(BOOT, ADD_KEY, json!({"p": victim, "k": old})).await["addSshKey"]["id"]);
+    app.ok(BOOT, REVOKE_KEY, json!({"k": revoked})).await;
+    let mine = app.ok(&acme_token, ADD_KEY, json!({"p": attacker, "k": old})).await;
+    let mine = s(&mine["addSshKey"]["id"]);
+    assert_ne!(mine, revoked, "a key added again is a new record");
+    let victims = app.ok(BOOT, KEYS_OF, json!({"p": victim})).await;
+    let listed: Vec<&Value> = victims["person"]["sshKeys"].as_array().unwrap().iter().collect();
+    assert!(listed.iter().any(|k| k["id"] == json!(revoked) && !k["revokedAt"].is_null()), "{victims}");
+    let history = app.ok(&acme_token, HISTORY, json!({"e": mine})).await;
+    let entries = history["history"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "only the attacker's own addition: {history}");
+    assert!(!history.to_string().contains("left Globex") && !history.to_string().contains(&victim), "{history}");
+    assert_eq!(app.ok(&acme_token, HISTORY, json!({"e": revoked})).await["history"], json!([]));
+
+    // An active key of someone else is refused without saying whose, and appends nothing.
+    let theirs = s(&app.ok(BOOT, ADD_KEY, json!({"p": victim, "k": active})).await["addSshKey"]["id"]);
+    let head = app.head().await;
+    let refused = app.gql(&acme_token, ADD_KEY, json!({"p": attacker, "k": active})).await;
+    assert_eq!(code(&refused), Some("CONFLICT"), "{refused}");
+    for secret in [victim.as_str(), theirs.as_str(), globex.ids[&Kind::Customer].as_str(), "Globex"] {
+        assert!(!message(&refused).contains(secret), "the refusal names the owner: {refused}");
+    }
+    assert_eq!(app.head().await, head);
+    // The owner's own second attempt gets the same answer.
+    let again = app.gql(BOOT, ADD_KEY, json!({"p": victim, "k": active})).await;
+    assert_eq!(message(&again), message(&refused));
+
+    // Once revoked, anyone may add it; two people racing for one free key: one wins.
+    app.ok(BOOT, REVOKE_KEY, json!({"k": theirs})).await;
+    let race = futures::future::join_all([
+        app.gql(&acme_token, ADD_KEY, json!({"p": attacker, "k": active})),
+        app.gql(BOOT, ADD_KEY, json!({"p": victim, "k": active})),
+    ])
+    .await;
+    let won = race.iter().filter(|a| a.get("errors").is_none()).count();
+    assert_eq!(won, 1, "exactly one holder of an active fingerprint: {race:?}");
+    assert!(race.iter().any(|a| code(a) == Some("CONFLICT")), "{race:?}");
+});
