@@ -105,7 +105,12 @@ pub fn authenticate(
     now: Instant,
 ) -> Result<Principal, ApiError> {
     let missing = || ApiError::Unauthenticated("send an API token as `Authorization: Bearer <token>`".into());
-    let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or_else(missing)?;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
+    let token = header
+        .and_then(|h| h.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(missing)?;
     if token.is_empty() {
         return Err(missing());
     }
@@ -159,5 +164,17 @@ mod tests {
         );
         let boot = token_hash("s3cret");
         assert_eq!(authenticate(Some("Bearer s3cret"), Some(&boot), &catalog, now).unwrap(), Principal::Bootstrap);
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            let header = format!("{scheme} s3cret");
+            assert_eq!(authenticate(Some(&header), Some(&boot), &catalog, now).unwrap(), Principal::Bootstrap);
+        }
+        assert_eq!(
+            authenticate(Some("Basic s3cret"), Some(&boot), &catalog, now).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            authenticate(Some("Bearers3cret"), Some(&boot), &catalog, now).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
     }
 }

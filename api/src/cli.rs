@@ -71,9 +71,12 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, env = "DIRECTORY_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// A bearer token that acts as staff admin (actor `system:bootstrap`).
+        /// A bearer token that acts as staff admin (actor `system:bootstrap`); at least 32 characters.
         #[arg(long, env = "DIRECTORY_BOOTSTRAP_TOKEN", hide_env_values = true)]
         bootstrap_token: Option<String>,
+        /// A bearer token that may read `/metrics` (a scraper; staff tokens may too); at least 32 characters.
+        #[arg(long, env = "DIRECTORY_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
         /// Fill an empty store with the demo fixture, and print fresh demo tokens (staff
         /// admin, auditor, one customer's person).
         #[arg(long)]
@@ -184,9 +187,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Serve { listen, bootstrap_token, demo, read_only, demo_size } => {
+        Command::Serve { listen, bootstrap_token, metrics_token, demo, read_only, demo_size } => {
+            let secrets = Secrets {
+                bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
+                metrics: secret("DIRECTORY_METRICS_TOKEN", metrics_token)?,
+            };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
-            serve(&cli.database_url, listen, bootstrap_token, demo.then_some(demo_size), read_only).await
+            serve(&cli.database_url, listen, secrets, demo.then_some(demo_size), read_only).await
         }
         Command::Fixtures { command: FixturesCommand::Generate { size, seed, out, stats } } => {
             if stats {
@@ -383,10 +390,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The shortest token accepted for the bootstrap and metrics tokens: guessing one must be
+/// as hopeless as guessing an issued token.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+/// The tokens `serve` is configured with.
+struct Secrets {
+    bootstrap: Option<String>,
+    metrics: Option<String>,
+}
+
+/// A configured token, refused when it is too short to be a secret (unset or empty: none).
+fn secret(name: &str, value: Option<String>) -> anyhow::Result<Option<String>> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(v) if v.chars().count() < MIN_SECRET_CHARS => anyhow::bail!(
+            "{name} has {} characters; use at least {MIN_SECRET_CHARS} random ones (for example `openssl rand -hex 32`)",
+            v.chars().count()
+        ),
+        v => Ok(v),
+    }
+}
+
 async fn serve(
     database_url: &str,
     listen: SocketAddr,
-    bootstrap_token: Option<String>,
+    secrets: Secrets,
     demo: Option<fixtures::Size>,
     read_only: bool,
 ) -> anyhow::Result<()> {
@@ -406,7 +434,10 @@ async fn serve(
         }
         Err(_) => projections::SNAPSHOT_EVERY,
     };
-    let state = AppState::start_with(log, Arc::new(SystemClock), bootstrap_token.as_deref(), snapshot_every).await?;
+    let state = AppState::start_with(log, Arc::new(SystemClock), secrets.bootstrap.as_deref(), snapshot_every).await?;
+    if let Some(token) = &secrets.metrics {
+        let _ = state.metrics_token_hash.set(crate::auth::token_hash(token));
+    }
     if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");
         for (who, token) in demo::tokens(&state).await? {

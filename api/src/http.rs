@@ -129,14 +129,15 @@ async fn graphql_post(
         let message = format!("a value in the request is larger than {} KiB", MAX_FIELD_BYTES / 1024);
         return refusal(StatusCode::OK, &ApiError::BadInput(message));
     }
-    if let Err(message) = crate::graphql::limits::check_document(&request.query) {
-        return refusal(StatusCode::OK, &ApiError::BadInput(message));
-    }
-    if http.state.bus.log.is_read_only() && has_mutation(&request.query) {
+    let checked = match check(&request).await {
+        Ok(checked) => checked,
+        Err(message) => return refusal(StatusCode::OK, &ApiError::BadInput(message)),
+    };
+    if http.state.bus.log.is_read_only() && checked.mutation {
         let message = "this server answers queries only (it reads a replica): send changes to the primary";
         return refusal(StatusCode::OK, &ApiError::Unavailable(message.into()));
     }
-    let operation = request.operation_name.clone().unwrap_or_default();
+    let operation = checked.operation;
     let mut response = if principal.is_staff() {
         http.schema.execute(request.data(principal)).await
     } else {
@@ -150,13 +151,18 @@ async fn graphql_post(
     Json(response).into_response()
 }
 
-fn has_mutation(query: &str) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(query) else { return false };
-    match &document.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => ops.values().any(|op| op.node.ty == OperationType::Mutation),
+/// The document's limits (`graphql::limits`). A long document is parsed on a blocking
+/// thread, so that no request holds a runtime worker while it is looked at.
+async fn check(request: &async_graphql::Request) -> Result<crate::graphql::limits::Checked, String> {
+    use crate::graphql::limits::check_document;
+    const INLINE_BYTES: usize = 4 * 1024;
+    if request.query.len() <= INLINE_BYTES {
+        return check_document(&request.query, request.operation_name.as_deref());
     }
+    let (query, name) = (request.query.clone(), request.operation_name.clone());
+    tokio::task::spawn_blocking(move || check_document(&query, name.as_deref()))
+        .await
+        .unwrap_or_else(|_| Err("the query could not be checked".into()))
 }
 
 /// Errors raised before a resolver ran (parse, validation, argument coercion) carry no
@@ -353,32 +359,36 @@ async fn key_list(
 const HEAD_HELD_LIMIT_SECONDS: f64 = 2.0;
 
 /// Ready when the store answers, nothing holds the log back and the read models have
-/// caught up with the log.
+/// caught up with the log. Anyone may ask, so the answer says only ready or not; why not
+/// goes to the log (and the gauges of `/metrics`).
 async fn readyz(State(http): State<Http>) -> Response {
+    match not_ready(&http).await {
+        None => (StatusCode::OK, "ready").into_response(),
+        Some(why) => {
+            tracing::warn!(why, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        }
+    }
+}
+
+async fn not_ready(http: &Http) -> Option<String> {
     let log = &http.state.bus.log;
     let head = match log.head().await {
         Ok(h) => h.position,
-        Err(e) => {
-            tracing::warn!(error = %e, "store not reachable");
-            return (StatusCode::SERVICE_UNAVAILABLE, "store not reachable").into_response();
-        }
+        Err(e) => return Some(format!("store not reachable: {e}")),
     };
     match log.head_holder().await {
         Ok(Some(holder)) if holder.open_seconds >= HEAD_HELD_LIMIT_SECONDS => {
-            let why = format!(
+            return Some(format!(
                 "log head held by an idle transaction (database pid {}) for {:.0} s: appends wait",
                 holder.pid, holder.open_seconds
-            );
-            return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+            ));
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "lock view not readable"),
     }
     let folded = http.state.bus.projector.position();
-    if folded < head {
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("read models at {folded} of {head}")).into_response();
-    }
-    (StatusCode::OK, "ready").into_response()
+    (folded < head).then(|| format!("read models at {folded} of {head}"))
 }
 
 /// The gauges that are read when scraped: how far the log and its readers are held back.
@@ -394,7 +404,20 @@ async fn sample_lag(http: &Http) {
     metrics::gauge!("directory_append_waiting_seconds").set(waiting);
 }
 
-async fn metrics_text(State(http): State<Http>) -> Response {
+/// `/metrics`: for the metrics token (a scraper) or a staff member's token.
+async fn metrics_text(State(http): State<Http>, headers: HeaderMap) -> Response {
+    let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+    let scraper = http.state.metrics_token_hash.get().is_some_and(|hash| {
+        let token = header.and_then(|h| h.trim_start().split_once(' ')).map(|(_, t)| t.trim()).unwrap_or_default();
+        !token.is_empty() && crate::auth::token_hash(token) == *hash
+    });
+    if !scraper {
+        match authenticate(&http, &headers) {
+            Ok(principal) if principal.is_staff() => {}
+            Ok(_) => return refusal(StatusCode::FORBIDDEN, &ApiError::forbidden()),
+            Err(response) => return *response,
+        }
+    }
     match &http.metrics {
         Some(handle) => {
             sample_lag(&http).await;

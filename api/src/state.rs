@@ -20,6 +20,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// SHA-256 (hex) of `DIRECTORY_BOOTSTRAP_TOKEN`, if set.
     pub bootstrap_hash: Option<String>,
+    /// SHA-256 (hex) of `DIRECTORY_METRICS_TOKEN`, if set: it may read `/metrics` (so may staff).
+    pub metrics_token_hash: std::sync::OnceLock<String>,
     /// Where `serve` listens: no monitor may check the Directory itself.
     pub listen: std::sync::OnceLock<std::net::SocketAddr>,
 }
@@ -48,6 +50,7 @@ impl AppState {
             bus: Bus::new(log, projector),
             clock,
             bootstrap_hash: bootstrap_token.filter(|t| !t.is_empty()).map(crate::auth::token_hash),
+            metrics_token_hash: std::sync::OnceLock::new(),
             listen: std::sync::OnceLock::new(),
         })
     }

@@ -102,11 +102,7 @@ pub(crate) async fn head_holder(pool: &PgPool) -> Result<Option<HeadHolder>, Sto
     row.map(|r| Ok(HeadHolder { pid: r.try_get("pid")?, open_seconds: r.try_get("open_seconds")? })).transpose()
 }
 
-pub(crate) async fn command(
-    pool: &PgPool,
-    actor: &str,
-    command_id: &str,
-) -> Result<Option<CommandRecord>, StoreError> {
+pub(crate) async fn command(pool: &PgPool, actor: &str, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at FROM commands \
          WHERE actor = $1 AND command_id = $2",

@@ -63,7 +63,8 @@ impl<'a> Commit<'a> {
         let meta: Metadata =
             pending.events.first().and_then(|e| serde_json::from_value(e.metadata.clone()).ok()).unwrap_or_default();
         let actor = meta.actor;
-        let command = meta.command_id.zip(meta.payload_hash).map(|(id, payload_hash)| CommandKey { actor, id, payload_hash });
+        let command =
+            meta.command_id.zip(meta.payload_hash).map(|(id, payload_hash)| CommandKey { actor, id, payload_hash });
         Commit { events: &pending.events, command, guard: &pending.guard }
     }
 

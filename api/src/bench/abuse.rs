@@ -65,11 +65,24 @@ pub fn cases() -> Vec<Case> {
         "fragment cycle",
         query("query { ...A } fragment A on Query { logHead { position } ...B } fragment B on Query { ...A }".into()),
     );
-    let mut laughs = String::from("query { ...F40 } fragment F0 on Query { logHead { position } }");
-    for i in 1..=40 {
-        let _ = write!(laughs, " fragment F{i} on Query {{ ...F{p} ...F{p} }}", p = i - 1);
+    // Doubling chains under the recursion limit held a runtime worker for seconds (depth
+    // 24) before fragments were counted where they are spread.
+    add("fragment doubling ×10", query(doubling(10)));
+    add("fragment doubling ×24", query(doubling(24)));
+    add("fragment doubling ×30", query(doubling(30)));
+    add("fragment doubling ×40", query(doubling(40)));
+    add("fragment doubling ×60", query(doubling(60)));
+    // Fan-out: 40 aliased fields each spreading a fragment of 30 aliased reads.
+    let mut fan = String::from("query {");
+    for i in 0..40 {
+        let _ = write!(fan, " q{i}: __typename ...G");
     }
-    add("fragment doubling ×40", query(laughs));
+    fan.push_str(" } fragment G on Query {");
+    for i in 0..30 {
+        let _ = write!(fan, " h{i}: logHead {{ position }}");
+    }
+    fan.push_str(" }");
+    add("fragment fan-out 40 × 30", query(fan));
 
     // Directives: many on one field.
     add(
@@ -115,6 +128,15 @@ pub fn cases() -> Vec<Case> {
     add("query of 100 KiB", query(format!("{{ logHead {{ position }} }} #{}", "x".repeat(100 * 1024))));
     add("body of 2 MiB", query(format!("{{ logHead {{ position }} }} #{}", "x".repeat(2 * 1024 * 1024))));
     cases
+}
+
+/// A chain of fragments, each spreading the one before twice: 2^depth fields once expanded.
+fn doubling(depth: usize) -> String {
+    let mut laughs = format!("query {{ ...F{depth} }} fragment F0 on Query {{ logHead {{ position }} }}");
+    for i in 1..=depth {
+        let _ = write!(laughs, " fragment F{i} on Query {{ ...F{p} ...F{p} }}", p = i - 1);
+    }
+    laughs
 }
 
 /// The answer to one case: HTTP status, the error code (if any), the body and the time taken.

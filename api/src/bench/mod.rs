@@ -181,8 +181,7 @@ impl FixtureDb {
         if log.head().await?.position == 0 {
             eprintln!("loading the {:?} fixture (seed {}) into {name} once; later runs reuse it", self.size, self.seed);
             let started = Instant::now();
-            let head =
-                log.append_in_order(fixtures::generate(self.size, self.seed).map(|c| c.appendable())).await?;
+            let head = log.append_in_order(fixtures::generate(self.size, self.seed).map(|c| c.appendable())).await?;
             eprintln!("loaded {head} events in {:.0} s", started.elapsed().as_secs_f64());
         }
         Ok((log, url))

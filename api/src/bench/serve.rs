@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use super::report::figure;
 use super::{Figures, FixtureDb};
 
-const TOKEN: &str = "bench-serve-token";
+const TOKEN: &str = "bench-serve-token-0123456789abcdef";
 
 /// The resident and peak memory of a process, in MiB.
 fn memory_mib(pid: u32) -> Option<(f64, f64)> {

@@ -21,25 +21,130 @@ pub const MAX_NESTING: usize = 64;
 /// is quadratic in their number, and each field may read the store.
 pub const MAX_FIELDS: usize = 1_000;
 
-/// Why a query document is refused before it is validated, if it is.
-pub fn check_document(query: &str) -> Result<(), String> {
+/// What the checks learnt of a document that passed them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The operation's name for metrics: a name the document defines and the request
+    /// chose, of at most 64 characters of `[A-Za-z0-9_]`; anything else is `other`.
+    pub operation: String,
+    pub mutation: bool,
+}
+
+/// Why a query document is refused before it is validated, if it is. The document is
+/// parsed once here: its fields are counted with every fragment expanded where it is
+/// spread (each fragment's count computed once), so neither aliases nor fragments that
+/// spread each other twice can make validation or execution cost more than the limit.
+pub fn check_document(query: &str, operation_name: Option<&str>) -> Result<Checked, String> {
     if query.len() > MAX_QUERY_BYTES {
         return Err(format!("the query is larger than {} KiB", MAX_QUERY_BYTES / 1024));
     }
     if nesting(query) > MAX_NESTING {
         return Err(format!("the query nests brackets more than {MAX_NESTING} deep"));
     }
-    // A field takes at least a name and a separator, so a short document cannot hold too
-    // many: the common request is not parsed twice.
-    if query.len() <= 2 * MAX_FIELDS {
-        return Ok(());
-    }
     // A document that does not parse is left to the schema, which names the syntax error.
-    let Ok(document) = async_graphql::parser::parse_query(query) else { return Ok(()) };
-    if fields(&document) > MAX_FIELDS {
-        return Err(format!("the query has more than {MAX_FIELDS} fields"));
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return Ok(Checked { operation: OTHER.into(), mutation: false });
+    };
+    let fields = expanded_fields(&document)?;
+    if fields > MAX_FIELDS {
+        return Err(format!(
+            "the query asks for more than {MAX_FIELDS} fields (fragments counted where they are spread)"
+        ));
     }
-    Ok(())
+    Ok(Checked {
+        operation: operation_label(&document, operation_name),
+        mutation: is_mutation(&document, operation_name),
+    })
+}
+
+/// The metric label for documents whose operation has no acceptable name.
+const OTHER: &str = "other";
+
+fn operation_label(document: &ExecutableDocument, chosen: Option<&str>) -> String {
+    let defined = match &document.operations {
+        DocumentOperations::Single(_) => None,
+        DocumentOperations::Multiple(ops) => match chosen {
+            Some(c) => ops.contains_key(c).then_some(c),
+            None if ops.len() == 1 => ops.keys().next().map(|n| n.as_str()),
+            None => None,
+        },
+    };
+    match defined {
+        Some(n) if n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => n.to_owned(),
+        _ => OTHER.to_owned(),
+    }
+}
+
+fn is_mutation(document: &ExecutableDocument, chosen: Option<&str>) -> bool {
+    use async_graphql::parser::types::OperationType;
+    match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => match chosen.and_then(|name| ops.get(name)) {
+            Some(op) => op.node.ty == OperationType::Mutation,
+            None => ops.values().any(|op| op.node.ty == OperationType::Mutation),
+        },
+    }
+}
+
+/// The fields the document asks for, with each fragment counted wherever it is spread
+/// (saturating, so an exponential document stops at `usize::MAX`). A spread of an unknown
+/// fragment counts nothing (validation names it); a cycle or a chain of spreads deeper
+/// than [`MAX_RECURSIVE_DEPTH`] is refused here, which also bounds this recursion.
+fn expanded_fields(document: &ExecutableDocument) -> Result<usize, String> {
+    struct Counter<'a> {
+        document: &'a ExecutableDocument,
+        memo: std::collections::HashMap<&'a str, usize>,
+        path: Vec<&'a str>,
+    }
+    impl<'a> Counter<'a> {
+        fn set(&mut self, set: &'a SelectionSet) -> Result<usize, String> {
+            let mut total = 0usize;
+            for item in &set.items {
+                let n = match &item.node {
+                    Selection::Field(f) => 1usize.saturating_add(self.set(&f.node.selection_set.node)?),
+                    Selection::InlineFragment(f) => self.set(&f.node.selection_set.node)?,
+                    Selection::FragmentSpread(s) => self.fragment(s.node.fragment_name.node.as_str())?,
+                };
+                total = total.saturating_add(n);
+            }
+            Ok(total)
+        }
+
+        fn fragment(&mut self, name: &'a str) -> Result<usize, String> {
+            if let Some(n) = self.memo.get(name) {
+                return Ok(*n);
+            }
+            if self.path.contains(&name) {
+                return Err(format!("fragment {name} spreads itself"));
+            }
+            if self.path.len() >= MAX_RECURSIVE_DEPTH {
+                return Err(format!("fragments spread each other more than {MAX_RECURSIVE_DEPTH} deep"));
+            }
+            let Some((key, fragment)) = self.document.fragments.get_key_value(name) else { return Ok(0) };
+            self.path.push(key.as_str());
+            let n = self.set(&fragment.node.selection_set.node)?;
+            self.path.pop();
+            self.memo.insert(key.as_str(), n);
+            Ok(n)
+        }
+    }
+    let mut counter = Counter { document, memo: Default::default(), path: vec![] };
+    let mut total = 0usize;
+    let operations: Vec<&SelectionSet> = match &document.operations {
+        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+        DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node.selection_set.node).collect(),
+    };
+    for set in operations {
+        total = total.saturating_add(counter.set(set)?);
+    }
+    // Fragments never spread still cost parsing and validation.
+    for (name, fragment) in &document.fragments {
+        if !counter.memo.contains_key(name.as_str()) {
+            let n = counter.set(&fragment.node.selection_set.node)?;
+            total = total.saturating_add(n);
+        }
+    }
+    Ok(total)
 }
 
 /// The deepest bracket nesting outside strings and comments.
@@ -78,24 +183,6 @@ fn nesting(query: &str) -> usize {
     deepest
 }
 
-fn fields(document: &ExecutableDocument) -> usize {
-    fn count(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(f) => 1 + count(&f.node.selection_set.node),
-                Selection::InlineFragment(f) => count(&f.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
-    }
-    let operations: usize = match &document.operations {
-        DocumentOperations::Single(op) => count(&op.node.selection_set.node),
-        DocumentOperations::Multiple(ops) => ops.values().map(|op| count(&op.node.selection_set.node)).sum(),
-    };
-    operations + document.fragments.values().map(|f| count(&f.node.selection_set.node)).sum::<usize>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,20 +196,84 @@ mod tests {
         assert_eq!(nesting(r#"{ a(s: """ {{{ \""" {{ """) }"#), 2);
     }
 
+    fn refused(query: &str) -> String {
+        check_document(query, None).unwrap_err()
+    }
+
+    /// `fragment F0 on Query { a }` and each next one spreading the one before `width` times.
+    fn chain(depth: usize, width: usize) -> String {
+        let mut doc = format!("{{ ...F{depth} }} fragment F0 on Query {{ logHead {{ position }} }}");
+        for n in 1..=depth {
+            doc.push_str(&format!(" fragment F{n} on Query {{{}}}", format!(" ...F{}", n - 1).repeat(width)));
+        }
+        doc
+    }
+
     #[test]
     fn documents_are_refused_by_size_nesting_and_fields() {
-        assert!(check_document("{ logHead { position } }").is_ok());
-        assert!(check_document(&format!("{{{}}}", " a".repeat(MAX_FIELDS))).is_ok());
-        assert!(check_document(&format!("{{{}}}", " a".repeat(MAX_FIELDS + 1))).unwrap_err().contains("fields"));
-        // The densest spelling of too many fields is longer than the length that skips the count.
-        let dense = format!("{{{}}}", "a ".repeat(MAX_FIELDS + 1));
-        assert!(dense.len() > 2 * MAX_FIELDS && check_document(&dense).is_err());
-        assert!(check_document(&format!("{{{}}}", "a,".repeat(MAX_FIELDS + 1))).is_err());
+        assert!(check_document("{ logHead { position } }", None).is_ok());
+        assert!(check_document(&format!("{{{}}}", " a".repeat(MAX_FIELDS)), None).is_ok());
+        assert!(refused(&format!("{{{}}}", " a".repeat(MAX_FIELDS + 1))).contains("fields"));
+        assert!(refused(&format!("{{{}}}", "a,".repeat(MAX_FIELDS + 1))).contains("fields"));
         let deep = format!("{}{}", "{ a ".repeat(MAX_NESTING + 1), "}".repeat(MAX_NESTING + 1));
-        assert!(check_document(&deep).unwrap_err().contains("nests"));
-        assert!(check_document(&"#".repeat(MAX_QUERY_BYTES + 1)).unwrap_err().contains("KiB"));
-        // Fragments count once, however often they are spread.
-        let spread = format!("{{ ...F ...F ...F }} fragment F on Query {{{}}}", " a".repeat(MAX_FIELDS / 2));
-        assert!(check_document(&spread).is_ok());
+        assert!(refused(&deep).contains("nests"));
+        assert!(refused(&"#".repeat(MAX_QUERY_BYTES + 1)).contains("KiB"));
+    }
+
+    #[test]
+    fn fragments_count_wherever_they_are_spread() {
+        // Spread three times, a fragment of a third of the limit is the whole limit.
+        let spread = |n: usize| format!("{{ ...F ...F ...F }} fragment F on Query {{{}}}", " a".repeat(n));
+        assert!(check_document(&spread(MAX_FIELDS / 3), None).is_ok());
+        assert!(refused(&spread(MAX_FIELDS / 3 + 1)).contains("fields"));
+        // Doubling chains: 2^depth fields behind one spread, refused from depth 10 on
+        // (2^10 > 1000), however deep, without expanding them; deeper than the recursion
+        // limit is refused as such.
+        for depth in 1..=60 {
+            let doc = chain(depth, 2);
+            match depth {
+                ..=8 => assert!(check_document(&doc, None).is_ok(), "depth {depth}"),
+                9..MAX_RECURSIVE_DEPTH => assert!(refused(&doc).contains("fields"), "depth {depth}"),
+                _ => assert!(refused(&doc).contains("deep"), "depth {depth}"),
+            }
+        }
+        // Fan-out through aliases in a fragment spread through aliases.
+        let aliases =
+            |n: usize, name: &str| (0..n).map(|i| format!(" {name}{i}: logHead {{ position }}")).collect::<String>();
+        let fan = format!(
+            "{{ a: customers {{ ...G }} b: customers {{ ...G }} }} fragment G on Customer {{ id {} }}",
+            aliases(0, "x")
+        );
+        assert!(check_document(&fan, None).is_ok());
+        let wide = format!(
+            "{{{} }} fragment G on Query {{{}}}",
+            (0..40).map(|i| format!(" q{i}: __typename ...G")).collect::<String>(),
+            aliases(30, "h")
+        );
+        assert!(refused(&wide).contains("fields"), "40 spreads of 60 fields");
+        // Nested inline fragments count their fields.
+        let inline = format!("{{{}}}", " ... on Query { a b }".repeat(MAX_FIELDS / 2 + 1));
+        assert!(refused(&inline).contains("fields"));
+        // Cycles are refused before validation.
+        assert!(
+            refused("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").contains("spreads itself")
+        );
+        assert!(refused("{ a } fragment A on Query { ...A }").contains("spreads itself"));
+    }
+
+    #[test]
+    fn the_metric_label_is_a_defined_operation_name_or_other() {
+        let label = |q: &str, name: Option<&str>| check_document(q, name).unwrap().operation;
+        assert_eq!(label("query Overview { a }", None), "Overview");
+        assert_eq!(label("query Overview { a }", Some("Overview")), "Overview");
+        assert_eq!(label("query Overview { a }", Some("Elsewhere")), "other");
+        assert_eq!(label("{ a }", Some("Made_Up")), "other");
+        assert_eq!(label("query A { a } query B { b }", Some("B")), "B");
+        assert_eq!(label("query A { a } query B { b }", None), "other");
+        let long = "x".repeat(65);
+        assert_eq!(label(&format!("query {long} {{ a }}"), Some(&long)), "other");
+        assert_eq!(label(&format!("query {} {{ a }}", "x".repeat(64)), None), "x".repeat(64));
+        assert!(check_document("mutation M { a }", None).unwrap().mutation);
+        assert!(!check_document("query A { a } mutation B { b }", Some("A")).unwrap().mutation);
     }
 }

@@ -99,7 +99,9 @@ both_stores!(claimed_and_derived_ids_never_name_another_stream, async |app: &Tes
 
     // Versions a client could only pick to aim at a name-based space are bad input too.
     let v5 = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"x").to_string();
-    let doc = format!("mutation {{ registerPerson(input: {{id: \"{v5}\", name: \"M\", email: \"m@example.com\"}}) {{ id }} }}");
+    let doc = format!(
+        "mutation {{ registerPerson(input: {{id: \"{v5}\", name: \"M\", email: \"m@example.com\"}}) {{ id }} }}"
+    );
     assert_eq!(app.code(BOOT, &doc, json!({})).await, "BAD_INPUT");
 
     // History reads exactly the streams of an entity the caller may see.
@@ -116,7 +118,8 @@ both_stores!(claimed_and_derived_ids_never_name_another_stream, async |app: &Tes
     assert!(types.contains(&"VmProvisioned") && types.contains(&"BackupSucceeded"), "{types:?}");
 });
 
-const ADD_KEY: &str = "mutation($p: ID!, $k: String!) { addSshKey(personId: $p, publicKey: $k) { id personId revokedAt } }";
+const ADD_KEY: &str =
+    "mutation($p: ID!, $k: String!) { addSshKey(personId: $p, publicKey: $k) { id personId revokedAt } }";
 const REVOKE_KEY: &str = "mutation($k: ID!) { revokeSshKey(keyId: $k, reason: \"left Globex\") { id revokedAt } }";
 const KEYS_OF: &str = "query($p: ID!) { person(id: $p) { sshKeys { id fingerprint revokedAt } } }";
 const HISTORY: &str = "query($e: ID!) { history(entityId: $e) { actor eventType summary reason } }";
@@ -167,4 +170,27 @@ both_stores!(an_ssh_key_is_a_record_of_its_owner_for_ever, async |app: &TestApp|
     let won = race.iter().filter(|a| a.get("errors").is_none()).count();
     assert_eq!(won, 1, "exactly one holder of an active fingerprint: {race:?}");
     assert!(race.iter().any(|a| code(a) == Some("CONFLICT")), "{race:?}");
+});
+
+both_stores!(a_command_id_belongs_to_the_actor_that_used_it, async |app: &TestApp| {
+    let (acme, acme_token, _) = two_tenants(app).await;
+    let person = "mutation($c: ID!, $i: ID) { registerPerson(input: {commandId: $i, name: \"Eve\", email: \"eve@example.com\", customerId: $c}) { id } }";
+    // The attacker takes the id an import script will use later ...
+    app.ok(&acme_token, person, json!({"c": acme.ids[&Kind::Customer], "i": "import-2027-01"})).await;
+    // ... and the script's command is still its own.
+    let customer = "mutation($i: ID) { registerCustomer(input: {commandId: $i, name: \"Initech\", country: \"DE\", billingAddress: \"B\"}) { id name } }";
+    let first = app.ok(BOOT, customer, json!({"i": "import-2027-01"})).await;
+    assert_eq!(first["registerCustomer"]["name"], json!("Initech"));
+    // Within one actor the id still means one command: a retry answers it, a reuse is refused.
+    let head = app.head().await;
+    assert_eq!(app.ok(BOOT, customer, json!({"i": "import-2027-01"})).await, first);
+    let reuse = app
+        .gql(
+            &acme_token,
+            person.replace("Eve", "Mallory").as_str(),
+            json!({"c": acme.ids[&Kind::Customer], "i": "import-2027-01"}),
+        )
+        .await;
+    assert_eq!(code(&reuse), Some("CONFLICT"), "{reuse}");
+    assert_eq!(app.head().await, head);
 });

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use store::testing::TempStore;
 
-const TOKEN: &str = "browser-test-token";
+const TOKEN: &str = "browser-test-token-0123456789abcdef";
 
 struct Server {
     child: std::process::Child,

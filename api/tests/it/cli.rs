@@ -46,6 +46,28 @@ fn http(addr: &str, request: &str) -> String {
     answer
 }
 
+const SCRAPER: &str = "metrics-scraper-token-0123456789abcdef";
+
+#[test]
+fn serve_refuses_to_start_with_a_short_bootstrap_or_metrics_token() {
+    let store = TempStore::sqlite();
+    for (name, value) in
+        [("DIRECTORY_BOOTSTRAP_TOKEN", "shorty"), ("DIRECTORY_METRICS_TOKEN", "0123456789abcdef0123456789abcde")]
+    {
+        let out = Command::new(env!("CARGO_BIN_EXE_directory"))
+            .arg("serve")
+            .env("DATABASE_URL", &store.url)
+            .env("DIRECTORY_LISTEN", "127.0.0.1:0")
+            .env(name, value)
+            .output()
+            .expect("run directory serve");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(name) && err.contains("at least 32"), "{name}: {err}");
+        assert!(!err.contains(value), "the refusal does not print the token: {err}");
+    }
+    std::fs::remove_file(store.url.trim_start_matches("sqlite://")).ok();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_logs_json_exposes_metrics_and_stops_cleanly_on_sigterm() {
     let store = TempStore::sqlite();
@@ -57,7 +79,8 @@ async fn serve_logs_json_exposes_metrics_and_stops_cleanly_on_sigterm() {
         .arg("serve")
         .env("DATABASE_URL", &store.url)
         .env("DIRECTORY_LISTEN", &addr)
-        .env("DIRECTORY_BOOTSTRAP_TOKEN", "cli-test-token")
+        .env("DIRECTORY_BOOTSTRAP_TOKEN", "cli-test-token-0123456789abcdefghij")
+        .env("DIRECTORY_METRICS_TOKEN", SCRAPER)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start directory serve");
@@ -70,12 +93,20 @@ async fn serve_logs_json_exposes_metrics_and_stops_cleanly_on_sigterm() {
     let answer = http(
         &addr,
         &format!(
-            "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer cli-test-token\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer cli-test-token-0123456789abcdefghij\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     );
     assert!(answer.contains(r#"{"data":{"registerCustomer":{"name":"Acme"}}}"#), "{answer}");
-    let metrics = http(&addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    // Metrics are for the scraper's token and for staff, never for anyone who asks.
+    let get_metrics =
+        |auth: &str| http(&addr, &format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"));
+    assert!(get_metrics("").starts_with("HTTP/1.1 401"), "{}", get_metrics(""));
+    assert!(get_metrics("Authorization: Bearer not-the-scraper\r\n").starts_with("HTTP/1.1 401"));
+    let staff = get_metrics("Authorization: bearer cli-test-token-0123456789abcdefghij\r\n");
+    assert!(staff.starts_with("HTTP/1.1 200"), "{staff}");
+    let metrics = get_metrics(&format!("Authorization: Bearer {SCRAPER}\r\n"));
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
     // The billing scheduler also records its run at start, so count at least the mutation.
     let value = |name: &str| -> f64 {
         let line =

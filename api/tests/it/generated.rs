@@ -204,7 +204,12 @@ impl Schema {
     }
 
     /// The arguments for a call, as GraphQL literals: required ones, and every id, from `ids`.
-    pub(crate) fn arguments(&self, field: &Field, mutation: bool, ids: &dyn Fn(Kind) -> String) -> Vec<(String, String)> {
+    pub(crate) fn arguments(
+        &self,
+        field: &Field,
+        mutation: bool,
+        ids: &dyn Fn(Kind) -> String,
+    ) -> Vec<(String, String)> {
         field
             .args
             .iter()

@@ -1,13 +1,13 @@
 //! The API's tests, one binary: the contract check, and GraphQL flows over HTTP against
 //! both stores.
 
+mod attacks;
 mod billing;
 mod browser;
 mod checker;
 mod cli;
 mod contract;
 mod faults;
-mod attacks;
 mod flows;
 mod generated;
 mod helpers;
