@@ -14,9 +14,12 @@ use domain::http_monitor::{Hop, MonitorCommand, MonitorConfig, MonitorState, Obs
 use domain::{Instant, MonitorId};
 use tokio::sync::Semaphore;
 
+use std::net::IpAddr;
+
 use crate::commands::Envelope;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::targets::{Reach, VettedResolver, literal};
 
 /// Checks in flight at once.
 const CONCURRENCY: usize = 64;
@@ -32,10 +35,13 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// One HTTP client for every check: redirects are not followed by the client.
+/// The HTTP clients of every check: redirects are not followed by the client, no proxy is
+/// used, and the client for public targets resolves names through [`VettedResolver`].
 #[derive(Clone)]
 pub struct Probe {
-    client: reqwest::Client,
+    public: reqwest::Client,
+    internal: reqwest::Client,
+    also: fn(IpAddr) -> bool,
 }
 
 impl Default for Probe {
@@ -44,20 +50,35 @@ impl Default for Probe {
     }
 }
 
+/// What a customer reads when a check could not connect, for every reason alike: a
+/// refused target, a closed port and an unknown name must not be told apart.
+const NO_CONNECTION: &str = "the connection failed";
+
 impl Probe {
     pub fn new() -> Probe {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("directory-monitor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
-        Probe { client }
+        Probe::treating_as_public(|_| false)
+    }
+
+    /// A probe that also treats the addresses `also` accepts as public (tests stand in
+    /// for the internet with a loopback address).
+    pub fn treating_as_public(also: fn(IpAddr) -> bool) -> Probe {
+        let client = |resolver: Option<VettedResolver>| {
+            let mut builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .user_agent(concat!("directory-monitor/", env!("CARGO_PKG_VERSION")));
+            if let Some(r) = resolver {
+                builder = builder.dns_resolver(Arc::new(r));
+            }
+            builder.build().expect("the HTTP client builds")
+        };
+        Probe { public: client(Some(VettedResolver { reach: Reach::Public, also })), internal: client(None), also }
     }
 
     /// Checks a URL as the monitor says, within its timeout for the whole chain.
-    pub async fn check(&self, config: &MonitorConfig) -> Outcome {
+    pub async fn check(&self, config: &MonitorConfig, reach: Reach) -> Outcome {
         let limit = Duration::from_secs(config.timeout_seconds.into());
-        match tokio::time::timeout(limit, self.follow(config)).await {
+        match tokio::time::timeout(limit, self.follow(config, reach)).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome {
                 ok: false,
@@ -68,15 +89,25 @@ impl Probe {
         }
     }
 
-    async fn follow(&self, config: &MonitorConfig) -> Outcome {
+    async fn follow(&self, config: &MonitorConfig, reach: Reach) -> Outcome {
         let fail = |status, chain, error: String| Outcome { ok: false, status, chain, error: Some(error) };
         let Ok(mut url) = reqwest::Url::parse(&config.url) else {
             return fail(None, vec![], "the URL does not parse".into());
         };
+        let client = if reach == Reach::Internal { &self.internal } else { &self.public };
         let mut chain: Vec<Hop> = vec![];
         let mut seen = HashSet::from([url.clone()]);
         loop {
-            let response = match self.client.get(url.clone()).send().await {
+            // Every hop is vetted: an address in the URL here, a name by the resolver.
+            if !matches!(url.scheme(), "http" | "https") {
+                return fail(None, chain, NO_CONNECTION.into());
+            }
+            if let Some(ip) = literal(&url)
+                && !(reach.allows(ip) || (self.also)(ip))
+            {
+                return fail(None, chain, NO_CONNECTION.into());
+            }
+            let response = match client.get(url.clone()).send().await {
                 Ok(r) => r,
                 Err(e) => return fail(None, chain, describe(&e)),
             };
@@ -112,13 +143,14 @@ impl Probe {
     }
 }
 
+/// A failed request in words that name no address, port or inner cause.
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_connect() {
-        "connection failed".into()
-    } else if e.is_timeout() {
+    if e.is_timeout() {
         "timed out".into()
+    } else if e.is_connect() {
+        NO_CONNECTION.into()
     } else {
-        format!("request failed: {e}")
+        "the response could not be read".into()
     }
 }
 
@@ -155,9 +187,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Checker {
     pub fn new(app: Arc<AppState>) -> Arc<Checker> {
+        Checker::with_probe(app, Probe::new())
+    }
+
+    pub fn with_probe(app: Arc<AppState>, probe: Probe) -> Arc<Checker> {
         Arc::new(Checker {
             app,
-            probe: Probe::new(),
+            probe,
             failures: Mutex::new(HashMap::new()),
             next_due: Mutex::new(HashMap::new()),
             limit: Arc::new(Semaphore::new(CONCURRENCY)),
@@ -167,11 +203,17 @@ impl Checker {
     /// Checks one monitor now; answers the transition it recorded, if any. Paused,
     /// deleted and unknown monitors are not checked.
     pub async fn check(&self, id: MonitorId) -> Result<Option<Observed>, ApiError> {
-        let current = {
+        let now = self.app.now();
+        let (current, reach) = {
             let catalog = self.app.catalog();
-            catalog.live().monitor(&id)
+            let live = catalog.live();
+            let monitor = live.monitor(&id);
+            let project = monitor.as_ref().and_then(|m| m.project_id).and_then(|p| live.project(&p));
+            (monitor, Reach::of_project(project.is_some_and(|p| p.internal_monitor_targets)))
         };
-        let Some(monitor) = current.filter(|m| m.deleted_at.is_none() && !m.paused) else { return Ok(None) };
+        let Some(monitor) = current.filter(|m| m.deleted_at.is_none() && !m.paused && m.active_at(now)) else {
+            return Ok(None);
+        };
         let Some(config) = monitor.config.clone() else { return Ok(None) };
         let outcome = match self.app.listen.get() {
             Some(listen) if points_at(&config.url, *listen).await => Outcome {
@@ -180,7 +222,7 @@ impl Checker {
                 chain: vec![],
                 error: Some("refused: the URL is the Directory's own address".into()),
             },
-            _ => self.probe.check(&config).await,
+            _ => self.probe.check(&config, reach).await,
         };
         let at = self.app.now();
         let state = monitor.state();
@@ -226,7 +268,8 @@ impl Checker {
             catalog
                 .monitors
                 .iter()
-                .filter(|(_, m)| m.deleted_at.is_none() && !m.paused)
+                // A monitor effective later is not checked before then.
+                .filter(|(_, m)| m.deleted_at.is_none() && !m.paused && m.active_at(now))
                 .filter_map(|(id, m)| m.config.as_ref().map(|c| (*id, c.interval_seconds)))
                 .collect()
         };

@@ -16,5 +16,6 @@ pub mod http;
 pub mod pdf;
 pub mod releases;
 pub mod state;
+pub mod targets;
 pub mod telemetry;
 pub mod xrechnung;

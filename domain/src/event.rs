@@ -113,6 +113,12 @@ impl AnyEvent {
                     format!("Project {name} created ({sla_class:?} SLA)")
                 }
                 ProjectEvent::ProjectRenamed { name } => format!("Renamed to {name}"),
+                ProjectEvent::InternalMonitorTargetsAllowed { allowed: true } => {
+                    "Monitors may reach internal addresses".to_owned()
+                }
+                ProjectEvent::InternalMonitorTargetsAllowed { allowed: false } => {
+                    "Monitors reach public addresses only".to_owned()
+                }
                 ProjectEvent::SlaClassChanged { sla_class, effective_at } => {
                     format!("SLA class {sla_class:?} effective {}", effective_at.to_rfc3339())
                 }

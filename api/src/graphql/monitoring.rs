@@ -314,8 +314,20 @@ fn project_facts<T>(
     Ok(facts(customer, p.archived_at.is_some()))
 }
 
-/// Refuses a URL that points at the Directory's own listen address.
-async fn not_ourselves(app: &AppState, url: &str) -> Result<(), ApiError> {
+/// Refuses a URL the checker could never reach from this project (an internal address
+/// written in it, for a project whose monitors reach public addresses only), or one that
+/// points at the Directory's own listen address.
+async fn reachable(app: &AppState, project: Option<ProjectId>, url: &str) -> Result<(), ApiError> {
+    let internal = {
+        let catalog = app.catalog();
+        project.and_then(|p| catalog.projects.get(&p)).is_some_and(|p| p.internal_monitor_targets)
+    };
+    // A URL that does not parse is refused by the monitor itself, with its own message.
+    if let Ok(parsed) = url::Url::parse(url)
+        && let Some(why) = crate::targets::never_reachable(&parsed, crate::targets::Reach::of_project(internal))
+    {
+        return Err(ApiError::BadInput(why));
+    }
     match app.listen.get() {
         Some(listen) if crate::checker::points_at(url, *listen).await => Err(ApiError::RuleViolation(format!(
             "url: {listen} is the Directory's own address; a monitor checks other services"
@@ -349,7 +361,7 @@ impl MonitoringMutation {
             archived,
         })?;
         may_manage(&app.catalog(), who, project_id, &[Staff::Ops])?;
-        not_ourselves(app, &input.url).await?;
+        reachable(app, Some(project_id), &input.url).await?;
         let env = Envelope::new(who, "createHttpMonitor", &input, input.command_id.as_ref(), reason)?;
         let cmd = MonitorCommand::Create {
             id,
@@ -381,7 +393,8 @@ impl MonitoringMutation {
         let id: MonitorId = parse_id(&monitor_id, "monitorId")?;
         manageable_monitor(app, who, id)?;
         if let Some(url) = &input.url {
-            not_ourselves(app, url).await?;
+            let project = app.catalog().monitors.get(&id).and_then(|m| m.project_id);
+            reachable(app, project, url).await?;
         }
         let env =
             Envelope::new(who, "reconfigureHttpMonitor", &json!([monitor_id, input]), command_id.as_ref(), reason)?;

@@ -604,6 +604,28 @@ impl CoreMutation {
         .await
     }
 
+    /// Lets the project's HTTP monitors reach internal addresses (loopback, private
+    /// networks, link-local, …), or stops them: staff OPS only, for the platform's own
+    /// projects; a customer's monitors reach public addresses only.
+    async fn allow_internal_monitor_targets(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        allowed: bool,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<ProjectNode> {
+        self.project_command(
+            ctx,
+            &project_id,
+            Cmd { name: "allowInternalMonitorTargets", input: json!([project_id, allowed]), command_id, reason },
+            &[Staff::Ops],
+            false,
+            |_| ProjectCommand::AllowInternalMonitorTargets { allowed },
+        )
+        .await
+    }
+
     async fn change_sla_class(
         &self,
         ctx: &Context<'_>,

@@ -179,6 +179,10 @@ impl ProjectNode {
     async fn archived(&self) -> bool {
         self.1.archived_at.is_some()
     }
+    /// Whether staff let this project's monitors reach internal addresses.
+    async fn internal_monitor_targets(&self) -> bool {
+        self.1.internal_monitor_targets
+    }
     async fn created_at(&self) -> Option<DateTime<Utc>> {
         self.1.created_at
     }

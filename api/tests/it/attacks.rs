@@ -194,3 +194,131 @@ both_stores!(a_command_id_belongs_to_the_actor_that_used_it, async |app: &TestAp
     assert_eq!(code(&reuse), Some("CONFLICT"), "{reuse}");
     assert_eq!(app.head().await, head);
 });
+
+/// A listener that counts the connections it accepts (and answers none of them).
+async fn counting_listener(addr: &str) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let (local, count) = (listener.local_addr().unwrap(), std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (local, count)
+}
+
+/// A stand-in for a public site (on 127.0.0.2, which the probe is told to treat as
+/// public) that redirects wherever `?to=` says.
+async fn redirector() -> std::net::SocketAddr {
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>| async move {
+            (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, q["to"].clone())]).into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Every spelling of an internal address the attack used, at `port`.
+fn internal_urls(port: u16) -> Vec<String> {
+    [
+        "127.0.0.1",
+        "0.0.0.0",
+        "[::1]",
+        "[::]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "[64:ff9b::7f00:1]",
+        "2130706433",
+        "127.1",
+        "0x7f.1",
+        "localhost",
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.0.1",
+        "100.64.0.1",
+        "169.254.169.254",
+        "[fd00::1]",
+        "[fe80::1]",
+    ]
+    .iter()
+    .map(|host| format!("http://{host}:{port}/"))
+    .collect()
+}
+
+const CREATE_MONITOR: &str = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
+
+both_stores!(a_customers_monitor_reaches_public_addresses_only, async |app: &TestApp| {
+    use api::checker::{Checker, Probe};
+    use api::targets::Reach;
+    let (acme, acme_token, _) = two_tenants(app).await;
+    let project = acme.ids[&Kind::Project].clone();
+    let (v4, count_v4) = counting_listener("127.0.0.1:0").await;
+    let (_, count_v6) = counting_listener(&format!("[::1]:{}", v4.port())).await;
+    let connections =
+        || count_v4.load(std::sync::atomic::Ordering::SeqCst) + count_v6.load(std::sync::atomic::Ordering::SeqCst);
+
+    // Written in the URL, an internal address is refused when the monitor is made.
+    let head = app.head().await;
+    for url in internal_urls(v4.port()) {
+        let input = json!({"i": {"projectId": project, "url": url, "followRedirects": true, "expectedStatus": "200"}});
+        let refused = app.gql(&acme_token, CREATE_MONITOR, input).await;
+        assert_eq!(code(&refused), Some("BAD_INPUT"), "{url}: {refused}");
+        assert!(message(&refused).contains("public addresses"), "{refused}");
+    }
+    assert_eq!(app.head().await, head);
+
+    // The checker, handed such a URL (or led there by a redirect), never connects, and says
+    // the same as for a closed port on a public address.
+    let public_stand_in = |ip: std::net::IpAddr| ip == std::net::IpAddr::from([127, 0, 0, 2]);
+    let probe = Probe::treating_as_public(public_stand_in);
+    let site = redirector().await;
+    let closed = probe.check(&monitor_config(format!("http://127.0.0.2:9/"), 2), Reach::Public).await;
+    assert!(!closed.ok && closed.status.is_none(), "{closed:?}");
+    for url in internal_urls(v4.port()) {
+        let direct = probe.check(&monitor_config(url.clone(), 2), Reach::Public).await;
+        let hop =
+            format!("http://{site}/?to={}", url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>());
+        let redirected = probe.check(&monitor_config(hop, 2), Reach::Public).await;
+        for outcome in [&direct, &redirected] {
+            assert!(!outcome.ok && outcome.error == closed.error, "{url}: {outcome:?} vs {closed:?}");
+        }
+        assert_eq!(redirected.chain.len(), 1, "the hop was recorded, not followed: {redirected:?}");
+    }
+    assert_eq!(connections(), 0, "no check reached an internal listener");
+    // Staff may let a project reach internal targets; then the same checker connects.
+    let internal = probe.check(&monitor_config(format!("http://127.0.0.1:{}/", v4.port()), 1), Reach::Internal).await;
+    assert!(!internal.ok && connections() == 1, "{internal:?}");
+
+    // A monitor effective in the future is not checked before then.
+    crate::checker::allow_internal(app, &project).await;
+    let later = json!({"i": {"projectId": project, "url": format!("http://127.0.0.1:{}/", v4.port()), "followRedirects": false, "expectedStatus": "200", "effectiveAt": "2099-01-01T00:00:00Z"}});
+    let id: domain::MonitorId =
+        s(&app.ok(BOOT, CREATE_MONITOR, later).await["createHttpMonitor"]["id"]).parse().unwrap();
+    let checker = Checker::with_probe(app.state.clone(), probe);
+    assert_eq!(checker.check(id).await.unwrap(), None);
+    let now = app.state.now();
+    for second in 0..120 {
+        checker.round(now + chrono::Duration::seconds(second));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(connections(), 1, "nothing checked the monitor of 2099");
+});
+
+fn monitor_config(url: String, timeout: i64) -> domain::http_monitor::MonitorConfig {
+    domain::http_monitor::MonitorSpec {
+        url,
+        follow_redirects: true,
+        max_redirects: 5,
+        expected_status: "200".into(),
+        interval_seconds: 60,
+        timeout_seconds: timeout,
+    }
+    .validate()
+    .unwrap()
+}

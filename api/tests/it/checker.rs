@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use api::checker::{Checker, Probe};
+use api::targets::Reach;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -70,37 +71,50 @@ async fn the_probe_follows_redirects_by_hand_and_records_each_hop() {
     let addr = target().await;
     let url = |path: &str| format!("http://{addr}{path}");
     let probe = Probe::new();
-    let ok = probe.check(&config(url("/ok"), true, 5, "200", 5)).await;
+    let probe = |c| {
+        let probe = probe.clone();
+        async move { probe.check(&c, Reach::Internal).await }
+    };
+    let ok = probe(config(url("/ok"), true, 5, "200", 5)).await;
     assert_eq!((ok.ok, ok.status, ok.chain.len()), (true, Some(200), 0));
-    let chained = probe.check(&config(url("/chain"), true, 5, "200-299", 5)).await;
+    let chained = probe(config(url("/chain"), true, 5, "200-299", 5)).await;
     assert!(chained.ok, "{chained:?}");
     let hops: Vec<(u16, String)> = chained.chain.iter().map(|h| (h.status, h.location.clone())).collect();
     assert_eq!(hops, vec![(302, url("/redirect")), (301, url("/ok"))]);
-    let too_many = probe.check(&config(url("/chain"), true, 1, "200", 5)).await;
+    let too_many = probe(config(url("/chain"), true, 1, "200", 5)).await;
     assert!(!too_many.ok && too_many.error.as_deref() == Some("more than 1 redirects"), "{too_many:?}");
-    let looping = probe.check(&config(url("/loop"), true, 5, "200", 5)).await;
+    let looping = probe(config(url("/loop"), true, 5, "200", 5)).await;
     assert!(!looping.ok && looping.error.unwrap().starts_with("redirect loop"));
-    let not_followed = probe.check(&config(url("/redirect"), false, 5, "301", 5)).await;
+    let not_followed = probe(config(url("/redirect"), false, 5, "301", 5)).await;
     assert_eq!((not_followed.ok, not_followed.status), (true, Some(301)), "judged on the first answer");
-    let missing = probe.check(&config(url("/nowhere"), true, 5, "200", 5)).await;
+    let missing = probe(config(url("/nowhere"), true, 5, "200", 5)).await;
     assert!(!missing.ok && missing.error.unwrap().contains("without a Location"));
-    let failing = probe.check(&config(url("/fail"), true, 5, "200-299", 5)).await;
+    let failing = probe(config(url("/fail"), true, 5, "200-299", 5)).await;
     assert_eq!(
         (failing.ok, failing.status, failing.error.as_deref()),
         (false, Some(500), Some("status 500, expected 200-299"))
     );
-    let missing_page = probe.check(&config(url("/missing"), true, 5, "200-299", 5)).await;
+    let missing_page = probe(config(url("/missing"), true, 5, "200-299", 5)).await;
     assert_eq!((missing_page.ok, missing_page.status), (false, Some(404)));
-    let expected_404 = probe.check(&config(url("/missing"), true, 5, "404", 5)).await;
+    let expected_404 = probe(config(url("/missing"), true, 5, "404", 5)).await;
     assert!(expected_404.ok, "a 404 can be what is expected");
-    let slow = probe.check(&config(url("/slow"), true, 5, "200", 1)).await;
+    let slow = probe(config(url("/slow"), true, 5, "200", 1)).await;
     assert_eq!((slow.ok, slow.error.as_deref()), (false, Some("timed out after 1 s")));
-    let closed = probe.check(&config("http://127.0.0.1:9/".into(), true, 5, "200", 2)).await;
+    let closed = probe(config("http://127.0.0.1:9/".into(), true, 5, "200", 2)).await;
     assert!(!closed.ok && closed.status.is_none(), "{closed:?}");
+}
+
+/// The test's targets listen on loopback: staff let the project's monitors reach it.
+pub(crate) async fn allow_internal(app: &TestApp, project: &str) {
+    let allow =
+        "mutation($p: ID!) { allowInternalMonitorTargets(projectId: $p, allowed: true) { internalMonitorTargets } }";
+    let answer = app.ok(BOOT, allow, json!({"p": project})).await;
+    assert_eq!(answer["allowInternalMonitorTargets"]["internalMonitorTargets"], json!(true));
 }
 
 both_stores!(two_failures_take_a_monitor_down_one_success_brings_it_up_once, async |app: &TestApp| {
     let w = world(app).await;
+    allow_internal(app, &w.acme_root).await;
     let addr = target().await;
     let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id state } }";
     let input = json!({"i": {"projectId": w.acme_root, "url": format!("http://{addr}/fail"), "followRedirects": true, "expectedStatus": "200"}});
@@ -169,6 +183,7 @@ both_stores!(two_failures_take_a_monitor_down_one_success_brings_it_up_once, asy
 
 both_stores!(a_flapping_endpoint_never_fails_twice_in_a_row_so_never_goes_down, async |app: &TestApp| {
     let w = world(app).await;
+    allow_internal(app, &w.acme_root).await;
     let addr = target().await;
     let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
     let input = json!({"i": {"projectId": w.acme_root, "url": format!("http://{addr}/flapping"), "followRedirects": false, "expectedStatus": "200"}});
@@ -183,6 +198,7 @@ both_stores!(a_flapping_endpoint_never_fails_twice_in_a_row_so_never_goes_down, 
 
 both_stores!(a_monitor_may_not_check_the_directory_itself, async |app: &TestApp| {
     let w = world(app).await;
+    allow_internal(app, &w.acme_root).await;
     let listen: SocketAddr = "127.0.0.1:18080".parse().unwrap();
     app.state.listen.set(listen).unwrap();
     let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";

@@ -76,6 +76,7 @@ const MAY: &[(&str, &[&str])] = &[
     ("revokeSshKey", &["OPS"]),
     ("createProject", &["OPS"]),
     ("renameProject", &["OPS"]),
+    ("allowInternalMonitorTargets", &["OPS"]),
     ("changeSlaClass", &["OPS"]),
     ("addDeployment", &["OPS"]),
     ("removeDeployment", &["OPS"]),

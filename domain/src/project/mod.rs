@@ -49,6 +49,11 @@ pub struct Project {
     #[serde(default)]
     pub rekeyed_at: BTreeMap<String, Instant>,
     pub archived_at: Option<Instant>,
+    /// Whether the project's HTTP monitors may reach internal addresses (loopback, private
+    /// networks, link-local, …): staff set this for the platform's own projects; a
+    /// customer's monitors reach public addresses only.
+    #[serde(default)]
+    pub internal_monitor_targets: bool,
 }
 
 impl Project {
@@ -86,6 +91,10 @@ pub enum ProjectCommand {
     Rename {
         name: String,
     },
+    /// Lets the project's monitors reach internal addresses, or stops them.
+    AllowInternalMonitorTargets {
+        allowed: bool,
+    },
     ChangeSlaClass {
         sla_class: SlaClass,
         effective_at: Instant,
@@ -120,6 +129,9 @@ pub enum ProjectEvent {
     ProjectRenamed {
         name: String,
     },
+    InternalMonitorTargetsAllowed {
+        allowed: bool,
+    },
     SlaClassChanged {
         sla_class: SlaClass,
         effective_at: Instant,
@@ -143,6 +155,7 @@ pub enum ProjectEvent {
 event_names!(ProjectEvent {
     ProjectCreated,
     ProjectRenamed,
+    InternalMonitorTargetsAllowed,
     SlaClassChanged,
     DeploymentAdded,
     DeploymentRemoved,
@@ -238,6 +251,14 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
             let name = validate::name("name", &name)?;
             Ok(if name == p.name { vec![] } else { vec![E::ProjectRenamed { name }] })
         }
+        C::AllowInternalMonitorTargets { allowed } => {
+            p.open()?;
+            Ok(if allowed == p.internal_monitor_targets {
+                vec![]
+            } else {
+                vec![E::InternalMonitorTargetsAllowed { allowed }]
+            })
+        }
         C::ChangeSlaClass { sla_class, effective_at } => {
             p.open()?;
             p.not_before_creation(effective_at)?;
@@ -289,9 +310,11 @@ pub fn evolve(p: &mut Project, event: &ProjectEvent) {
                 deployments: BTreeMap::new(),
                 rekeyed_at: BTreeMap::new(),
                 archived_at: None,
+                internal_monitor_targets: false,
             }
         }
         E::ProjectRenamed { name } => p.name = name.clone(),
+        E::InternalMonitorTargetsAllowed { allowed } => p.internal_monitor_targets = *allowed,
         E::SlaClassChanged { sla_class, effective_at } => {
             // Keep the timeline in effective order; a later-recorded change with the same
             // instant replaces the earlier one (a correction).

@@ -181,3 +181,17 @@ fn marks_a_deployments_secrets_rekeyed() {
         .when(ProjectCommand::MarkSecretsRekeyed { deployment: "app".into(), at: at(2, 1) })
         .then_expect_error(ProjectError::NoSuchDeployment("app".into()));
 }
+
+#[test]
+fn internal_monitor_targets_are_allowed_and_stopped_once_each() {
+    let allow = |allowed| ProjectCommand::AllowInternalMonitorTargets { allowed };
+    ProjectTest::with(())
+        .given(vec![created()])
+        .when(allow(true))
+        .then_expect_events(vec![ProjectEvent::InternalMonitorTargetsAllowed { allowed: true }]);
+    ProjectTest::with(()).given(vec![created()]).when(allow(false)).then_expect_events(vec![]);
+    ProjectTest::with(())
+        .given(vec![created(), ProjectEvent::InternalMonitorTargetsAllowed { allowed: true }])
+        .when(allow(false))
+        .then_expect_events(vec![ProjectEvent::InternalMonitorTargetsAllowed { allowed: false }]);
+}
