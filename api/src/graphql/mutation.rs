@@ -422,7 +422,18 @@ impl CoreMutation {
             &person_id,
             cmd,
             |catalog, who, p| {
-                let manager = p.customer_id.is_some_and(|c| manages_customer(catalog, who, c));
+                // A manager may deactivate only people whose every role lies in projects the
+                // manager manages: never someone elsewhere in the customer.
+                let manager = match who {
+                    Principal::Person { id, customer_id: Some(own), .. } if p.customer_id == Some(*own) => {
+                        let live = catalog.live();
+                        !p.roles.is_empty()
+                            && p.roles
+                                .keys()
+                                .all(|project| live.effective_role(*id, *project) == Some(DomainRole::Manager))
+                    }
+                    _ => false,
+                };
                 if who.has_staff_role(&[]) || manager { Ok(()) } else { Err(ApiError::forbidden()) }
             },
             |(), at| PersonCommand::Deactivate { at },

@@ -322,3 +322,24 @@ fn monitor_config(url: String, timeout: i64) -> domain::http_monitor::MonitorCon
     .validate()
     .unwrap()
 }
+
+both_stores!(a_manager_deactivates_only_people_of_the_projects_they_manage, async |app: &TestApp| {
+    let (acme, acme_token, _) = two_tenants(app).await;
+    let customer = acme.ids[&Kind::Customer].clone();
+    let other_project = crate::flows::project(app, &customer, None, "Back office").await;
+    let grant = "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: MEMBER) { id } }";
+    let (inside, _) = crate::flows::person(app, Some(&customer), "Ina").await;
+    app.ok(BOOT, grant, json!({"p": inside, "pr": acme.ids[&Kind::Project]})).await;
+    let (elsewhere, _) = crate::flows::person(app, Some(&customer), "Bert").await;
+    app.ok(BOOT, grant, json!({"p": elsewhere, "pr": other_project})).await;
+    let (both, _) = crate::flows::person(app, Some(&customer), "Bo").await;
+    app.ok(BOOT, grant, json!({"p": both, "pr": acme.ids[&Kind::Project]})).await;
+    app.ok(BOOT, grant, json!({"p": both, "pr": other_project})).await;
+    let deactivate = "mutation($p: ID!) { deactivatePerson(personId: $p) { id } }";
+    let head = app.head().await;
+    for person in [&elsewhere, &both] {
+        assert_eq!(app.code(&acme_token, deactivate, json!({"p": person})).await, "FORBIDDEN", "{person}");
+    }
+    assert_eq!(app.head().await, head);
+    app.ok(&acme_token, deactivate, json!({"p": inside})).await;
+});

@@ -11,7 +11,39 @@ use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 const CONTRACT: &str = include_str!("schema.graphql");
 
 /// Contract items not served yet, each with the issue that delivers it.
-const PENDING: &[(&str, u32)] = &[];
+const PENDING: &[(&str, u32)] = &[
+    ("Mutation.cancelRelease", 20),
+    ("Mutation.markReleaseRolledOut", 20),
+    ("SshKey.usableForSecrets", 20),
+    ("CreateHttpMonitorInput.checkedBy", 21),
+    ("CreateProjectInput.resourceGroup", 21),
+    ("HttpMonitor.checkedBy", 21),
+    ("MaintenanceWindow.vmId", 21),
+    ("MonitorChecker", 21),
+    ("Mutation.defineNetwork", 21),
+    ("Mutation.rotateNodePassword", 21),
+    ("Mutation.setDirectoryRing", 21),
+    ("Mutation.setVmRoles", 21),
+    ("Network", 21),
+    ("NetworkInterface", 21),
+    ("NodeCredentials", 21),
+    ("Person.uid", 21),
+    ("Person.uidNumber", 21),
+    ("Project.resourceGroup", 21),
+    ("ProvisionVmInput.channel", 21),
+    ("ProvisionVmInput.hostname", 21),
+    ("ProvisionVmInput.production", 21),
+    ("ProvisionVmInput.roles", 21),
+    ("Query.networks", 21),
+    ("Query.nodeCredentials", 21),
+    ("Vm.channel", 21),
+    ("Vm.directoryRing", 21),
+    ("Vm.hostname", 21),
+    ("Vm.interfaces", 21),
+    ("Vm.production", 21),
+    ("Vm.roles", 21),
+    ("Vm.servicing", 21),
+];
 
 /// Every item of a schema, as `Type`, `Type.field`, `Type.field(arg)` or `Enum.VALUE`,
 /// mapped to its declared type (or kind).
@@ -110,5 +142,5 @@ fn directory_schema_prints_the_served_schema() {
 
 #[test]
 fn every_pending_item_names_a_later_issue() {
-    assert!(PENDING.iter().all(|(_, issue)| (3..=10).contains(issue)));
+    assert!(PENDING.iter().all(|(_, issue)| (19..=23).contains(issue)));
 }
