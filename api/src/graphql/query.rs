@@ -355,19 +355,24 @@ fn streams_of(at: projections::At<'_>, who: &Principal, id: &str) -> Option<Vec<
 }
 
 /// Every stream type of the log, for staff reading a stream that is no catalog entity.
-const STREAM_TYPES: &[&str] = &[
-    "customer",
-    "person",
-    "ssh_key",
-    "project",
-    "vm",
-    "backup_log",
-    "http_monitor",
-    "maintenance_window",
-    "price_list",
-    "invoice",
-    domain::invoice::SERIES_TYPE,
-    "billing_run",
-    "release",
-    "release_channel",
-];
+const STREAM_TYPES: &[&str] = {
+    use cqrs_es::Aggregate;
+    use domain::{backup_log, billing_run, customer, http_monitor, invoice, maintenance_window, person, price_list};
+    use domain::{project, release, ssh_key, vm};
+    &[
+        customer::Customer::TYPE,
+        person::Person::TYPE,
+        ssh_key::SshKey::TYPE,
+        project::Project::TYPE,
+        vm::Vm::TYPE,
+        backup_log::BackupLog::TYPE,
+        http_monitor::HttpMonitor::TYPE,
+        maintenance_window::MaintenanceWindow::TYPE,
+        price_list::PriceLists::TYPE,
+        invoice::Invoice::TYPE,
+        invoice::SERIES_TYPE,
+        billing_run::BillingRun::TYPE,
+        release::Release::TYPE,
+        release::ReleaseChannel::TYPE,
+    ]
+};
