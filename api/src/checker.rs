@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::http_monitor::{Hop, MonitorCommand, MonitorConfig, MonitorState, Observed};
-use domain::{Instant, MonitorId};
-use tokio::sync::Semaphore;
+use domain::{CustomerId, Instant, MonitorId};
 
 use std::net::IpAddr;
 
@@ -21,8 +20,31 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::targets::{Reach, VettedResolver, literal};
 
-/// Checks in flight at once.
-const CONCURRENCY: usize = 64;
+/// How many checks may run at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Checks in flight at once, across all customers. A check that hangs holds a socket
+    /// until its timeout (at most 60 s), which is cheap: the bound is generous.
+    pub in_flight: usize,
+    /// The fewest checks a customer may have in flight, however many customers there are.
+    pub min_share: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { in_flight: 256, min_share: 2 }
+    }
+}
+
+impl Limits {
+    /// A customer's share of the slots while `customers` customers have monitors to check.
+    /// One share is always left over, so a customer whose checks start later (its first
+    /// monitor, say) finds a whole share free even while every other customer's checks
+    /// hang; shares only shrink below that at `min_share`, with hundreds of customers.
+    pub fn share(&self, customers: usize) -> usize {
+        (self.in_flight / (customers + 1)).max(self.min_share)
+    }
+}
 /// Failures in a row that take a monitor down.
 const FAILURES_TO_DOWN: u32 = 2;
 
@@ -176,9 +198,44 @@ pub async fn points_at(url: &str, listen: SocketAddr) -> bool {
 pub struct Checker {
     app: Arc<AppState>,
     probe: Probe,
+    limits: Limits,
     failures: Mutex<HashMap<MonitorId, u32>>,
-    next_due: Mutex<HashMap<MonitorId, Instant>>,
-    limit: Arc<Semaphore>,
+    schedule: Mutex<Schedule>,
+}
+
+/// When each monitor is due and which checks are running, by customer: one customer's
+/// hanging sites hold at most its share of the slots, and a monitor is never checked
+/// twice at once, so nothing queues up behind a slow target and fires in a burst later.
+#[derive(Default)]
+struct Schedule {
+    next_due: HashMap<MonitorId, Instant>,
+    running: HashSet<MonitorId>,
+    by_customer: HashMap<Option<CustomerId>, usize>,
+}
+
+impl Schedule {
+    fn finish(&mut self, id: MonitorId, customer: Option<CustomerId>) {
+        self.running.remove(&id);
+        if let Some(n) = self.by_customer.get_mut(&customer) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_customer.remove(&customer);
+            }
+        }
+    }
+}
+
+/// A started check's slot, given back however the check ends (a panic included).
+struct Slot {
+    checker: Arc<Checker>,
+    id: MonitorId,
+    customer: Option<CustomerId>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.checker.schedule).finish(self.id, self.customer);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -191,13 +248,16 @@ impl Checker {
     }
 
     pub fn with_probe(app: Arc<AppState>, probe: Probe) -> Arc<Checker> {
-        Arc::new(Checker {
-            app,
-            probe,
-            failures: Mutex::new(HashMap::new()),
-            next_due: Mutex::new(HashMap::new()),
-            limit: Arc::new(Semaphore::new(CONCURRENCY)),
-        })
+        Checker::with_limits(app, probe, Limits::default())
+    }
+
+    pub fn with_limits(app: Arc<AppState>, probe: Probe, limits: Limits) -> Arc<Checker> {
+        Arc::new(Checker { app, probe, limits, failures: Mutex::new(HashMap::new()), schedule: Mutex::default() })
+    }
+
+    /// Checks running now.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.schedule).running.len()
     }
 
     /// Checks one monitor now; answers the transition it recorded, if any. Paused,
@@ -260,36 +320,52 @@ impl Checker {
         }
     }
 
-    /// Starts the checks that are due at `now`; each monitor's first check is spread over
-    /// its interval by its id, so monitors created together are not checked together.
+    /// Starts the checks that are due at `now`, most overdue first, within the bound on
+    /// checks in flight and each customer's share of it; a check that finds no slot stays
+    /// due for the next round. Each monitor's first check is spread over its interval by
+    /// its id, so monitors created together are not checked together.
     pub fn round(self: &Arc<Self>, now: Instant) -> usize {
-        let active: Vec<(MonitorId, u32)> = {
+        let active: Vec<(MonitorId, u32, Option<CustomerId>)> = {
             let catalog = self.app.catalog();
             catalog
                 .monitors
                 .iter()
                 // A monitor effective later is not checked before then.
                 .filter(|(_, m)| m.deleted_at.is_none() && !m.paused && m.active_at(now))
-                .filter_map(|(id, m)| m.config.as_ref().map(|c| (*id, c.interval_seconds)))
+                .filter_map(|(id, m)| m.config.as_ref().map(|c| (*id, c.interval_seconds, m.customer_id)))
                 .collect()
         };
-        let mut started = 0;
-        let mut due = lock(&self.next_due);
-        for (id, interval) in active {
-            let next = *due.entry(id).or_insert_with(|| {
+        let share = self.limits.share(active.iter().map(|(_, _, c)| c).collect::<HashSet<_>>().len());
+        let mut schedule = lock(&self.schedule);
+        let mut due = vec![];
+        for (id, interval, customer) in active {
+            let next = *schedule.next_due.entry(id).or_insert_with(|| {
                 let jitter = (id.0.as_u128() % u128::from(interval.max(1))) as i64;
                 now + chrono::Duration::seconds(jitter)
             });
-            if next > now {
+            if next <= now && !schedule.running.contains(&id) {
+                due.push((next, id, interval, customer));
+            }
+        }
+        due.sort();
+        let mut started = 0;
+        for (_, id, interval, customer) in due {
+            if schedule.running.len() >= self.limits.in_flight {
+                break;
+            }
+            let mine = schedule.by_customer.entry(customer).or_default();
+            if *mine >= share {
                 continue;
             }
-            due.insert(id, now + chrono::Duration::seconds(interval.into()));
-            let (me, limit) = (self.clone(), self.limit.clone());
+            *mine += 1;
+            schedule.running.insert(id);
+            schedule.next_due.insert(id, now + chrono::Duration::seconds(interval.into()));
+            let slot = Slot { checker: self.clone(), id, customer };
             tokio::spawn(async move {
-                let Ok(_permit) = limit.acquire_owned().await else { return };
-                if let Err(e) = me.check(id).await {
+                if let Err(e) = slot.checker.check(id).await {
                     tracing::warn!(monitor = %id, error = %e.message(), "recording a monitor transition failed");
                 }
+                drop(slot);
             });
             started += 1;
         }

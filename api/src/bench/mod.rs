@@ -550,7 +550,7 @@ fn cpu_seconds() -> f64 {
 }
 
 async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
-    use domain::http_monitor::{MonitorCommand, MonitorSpec, ProjectFacts};
+    use domain::http_monitor::{MAX_PER_PROJECT, MonitorCommand, MonitorSpec, ProjectFacts};
     // The target: a local server that answers 200.
     let target = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -567,13 +567,15 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
         payload_hash: String::new(),
         reason: None,
     };
-    let project = ProjectFacts {
-        id: domain::ProjectId(uuid::Uuid::from_u128(1)),
-        customer_id: domain::CustomerId(uuid::Uuid::from_u128(2)),
-        archived: false,
-    };
     let mut ids = vec![];
     for n in 0..monitors {
+        // As many projects as the cap on monitors per project asks for.
+        let project = ProjectFacts {
+            id: domain::ProjectId(uuid::Uuid::from_u128(1 + (n / MAX_PER_PROJECT) as u128)),
+            customer_id: domain::CustomerId(uuid::Uuid::from_u128(u128::MAX)),
+            archived: false,
+            monitors: n % MAX_PER_PROJECT,
+        };
         let id = domain::MonitorId(uuid::Uuid::new_v4());
         let spec = MonitorSpec {
             url: format!("http://{addr}/health?n={n}"),
@@ -583,7 +585,7 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
             interval_seconds: 60,
             timeout_seconds: 10,
         };
-        let cmd = MonitorCommand::Create { id, project: project.clone(), spec, effective_at: state.now() };
+        let cmd = MonitorCommand::Create { id, project, spec, effective_at: state.now() };
         state
             .bus
             .create(&state.bus.monitors, (&id.to_string(), true), cmd, &envelope())

@@ -1,15 +1,17 @@
 //! The HTTP checker against a real HTTP server on loopback.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use api::checker::{Checker, Probe};
+use api::checker::{Checker, Limits, Probe};
 use api::targets::Reach;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use domain::http_monitor::{MonitorSpec, Observed};
+use domain::http_monitor::{MAX_PER_PROJECT, MonitorSpec, Observed};
 use serde_json::json;
 
 use crate::flows::{s, world};
@@ -166,8 +168,14 @@ both_stores!(two_failures_take_a_monitor_down_one_success_brings_it_up_once, asy
     // Its first check falls within its first interval (spread by its id)…
     let first = (0..60).map(|n| later + chrono::Duration::seconds(n)).find(|t| restarted.round(*t) == 1);
     let first = first.expect("checked within the first 60 s");
-    // …and then every 60 s.
+    // …and then every 60 s, once the check before has ended.
     assert_eq!(restarted.round(first + chrono::Duration::seconds(59)), 0, "not due before its interval");
+    for _ in 0..100 {
+        if restarted.in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(restarted.round(first + chrono::Duration::seconds(60)), 1);
     let q2 = "query($m: ID!) { httpMonitor(id: $m) { state } }";
     let mut state = String::new();
@@ -211,4 +219,85 @@ both_stores!(a_monitor_may_not_check_the_directory_itself, async |app: &TestApp|
     let id = s(&app.ok(BOOT, create, other).await["createHttpMonitor"]["id"]);
     let reconfigure = "mutation($m: ID!) { reconfigureHttpMonitor(monitorId: $m, input: {url: \"http://127.0.0.1:18080/\"}) { state } }";
     assert_eq!(app.code(BOOT, reconfigure, json!({"m": id})).await, "RULE_VIOLATION");
+});
+
+/// A socket that accepts every connection and never answers; counts what it accepted.
+async fn hanging() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (addr, accepted)
+}
+
+both_stores!(one_customers_hanging_sites_leave_other_customers_their_checks, async |app: &TestApp| {
+    let w = world(app).await;
+    allow_internal(app, &w.acme_root).await;
+    allow_internal(app, &w.globex_project).await;
+    let (hang, accepted) = hanging().await;
+    let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
+    let monitor = |project: &str, url: String| {
+        json!({"i": {"projectId": project, "url": url, "followRedirects": false, "expectedStatus": "200", "intervalSeconds": 5, "timeoutSeconds": 60}})
+    };
+    for n in 0..70 {
+        app.ok(BOOT, create, monitor(&w.acme_root, format!("http://{hang}/{n}"))).await;
+    }
+    // Fewer slots than Acme has monitors, so the bound and the shares are what is tested.
+    let limits = Limits { in_flight: 32, min_share: 2 };
+    let checker = Checker::with_limits(app.state.clone(), Probe::new(), limits);
+    // Rounds over two intervals: every one of Acme's monitors falls due, and its checks all hang.
+    let t0 = app.state.now();
+    for second in 0..=10 {
+        checker.round(t0 + chrono::Duration::seconds(second));
+    }
+    let alone = limits.share(1);
+    assert_eq!(checker.in_flight(), alone, "Acme alone holds its share and leaves one free");
+    // Globex's first monitor, created while Acme's checks hang, is checked within its interval.
+    let addr = target().await;
+    let other = s(&app.ok(BOOT, create, monitor(&w.globex_project, format!("http://{addr}/ok"))).await["createHttpMonitor"]["id"]);
+    let t1 = app.state.now();
+    let mut started = 0;
+    for second in 0..5 {
+        started += checker.round(t1 + chrono::Duration::seconds(second));
+    }
+    assert_eq!(started, 1, "Globex's monitor, and none of Acme's beyond its (now smaller) share");
+    let q = "query($m: ID!) { httpMonitor(id: $m) { state } }";
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = s(&app.ok(BOOT, q, json!({"m": other})).await["httpMonitor"]["state"]);
+        if state == "UP" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "UP", "checked while all of Acme's checks hang (they time out after 60 s)");
+    // However many rounds pass, no monitor of Acme's is checked again while its check runs.
+    for second in 5..=30 {
+        checker.round(t1 + chrono::Duration::seconds(second));
+        assert!(checker.in_flight() <= alone + 1, "Acme's share and Globex's one check");
+    }
+    for _ in 0..100 {
+        if accepted.load(Ordering::SeqCst) >= alone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), alone, "one connection per running check, no second");
+    // A project holds at most MAX_PER_PROJECT monitors.
+    for n in 70..MAX_PER_PROJECT {
+        app.ok(BOOT, create, monitor(&w.acme_root, format!("https://site{n}.example/"))).await;
+    }
+    let head = app.head().await;
+    let refused = app.gql(BOOT, create, monitor(&w.acme_root, "https://one-more.example/".into())).await;
+    let refused = &refused["errors"][0];
+    assert_eq!(refused["extensions"]["code"], "RULE_VIOLATION");
+    assert!(refused["message"].as_str().unwrap().contains("100 monitors"), "{refused}");
+    assert_eq!(app.head().await, head, "nothing appended");
 });

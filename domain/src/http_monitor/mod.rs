@@ -19,6 +19,9 @@ pub use expected::ExpectedStatus;
 pub const MAX_URL: usize = 2048;
 /// The most redirects a monitor may follow.
 pub const MAX_REDIRECTS: i64 = 20;
+/// The most monitors a project may have (deleted ones aside): the checker shares its
+/// slots fairly, but every monitor still costs a check per interval.
+pub const MAX_PER_PROJECT: usize = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -139,6 +142,8 @@ pub struct ProjectFacts {
     pub id: ProjectId,
     pub customer_id: CustomerId,
     pub archived: bool,
+    /// Its monitors that are not deleted.
+    pub monitors: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -275,6 +280,8 @@ pub enum MonitorError {
     Deleted(Instant),
     #[error("the project is archived; it takes no new monitors")]
     ProjectArchived,
+    #[error("the project already has {MAX_PER_PROJECT} monitors, the most a project may have; delete one first")]
+    TooManyMonitors,
     #[error("nothing to change: the configuration is already so")]
     NothingChanged,
     #[error("the monitor was not checked at {0} (before it existed, or paused)")]
@@ -291,6 +298,7 @@ impl Classify for MonitorError {
             Self::NotFound => Refusal::NotFound,
             Self::Deleted(_)
             | Self::ProjectArchived
+            | Self::TooManyMonitors
             | Self::NothingChanged
             | Self::NotChecked(_)
             | Self::AlreadyInState { .. } => Refusal::RuleViolation,
@@ -314,6 +322,9 @@ pub fn decide(m: &HttpMonitor, cmd: MonitorCommand) -> Result<Vec<HttpMonitorEve
             let config = spec.validate()?;
             if project.archived {
                 return Err(MonitorError::ProjectArchived);
+            }
+            if project.monitors >= MAX_PER_PROJECT {
+                return Err(MonitorError::TooManyMonitors);
             }
             Ok(vec![E::HttpMonitorCreated {
                 id,

@@ -5,7 +5,7 @@ use cqrs_es::test::TestFramework;
 type MonitorTest = TestFramework<HttpMonitor>;
 
 fn project() -> ProjectFacts {
-    ProjectFacts { id: ProjectId(uuid(2)), customer_id: CustomerId(uuid(1)), archived: false }
+    ProjectFacts { id: ProjectId(uuid(2)), customer_id: CustomerId(uuid(1)), archived: false, monitors: 3 }
 }
 fn spec() -> MonitorSpec {
     MonitorSpec {
@@ -105,6 +105,14 @@ fn refuses_bad_configurations() {
             effective_at: at(1, 1),
         })
         .then_expect_error(MonitorError::ProjectArchived);
+    let create = |monitors| MonitorCommand::Create {
+        id: MonitorId(uuid(9)),
+        project: ProjectFacts { monitors, ..project() },
+        spec: spec(),
+        effective_at: at(1, 1),
+    };
+    MonitorTest::with(()).given_no_previous_events().when(create(MAX_PER_PROJECT)).then_expect_error(MonitorError::TooManyMonitors);
+    MonitorTest::with(()).given_no_previous_events().when(create(MAX_PER_PROJECT - 1)).then_expect_events(vec![created()]);
     MonitorTest::with(())
         .given(vec![created()])
         .when(MonitorCommand::Create {
