@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use domain::person::StaffRole;
+use domain::person::{StaffRole, TokenLifetime};
 use domain::{CustomerId, Instant, PersonId};
 use projections::Catalog;
 use sha2::{Digest, Sha256};
@@ -22,6 +22,8 @@ pub enum Principal {
         name: String,
         customer_id: Option<CustomerId>,
         staff_roles: BTreeSet<StaffRole>,
+        /// When the token of this request stops working.
+        token_expires_at: Option<Instant>,
     },
 }
 
@@ -102,6 +104,7 @@ pub fn authenticate(
     header: Option<&str>,
     bootstrap_hash: Option<&str>,
     catalog: &Catalog,
+    lifetime: TokenLifetime,
     now: Instant,
 ) -> Result<Principal, ApiError> {
     let missing = || ApiError::Unauthenticated("send an API token as `Authorization: Bearer <token>`".into());
@@ -125,7 +128,8 @@ pub fn authenticate(
     let owner = catalog.tokens.get(&hash).ok_or_else(invalid)?;
     let person = catalog.people.get(&owner.person_id).ok_or_else(invalid)?;
     let token = person.tokens.get(&owner.token_id).ok_or_else(invalid)?;
-    if person.deactivated_at.is_some() || token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
+    let expires = token.expires(lifetime);
+    if person.deactivated_at.is_some() || token.revoked_at.is_some() || expires <= now {
         return Err(invalid());
     }
     Ok(Principal::Person {
@@ -133,6 +137,7 @@ pub fn authenticate(
         name: person.name.clone(),
         customer_id: person.customer_id,
         staff_roles: person.staff_roles.clone(),
+        token_expires_at: Some(expires),
     })
 }
 
@@ -156,24 +161,24 @@ mod tests {
     fn unknown_and_missing_tokens_are_unauthenticated() {
         let catalog = Catalog::default();
         let now = chrono::Utc::now();
-        assert_eq!(authenticate(None, None, &catalog, now).unwrap_err().code(), "UNAUTHENTICATED");
-        assert_eq!(authenticate(Some("Bearer "), None, &catalog, now).unwrap_err().code(), "UNAUTHENTICATED");
+        assert_eq!(authenticate(None, None, &catalog, TokenLifetime::default(), now).unwrap_err().code(), "UNAUTHENTICATED");
+        assert_eq!(authenticate(Some("Bearer "), None, &catalog, TokenLifetime::default(), now).unwrap_err().code(), "UNAUTHENTICATED");
         assert_eq!(
-            authenticate(Some(&format!("Bearer {}", new_token())), None, &catalog, now).unwrap_err().code(),
+            authenticate(Some(&format!("Bearer {}", new_token())), None, &catalog, TokenLifetime::default(), now).unwrap_err().code(),
             "UNAUTHENTICATED"
         );
         let boot = token_hash("s3cret");
-        assert_eq!(authenticate(Some("Bearer s3cret"), Some(&boot), &catalog, now).unwrap(), Principal::Bootstrap);
+        assert_eq!(authenticate(Some("Bearer s3cret"), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap(), Principal::Bootstrap);
         for scheme in ["bearer", "BEARER", "bEaReR"] {
             let header = format!("{scheme} s3cret");
-            assert_eq!(authenticate(Some(&header), Some(&boot), &catalog, now).unwrap(), Principal::Bootstrap);
+            assert_eq!(authenticate(Some(&header), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap(), Principal::Bootstrap);
         }
         assert_eq!(
-            authenticate(Some("Basic s3cret"), Some(&boot), &catalog, now).unwrap_err().code(),
+            authenticate(Some("Basic s3cret"), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap_err().code(),
             "UNAUTHENTICATED"
         );
         assert_eq!(
-            authenticate(Some("Bearers3cret"), Some(&boot), &catalog, now).unwrap_err().code(),
+            authenticate(Some("Bearers3cret"), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap_err().code(),
             "UNAUTHENTICATED"
         );
     }

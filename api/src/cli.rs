@@ -86,6 +86,12 @@ pub enum Command {
         /// refused with UNAVAILABLE so clients send them to the primary.
         #[arg(long, env = "DIRECTORY_READ_ONLY")]
         read_only: bool,
+        /// Days an API token lives when issued without an expiry.
+        #[arg(long, env = "DIRECTORY_TOKEN_LIFETIME_DAYS", default_value_t = 90)]
+        token_lifetime_days: u32,
+        /// Days any API token lives at most after its issue (tokens already issued included).
+        #[arg(long, env = "DIRECTORY_TOKEN_MAX_LIFETIME_DAYS", default_value_t = 365)]
+        token_max_lifetime_days: u32,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -187,10 +193,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Serve { listen, bootstrap_token, metrics_token, demo, read_only, demo_size } => {
+        Command::Serve {
+            listen,
+            bootstrap_token,
+            metrics_token,
+            demo,
+            read_only,
+            demo_size,
+            token_lifetime_days,
+            token_max_lifetime_days,
+        } => {
             let secrets = Secrets {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
                 metrics: secret("DIRECTORY_METRICS_TOKEN", metrics_token)?,
+                lifetime: domain::person::TokenLifetime::new(token_lifetime_days, token_max_lifetime_days)
+                    .map_err(|e| anyhow::anyhow!("DIRECTORY_TOKEN_LIFETIME_DAYS / DIRECTORY_TOKEN_MAX_LIFETIME_DAYS: {e}"))?,
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
             serve(&cli.database_url, listen, secrets, demo.then_some(demo_size), read_only).await
@@ -398,6 +415,7 @@ pub const MIN_SECRET_CHARS: usize = 32;
 struct Secrets {
     bootstrap: Option<String>,
     metrics: Option<String>,
+    lifetime: domain::person::TokenLifetime,
 }
 
 /// A configured token, refused when it is too short to be a secret (unset or empty: none).
@@ -438,6 +456,7 @@ async fn serve(
     if let Some(token) = &secrets.metrics {
         let _ = state.metrics_token_hash.set(crate::auth::token_hash(token));
     }
+    let _ = state.token_lifetimes.set(secrets.lifetime);
     if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");
         for (who, token) in demo::tokens(&state).await? {
@@ -474,6 +493,7 @@ pub async fn as_of_query(log: EventLog, instant: chrono::DateTime<chrono::Utc>, 
         name: "replay".into(),
         customer_id: None,
         staff_roles: [domain::person::StaffRole::Auditor].into(),
+        token_expires_at: None,
     };
     let request = async_graphql::Request::new(query).data(auditor).data(graphql::AsOfRequest(instant));
     Ok(serde_json::to_string_pretty(&schema.execute(request).await)?)

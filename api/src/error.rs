@@ -62,6 +62,11 @@ impl ApiError {
         ApiError::Forbidden("your roles do not allow this change".into())
     }
 
+    /// A read that only staff (auditors included) may make.
+    pub fn staff_only() -> ApiError {
+        ApiError::Forbidden("only staff and auditors may read this".into())
+    }
+
     /// The store failed: logged here once, answered without internals.
     pub fn store(e: impl Display) -> ApiError {
         tracing::error!(error = %e, "store error");

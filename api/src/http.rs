@@ -84,7 +84,7 @@ async fn graphiql() -> Html<String> {
 fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Box<Response>> {
     let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let catalog = http.state.catalog();
-    auth::authenticate(header, http.state.bootstrap_hash.as_deref(), &catalog, http.state.now())
+    auth::authenticate(header, http.state.bootstrap_hash.as_deref(), &catalog, http.state.token_lifetime(), http.state.now())
         .map_err(|e| Box::new(refusal(StatusCode::UNAUTHORIZED, &e)))
 }
 

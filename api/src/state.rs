@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLockReadGuard};
 
 use domain::invoice::InvoiceContent;
+use domain::person::TokenLifetime;
 use domain::{CustomerId, Instant, Period, VmId};
 use projections::catalog::{Backups, InLog};
 use projections::{BackupView, Catalog, Projector};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub metrics_token_hash: std::sync::OnceLock<String>,
     /// Where `serve` listens: no monitor may check the Directory itself.
     pub listen: std::sync::OnceLock<std::net::SocketAddr>,
+    /// How long API tokens live, if the deployment configured it.
+    pub token_lifetimes: std::sync::OnceLock<TokenLifetime>,
 }
 
 impl AppState {
@@ -52,7 +55,13 @@ impl AppState {
             bootstrap_hash: bootstrap_token.filter(|t| !t.is_empty()).map(crate::auth::token_hash),
             metrics_token_hash: std::sync::OnceLock::new(),
             listen: std::sync::OnceLock::new(),
+            token_lifetimes: std::sync::OnceLock::new(),
         })
+    }
+
+    /// How long API tokens live: as configured, else 90 days by default and 365 at most.
+    pub fn token_lifetime(&self) -> TokenLifetime {
+        self.token_lifetimes.get().copied().unwrap_or_default()
     }
 
     pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {

@@ -442,7 +442,9 @@ impl CoreMutation {
     }
 
     /// Issues an API token for a person: ADMIN for anyone, or a person for themselves.
-    /// The token is shown once; only its SHA-256 is stored.
+    /// The token is shown once; only its SHA-256 is stored. Without `expiresAt` it lives
+    /// the deployment's default lifetime (90 days unless configured); no token lives longer
+    /// than the maximum (365 days unless configured).
     async fn issue_token(
         &self,
         ctx: &Context<'_>,
@@ -460,9 +462,16 @@ impl CoreMutation {
         let token = auth::new_token();
         let token_id = TokenId(Uuid::new_v4());
         let env = Envelope::new(who, "issueToken", &json!([person_id, token_id]), None, reason)?;
-        let cmd = PersonCommand::IssueToken { token_id, sha256: auth::token_hash(&token), expires_at, at: app.now() };
+        let (lifetime, at) = (app.token_lifetime(), app.now());
+        let cmd = PersonCommand::IssueToken { token_id, sha256: auth::token_hash(&token), expires_at, lifetime, at };
         app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
-        Ok(IssuedToken { token, person_id: ID(pid.to_string()), token_id: ID(token_id.to_string()) })
+        let expires_at = app.catalog().people.get(&pid).and_then(|p| p.tokens.get(&token_id)).map(|t| t.expires(lifetime));
+        Ok(IssuedToken {
+            token,
+            person_id: ID(pid.to_string()),
+            token_id: ID(token_id.to_string()),
+            expires_at: expires_at.ok_or_else(|| ApiError::NotFound(format!("person {pid} does not exist")))?,
+        })
     }
 
     /// Revokes one of a person's tokens: ADMIN, or the person.

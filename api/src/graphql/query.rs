@@ -30,12 +30,14 @@ impl CoreQuery {
                 name: "system:bootstrap".into(),
                 staff_roles: vec![domain::person::StaffRole::Admin.into()],
                 customer_id: None,
+                token_expires_at: None,
             },
-            Principal::Person { id, name, customer_id, staff_roles } => Viewer {
+            Principal::Person { id, name, customer_id, staff_roles, token_expires_at } => Viewer {
                 person_id: Some(ID(id.to_string())),
                 name: name.clone(),
                 staff_roles: staff_roles.iter().map(|r| (*r).into()).collect(),
                 customer_id: customer_id.map(|c| ID(c.to_string())),
+                token_expires_at: *token_expires_at,
             },
         })
     }
@@ -229,7 +231,7 @@ impl CoreQuery {
     ) -> Result<Vec<HistoryEntry>> {
         let who = principal(ctx)?;
         if !who.is_staff() {
-            return Err(ApiError::forbidden().into());
+            return Err(ApiError::staff_only().into());
         }
         let first = page_size(first.unwrap_or(100), 1000)?;
         let after = after.map_or(0, |a| a.0.max(0));
@@ -237,9 +239,12 @@ impl CoreQuery {
         Ok(events.iter().map(HistoryEntry::from_stored).collect())
     }
 
-    /// The last position of the log and its chain hash.
+    /// The last position of the log and its chain hash, for staff and auditors (it tells
+    /// how busy the whole platform is).
     async fn log_head(&self, ctx: &Context<'_>) -> Result<LogHead> {
-        principal(ctx)?;
+        if !principal(ctx)?.is_staff() {
+            return Err(ApiError::staff_only().into());
+        }
         let head = app(ctx).bus.log.head().await.map_err(ApiError::store)?;
         Ok(LogHead {
             position: Long(head.position),

@@ -84,17 +84,26 @@ impl ReleaseNode {
             Some(_) => ReleaseState::Held,
         }
     }
-    async fn decision(&self) -> Option<ReleaseDecision> {
-        self.1.decision.as_ref().map(|d| ReleaseDecision {
+    /// How and why it was decided (staff and auditors; customers see the state only).
+    async fn decision(&self, ctx: &Context<'_>) -> Result<Option<ReleaseDecision>> {
+        if !principal(ctx)?.is_staff() {
+            return Ok(None);
+        }
+        Ok(self.1.decision.as_ref().map(|d| ReleaseDecision {
             approve: d.approve,
             automatic: d.by == DecidedBy::Policy,
             at: d.at,
             failed_conditions: d.failed_conditions.clone(),
             reason: d.reason.clone(),
-        })
+        }))
     }
-    async fn vetoes(&self) -> Vec<Veto> {
-        self.1
+    /// Who vetoed and why (staff and auditors; empty for customers).
+    async fn vetoes(&self, ctx: &Context<'_>) -> Result<Vec<Veto>> {
+        if !principal(ctx)?.is_staff() {
+            return Ok(vec![]);
+        }
+        Ok(self
+            .1
             .vetoes
             .iter()
             .map(|(by, v)| Veto {
@@ -103,7 +112,15 @@ impl ReleaseNode {
                 at: v.at,
                 withdrawn: v.withdrawn_at.is_some(),
             })
-            .collect()
+            .collect())
+    }
+}
+
+/// Refuses everyone but staff (of any role) and the bootstrap token.
+fn staff_only(ctx: &Context<'_>) -> Result<(), ApiError> {
+    match principal(ctx)?.is_staff() {
+        true => Ok(()),
+        false => Err(ApiError::staff_only()),
     }
 }
 
@@ -119,6 +136,7 @@ pub struct ReleasesQuery;
 #[Object]
 impl ReleasesQuery {
     /// Releases by window, newest first, of one channel or all; with `asOf`, as recorded then.
+    /// Customers see each release's schedule and state; how it was decided is for staff.
     async fn releases(
         &self,
         ctx: &Context<'_>,
@@ -138,14 +156,14 @@ impl ReleasesQuery {
     }
 
     /// What the policy would decide for the release at `at`, by the same code the
-    /// scheduler runs.
+    /// scheduler runs (staff and auditors: it names open vetoes and platform monitors).
     async fn release_policy_preview(
         &self,
         ctx: &Context<'_>,
         release_id: ID,
         at: DateTime<Utc>,
     ) -> Result<ReleaseDecision> {
-        principal(ctx)?;
+        staff_only(ctx)?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
         let (_, inputs) = crate::releases::inputs(app(ctx), id, at).await?;
         let verdict = domain::release::policy(&inputs);
@@ -158,9 +176,9 @@ impl ReleasesQuery {
         })
     }
 
-    /// A channel's settings (the defaults until staff configure it).
+    /// A channel's settings (the defaults until staff configure it; staff and auditors).
     async fn release_channel(&self, ctx: &Context<'_>, channel: String) -> Result<ReleaseChannelSettings> {
-        principal(ctx)?;
+        staff_only(ctx)?;
         let s = app(ctx).catalog().live().channel(channel.trim());
         Ok(ReleaseChannelSettings {
             channel: s.channel,

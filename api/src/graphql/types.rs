@@ -328,6 +328,8 @@ pub struct Viewer {
     pub name: String,
     pub staff_roles: Vec<StaffRole>,
     pub customer_id: Option<ID>,
+    /// When the token of this request stops working (none for the bootstrap token).
+    pub token_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(SimpleObject)]
@@ -336,6 +338,8 @@ pub struct IssuedToken {
     pub token: String,
     pub person_id: ID,
     pub token_id: ID,
+    /// When it stops working: the expiry asked for, or the default lifetime from now.
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(SimpleObject)]

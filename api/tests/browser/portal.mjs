@@ -109,6 +109,10 @@ try {
   step("a customer lands on their own customer and cannot reach another's project");
   const customer = await signIn(CUSTOMER);
   await customer.waitForSelector("h1:has-text('Acme GmbH')");
+  // The token was issued without an expiry: it lives the default 90 days, and says so.
+  const expiry = await customer.textContent("#token-expiry");
+  const until = new Date(Date.now() + 90 * 24 * 3600 * 1000).toLocaleDateString();
+  if (!expiry.includes("token valid until") || !expiry.includes(until)) throw new Error(`token expiry shown as ${expiry}, not ${until}`);
   await customer.goto(`${BASE}/#/project/${OTHER_PROJECT}`);
   await customer.waitForSelector("h1:has-text('Not found')");
   await customer.screenshot({ path: `${SHOTS}/customer-not-found.png`, fullPage: true });

@@ -348,3 +348,72 @@ both_stores!(a_manager_deactivates_only_people_of_the_projects_they_manage, asyn
     assert_eq!(app.head().await, head);
     app.ok(&acme_token, deactivate, json!({"p": inside})).await;
 });
+
+/// The queries that name no customer's thing: either every token may ask them (each
+/// answers what the token may see) or only staff and auditors may.
+const PLATFORM_READS: &[(&str, bool)] = &[
+    ("me", true),
+    ("customers", true),
+    ("search", true),
+    ("staleBackups", true),
+    ("releases", true),
+    ("priceLists", true),
+    ("billingDrift", false),
+    ("slaReports", false),
+    ("rekeyRequired", false),
+    ("releasePolicyPreview", false),
+    ("releaseChannel", false),
+    ("logHead", false),
+    ("events", false),
+];
+
+both_stores!(customers_see_their_releases_schedule_and_state_and_no_platform_internals, async |app: &TestApp| {
+    let schema = schema();
+    let (acme, acme_token, _) = two_tenants(app).await;
+    let release = acme.ids[&Kind::Release].clone();
+    app.ok(BOOT, "mutation($r: ID!) { vetoRelease(releaseId: $r, reason: \"storage migration on ceph-3\") { id } }", json!({"r": release})).await;
+    // A VIEWER of the customer's project is the weakest token a customer has.
+    let (viewer, viewer_token) = crate::flows::person(app, Some(&acme.ids[&Kind::Customer]), "Vic").await;
+    let grant = "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: VIEWER) { id } }";
+    app.ok(BOOT, grant, json!({"p": viewer, "pr": acme.ids[&Kind::Project]})).await;
+    let reads: BTreeMap<&str, bool> = PLATFORM_READS.iter().copied().collect();
+    let mut checked = 0;
+    for field in &schema.queries {
+        let kinds = schema.id_kinds(field, false);
+        if !kinds.is_empty() && !kinds.iter().all(|k| *k == Kind::Release) {
+            continue; // tenant-scoped by its ids: the generated tenancy test covers it
+        }
+        let customers = *reads
+            .get(field.name.as_str())
+            .unwrap_or_else(|| panic!("{}: say in PLATFORM_READS whether customers may read it", field.name));
+        let doc = schema.document(field, false, &schema.arguments(field, false, &|k| acme.ids[&k].clone()));
+        for token in [&acme_token, &viewer_token] {
+            let answer = call(app, token, &doc).await;
+            match customers {
+                true => assert_ne!(code(&answer), Some("FORBIDDEN"), "customers may read {}: {answer}", field.name),
+                false => {
+                    assert_eq!(code(&answer), Some("FORBIDDEN"), "{} is for staff: {answer}", field.name);
+                    assert!(answer["data"].is_null() || answer["data"][&field.name].is_null(), "{answer}");
+                }
+            }
+        }
+        let staff = call(app, BOOT, &doc).await;
+        assert_ne!(code(&staff), Some("FORBIDDEN"), "staff read {}: {staff}", field.name);
+        checked += 1;
+    }
+    assert_eq!(checked, PLATFORM_READS.len(), "every listed read is served");
+    // A release shows a customer its schedule and state; vetoes and decisions are staff's.
+    let q = "{ releases { id channel isoWeek windowStart decisionDueAt state decision { reason failedConditions } vetoes { by reason } } }";
+    for token in [&acme_token, &viewer_token] {
+        let seen = app.ok(token, q, json!({})).await["releases"][0].clone();
+        assert_eq!((seen["id"].as_str(), seen["state"].as_str()), (Some(release.as_str()), Some("SCHEDULED")));
+        assert_eq!((&seen["decision"], &seen["vetoes"]), (&Value::Null, &json!([])), "{seen}");
+    }
+    let staff = app.ok(BOOT, q, json!({})).await["releases"][0].clone();
+    assert_eq!(staff["vetoes"][0]["reason"], "storage migration on ceph-3");
+    let decided = "mutation($r: ID!) { decideRelease(releaseId: $r, approve: false, reason: \"ceph-3 degraded\") { state } }";
+    app.ok(BOOT, decided, json!({"r": release})).await;
+    let seen = app.ok(&viewer_token, q, json!({})).await["releases"][0].clone();
+    assert_eq!((seen["state"].as_str(), &seen["decision"]), (Some("HELD"), &Value::Null), "the state, not the why");
+    assert!(!seen.to_string().contains("ceph-3"));
+});

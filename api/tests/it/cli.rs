@@ -49,7 +49,7 @@ fn http(addr: &str, request: &str) -> String {
 const SCRAPER: &str = "metrics-scraper-token-0123456789abcdef";
 
 #[test]
-fn serve_refuses_to_start_with_a_short_bootstrap_or_metrics_token() {
+fn serve_refuses_to_start_with_a_short_token_or_a_token_lifetime_past_its_maximum() {
     let store = TempStore::sqlite();
     for (name, value) in
         [("DIRECTORY_BOOTSTRAP_TOKEN", "shorty"), ("DIRECTORY_METRICS_TOKEN", "0123456789abcdef0123456789abcde")]
@@ -64,6 +64,18 @@ fn serve_refuses_to_start_with_a_short_bootstrap_or_metrics_token() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(name) && err.contains("at least 32"), "{name}: {err}");
         assert!(!err.contains(value), "the refusal does not print the token: {err}");
+    }
+    for (lifetime, longest, complaint) in [("400", "365", "1 day to the maximum"), ("30", "4000", "1 to 3650 days")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_directory"))
+            .arg("serve")
+            .env("DATABASE_URL", &store.url)
+            .env("DIRECTORY_LISTEN", "127.0.0.1:0")
+            .env("DIRECTORY_TOKEN_LIFETIME_DAYS", lifetime)
+            .env("DIRECTORY_TOKEN_MAX_LIFETIME_DAYS", longest)
+            .output()
+            .expect("run directory serve");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(complaint), "{lifetime}/{longest}: {err}");
     }
     std::fs::remove_file(store.url.trim_start_matches("sqlite://")).ok();
 }

@@ -342,7 +342,38 @@ both_stores!(a_token_stops_at_its_expiry_and_when_revoked, async |app: &TestApp|
     assert_eq!(me(expiring.clone()).await, StatusCode::OK);
     clock.set(now + chrono::Duration::hours(2));
     assert_eq!(me(expiring).await, StatusCode::UNAUTHORIZED, "expired");
-    assert_eq!(me(s(&lasting["token"])).await, StatusCode::OK, "a token without expiry lasts");
+    assert_eq!(me(s(&lasting["token"])).await, StatusCode::OK, "a token without expiry lasts…");
+
+    // …the default lifetime, 90 days, which the portal shows; none lives past the maximum.
+    let issue = "mutation($p: ID!, $e: DateTime) { issueToken(personId: $p, expiresAt: $e) { token expiresAt } }";
+    let default = app.ok(&w.acme_token, issue, json!({"p": w.acme_person})).await["issueToken"].clone();
+    let expires: chrono::DateTime<chrono::Utc> = s(&default["expiresAt"]).parse().unwrap();
+    let days = (expires - chrono::Utc::now()).num_hours() as f64 / 24.0;
+    assert!((89.9..=90.0).contains(&days), "{days} days");
+    let shown = app.ok(&s(&default["token"]), "{ me { tokenExpiresAt } }", json!({})).await;
+    assert_eq!(shown["me"]["tokenExpiresAt"], default["expiresAt"]);
+    assert_eq!(app.ok(BOOT, "{ me { tokenExpiresAt } }", json!({})).await["me"]["tokenExpiresAt"], Value::Null);
+    let head = app.head().await;
+    let too_long = json!({"p": w.acme_person, "e": (chrono::Utc::now() + chrono::Duration::days(366)).to_rfc3339()});
+    let refused = app.gql(&w.acme_token, issue, too_long).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_INPUT");
+    assert!(s(&refused["errors"][0]["message"]).contains("at most 365 days"), "{refused}");
+    assert_eq!(app.head().await, head, "nothing appended");
+    assert!(server.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
+    clock.set(now + chrono::Duration::days(91));
+    assert_eq!(me(s(&default["token"])).await, StatusCode::UNAUTHORIZED, "90 days later");
+    // A deployment that lowers the maximum ends the tokens already issued past it.
+    let strict = app.server_with_clock(std::sync::Arc::new(api::clock::ManualClock::new(now + chrono::Duration::days(31)))).await;
+    strict.token_lifetimes.set(domain::person::TokenLifetime::new(7, 30).unwrap()).unwrap();
+    assert!(strict.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
+    let strict_router = api::http::router(strict.clone(), None);
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", s(&default["token"])))
+        .body(axum::body::Body::from(r#"{"query":"{ me { personId } }"}"#))
+        .unwrap();
+    assert_eq!(strict_router.oneshot(request).await.unwrap().status(), StatusCode::UNAUTHORIZED, "31 days > 30");
+    clock.set(now + chrono::Duration::hours(2));
 
     // Revoked by its person: refused at once, and by nobody else's hand.
     let revoke = "mutation($p: ID!, $t: ID!) { revokeToken(personId: $p, tokenId: $t) { id } }";

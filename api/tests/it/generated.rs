@@ -182,7 +182,7 @@ pub(crate) struct Tenant {
 
 impl Schema {
     /// Whether a field takes an id of an existing entity (directly or in an input).
-    fn id_kinds(&self, field: &Field, mutation: bool) -> Vec<Kind> {
+    pub(crate) fn id_kinds(&self, field: &Field, mutation: bool) -> Vec<Kind> {
         let mut kinds = vec![];
         for (arg, ty) in &field.args {
             self.collect_kinds(&field.name, arg, ty, mutation, &mut kinds);

@@ -53,6 +53,44 @@ pub struct Token {
     pub revoked_at: Option<Instant>,
 }
 
+impl Token {
+    /// When it stops working: its own expiry, but never later than the longest lifetime
+    /// after its issue (which also ends the tokens issued before lifetimes existed).
+    pub fn expires(&self, lifetime: TokenLifetime) -> Instant {
+        let longest = self.issued_at + chrono::Duration::days(lifetime.max_days.into());
+        self.expires_at.map_or(longest, |e| e.min(longest))
+    }
+}
+
+/// How long API tokens live: a token issued without an expiry lives `default_days`; none
+/// lives longer than `max_days` after its issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLifetime {
+    pub default_days: u32,
+    pub max_days: u32,
+}
+
+impl Default for TokenLifetime {
+    fn default() -> Self {
+        TokenLifetime { default_days: 90, max_days: 365 }
+    }
+}
+
+impl TokenLifetime {
+    /// The longest lifetime a deployment may configure: ten years.
+    pub const LONGEST_DAYS: u32 = 3650;
+
+    pub fn new(default_days: u32, max_days: u32) -> Result<TokenLifetime, Invalid> {
+        if !(1..=Self::LONGEST_DAYS).contains(&max_days) {
+            return Err(Invalid::new("maximum token lifetime", format!("1 to {} days", Self::LONGEST_DAYS)));
+        }
+        if !(1..=max_days).contains(&default_days) {
+            return Err(Invalid::new("token lifetime", format!("1 day to the maximum ({max_days} days)")));
+        }
+        Ok(TokenLifetime { default_days, max_days })
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Person {
     pub id: Option<PersonId>,
@@ -99,7 +137,9 @@ pub enum PersonCommand {
     IssueToken {
         token_id: TokenId,
         sha256: String,
+        /// When it should expire; without one, the default lifetime from `at`.
         expires_at: Option<Instant>,
+        lifetime: TokenLifetime,
         at: Instant,
     },
     RevokeToken {
@@ -246,7 +286,7 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
             p.active()?;
             Ok(vec![E::PersonDeactivated { at }])
         }
-        C::IssueToken { token_id, sha256, expires_at, at } => {
+        C::IssueToken { token_id, sha256, expires_at, lifetime, at } => {
             p.active()?;
             if p.tokens.contains_key(&token_id) {
                 return Err(PersonError::TokenExists(token_id));
@@ -254,10 +294,15 @@ pub fn decide(p: &Person, cmd: PersonCommand) -> Result<Vec<PersonEvent>, Person
             if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Invalid::new("token", "the token hash must be 64 hex digits").into());
             }
-            if expires_at.is_some_and(|e| e <= at) {
+            let expires = expires_at.unwrap_or(at + chrono::Duration::days(lifetime.default_days.into()));
+            if expires <= at {
                 return Err(Invalid::new("expiresAt", "must be in the future").into());
             }
-            Ok(vec![E::TokenIssued { token_id, sha256: sha256.to_ascii_lowercase(), expires_at, at }])
+            if expires > at + chrono::Duration::days(lifetime.max_days.into()) {
+                let longest = format!("at most {} days from now (the longest a token lives)", lifetime.max_days);
+                return Err(Invalid::new("expiresAt", longest).into());
+            }
+            Ok(vec![E::TokenIssued { token_id, sha256: sha256.to_ascii_lowercase(), expires_at: Some(expires), at }])
         }
         C::RevokeToken { token_id, at } => {
             if p.id.is_none() {

@@ -169,6 +169,7 @@ fn deactivates_once_and_then_refuses_roles_and_tokens() {
             token_id: TokenId(uuid(5)),
             sha256: HASH.into(),
             expires_at: None,
+            lifetime: TokenLifetime::default(),
             at: at(3, 2),
         })
         .then_expect_error(PersonError::Deactivated);
@@ -179,15 +180,35 @@ fn deactivates_once_and_then_refuses_roles_and_tokens() {
 }
 
 #[test]
+fn a_token_never_outlives_the_longest_lifetime_after_its_issue() {
+    let lifetime = TokenLifetime::new(90, 365).unwrap();
+    let token = |expires_at| Token { sha256: HASH.into(), issued_at: at(1, 1), expires_at, revoked_at: None };
+    let longest = at(1, 1) + chrono::Duration::days(365);
+    assert_eq!(token(None).expires(lifetime), longest, "issued before lifetimes existed");
+    assert_eq!(token(Some(at(3, 1))).expires(lifetime), at(3, 1));
+    let later = longest + chrono::Duration::days(400);
+    assert_eq!(token(Some(later)).expires(lifetime), longest, "a lowered maximum applies to tokens already issued");
+    assert!(TokenLifetime::new(0, 365).is_err() && TokenLifetime::new(400, 365).is_err());
+    assert!(TokenLifetime::new(90, 0).is_err() && TokenLifetime::new(90, 3651).is_err());
+}
+
+#[test]
 fn issues_and_revokes_tokens_by_hash_only() {
-    let issued =
-        PersonEvent::TokenIssued { token_id: TokenId(uuid(5)), sha256: HASH.into(), expires_at: None, at: at(2, 1) };
+    // Without an expiry, a token lives the default lifetime (90 days).
+    let in_90_days = at(2, 1) + chrono::Duration::days(90);
+    let issued = PersonEvent::TokenIssued {
+        token_id: TokenId(uuid(5)),
+        sha256: HASH.into(),
+        expires_at: Some(in_90_days),
+        at: at(2, 1),
+    };
     PersonTest::with(())
         .given(vec![user_registered()])
         .when(PersonCommand::IssueToken {
             token_id: TokenId(uuid(5)),
             sha256: HASH.to_uppercase(),
             expires_at: None,
+            lifetime: TokenLifetime::default(),
             at: at(2, 1),
         })
         .then_expect_events(vec![issued.clone()]);
@@ -197,6 +218,7 @@ fn issues_and_revokes_tokens_by_hash_only() {
             token_id: TokenId(uuid(5)),
             sha256: HASH.into(),
             expires_at: None,
+            lifetime: TokenLifetime::default(),
             at: at(2, 1),
         })
         .then_expect_error(PersonError::TokenExists(TokenId(uuid(5))));
@@ -206,6 +228,7 @@ fn issues_and_revokes_tokens_by_hash_only() {
             token_id: TokenId(uuid(6)),
             sha256: "abc".into(),
             expires_at: None,
+            lifetime: TokenLifetime::default(),
             at: at(2, 1),
         })
         .then_expect_error(Invalid::new("token", "the token hash must be 64 hex digits").into());
@@ -215,9 +238,43 @@ fn issues_and_revokes_tokens_by_hash_only() {
             token_id: TokenId(uuid(6)),
             sha256: HASH.into(),
             expires_at: Some(at(1, 1)),
+            lifetime: TokenLifetime::default(),
             at: at(2, 1),
         })
         .then_expect_error(Invalid::new("expiresAt", "must be in the future").into());
+    let lifetime = TokenLifetime::new(30, 400).unwrap();
+    let issue = |expires_at| PersonCommand::IssueToken {
+        token_id: TokenId(uuid(6)),
+        sha256: HASH.into(),
+        expires_at,
+        lifetime,
+        at: at(2, 1),
+    };
+    let longest = at(2, 1) + chrono::Duration::days(400);
+    PersonTest::with(())
+        .given(vec![user_registered()])
+        .when(issue(Some(longest + chrono::Duration::seconds(1))))
+        .then_expect_error(
+            Invalid::new("expiresAt", "at most 400 days from now (the longest a token lives)").into(),
+        );
+    PersonTest::with(())
+        .given(vec![user_registered()])
+        .when(issue(Some(longest)))
+        .then_expect_events(vec![PersonEvent::TokenIssued {
+            token_id: TokenId(uuid(6)),
+            sha256: HASH.into(),
+            expires_at: Some(longest),
+            at: at(2, 1),
+        }]);
+    PersonTest::with(())
+        .given(vec![user_registered()])
+        .when(issue(None))
+        .then_expect_events(vec![PersonEvent::TokenIssued {
+            token_id: TokenId(uuid(6)),
+            sha256: HASH.into(),
+            expires_at: Some(at(2, 1) + chrono::Duration::days(30)),
+            at: at(2, 1),
+        }]);
     PersonTest::with(())
         .given(vec![user_registered(), issued])
         .when(PersonCommand::RevokeToken { token_id: TokenId(uuid(5)), at: at(2, 2) })
