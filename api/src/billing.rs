@@ -117,7 +117,7 @@ pub async fn bill_customer(
                 (None, false, _) => break (id, state),
             }
         };
-        let content = app.invoice_content(None, customer, period).await?;
+        let content = app.invoice_content(None, customer, period, &crate::state::LogReads::default()).await?;
         let Some(content) = content else { return Ok(RunOutcome::NothingToBill) };
         if content.net.is_zero() {
             return Ok(RunOutcome::NothingToBill);

@@ -495,7 +495,10 @@ pub async fn as_of_query(log: EventLog, instant: chrono::DateTime<chrono::Utc>, 
         staff_roles: [domain::person::StaffRole::Auditor].into(),
         token_expires_at: None,
     };
-    let request = async_graphql::Request::new(query).data(auditor).data(graphql::AsOfRequest(instant));
+    let request = async_graphql::Request::new(query)
+        .data(auditor)
+        .data(graphql::AsOfRequest(instant))
+        .data(crate::state::LogReads::default());
     Ok(serde_json::to_string_pretty(&schema.execute(request).await)?)
 }
 

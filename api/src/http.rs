@@ -16,7 +16,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::auth;
 use crate::error::ApiError;
 use crate::graphql::{self, DirectorySchema};
-use crate::state::AppState;
+use crate::state::{AppState, LogReads};
 
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -139,9 +139,9 @@ async fn graphql_post(
     }
     let operation = checked.operation;
     let mut response = if principal.is_staff() {
-        http.schema.execute(request.data(principal)).await
+        http.schema.execute(request.data(principal).data(LogReads::default())).await
     } else {
-        http.public_schema.execute(request.disable_introspection().data(principal)).await
+        http.public_schema.execute(request.disable_introspection().data(principal).data(LogReads::default())).await
     };
     for error in &mut response.errors {
         classify(error);

@@ -1,5 +1,6 @@
 //! What every request shares.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLockReadGuard};
 
 use domain::invoice::InvoiceContent;
@@ -68,30 +69,64 @@ impl AppState {
         self.bus.projector.read()
     }
 
-    /// The VM's backups with every detail as they were known at `position`, read from its log.
-    pub async fn backups_of(&self, vm: VmId, position: i64) -> Result<Vec<BackupView>, ApiError> {
-        replay::backup_log::backups_at(&self.bus.log, vm, position).await.map_err(ApiError::store)
+    /// The VM's backups with every detail as they were known at `position`, read from its
+    /// log (once per request for the same VM and position).
+    pub async fn backups_of(&self, vm: VmId, position: i64, reads: &LogReads) -> Result<Vec<BackupView>, ApiError> {
+        let cell = LogReads::cell(&reads.histories, (vm, position));
+        let read = cell
+            .get_or_try_init(|| async {
+                reads.count();
+                replay::backup_log::backups_at(&self.bus.log, vm, position).await.map(Arc::new).map_err(ApiError::store)
+            })
+            .await?;
+        Ok(read.as_ref().clone())
     }
 
     /// What the catalog answers for the VM's backups at `position` from `since` on, read
     /// from its log when the catalog no longer keeps them ([`projections::catalog::InLog`]).
-    pub async fn backups(&self, vm: VmId, position: i64, since: Instant) -> Result<Backups, ApiError> {
+    pub async fn backups(
+        &self,
+        vm: VmId,
+        position: i64,
+        since: Instant,
+        reads: &LogReads,
+    ) -> Result<Backups, ApiError> {
         let kept = self.catalog().at(position).backups(vm, since);
         match kept {
             Ok(backups) => Ok(backups),
-            Err(InLog) => Ok(self.backups_in_log(&[vm], position, since).await?.remove(&vm).unwrap_or_default()),
+            Err(InLog) => {
+                Ok(self.backups_in_log(&[vm], position, since, reads).await?.remove(&vm).unwrap_or_default())
+            }
         }
     }
 
     /// What the catalog would answer for each VM's backups at `position` from `since` on,
-    /// read from the VMs' logs (a few at a time).
+    /// read from the VMs' logs (a few at a time, each once per request).
     pub async fn backups_in_log(
         &self,
         vms: &[VmId],
         position: i64,
         since: Instant,
+        reads: &LogReads,
     ) -> Result<projections::billing::FromLog, ApiError> {
-        replay::backup_log::backups(&self.bus.log, vms, position, since).await.map_err(ApiError::store)
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(vms.iter().copied())
+            .map(|vm| async move {
+                let cell = LogReads::cell(&reads.windows, (vm, position, since));
+                let read = cell
+                    .get_or_try_init(|| async {
+                        reads.count();
+                        let mut one = replay::backup_log::backups(&self.bus.log, &[vm], position, since)
+                            .await
+                            .map_err(ApiError::store)?;
+                        Ok::<_, ApiError>(one.remove(&vm).unwrap_or_default())
+                    })
+                    .await?;
+                Ok::<_, ApiError>((vm, read.clone()))
+            })
+            .buffered(replay::backup_log::LOG_READS)
+            .try_collect()
+            .await
     }
 
     /// What the customer owes for the period as of `position` (live when `None`), by the
@@ -101,6 +136,7 @@ impl AppState {
         position: Option<i64>,
         customer: CustomerId,
         period: Period,
+        reads: &LogReads,
     ) -> Result<Option<InvoiceContent>, ApiError> {
         use projections::billing::{FromLog, NeedsLog, compute};
         let (first, position) = {
@@ -111,7 +147,7 @@ impl AppState {
         match first {
             Ok(content) => Ok(content),
             Err(NeedsLog(vms)) => {
-                let read = self.backups_in_log(&vms, position, period.start()).await?;
+                let read = self.backups_in_log(&vms, position, period.start(), reads).await?;
                 compute(self.catalog().at(position), customer, period, &read).map_err(|NeedsLog(vms)| {
                     ApiError::Unavailable(format!("the backups of {} VMs could not be read; try again", vms.len()))
                 })
@@ -130,5 +166,33 @@ impl AppState {
 
     pub fn now(&self) -> Instant {
         self.clock.now()
+    }
+}
+
+/// What one request has read from VMs' backup logs, by VM and log position (and start):
+/// what a log holds up to a position never changes, so an alias that asks the same again
+/// is answered from here, and aliases resolved at once wait for a single read. Dropped
+/// with the request.
+#[derive(Default)]
+pub struct LogReads {
+    histories: Memo<(VmId, i64), Arc<Vec<BackupView>>>,
+    windows: Memo<(VmId, i64, Instant), Backups>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+type Memo<K, V> = std::sync::Mutex<HashMap<K, Arc<tokio::sync::OnceCell<V>>>>;
+
+impl LogReads {
+    fn cell<K: std::hash::Hash + Eq, V>(memo: &Memo<K, V>, key: K) -> Arc<tokio::sync::OnceCell<V>> {
+        memo.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
+    }
+
+    fn count(&self) {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many VM logs this request has read.
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -36,7 +36,7 @@ pub async fn backups(
 }
 
 /// VMs' logs read at once.
-const LOG_READS: usize = 8;
+pub const LOG_READS: usize = 8;
 
 /// The VM's backup log up to `position`: its own events read by id (an index range).
 async fn events_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<Recorded>, StoreError> {

@@ -408,7 +408,8 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             for (instant, times) in [(Some(at), &mut *as_of_times), (None, &mut *live_times)] {
                 let request = async_graphql::Request::new(*query)
                     .variables(async_graphql::Variables::from_json(serde_json::json!({"id": id, "t": instant})))
-                    .data(staff.clone());
+                    .data(staff.clone())
+                    .data(crate::state::LogReads::default());
                 let t = Instant::now();
                 let response = schema.execute(request).await;
                 times.push(t.elapsed());
@@ -488,7 +489,7 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
     let position = state.catalog().position;
     let mut computed = 0;
     for c in &customers {
-        let content = state.invoice_content(Some(position), *c, period).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let content = state.invoice_content(Some(position), *c, period, &crate::state::LogReads::default()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         computed += usize::from(content.is_some_and(|c| !c.net.is_zero()));
     }
     let compute_seconds = started.elapsed().as_secs_f64();

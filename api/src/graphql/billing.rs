@@ -9,7 +9,7 @@ use domain::{CustomerId, InvoiceId, Period};
 use serde::Serialize;
 
 use super::scalars::{Decimal, Long};
-use super::{app, parse_id, principal, view};
+use super::{app, parse_id, principal, reads, view};
 use crate::billing;
 use crate::error::ApiError;
 
@@ -231,7 +231,9 @@ impl BillingQuery {
         }))
     }
 
-    /// The invoice a run would issue now for a customer and period, by the same code, without issuing it.
+    /// The invoice a run would issue now for a customer and period, by the same code, without
+    /// issuing it (a past period may read its VMs' backup logs).
+    #[graphql(complexity = "super::limits::LOG_READ + child_complexity")]
     async fn billing_preview(
         &self,
         ctx: &Context<'_>,
@@ -244,7 +246,7 @@ impl BillingQuery {
         if !who.can_read_customer(customer) {
             return Ok(None);
         }
-        let content = app(ctx).invoice_content(None, customer, period).await?;
+        let content = app(ctx).invoice_content(None, customer, period, reads(ctx)).await?;
         Ok(content.map(|c| InvoicePreview {
             customer_id: ID(customer.to_string()),
             period: c.period.to_string(),
@@ -274,7 +276,7 @@ impl BillingQuery {
         let mut drift = vec![];
         for (id, issued) in issued {
             let recomputed = app(ctx)
-                .invoice_content(Some(position), issued.customer_id, period)
+                .invoice_content(Some(position), issued.customer_id, period, reads(ctx))
                 .await?
                 .map_or(rust_decimal::Decimal::ZERO, |c| c.net);
             drift.push(DriftEntry {

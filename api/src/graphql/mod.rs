@@ -115,6 +115,11 @@ pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<Arc<AppState>>()
 }
 
+/// This request's reads of the log: every request carries one ([`crate::state::LogReads`]).
+pub(crate) fn reads<'a>(ctx: &Context<'a>) -> &'a crate::state::LogReads {
+    ctx.data_unchecked::<crate::state::LogReads>()
+}
+
 pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     ctx.data_opt::<Principal>().ok_or_else(|| ApiError::Unauthenticated("no token".into()))
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::mutation::{may_manage, new_or, parsed, visible_project};
 use super::query::{backup_health, resolve_health};
 use super::types::{PersonNode, ProjectNode, VmBackupHealth, VmNode};
-use super::{View, app, as_of_instant, parse_id, principal, view};
+use super::{View, app, as_of_instant, parse_id, principal, reads, view};
 use crate::auth::Principal;
 use crate::commands::Envelope;
 use crate::error::ApiError;
@@ -239,6 +239,7 @@ pub struct MonitoringQuery;
 impl MonitoringQuery {
     /// A project's VMs, monitors, backup health, people and upcoming maintenance on one
     /// page; with `asOf`, as recorded at that instant (null if the project did not exist).
+    #[graphql(complexity = "super::query::as_of_cost(&as_of, super::limits::LOG_READ, child_complexity)")]
     async fn infrastructure_overview(
         &self,
         ctx: &Context<'_>,
@@ -254,7 +255,7 @@ impl MonitoringQuery {
             visible.then(|| overview(at, view, id, now).map(|o| (o, at.position()))).flatten()
         });
         let Some(((mut overview, pending), position)) = found else { return Ok(None) };
-        overview.backup_health = resolve_health(app(ctx), position, now, HOURS, pending).await?;
+        overview.backup_health = resolve_health(app(ctx), reads(ctx), position, now, HOURS, pending).await?;
         Ok(Some(overview))
     }
 

@@ -947,7 +947,7 @@ fn vm_project_facts(catalog: &Catalog, who: &Principal, id: ProjectId) -> Result
 
 async fn backup_node(app: &AppState, vm: &str, backup_id: &str) -> Result<BackupNode, ApiError> {
     let vm: VmId = parsed(vm)?;
-    let backups = app.backups_of(vm, i64::MAX).await?;
+    let backups = app.backups_of(vm, i64::MAX, &crate::state::LogReads::default()).await?;
     // The backup asked for is nearly always the one just recorded.
     backups
         .into_iter()

@@ -12,7 +12,7 @@ use super::types::{
     BackupConnection, BackupNode, CustomerConnection, CustomerNode, HistoryEntry, LogHead, PersonNode, ProjectNode,
     SearchHit, Viewer, VmBackupHealth, VmNode, page,
 };
-use super::{app, as_of_instant, page_size, parse_id, principal, view};
+use super::{app, as_of_instant, page_size, parse_id, principal, reads, view};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -137,7 +137,7 @@ impl CoreQuery {
     }
 
     /// The backups of one VM, newest first.
-    #[graphql(complexity = "page_cost(first, 50, child_complexity)")]
+    #[graphql(complexity = "super::limits::LOG_READ + page_cost(first, 50, child_complexity)")]
     async fn backup_history(
         &self,
         ctx: &Context<'_>,
@@ -154,7 +154,7 @@ impl CoreQuery {
             (at.vm(&id).and_then(|v| v.customer_id).is_some_and(|c| who.can_read_customer(c)), at.position())
         });
         let mut backups: Vec<BackupNode> = match visible {
-            true => app(ctx).backups_of(id, position).await?.into_iter().map(BackupNode).collect(),
+            true => app(ctx).backups_of(id, position, reads(ctx)).await?.into_iter().map(BackupNode).collect(),
             false => vec![],
         };
         backups.sort_by(|a, b| b.0.started_at.cmp(&a.0.started_at).then(b.0.backup_id.cmp(&a.0.backup_id)));
@@ -165,6 +165,7 @@ impl CoreQuery {
 
     /// VMs in service without a successful backup in the last `olderThanHours` (fleet-wide
     /// for staff, one's own for a customer), as of now or of `asOf`.
+    #[graphql(complexity = "as_of_cost(&as_of, super::limits::FLEET_LOG_READ, child_complexity)")]
     async fn stale_backups(
         &self,
         ctx: &Context<'_>,
@@ -191,7 +192,11 @@ impl CoreQuery {
             (at.position(), pending)
         });
         let mut stale: Vec<VmBackupHealth> =
-            resolve_health(app(ctx), position, now, hours, pending).await?.into_iter().filter(|h| h.stale).collect();
+            resolve_health(app(ctx), reads(ctx), position, now, hours, pending)
+                .await?
+                .into_iter()
+                .filter(|h| h.stale)
+                .collect();
         stale.sort_by(|a, b| a.last_good_backup_at.cmp(&b.last_good_backup_at).then(a.vm.vm.name.cmp(&b.vm.vm.name)));
         Ok(stale)
     }
@@ -254,13 +259,18 @@ impl CoreQuery {
     }
 }
 
-/// A VM's backup health at `now`: the last good backup (as of then) and the failures of the week before.
+/// A question about the past may read the log: it costs `cost` more than the live one.
+pub(super) fn as_of_cost(as_of: &Option<DateTime<Utc>>, cost: usize, child_complexity: usize) -> usize {
+    child_complexity.saturating_add(if as_of.is_some() { cost } else { 0 })
+}
+
 /// A paged list costs its page size times what each item asks for, so a request cannot
 /// hide thousands of rows behind one field.
 fn page_cost(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
     (first.unwrap_or(default).clamp(1, 1000) as usize).saturating_mul(child_complexity.max(1))
 }
 
+/// A VM's backup health at `now`: the last good backup (as of then) and the failures of the week before.
 pub(super) fn backup_health(
     at: projections::At<'_>,
     id: VmId,
@@ -307,13 +317,14 @@ fn health(
 /// the catalog no longer keeps (`pending` as [`backup_health`] left it).
 pub(super) async fn resolve_health(
     app: &AppState,
+    reads: &crate::state::LogReads,
     position: i64,
     now: DateTime<Utc>,
     hours: i32,
     pending: Vec<(VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)>,
 ) -> Result<Vec<VmBackupHealth>, ApiError> {
     let in_log: Vec<VmId> = pending.iter().filter(|(_, _, known)| known.is_err()).map(|(id, _, _)| *id).collect();
-    let read = app.backups_in_log(&in_log, position, week_before(now)).await?;
+    let read = app.backups_in_log(&in_log, position, week_before(now), reads).await?;
     let none = Backups::default();
     let resolve = |(id, vm, known): (VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)| {
         known.unwrap_or_else(|InLog| health(id, vm, position, read.get(&id).unwrap_or(&none), now, hours))

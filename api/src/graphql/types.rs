@@ -13,7 +13,7 @@ use projections::BackupView;
 use projections::catalog::InLog;
 
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
-use super::{View, app};
+use super::{View, app, reads};
 use crate::error::ApiError;
 
 fn id(x: impl ToString) -> ID {
@@ -259,7 +259,7 @@ impl VmNode {
         match self.last_good_backup_at {
             Ok(known) => Ok(known),
             Err(InLog) => {
-                let backups = app(ctx).backups(self.id, self.position, DateTime::<Utc>::MAX_UTC).await?;
+                let backups = app(ctx).backups(self.id, self.position, DateTime::<Utc>::MAX_UTC, reads(ctx)).await?;
                 Ok(backups.last_good(DateTime::<Utc>::MAX_UTC))
             }
         }

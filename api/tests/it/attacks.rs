@@ -417,3 +417,50 @@ both_stores!(customers_see_their_releases_schedule_and_state_and_no_platform_int
     assert_eq!((seen["state"].as_str(), &seen["decision"]), (Some("HELD"), &Value::Null), "the state, not the why");
     assert!(!seen.to_string().contains("ceph-3"));
 });
+
+both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, async |app: &TestApp| {
+    let (acme, acme_token, _) = two_tenants(app).await;
+    let provision = json!({"i": {"projectId": acme.ids[&Kind::Project], "name": "db-9", "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-02-01T00:00:00Z"}});
+    let vm = s(&app.ok(BOOT, crate::flows::PROVISION, provision).await["provisionVm"]["id"]);
+    let record = "mutation($i: RecordBackupInput!) { recordBackup(input: $i) { backupId } }";
+    for day in 1..=5 {
+        let backup = json!({"i": {"vmId": vm, "backupId": format!("b-{day}"), "status": "SUCCEEDED", "startedAt": format!("2026-03-0{day}T01:00:00Z"), "finishedAt": format!("2026-03-0{day}T01:30:00Z"), "sizeBytes": 1000}});
+        app.ok(BOOT, record, backup).await;
+    }
+    // 450 aliases of one VM's backup history: refused by cost before anything is read…
+    let aliases = |n: usize, field: &str| {
+        format!("{{ {} }}", (0..n).map(|i| format!("a{i}: {field}")).collect::<Vec<_>>().join(" "))
+    };
+    let history = format!("backupHistory(vmId: \"{vm}\", first: 1) {{ totalCount }}");
+    for token in [&acme_token, BOOT] {
+        let answer = call(app, token, &aliases(450, &history)).await;
+        assert_eq!(code(&answer), Some("BAD_INPUT"), "{answer}");
+        assert!(message(&answer).contains("complex"), "{answer}");
+    }
+    // …as are a few fleet-wide questions about the past, which may read every VM's log.
+    let stale = "staleBackups(asOf: \"2026-03-03T00:00:00Z\") { vm { id } }";
+    assert_eq!(code(&call(app, BOOT, &aliases(6, stale)).await), Some("BAD_INPUT"));
+    assert_eq!(code(&call(app, BOOT, &aliases(4, stale)).await), None, "a handful is fine");
+    // What a request may ask is answered, every alias alike.
+    let answer = call(app, &acme_token, &aliases(60, &history)).await;
+    assert_eq!(code(&answer), None, "{answer}");
+    assert!((0..60).all(|i| answer["data"][format!("a{i}")]["totalCount"] == 5), "{answer}");
+    // One request's aliases of the same VM and position read its log once, however many
+    // resolve at once; another position is another read.
+    let vm_id: domain::VmId = vm.parse().unwrap();
+    let position = app.head().await;
+    let reads = api::state::LogReads::default();
+    let state = &app.state;
+    let all = futures::future::join_all((0..450).map(|_| state.backups_of(vm_id, position, &reads))).await;
+    assert!(all.iter().all(|r| r.as_ref().is_ok_and(|b| b.len() == 5)));
+    assert_eq!(reads.reads(), 1, "450 aliases, one read");
+    let earlier = state.backups_of(vm_id, position - 3, &reads).await.unwrap();
+    assert_eq!((earlier.len(), reads.reads()), (2, 2), "as of three events before: two backups, a second read");
+    let since: chrono::DateTime<chrono::Utc> = "2026-03-02T00:00:00Z".parse().unwrap();
+    let one = [vm_id];
+    let windows = futures::future::join_all((0..100).map(|_| state.backups_in_log(&one, position, since, &reads))).await;
+    let alone = state.backups_in_log(&one, position, since, &api::state::LogReads::default()).await.unwrap();
+    assert!(!alone[&vm_id].records.is_empty());
+    assert!(windows.iter().all(|w| w.as_ref().is_ok_and(|w| w[&vm_id] == alone[&vm_id])));
+    assert_eq!(reads.reads(), 3, "one more read for the window, shared by 100 callers");
+});
