@@ -3,12 +3,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{ServerError, Value};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -37,7 +36,8 @@ pub struct Http {
 pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router {
     let (schema, public_schema) = (graphql::build(state.clone()), graphql::build_public(state.clone()));
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql_post))
+        .route("/graphql", get(|| async { graphiql("index.html") }).post(graphql_post))
+        .route("/assets/graphiql-3.9.0/{file}", get(|Path(file): Path<String>| async move { graphiql(&file) }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -63,22 +63,46 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
         })
 }
 
+/// The portal's Content-Security-Policy: scripts, styles and connections to this server only.
+const PORTAL_CSP: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
+/// The same for GraphiQL, whose stylesheet embeds its fonts as `data:` URIs.
+const GRAPHIQL_CSP: &str = "default-src 'self'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'";
+
 /// A page of the portal: embedded in the binary, scripts from this server only.
 fn page(kind: &'static str, body: &'static str) -> Response {
+    served(kind, body, PORTAL_CSP, "no-cache")
+}
+
+fn served(kind: &'static str, body: &'static str, csp: &'static str, cache: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, kind),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
+            (header::CONTENT_SECURITY_POLICY, csp),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CACHE_CONTROL, "no-cache"),
+            (header::CACHE_CONTROL, cache),
         ],
         body,
     )
         .into_response()
 }
 
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+/// GraphiQL, embedded in the binary (`assets/graphiql/README.md`): its own files change
+/// with each build, the vendored ones only with their version, which names the path.
+fn graphiql(file: &str) -> Response {
+    const JS: &str = "text/javascript; charset=utf-8";
+    const CSS: &str = "text/css; charset=utf-8";
+    const FOREVER: &str = "public, max-age=31536000, immutable";
+    let (kind, body, cache) = match file {
+        "index.html" => ("text/html; charset=utf-8", include_str!("../assets/graphiql/index.html"), "no-cache"),
+        "start.js" => (JS, include_str!("../assets/graphiql/start.js"), "no-cache"),
+        "page.css" => (CSS, include_str!("../assets/graphiql/page.css"), "no-cache"),
+        "graphiql.min.js" => (JS, include_str!("../assets/graphiql/graphiql.min.js"), FOREVER),
+        "graphiql.min.css" => (CSS, include_str!("../assets/graphiql/graphiql.min.css"), FOREVER),
+        "react.production.min.js" => (JS, include_str!("../assets/graphiql/react.production.min.js"), FOREVER),
+        "react-dom.production.min.js" => (JS, include_str!("../assets/graphiql/react-dom.production.min.js"), FOREVER),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    served(kind, body, GRAPHIQL_CSP, cache)
 }
 
 fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Box<Response>> {
@@ -203,7 +227,7 @@ struct AsOfParam {
 async fn invoice_document(
     State(http): State<Http>,
     headers: HeaderMap,
-    axum::extract::Path(file): axum::extract::Path<String>,
+    Path(file): Path<String>,
     axum::extract::Query(query): axum::extract::Query<AsOfParam>,
 ) -> Response {
     let principal = match authenticate(&http, &headers) {
@@ -263,7 +287,7 @@ async fn invoice_document(
 async fn sla_document(
     State(http): State<Http>,
     headers: HeaderMap,
-    axum::extract::Path((project, file)): axum::extract::Path<(String, String)>,
+    Path((project, file)): Path<(String, String)>,
     axum::extract::Query(query): axum::extract::Query<AsOfParam>,
 ) -> Response {
     let principal = match authenticate(&http, &headers) {
@@ -319,7 +343,7 @@ async fn sla_document(
 async fn key_list(
     State(http): State<Http>,
     headers: HeaderMap,
-    axum::extract::Path((project, file)): axum::extract::Path<(String, String)>,
+    Path((project, file)): Path<(String, String)>,
 ) -> Response {
     let principal = match authenticate(&http, &headers) {
         Ok(p) => p,

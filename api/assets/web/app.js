@@ -402,7 +402,7 @@ async function render() {
   const me = session.me;
   $("#search").hidden = false;
   $("#as-of").hidden = false;
-  $("#who").innerHTML = `${me.staffRoles.length ? '<a href="#/releases">Releases</a> · ' : ""}${h(me.name)} <span class="muted">(${me.staffRoles.length ? h(me.staffRoles.join(", ")) : "customer"})</span>${me.tokenExpiresAt ? ` <span class="muted" id="token-expiry" title="Ask for a new token before then">token valid until ${when(me.tokenExpiresAt)}</span>` : ""} <button type="button" id="sign-out">Sign out</button>`;
+  $("#who").innerHTML = `${me.staffRoles.length ? '<a href="#/releases">Releases</a> · <a href="/graphql">GraphiQL</a> · ' : ""}${h(me.name)} <span class="muted">(${me.staffRoles.length ? h(me.staffRoles.join(", ")) : "customer"})</span>${me.tokenExpiresAt ? ` <span class="muted" id="token-expiry" title="Ask for a new token before then">token valid until ${when(me.tokenExpiresAt)}</span>` : ""} <button type="button" id="sign-out">Sign out</button>`;
   $("#sign-out").addEventListener("click", () => {
     session.token = null;
     session.me = null;

@@ -106,6 +106,19 @@ try {
   await staff.click("#as-of-clear");
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
 
+  step("staff open GraphiQL from the portal: served by the Directory, under its CSP, with their token");
+  const foreign = [];
+  const violations = [];
+  staff.on("request", (r) => { if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) foreign.push(r.url()); });
+  staff.on("console", (m) => { if (/Content Security Policy/i.test(m.text()) && /script|font|connect/i.test(m.text())) violations.push(m.text()); });
+  await staff.click("#who a:has-text('GraphiQL')");
+  await staff.waitForSelector(".graphiql-container");
+  await staff.click(".graphiql-execute-button");
+  await staff.waitForSelector(".result-window:has-text('system:bootstrap')");
+  await staff.screenshot({ path: `${SHOTS}/graphiql.png`, fullPage: true });
+  if (foreign.length) throw new Error(`GraphiQL loaded from elsewhere: ${foreign.join(", ")}`);
+  if (violations.length) throw new Error(`GraphiQL broke the CSP: ${violations.join(" | ")}`);
+
   step("a customer lands on their own customer and cannot reach another's project");
   const customer = await signIn(CUSTOMER);
   await customer.waitForSelector("h1:has-text('Acme GmbH')");
@@ -127,6 +140,10 @@ try {
   await phone.keyboard.type("Shop");
   await phone.keyboard.press("Enter");
   await phone.waitForSelector("h1:has-text('Search: Shop')");
+
+  step("GraphiQL is for staff: a customer's token is told so");
+  await customer.goto(`${BASE}/graphql`);
+  await customer.waitForSelector(".notice:has-text('GraphiQL is for staff')");
   console.log("all steps passed");
 } catch (e) {
   console.error(`failed: ${e.message}`);

@@ -127,6 +127,7 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
         "vm-as-of",
         "customer-not-found",
         "customer-phone",
+        "graphiql",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "screenshot of {page}");
     }

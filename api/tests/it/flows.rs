@@ -437,9 +437,36 @@ both_stores!(health_and_readiness_answer, async |app: &TestApp| {
     assert_eq!(app.get("/healthz").await, (StatusCode::OK, "ok".to_owned()));
     customer(app, "Acme", "DE").await;
     assert_eq!(app.get("/readyz").await.0, StatusCode::OK);
-    let (status, page) = app.get("/graphql").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("graphiql"), "the GraphiQL page");
+});
+
+both_stores!(graphiql_is_served_from_the_binary_under_the_portals_csp, async |app: &TestApp| {
+    use tower::ServiceExt;
+    let fetch = |path: String| {
+        let router = app.router.clone();
+        async move {
+            let res = router.oneshot(axum::http::Request::get(&path).body(axum::body::Body::empty()).unwrap()).await.unwrap();
+            let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let (status, csp, kind) = (res.status(), header("content-security-policy"), header("content-type"));
+            let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+            (status, csp, kind, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    // Without a token: the page, and every file it loads, from this server.
+    let (status, csp, kind, page) = fetch("/graphql".into()).await;
+    assert_eq!((status, kind.as_str()), (StatusCode::OK, "text/html; charset=utf-8"));
+    assert!(csp.starts_with("default-src 'self';") && !csp.contains("unsafe") && !csp.contains("http"), "{csp}");
+    let refs: Vec<&str> = page.split(['"', '\'']).filter(|p| p.starts_with('/') || p.contains("//")).collect();
+    assert_eq!(refs.len(), 6, "two stylesheets and four scripts: {refs:?}");
+    for path in refs {
+        assert!(path.starts_with("/assets/graphiql-"), "served from the binary: {path}");
+        let (status, csp, kind, body) = fetch(path.to_owned()).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(kind.starts_with("text/javascript") || kind.starts_with("text/css"), "{path}: {kind}");
+        assert!(csp.starts_with("default-src 'self';"), "{path}");
+        assert!(body.len() > 100, "{path}");
+    }
+    assert_eq!(fetch("/assets/graphiql-3.9.0/../../Cargo.toml".into()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch("/assets/graphiql-3.9.0/secret.js".into()).await.0, StatusCode::NOT_FOUND);
 });
 
 both_stores!(queries_answer_as_recorded_at_a_past_instant, async |app: &TestApp| {
