@@ -15,16 +15,21 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::auth;
 use crate::error::ApiError;
 use crate::graphql::{self, DirectorySchema};
+use crate::graphql::limits::{Checked, check_document};
 use crate::state::{AppState, LogReads};
 
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A single string value above this size is refused with BAD_INPUT.
 pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+/// The values a request's variables may hold, list items and object fields included.
+pub const MAX_VARIABLE_VALUES: usize = 10_000;
 
 #[derive(Clone)]
 pub struct Http {
     pub state: Arc<AppState>,
+    /// Who has been sending refused documents.
+    pub throttle: Arc<crate::throttle::Throttle>,
     /// Staff requests: introspection and suggestions.
     pub schema: DirectorySchema,
     /// Everyone else: neither.
@@ -56,6 +61,7 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Http {
             state,
+            throttle: Arc::default(),
             schema,
             public_schema,
             metrics,
@@ -113,49 +119,39 @@ fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Box
 }
 
 /// One GraphQL request per body (no batch arrays), authenticated by bearer token.
-async fn graphql_post(
-    State(http): State<Http>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
+async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let started = Instant::now();
     let principal = match authenticate(&http, &headers) {
         Ok(p) => p,
         Err(response) => return *response,
     };
-    let body = match body {
+    // Whoever keeps sending refused documents waits before its next one is even read.
+    let actor = principal.actor();
+    if http.throttle.over_budget(&actor, Instant::now()) {
+        tokio::time::sleep(crate::throttle::WAIT).await;
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("the request body is larger than {} KiB", MAX_BODY_BYTES / 1024)
-            } else {
-                "the request body could not be read".to_owned()
-            };
-            return refusal(
-                if status.is_client_error() { status } else { StatusCode::BAD_REQUEST },
-                &ApiError::BadInput(message),
-            );
-        }
-    };
-    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        let message = "batched requests are not accepted: send one GraphQL request per POST";
-        return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput(message.into()));
-    }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
-        Ok(r) => r,
         Err(e) => {
-            let message = format!("the body must be one GraphQL request as JSON ({e})");
-            return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput(message));
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
+            let (status, message) = match too_large {
+                true => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+                ),
+                false => (StatusCode::BAD_REQUEST, "the request body could not be read".to_owned()),
+            };
+            http.throttle.refused(&actor, Instant::now());
+            return refusal(status, &ApiError::BadInput(message));
         }
     };
-    if oversized(&request) {
-        let message = format!("a value in the request is larger than {} KiB", MAX_FIELD_BYTES / 1024);
-        return refusal(StatusCode::OK, &ApiError::BadInput(message));
-    }
-    let checked = match check(&request).await {
-        Ok(checked) => checked,
-        Err(message) => return refusal(StatusCode::OK, &ApiError::BadInput(message)),
+    let (request, checked) = match admit(body).await {
+        Ok(admitted) => admitted,
+        Err((status, message)) => {
+            http.throttle.refused(&actor, Instant::now());
+            return refusal(status, &ApiError::BadInput(message));
+        }
     };
     if http.state.bus.log.is_read_only() && checked.mutation {
         let message = "this server answers queries only (it reads a replica): send changes to the primary";
@@ -170,6 +166,11 @@ async fn graphql_post(
     for error in &mut response.errors {
         classify(error);
     }
+    // Refused before anything ran (parse, validation, depth, complexity): counts as well.
+    let refused = !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
+    if refused && response.data == async_graphql::Value::Null {
+        http.throttle.refused(&actor, Instant::now());
+    }
     metrics::histogram!("directory_graphql_request_seconds", "operation" => operation)
         .record(started.elapsed().as_secs_f64());
     Json(response).into_response()
@@ -177,16 +178,39 @@ async fn graphql_post(
 
 /// The document's limits (`graphql::limits`). A long document is parsed on a blocking
 /// thread, so that no request holds a runtime worker while it is looked at.
-async fn check(request: &async_graphql::Request) -> Result<crate::graphql::limits::Checked, String> {
-    use crate::graphql::limits::check_document;
+/// A body decoded and its document checked, or why not (with the status to answer). Small
+/// bodies are handled at once; larger ones on the blocking pool, and no more of those at
+/// once than leaves a core to the runtime, so that however many abusive documents arrive,
+/// `/healthz` and everyone else's requests keep a core.
+async fn admit(body: Bytes) -> Result<(async_graphql::Request, Checked), (StatusCode, String)> {
     const INLINE_BYTES: usize = 4 * 1024;
-    if request.query.len() <= INLINE_BYTES {
-        return check_document(&request.query, request.operation_name.as_deref());
+    static HEAVY: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+    });
+    if body.len() <= INLINE_BYTES {
+        return admit_now(&body);
     }
-    let (query, name) = (request.query.clone(), request.operation_name.clone());
-    tokio::task::spawn_blocking(move || check_document(&query, name.as_deref()))
+    // The semaphore is never closed: a permit always comes.
+    let _permit = HEAVY.acquire().await.ok();
+    tokio::task::spawn_blocking(move || admit_now(&body))
         .await
-        .unwrap_or_else(|_| Err("the query could not be checked".into()))
+        .unwrap_or_else(|_| Err((StatusCode::OK, "the query could not be checked".into())))
+}
+
+fn admit_now(body: &[u8]) -> Result<(async_graphql::Request, Checked), (StatusCode, String)> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let message = "batched requests are not accepted: send one GraphQL request per POST";
+        return Err((StatusCode::BAD_REQUEST, message.into()));
+    }
+    let request: async_graphql::Request = serde_json::from_slice(body).map_err(|e| {
+        (StatusCode::BAD_REQUEST, format!("the body must be one GraphQL request as JSON ({e})"))
+    })?;
+    if let Some(why) = oversized(&request) {
+        return Err((StatusCode::OK, why));
+    }
+    let checked = check_document(&request.query, request.operation_name.as_deref()).map_err(|m| (StatusCode::OK, m))?;
+    Ok((request, checked))
 }
 
 /// Errors raised before a resolver ran (parse, validation, argument coercion) carry no
@@ -198,16 +222,23 @@ fn classify(error: &mut ServerError) {
     }
 }
 
-fn oversized(request: &async_graphql::Request) -> bool {
-    fn big(v: &Value) -> bool {
+/// Why the request's variables are refused, if they are: a string over 64 KiB, or more
+/// values than any form sends (each is converted and validated on the runtime).
+fn oversized(request: &async_graphql::Request) -> Option<String> {
+    fn walk(v: &Value, count: &mut usize) -> bool {
+        *count += 1;
         match v {
             Value::String(s) => s.len() > MAX_FIELD_BYTES,
-            Value::List(items) => items.iter().any(big),
-            Value::Object(fields) => fields.values().any(big),
+            Value::List(items) => items.iter().any(|v| walk(v, count)),
+            Value::Object(fields) => fields.values().any(|v| walk(v, count)),
             _ => false,
         }
     }
-    request.variables.iter().any(|(_, v)| big(v))
+    let mut count = 0;
+    if request.variables.iter().any(|(_, v)| walk(v, &mut count)) {
+        return Some(format!("a value in the request is larger than {} KiB", MAX_FIELD_BYTES / 1024));
+    }
+    (count > MAX_VARIABLE_VALUES).then(|| format!("the variables hold more than {MAX_VARIABLE_VALUES} values"))
 }
 
 fn refusal(status: StatusCode, e: &ApiError) -> Response {

@@ -18,4 +18,5 @@ pub mod releases;
 pub mod state;
 pub mod targets;
 pub mod telemetry;
+pub mod throttle;
 pub mod xrechnung;

@@ -24,6 +24,56 @@ macro_rules! out {
 }
 
 pub mod abuse;
+
+/// A `directory serve` of this binary in a child process, as in production (its own
+/// runtime and workers), stopped however the bench ends.
+pub(crate) struct Server {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts it on a free loopback port with `args` and waits until `/readyz` answers.
+    pub async fn start(url: &str, token: &str, args: &[&str], patience: Duration) -> anyhow::Result<Server> {
+        use anyhow::Context as _;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env("DIRECTORY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DIRECTORY_BOOTSTRAP_TOKEN", token)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("starting directory serve")?;
+        let mut server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let starting = Instant::now();
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                anyhow::bail!("directory serve exited before it was ready: {status}");
+            }
+            let answer = client.get(format!("{}/readyz", server.base)).send().await;
+            if answer.is_ok_and(|r| r.status().is_success()) {
+                return Ok(server);
+            }
+            anyhow::ensure!(starting.elapsed() < patience, "not ready after {} s", patience.as_secs());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 mod history;
 pub mod load;
 pub mod report;

@@ -41,40 +41,11 @@ pub(super) async fn run(fixture: &FixtureDb, requests: usize) -> anyhow::Result<
     );
     drop(log);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let base = format!("http://127.0.0.1:{port}");
     let starting = Instant::now();
-    let child = std::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--read-only"])
-        .env("DATABASE_URL", &url)
-        .env("DIRECTORY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DIRECTORY_BOOTSTRAP_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .context("starting directory serve")?;
-    // Stopped however this function ends.
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let pid = child.id();
-    let mut child = Stop(child);
+    let server = super::Server::start(&url, TOKEN, &["--read-only"], Duration::from_secs(1800)).await?;
+    let ready = starting.elapsed().as_secs_f64();
+    let (base, pid) = (server.base.clone(), server.pid());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
-    let ready = loop {
-        if let Some(status) = child.0.try_wait()? {
-            anyhow::bail!("directory serve exited before it was ready: {status}");
-        }
-        let answer = client.get(format!("{base}/readyz")).send().await;
-        if answer.is_ok_and(|r| r.status().is_success()) {
-            break starting.elapsed().as_secs_f64();
-        }
-        anyhow::ensure!(starting.elapsed() < Duration::from_secs(1800), "not ready after 30 minutes");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
     let (rss_ready, _) = memory_mib(pid).context("reading the server's memory")?;
 
     // The portal's pages, live and as of random instants, through HTTP as the portal asks.
@@ -114,7 +85,7 @@ pub(super) async fn run(fixture: &FixtureDb, requests: usize) -> anyhow::Result<
         anyhow::ensure!(answer.get("errors").is_none(), "{answer}");
     }
     let (rss, peak) = memory_mib(pid).context("reading the server's memory")?;
-    drop(child);
+    drop(server);
     let pages = Figures::new("pages", 1, asking.elapsed(), times);
     let (p50, p99) = (pages.p50.as_secs_f64() * 1e3, pages.p99.as_secs_f64() * 1e3);
 

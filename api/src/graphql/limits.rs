@@ -44,23 +44,28 @@ pub fn check_document(query: &str, operation_name: Option<&str>) -> Result<Check
     if query.len() > MAX_QUERY_BYTES {
         return Err(format!("the query is larger than {} KiB", MAX_QUERY_BYTES / 1024));
     }
-    if nesting(query) > MAX_NESTING {
+    let lexical = scan(query);
+    if lexical.deepest > MAX_NESTING {
         return Err(format!("the query nests brackets more than {MAX_NESTING} deep"));
+    }
+    if lexical.fields > MAX_FIELDS {
+        return Err(too_many_fields());
     }
     // A document that does not parse is left to the schema, which names the syntax error.
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return Ok(Checked { operation: OTHER.into(), mutation: false });
     };
-    let fields = expanded_fields(&document)?;
-    if fields > MAX_FIELDS {
-        return Err(format!(
-            "the query asks for more than {MAX_FIELDS} fields (fragments counted where they are spread)"
-        ));
+    if expanded_fields(&document)? > MAX_FIELDS {
+        return Err(too_many_fields());
     }
     Ok(Checked {
         operation: operation_label(&document, operation_name),
         mutation: is_mutation(&document, operation_name),
     })
+}
+
+fn too_many_fields() -> String {
+    format!("the query asks for more than {MAX_FIELDS} fields (fragments counted where they are spread)")
 }
 
 /// The metric label for documents whose operation has no acceptable name.
@@ -153,10 +158,30 @@ fn expanded_fields(document: &ExecutableDocument) -> Result<usize, String> {
     Ok(total)
 }
 
-/// The deepest bracket nesting outside strings and comments.
-fn nesting(query: &str) -> usize {
+/// What one pass over the text tells before the document is parsed: the deepest bracket
+/// nesting and the fields as written (selections outside arguments, an alias and its field
+/// counted once, each fragment once). Parsing costs time in proportion to the text, so a
+/// document that is refused anyway is refused from this pass, in microseconds; the count
+/// is never above the expanded one, so nothing passes here that the parsed count admits.
+#[derive(Debug, PartialEq, Eq)]
+struct Lexical {
+    deepest: usize,
+    fields: usize,
+}
+
+fn scan(query: &str) -> Lexical {
+    #[derive(PartialEq)]
+    enum Before {
+        Field,
+        Directive,
+        Spread,
+        TypeCondition,
+        Other,
+    }
     let bytes = query.as_bytes();
     let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    let (mut selections, mut arguments, mut fields, mut before) = (0usize, 0usize, 0usize, Before::Other);
+    let name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     while i < bytes.len() {
         match bytes[i] {
             b'#' => {
@@ -177,16 +202,57 @@ fn nesting(query: &str) -> usize {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
             }
-            b'{' | b'[' | b'(' => {
+            open @ (b'{' | b'[' | b'(') => {
                 depth += 1;
                 deepest = deepest.max(depth);
+                match open {
+                    b'(' => arguments += 1,
+                    b'{' if arguments == 0 => selections += 1,
+                    _ => {}
+                }
+                before = Before::Other;
             }
-            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            close @ (b'}' | b']' | b')') => {
+                depth = depth.saturating_sub(1);
+                match close {
+                    b')' => arguments = arguments.saturating_sub(1),
+                    b'}' if arguments == 0 => selections = selections.saturating_sub(1),
+                    _ => {}
+                }
+                before = Before::Other;
+            }
+            b'@' => before = Before::Directive,
+            b'.' if bytes[i..].starts_with(b"...") => {
+                before = Before::Spread;
+                i += 2;
+            }
+            // An alias: the name before the colon was not a field, the one after it is.
+            b':' if arguments == 0 && selections > 0 && before == Before::Field => {
+                fields -= 1;
+                before = Before::Other;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' || b.is_ascii_digit() || b == b'-' => {
+                let start = i;
+                while i + 1 < bytes.len() && (name_byte(bytes[i + 1]) || bytes[i + 1] == b'.') {
+                    i += 1;
+                }
+                let numeric = b.is_ascii_digit() || b == b'-';
+                before = match before {
+                    _ if numeric || arguments > 0 || selections == 0 => Before::Other,
+                    Before::Directive | Before::TypeCondition => Before::Other,
+                    Before::Spread if &bytes[start..=i] == b"on" => Before::TypeCondition,
+                    Before::Spread => Before::Other,
+                    Before::Field | Before::Other => {
+                        fields += 1;
+                        Before::Field
+                    }
+                };
+            }
             _ => {}
         }
         i += 1;
     }
-    deepest
+    Lexical { deepest, fields }
 }
 
 #[cfg(test)]
@@ -194,7 +260,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fields_are_counted_as_written_before_parsing() {
+        let fields = |q: &str| scan(q).fields;
+        assert_eq!(fields("{ a b c }"), 3);
+        assert_eq!(fields("{ x: a(y: {z: 1, w: [2, {v: 3}]}) { b } }"), 2, "an alias once, arguments not at all");
+        let document = "query Q($v: Int = 1, $o: In = {a: 1}) @d(x: 1) { ...F ... on Query { c } ... @skip(if: $v) { g } } fragment F on Query { d e }";
+        assert_eq!(fields(document), 4, "c, g, d, e");
+        assert_eq!(fields("{ a @include(if: true) @skip(if: false) { b } }"), 2);
+        assert_eq!(fields("{ a(s: \"{ x y }\", t: \"\"\" { \\\"\"\" z } \"\"\") # { w v }\n b }"), 2);
+        assert_eq!(fields("{ a(n: -1.5e3) b(n: 2) }"), 2);
+        assert_eq!(fields("subscription { __typename }"), 1);
+    }
+
+    #[test]
+    fn the_count_as_written_is_never_above_the_expanded_one() {
+        let documents = [
+            "{ a b { c d: e } }".to_owned(),
+            "query { ...F ...F } fragment F on Query { a b }".to_owned(),
+            "query { ... on Query { a } } fragment Unused on Query { b c }".to_owned(),
+            "mutation M($x: Int) { m(x: $x) { id } } query Q { q { id } }".to_owned(),
+            (1..=12).map(|i| format!(" fragment F{i} on Query {{ ...F{p} ...F{p} }}", p = i - 1)).collect::<String>()
+                + " query { ...F12 } fragment F0 on Query { a }",
+            format!("{{{}}}", (0..300).map(|i| format!(" a{i}: f(x: {i}) {{ g h }}")).collect::<String>()),
+        ];
+        for document in documents {
+            let parsed = async_graphql::parser::parse_query(&document).expect("a valid document");
+            let (written, expanded) = (scan(&document).fields, expanded_fields(&parsed).unwrap());
+            assert!(written <= expanded, "{written} > {expanded}: {document}");
+            if !document.contains("...F") {
+                assert_eq!(written, expanded, "{document}");
+            }
+        }
+    }
+
+    #[test]
     fn nesting_counts_brackets_outside_strings_and_comments() {
+        let nesting = |q: &str| scan(q).deepest;
         assert_eq!(nesting("{ a { b(x: [1, [2]]) } }"), 5);
         assert_eq!(nesting(r#"{ a(s: "{{{[[[") }"#), 2);
         assert_eq!(nesting(r#"{ a(s: "\"{{{") }"#), 2);
