@@ -435,6 +435,10 @@ both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their
     let every_id = |t: &BTreeMap<Kind, String>| t.values().cloned().collect::<Vec<_>>();
     let (foreign_ids, unknown_ids) = (every_id(&globex.ids), every_id(&unknown));
     let mut covered = vec![];
+    let mut covered_as_of: Vec<String> = vec![];
+    // Everything above is recorded by now, a second ago (`asOf` is recorded time).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let as_of = (chrono::Utc::now() - chrono::Duration::milliseconds(500)).to_rfc3339();
 
     // 1. A customer's token: another customer's ids answer as unknown ones do, and change nothing.
     for (field, mutation) in &fields {
@@ -462,7 +466,36 @@ both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their
         );
         assert_eq!(app.head().await, head, "{}: a customer changed another customer's things", field.name);
         covered.push(field.name.clone());
+        // The same as of an instant (after everything was recorded: the view of the past).
+        if !*mutation && field.args.iter().any(|(name, _)| name == "asOf") {
+            let at = ("asOf".to_owned(), json!(as_of).to_string());
+            let with_at = |ids: &dyn Fn(Kind) -> String| {
+                let mut args = schema.arguments(field, false, ids);
+                args.push(at.clone());
+                schema.document(field, false, &args)
+            };
+            let foreign = with_at(&|k| globex.ids[&k].clone());
+            let made_up =
+                with_at(&|k| if k == Kind::Release { globex.ids[&k].clone() } else { unknown[&k].clone() });
+            let (a, b) = (call(app, &acme_token, &foreign).await, call(app, &acme_token, &made_up).await);
+            assert_eq!(
+                normalized(&a, &foreign_ids),
+                normalized(&b, &unknown_ids),
+                "{} as of answers another customer's ids unlike unknown ones:\n{foreign}\n{a}\n{b}",
+                field.name
+            );
+            let (real, none) = (call(app, BOOT, &foreign).await, call(app, BOOT, &made_up).await);
+            assert_ne!(
+                normalized(&real, &foreign_ids),
+                normalized(&none, &unknown_ids),
+                "{}: as of, an admin cannot tell real ids from unknown ones:\n{foreign}\n{real}",
+                field.name
+            );
+            covered_as_of.push(field.name.clone());
+        }
     }
+    assert!(covered_as_of.len() >= 8, "the fields that take asOf were visited: {covered_as_of:?}");
+    eprintln!("tenancy as of: {} fields: {covered_as_of:?}", covered_as_of.len());
 
     // 2. Auditors read everything and change nothing.
     let head = app.head().await;
