@@ -161,24 +161,42 @@ mod tests {
     fn unknown_and_missing_tokens_are_unauthenticated() {
         let catalog = Catalog::default();
         let now = chrono::Utc::now();
-        assert_eq!(authenticate(None, None, &catalog, TokenLifetime::default(), now).unwrap_err().code(), "UNAUTHENTICATED");
-        assert_eq!(authenticate(Some("Bearer "), None, &catalog, TokenLifetime::default(), now).unwrap_err().code(), "UNAUTHENTICATED");
         assert_eq!(
-            authenticate(Some(&format!("Bearer {}", new_token())), None, &catalog, TokenLifetime::default(), now).unwrap_err().code(),
+            authenticate(None, None, &catalog, TokenLifetime::default(), now).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            authenticate(Some("Bearer "), None, &catalog, TokenLifetime::default(), now).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            authenticate(Some(&format!("Bearer {}", new_token())), None, &catalog, TokenLifetime::default(), now)
+                .unwrap_err()
+                .code(),
             "UNAUTHENTICATED"
         );
         let boot = token_hash("s3cret");
-        assert_eq!(authenticate(Some("Bearer s3cret"), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap(), Principal::Bootstrap);
+        assert_eq!(
+            authenticate(Some("Bearer s3cret"), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap(),
+            Principal::Bootstrap
+        );
         for scheme in ["bearer", "BEARER", "bEaReR"] {
             let header = format!("{scheme} s3cret");
-            assert_eq!(authenticate(Some(&header), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap(), Principal::Bootstrap);
+            assert_eq!(
+                authenticate(Some(&header), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap(),
+                Principal::Bootstrap
+            );
         }
         assert_eq!(
-            authenticate(Some("Basic s3cret"), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap_err().code(),
+            authenticate(Some("Basic s3cret"), Some(&boot), &catalog, TokenLifetime::default(), now)
+                .unwrap_err()
+                .code(),
             "UNAUTHENTICATED"
         );
         assert_eq!(
-            authenticate(Some("Bearers3cret"), Some(&boot), &catalog, TokenLifetime::default(), now).unwrap_err().code(),
+            authenticate(Some("Bearers3cret"), Some(&boot), &catalog, TokenLifetime::default(), now)
+                .unwrap_err()
+                .code(),
             "UNAUTHENTICATED"
         );
     }

@@ -206,8 +206,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let secrets = Secrets {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
                 metrics: secret("DIRECTORY_METRICS_TOKEN", metrics_token)?,
-                lifetime: domain::person::TokenLifetime::new(token_lifetime_days, token_max_lifetime_days)
-                    .map_err(|e| anyhow::anyhow!("DIRECTORY_TOKEN_LIFETIME_DAYS / DIRECTORY_TOKEN_MAX_LIFETIME_DAYS: {e}"))?,
+                lifetime: domain::person::TokenLifetime::new(token_lifetime_days, token_max_lifetime_days).map_err(
+                    |e| anyhow::anyhow!("DIRECTORY_TOKEN_LIFETIME_DAYS / DIRECTORY_TOKEN_MAX_LIFETIME_DAYS: {e}"),
+                )?,
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
             serve(&cli.database_url, listen, secrets, demo.then_some(demo_size), read_only).await

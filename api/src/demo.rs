@@ -97,14 +97,13 @@ pub async fn tokens(state: &AppState) -> anyhow::Result<Vec<(String, String)>> {
             Some("demo token".into()),
         )
         .map_err(ApiError::into_anyhow)?;
-        let cmd =
-            PersonCommand::IssueToken {
-                token_id,
-                sha256: auth::token_hash(&token),
-                expires_at: None,
-                lifetime: state.token_lifetime(),
-                at: state.now(),
-            };
+        let cmd = PersonCommand::IssueToken {
+            token_id,
+            sha256: auth::token_hash(&token),
+            expires_at: None,
+            lifetime: state.token_lifetime(),
+            at: state.now(),
+        };
         state
             .bus
             .execute(&state.bus.people, &person.to_string(), cmd, &envelope)

@@ -14,8 +14,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth;
 use crate::error::ApiError;
-use crate::graphql::{self, DirectorySchema};
 use crate::graphql::limits::{Checked, check_document};
+use crate::graphql::{self, DirectorySchema};
 use crate::state::{AppState, LogReads};
 
 /// Request bodies above this size are refused with 413.
@@ -114,8 +114,14 @@ fn graphiql(file: &str) -> Response {
 fn authenticate(http: &Http, headers: &HeaderMap) -> Result<auth::Principal, Box<Response>> {
     let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let catalog = http.state.catalog();
-    auth::authenticate(header, http.state.bootstrap_hash.as_deref(), &catalog, http.state.token_lifetime(), http.state.now())
-        .map_err(|e| Box::new(refusal(StatusCode::UNAUTHORIZED, &e)))
+    auth::authenticate(
+        header,
+        http.state.bootstrap_hash.as_deref(),
+        &catalog,
+        http.state.token_lifetime(),
+        http.state.now(),
+    )
+    .map_err(|e| Box::new(refusal(StatusCode::UNAUTHORIZED, &e)))
 }
 
 /// One GraphQL request per body (no batch arrays), authenticated by bearer token.
@@ -133,8 +139,8 @@ async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: axum::
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(e) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
+            let too_large =
+                std::error::Error::source(&e).is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
             let (status, message) = match too_large {
                 true => (
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -203,9 +209,8 @@ fn admit_now(body: &[u8]) -> Result<(async_graphql::Request, Checked), (StatusCo
         let message = "batched requests are not accepted: send one GraphQL request per POST";
         return Err((StatusCode::BAD_REQUEST, message.into()));
     }
-    let request: async_graphql::Request = serde_json::from_slice(body).map_err(|e| {
-        (StatusCode::BAD_REQUEST, format!("the body must be one GraphQL request as JSON ({e})"))
-    })?;
+    let request: async_graphql::Request = serde_json::from_slice(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("the body must be one GraphQL request as JSON ({e})")))?;
     if let Some(why) = oversized(&request) {
         return Err((StatusCode::OK, why));
     }

@@ -94,9 +94,7 @@ impl AppState {
         let kept = self.catalog().at(position).backups(vm, since);
         match kept {
             Ok(backups) => Ok(backups),
-            Err(InLog) => {
-                Ok(self.backups_in_log(&[vm], position, since, reads).await?.remove(&vm).unwrap_or_default())
-            }
+            Err(InLog) => Ok(self.backups_in_log(&[vm], position, since, reads).await?.remove(&vm).unwrap_or_default()),
         }
     }
 

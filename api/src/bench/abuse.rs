@@ -301,9 +301,7 @@ async fn latencies(url: String) -> anyhow::Result<Vec<f64>> {
             Ok(times)
         })
     });
-    tokio::task::spawn_blocking(move || prober.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the prober panicked"))?
+    tokio::task::spawn_blocking(move || prober.join()).await?.map_err(|_| anyhow::anyhow!("the prober panicked"))?
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

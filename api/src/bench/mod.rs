@@ -539,7 +539,10 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
     let position = state.catalog().position;
     let mut computed = 0;
     for c in &customers {
-        let content = state.invoice_content(Some(position), *c, period, &crate::state::LogReads::default()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let content = state
+            .invoice_content(Some(position), *c, period, &crate::state::LogReads::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         computed += usize::from(content.is_some_and(|c| !c.net.is_zero()));
     }
     let compute_seconds = started.elapsed().as_secs_f64();

@@ -356,7 +356,12 @@ impl MonitoringMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         let (id, generated): (MonitorId, bool) = new_or(&input.id)?;
         let project_id: ProjectId = parse_id(&input.project_id, "projectId")?;
-        let monitors = app.catalog().monitors.values().filter(|m| m.project_id == Some(project_id) && m.deleted_at.is_none()).count();
+        let monitors = app
+            .catalog()
+            .monitors
+            .values()
+            .filter(|m| m.project_id == Some(project_id) && m.deleted_at.is_none())
+            .count();
         let project = project_facts(app, who, project_id, |customer_id, archived| monitor::ProjectFacts {
             id: project_id,
             customer_id,

@@ -465,7 +465,8 @@ impl CoreMutation {
         let (lifetime, at) = (app.token_lifetime(), app.now());
         let cmd = PersonCommand::IssueToken { token_id, sha256: auth::token_hash(&token), expires_at, lifetime, at };
         app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
-        let expires_at = app.catalog().people.get(&pid).and_then(|p| p.tokens.get(&token_id)).map(|t| t.expires(lifetime));
+        let expires_at =
+            app.catalog().people.get(&pid).and_then(|p| p.tokens.get(&token_id)).map(|t| t.expires(lifetime));
         Ok(IssuedToken {
             token,
             person_id: ID(pid.to_string()),

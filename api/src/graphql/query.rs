@@ -191,12 +191,11 @@ impl CoreQuery {
                 .collect();
             (at.position(), pending)
         });
-        let mut stale: Vec<VmBackupHealth> =
-            resolve_health(app(ctx), reads(ctx), position, now, hours, pending)
-                .await?
-                .into_iter()
-                .filter(|h| h.stale)
-                .collect();
+        let mut stale: Vec<VmBackupHealth> = resolve_health(app(ctx), reads(ctx), position, now, hours, pending)
+            .await?
+            .into_iter()
+            .filter(|h| h.stale)
+            .collect();
         stale.sort_by(|a, b| a.last_good_backup_at.cmp(&b.last_good_backup_at).then(a.vm.vm.name.cmp(&b.vm.vm.name)));
         Ok(stale)
     }

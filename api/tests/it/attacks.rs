@@ -283,7 +283,7 @@ both_stores!(a_customers_monitor_reaches_public_addresses_only, async |app: &Tes
     let public_stand_in = |ip: std::net::IpAddr| ip == std::net::IpAddr::from([127, 0, 0, 2]);
     let probe = Probe::treating_as_public(public_stand_in);
     let site = redirector().await;
-    let closed = probe.check(&monitor_config(format!("http://127.0.0.2:9/"), 2), Reach::Public).await;
+    let closed = probe.check(&monitor_config("http://127.0.0.2:9/".to_owned(), 2), Reach::Public).await;
     assert!(!closed.ok && closed.status.is_none(), "{closed:?}");
     for url in internal_urls(v4.port()) {
         let direct = probe.check(&monitor_config(url.clone(), 2), Reach::Public).await;
@@ -371,7 +371,12 @@ both_stores!(customers_see_their_releases_schedule_and_state_and_no_platform_int
     let schema = schema();
     let (acme, acme_token, _) = two_tenants(app).await;
     let release = acme.ids[&Kind::Release].clone();
-    app.ok(BOOT, "mutation($r: ID!) { vetoRelease(releaseId: $r, reason: \"storage migration on ceph-3\") { id } }", json!({"r": release})).await;
+    app.ok(
+        BOOT,
+        "mutation($r: ID!) { vetoRelease(releaseId: $r, reason: \"storage migration on ceph-3\") { id } }",
+        json!({"r": release}),
+    )
+    .await;
     // A VIEWER of the customer's project is the weakest token a customer has.
     let (viewer, viewer_token) = crate::flows::person(app, Some(&acme.ids[&Kind::Customer]), "Vic").await;
     let grant = "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: VIEWER) { id } }";
@@ -411,7 +416,8 @@ both_stores!(customers_see_their_releases_schedule_and_state_and_no_platform_int
     }
     let staff = app.ok(BOOT, q, json!({})).await["releases"][0].clone();
     assert_eq!(staff["vetoes"][0]["reason"], "storage migration on ceph-3");
-    let decided = "mutation($r: ID!) { decideRelease(releaseId: $r, approve: false, reason: \"ceph-3 degraded\") { state } }";
+    let decided =
+        "mutation($r: ID!) { decideRelease(releaseId: $r, approve: false, reason: \"ceph-3 degraded\") { state } }";
     app.ok(BOOT, decided, json!({"r": release})).await;
     let seen = app.ok(&viewer_token, q, json!({})).await["releases"][0].clone();
     assert_eq!((seen["state"].as_str(), &seen["decision"]), (Some("HELD"), &Value::Null), "the state, not the why");
@@ -458,7 +464,8 @@ both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, 
     assert_eq!((earlier.len(), reads.reads()), (2, 2), "as of three events before: two backups, a second read");
     let since: chrono::DateTime<chrono::Utc> = "2026-03-02T00:00:00Z".parse().unwrap();
     let one = [vm_id];
-    let windows = futures::future::join_all((0..100).map(|_| state.backups_in_log(&one, position, since, &reads))).await;
+    let windows =
+        futures::future::join_all((0..100).map(|_| state.backups_in_log(&one, position, since, &reads))).await;
     let alone = state.backups_in_log(&one, position, since, &api::state::LogReads::default()).await.unwrap();
     assert!(!alone[&vm_id].records.is_empty());
     assert!(windows.iter().all(|w| w.as_ref().is_ok_and(|w| w[&vm_id] == alone[&vm_id])));

@@ -243,9 +243,7 @@ both_stores!(one_customers_hanging_sites_leave_other_customers_their_checks, asy
     allow_internal(app, &w.globex_project).await;
     let (hang, accepted) = hanging().await;
     let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
-    let monitor = |project: &str, url: String| {
-        json!({"i": {"projectId": project, "url": url, "followRedirects": false, "expectedStatus": "200", "intervalSeconds": 5, "timeoutSeconds": 60}})
-    };
+    let monitor = |project: &str, url: String| json!({"i": {"projectId": project, "url": url, "followRedirects": false, "expectedStatus": "200", "intervalSeconds": 5, "timeoutSeconds": 60}});
     for n in 0..70 {
         app.ok(BOOT, create, monitor(&w.acme_root, format!("http://{hang}/{n}"))).await;
     }
@@ -261,7 +259,9 @@ both_stores!(one_customers_hanging_sites_leave_other_customers_their_checks, asy
     assert_eq!(checker.in_flight(), alone, "Acme alone holds its share and leaves one free");
     // Globex's first monitor, created while Acme's checks hang, is checked within its interval.
     let addr = target().await;
-    let other = s(&app.ok(BOOT, create, monitor(&w.globex_project, format!("http://{addr}/ok"))).await["createHttpMonitor"]["id"]);
+    let other = s(
+        &app.ok(BOOT, create, monitor(&w.globex_project, format!("http://{addr}/ok"))).await["createHttpMonitor"]["id"],
+    );
     let t1 = app.state.now();
     let mut started = 0;
     for second in 0..5 {

@@ -363,7 +363,9 @@ both_stores!(a_token_stops_at_its_expiry_and_when_revoked, async |app: &TestApp|
     clock.set(now + chrono::Duration::days(91));
     assert_eq!(me(s(&default["token"])).await, StatusCode::UNAUTHORIZED, "90 days later");
     // A deployment that lowers the maximum ends the tokens already issued past it.
-    let strict = app.server_with_clock(std::sync::Arc::new(api::clock::ManualClock::new(now + chrono::Duration::days(31)))).await;
+    let strict = app
+        .server_with_clock(std::sync::Arc::new(api::clock::ManualClock::new(now + chrono::Duration::days(31))))
+        .await;
     strict.token_lifetimes.set(domain::person::TokenLifetime::new(7, 30).unwrap()).unwrap();
     assert!(strict.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
     let strict_router = api::http::router(strict.clone(), None);
@@ -444,8 +446,10 @@ both_stores!(graphiql_is_served_from_the_binary_under_the_portals_csp, async |ap
     let fetch = |path: String| {
         let router = app.router.clone();
         async move {
-            let res = router.oneshot(axum::http::Request::get(&path).body(axum::body::Body::empty()).unwrap()).await.unwrap();
-            let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let res =
+                router.oneshot(axum::http::Request::get(&path).body(axum::body::Body::empty()).unwrap()).await.unwrap();
+            let header =
+                |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
             let (status, csp, kind) = (res.status(), header("content-security-policy"), header("content-type"));
             let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
             (status, csp, kind, String::from_utf8_lossy(&body).into_owned())

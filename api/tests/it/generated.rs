@@ -475,8 +475,7 @@ both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their
                 schema.document(field, false, &args)
             };
             let foreign = with_at(&|k| globex.ids[&k].clone());
-            let made_up =
-                with_at(&|k| if k == Kind::Release { globex.ids[&k].clone() } else { unknown[&k].clone() });
+            let made_up = with_at(&|k| if k == Kind::Release { globex.ids[&k].clone() } else { unknown[&k].clone() });
             let (a, b) = (call(app, &acme_token, &foreign).await, call(app, &acme_token, &made_up).await);
             assert_eq!(
                 normalized(&a, &foreign_ids),

@@ -111,8 +111,14 @@ fn refuses_bad_configurations() {
         spec: spec(),
         effective_at: at(1, 1),
     };
-    MonitorTest::with(()).given_no_previous_events().when(create(MAX_PER_PROJECT)).then_expect_error(MonitorError::TooManyMonitors);
-    MonitorTest::with(()).given_no_previous_events().when(create(MAX_PER_PROJECT - 1)).then_expect_events(vec![created()]);
+    MonitorTest::with(())
+        .given_no_previous_events()
+        .when(create(MAX_PER_PROJECT))
+        .then_expect_error(MonitorError::TooManyMonitors);
+    MonitorTest::with(())
+        .given_no_previous_events()
+        .when(create(MAX_PER_PROJECT - 1))
+        .then_expect_events(vec![created()]);
     MonitorTest::with(())
         .given(vec![created()])
         .when(MonitorCommand::Create {

@@ -254,27 +254,23 @@ fn issues_and_revokes_tokens_by_hash_only() {
     PersonTest::with(())
         .given(vec![user_registered()])
         .when(issue(Some(longest + chrono::Duration::seconds(1))))
-        .then_expect_error(
-            Invalid::new("expiresAt", "at most 400 days from now (the longest a token lives)").into(),
-        );
-    PersonTest::with(())
-        .given(vec![user_registered()])
-        .when(issue(Some(longest)))
-        .then_expect_events(vec![PersonEvent::TokenIssued {
+        .then_expect_error(Invalid::new("expiresAt", "at most 400 days from now (the longest a token lives)").into());
+    PersonTest::with(()).given(vec![user_registered()]).when(issue(Some(longest))).then_expect_events(vec![
+        PersonEvent::TokenIssued {
             token_id: TokenId(uuid(6)),
             sha256: HASH.into(),
             expires_at: Some(longest),
             at: at(2, 1),
-        }]);
-    PersonTest::with(())
-        .given(vec![user_registered()])
-        .when(issue(None))
-        .then_expect_events(vec![PersonEvent::TokenIssued {
+        },
+    ]);
+    PersonTest::with(()).given(vec![user_registered()]).when(issue(None)).then_expect_events(vec![
+        PersonEvent::TokenIssued {
             token_id: TokenId(uuid(6)),
             sha256: HASH.into(),
             expires_at: Some(at(2, 1) + chrono::Duration::days(30)),
             at: at(2, 1),
-        }]);
+        },
+    ]);
     PersonTest::with(())
         .given(vec![user_registered(), issued])
         .when(PersonCommand::RevokeToken { token_id: TokenId(uuid(5)), at: at(2, 2) })
