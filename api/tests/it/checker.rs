@@ -106,6 +106,20 @@ async fn the_probe_follows_redirects_by_hand_and_records_each_hop() {
     assert!(!closed.ok && closed.status.is_none(), "{closed:?}");
 }
 
+/// The monitor's state once a started check has recorded it (or UNKNOWN after 5 s).
+async fn state_once_checked(app: &TestApp, monitor: &str) -> String {
+    let q = "query($m: ID!) { httpMonitor(id: $m) { state } }";
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = s(&app.ok(BOOT, q, json!({"m": monitor})).await["httpMonitor"]["state"]);
+        if state != "UNKNOWN" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    state
+}
+
 /// The test's targets listen on loopback: staff let the project's monitors reach it.
 pub(crate) async fn allow_internal(app: &TestApp, project: &str) {
     let allow =
@@ -177,16 +191,7 @@ both_stores!(two_failures_take_a_monitor_down_one_success_brings_it_up_once, asy
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(restarted.round(first + chrono::Duration::seconds(60)), 1);
-    let q2 = "query($m: ID!) { httpMonitor(id: $m) { state } }";
-    let mut state = String::new();
-    for _ in 0..100 {
-        state = s(&app.ok(BOOT, q2, json!({"m": fine})).await["httpMonitor"]["state"]);
-        if state == "UP" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(state, "UP", "the round's check recorded the first success");
+    assert_eq!(state_once_checked(app, &fine).await, "UP", "the round's check recorded the first success");
 });
 
 both_stores!(a_flapping_endpoint_never_fails_twice_in_a_row_so_never_goes_down, async |app: &TestApp| {
@@ -268,15 +273,7 @@ both_stores!(one_customers_hanging_sites_leave_other_customers_their_checks, asy
         started += checker.round(t1 + chrono::Duration::seconds(second));
     }
     assert_eq!(started, 1, "Globex's monitor, and none of Acme's beyond its (now smaller) share");
-    let q = "query($m: ID!) { httpMonitor(id: $m) { state } }";
-    let mut state = String::new();
-    for _ in 0..100 {
-        state = s(&app.ok(BOOT, q, json!({"m": other})).await["httpMonitor"]["state"]);
-        if state == "UP" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let state = state_once_checked(app, &other).await;
     assert_eq!(state, "UP", "checked while all of Acme's checks hang (they time out after 60 s)");
     // However many rounds pass, no monitor of Acme's is checked again while its check runs.
     for second in 5..=30 {
