@@ -1,44 +1,22 @@
 //! The billing run and cancellations. Issuing touches two streams (the invoice and its
 //! number series) and a cancellation three (the original, the cancellation invoice and
-//! the cancellation series), so these commands bypass the one-aggregate framework: they
-//! load the streams, decide with the domain's pure functions, and append every event in
-//! one transaction (`EventLog::append_atomic`). A stream that moved meanwhile makes the
-//! append a conflict, and the command is decided again on fresh state.
+//! the cancellation series), so these commands take the bus's path for several streams
+//! (`Bus::append_together`): they load the streams, decide with the domain's pure
+//! functions, and the bus appends every event in one transaction, deciding again on fresh
+//! state when a stream moved meanwhile.
 
-use cqrs_es::persist::SerializedEvent;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use domain::invoice::{self, Invoice, InvoiceEvent, InvoiceKind, InvoiceSeries, SERIES_TYPE};
 use domain::{CustomerId, Instant, InvoiceId, Period};
-use serde::Serialize;
-use store::{Atomic, EventLog, Metadata};
+use store::{EventLog, Metadata};
 use uuid::Uuid;
 
+use crate::commands::{Appending, Decided};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Attempts before a run gives up on a stream that keeps moving.
-const ATTEMPTS: usize = 20;
-
 fn refused(e: &invoice::InvoiceError) -> ApiError {
     ApiError::refused(e)
-}
-
-fn serialized<E: DomainEvent + Serialize>(
-    aggregate_type: &str,
-    id: impl ToString,
-    sequence: i64,
-    event: &E,
-    metadata: &Metadata,
-) -> SerializedEvent {
-    SerializedEvent::new(
-        id.to_string(),
-        sequence as usize,
-        aggregate_type.to_owned(),
-        event.event_type(),
-        event.event_version(),
-        serde_json::to_value(event).expect("events serialise"),
-        serde_json::to_value(metadata).expect("metadata serialises"),
-    )
 }
 
 /// An invoice's state and last sequence, read from its stream.
@@ -105,49 +83,43 @@ pub async fn bill_customer(
     let log = &app.bus.log;
     let metadata =
         Metadata { actor: actor.to_owned(), reason: Some(format!("billing run {period}")), ..Metadata::default() };
-    for _ in 0..ATTEMPTS {
-        // The generation: the first invoice id of this customer and period not yet cancelled.
-        let mut generation = 0;
-        let (id, state) = loop {
-            let id = invoice_id(customer, period, generation);
-            let (state, sequence) = load(log, id).await?;
-            match (&state.cancelled_by, state.number.is_some(), sequence) {
-                (Some(_), _, _) => generation += 1,
-                (None, true, _) => return Ok(RunOutcome::AlreadyValid(id)),
-                (None, false, _) => break (id, state),
+    app.bus
+        .append_together(&metadata, move || async move {
+            // The generation: the first invoice id of this customer and period not yet cancelled.
+            let mut generation = 0;
+            let (id, state, sequence) = loop {
+                let id = invoice_id(customer, period, generation);
+                let (state, sequence) = load(log, id).await?;
+                match (&state.cancelled_by, state.number.is_some()) {
+                    (Some(_), _) => generation += 1,
+                    (None, true) => return Ok(Decided::Nothing(RunOutcome::AlreadyValid(id))),
+                    (None, false) => break (id, state, sequence),
+                }
+            };
+            let content = app.invoice_content(None, customer, period, &crate::state::LogReads::default()).await?;
+            let Some(content) = content.filter(|c| !c.net.is_zero()) else {
+                return Ok(Decided::Nothing(RunOutcome::NothingToBill));
+            };
+            let drafted = match state.id {
+                Some(_) => vec![],
+                None => {
+                    invoice::decide(&state, invoice::InvoiceCommand::Draft { id, content }).map_err(|e| refused(&e))?
+                }
+            };
+            let mut draft = state.clone();
+            for e in &drafted {
+                invoice::evolve(&mut draft, e);
             }
-        };
-        let content = app.invoice_content(None, customer, period, &crate::state::LogReads::default()).await?;
-        let Some(content) = content else { return Ok(RunOutcome::NothingToBill) };
-        if content.net.is_zero() {
-            return Ok(RunOutcome::NothingToBill);
-        }
-        let drafted = match state.id {
-            Some(_) => vec![],
-            None => invoice::decide(&state, invoice::InvoiceCommand::Draft { id, content }).map_err(|e| refused(&e))?,
-        };
-        let mut draft = state.clone();
-        for e in &drafted {
-            invoice::evolve(&mut draft, e);
-        }
-        let (series_id, series) = series(log, InvoiceKind::Invoice, now).await?;
-        let (issued, numbered) = invoice::issue(&draft, &series, now).map_err(|e| refused(&e))?;
-        let mut events: Vec<SerializedEvent> = vec![];
-        let mut sequence = if state.id.is_some() { 1 } else { 0 };
-        for e in drafted.iter().chain([&issued]) {
-            sequence += 1;
-            events.push(serialized(Invoice::TYPE, id, sequence, e, &metadata));
-        }
-        events.push(serialized(SERIES_TYPE, series_id, i64::from(series.last) + 1, &numbered, &metadata));
-        match log.append_atomic(events).await.map_err(ApiError::store)? {
-            Atomic::Appended(position) => {
-                app.bus.projector.wait_for(position, std::time::Duration::from_secs(10)).await;
-                return Ok(RunOutcome::Issued(id));
-            }
-            Atomic::Conflict | Atomic::DuplicateCommand(_) => continue,
-        }
-    }
-    Err(ApiError::Unavailable("the invoice streams kept changing; run again".into()))
+            let (series_id, series) = series(log, InvoiceKind::Invoice, now).await?;
+            let (issued, numbered) = invoice::issue(&draft, &series, now).map_err(|e| refused(&e))?;
+            let events: Vec<InvoiceEvent> = drafted.into_iter().chain([issued]).collect();
+            let streams = vec![
+                Appending::new(Invoice::TYPE, id, sequence, &events),
+                Appending::new(SERIES_TYPE, series_id, series.last.into(), &[numbered]),
+            ];
+            Ok(Decided::Append(streams, RunOutcome::Issued(id)))
+        })
+        .await
 }
 
 /// Bills every customer for the period, in customer-name order; answers the period's
@@ -238,27 +210,21 @@ pub async fn cancel(
     let log = &app.bus.log;
     let metadata = Metadata { actor: actor.to_owned(), reason: Some(reason.to_owned()), ..Metadata::default() };
     let st = cancellation_id(original);
-    for _ in 0..ATTEMPTS {
-        let (state, sequence) = load(log, original).await?;
-        if state.id.is_none() {
-            return Err(ApiError::NotFound(format!("invoice {original} does not exist")));
-        }
-        let (series_id, series) = series(log, InvoiceKind::Cancellation, now).await?;
-        let (cancelled, [drafted, issued], numbered) =
-            invoice::cancel(&state, st, &series, reason, now).map_err(|e| refused(&e))?;
-        let events = vec![
-            serialized(Invoice::TYPE, original, sequence + 1, &cancelled, &metadata),
-            serialized(Invoice::TYPE, st, 1, &drafted, &metadata),
-            serialized(Invoice::TYPE, st, 2, &issued, &metadata),
-            serialized(SERIES_TYPE, series_id, i64::from(series.last) + 1, &numbered, &metadata),
-        ];
-        match log.append_atomic(events).await.map_err(ApiError::store)? {
-            Atomic::Appended(position) => {
-                app.bus.projector.wait_for(position, std::time::Duration::from_secs(10)).await;
-                return Ok(st);
+    app.bus
+        .append_together(&metadata, move || async move {
+            let (state, sequence) = load(log, original).await?;
+            if state.id.is_none() {
+                return Err(ApiError::NotFound(format!("invoice {original} does not exist")));
             }
-            Atomic::Conflict | Atomic::DuplicateCommand(_) => continue,
-        }
-    }
-    Err(ApiError::Unavailable("the invoice streams kept changing; try again".into()))
+            let (series_id, series) = series(log, InvoiceKind::Cancellation, now).await?;
+            let (cancelled, [drafted, issued], numbered) =
+                invoice::cancel(&state, st, &series, reason, now).map_err(|e| refused(&e))?;
+            let streams = vec![
+                Appending::new(Invoice::TYPE, original, sequence, &[cancelled]),
+                Appending::new(Invoice::TYPE, st, 0, &[drafted, issued]),
+                Appending::new(SERIES_TYPE, series_id, series.last.into(), &[numbered]),
+            ];
+            Ok(Decided::Append(streams, st))
+        })
+        .await
 }

@@ -20,7 +20,8 @@ use domain::{Classify, Refusal};
 use projections::Projector;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use store::{Claimed, Cqrs, DuplicateCommand, EventLog, Guard, IdInUse, Metadata, cqrs};
+use cqrs_es::persist::SerializedEvent;
+use store::{Atomic, Claimed, Cqrs, DuplicateCommand, EventLog, Guard, IdInUse, Metadata, cqrs};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -286,6 +287,55 @@ impl Bus {
         }
     }
 
+    /// The one path for a change to several streams at once (an invoice and its number
+    /// series, a cancellation, an export's hand-overs): `decide` loads what it needs and
+    /// answers the new events of each stream after the sequence it read; they are appended
+    /// in one transaction, and when any of those streams moved meanwhile, `decide` runs
+    /// again on fresh state. Answers what the accepted decision answered, once the read
+    /// models show it.
+    pub async fn append_together<T, F, D>(&self, metadata: &Metadata, mut decide: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> D,
+        D: Future<Output = Result<Decided<T>, ApiError>>,
+    {
+        /// Decisions before a change gives up on streams that keep moving.
+        const DECISIONS: usize = 20;
+        let metadata = serde_json::to_value(metadata).expect("metadata serialises");
+        for _ in 0..DECISIONS {
+            let (streams, answer) = match decide().await? {
+                Decided::Nothing(answer) => return Ok(answer),
+                Decided::Append(streams, answer) => (streams, answer),
+            };
+            let events = streams
+                .into_iter()
+                .flat_map(|s| {
+                    let (kind, id, metadata) = (s.aggregate_type, s.id, metadata.clone());
+                    s.events.into_iter().zip(s.after + 1..).map(move |((event_type, version, payload), sequence)| {
+                        SerializedEvent::new(
+                            id.clone(),
+                            sequence as usize,
+                            kind.to_owned(),
+                            event_type,
+                            version,
+                            payload,
+                            metadata.clone(),
+                        )
+                    })
+                })
+                .collect();
+            match self.log.append_atomic(events).await.map_err(ApiError::store)? {
+                Atomic::Appended(position) => {
+                    self.catch_up_to(position).await;
+                    return Ok(answer);
+                }
+                Atomic::Conflict | Atomic::DuplicateCommand(_) => {
+                    tracing::debug!("a stream moved while a change to several was decided; deciding again");
+                }
+            }
+        }
+        Err(ApiError::Unavailable("the streams this change touches kept changing; try again".into()))
+    }
+
     /// Waits until the read models show everything this process has committed.
     pub async fn catch_up(&self) {
         let committed = *self.log.committed().borrow();
@@ -297,5 +347,34 @@ impl Bus {
         if !self.projector.wait_for(position, CATCH_UP).await {
             tracing::warn!(position, "read models did not catch up in time");
         }
+    }
+}
+
+/// What a decision over several streams came to: nothing to append, or these events.
+pub enum Decided<T> {
+    Nothing(T),
+    Append(Vec<Appending>, T),
+}
+
+/// New events of one stream, to follow the sequence the decision read (`after`).
+pub struct Appending {
+    aggregate_type: &'static str,
+    id: String,
+    after: i64,
+    events: Vec<(String, String, serde_json::Value)>,
+}
+
+impl Appending {
+    pub fn new<E: cqrs_es::DomainEvent + Serialize>(
+        aggregate_type: &'static str,
+        id: impl ToString,
+        after: i64,
+        events: &[E],
+    ) -> Appending {
+        let events = events
+            .iter()
+            .map(|e| (e.event_type(), e.event_version(), serde_json::to_value(e).expect("events serialise")))
+            .collect();
+        Appending { aggregate_type, id: id.to_string(), after, events }
     }
 }

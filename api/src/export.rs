@@ -9,12 +9,12 @@
 //! same log gives the same bytes; events are appended only for documents not exported
 //! before, so running the export again books nothing twice.
 
-use cqrs_es::persist::SerializedEvent;
-use cqrs_es::{Aggregate, DomainEvent};
+use crate::commands::{Appending, Decided};
+use cqrs_es::Aggregate;
 use domain::invoice::{self, Invoice, InvoiceKind};
 use domain::{Instant, InvoiceId, Period};
 use rust_decimal::Decimal;
-use store::{Atomic, Metadata};
+use store::Metadata;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -153,33 +153,21 @@ pub async fn export(app: &AppState, period: Period, accounts: &Accounts, now: In
     };
     let metadata =
         Metadata { actor: "system:export".into(), reason: Some(format!("EXTF batch {period}")), ..Metadata::default() };
-    for _ in 0..20 {
-        let mut events: Vec<SerializedEvent> = vec![];
-        for (id, _) in &docs {
-            let (state, sequence) = crate::billing::load(&app.bus.log, *id).await?;
-            if let Some(e) = invoice::export(&state, TARGET, &digest, now).map_err(|e| ApiError::refused(&e))? {
-                events.push(SerializedEvent::new(
-                    id.to_string(),
-                    (sequence + 1) as usize,
-                    Invoice::TYPE.to_owned(),
-                    e.event_type(),
-                    e.event_version(),
-                    serde_json::to_value(&e).expect("events serialise"),
-                    serde_json::to_value(&metadata).expect("metadata serialises"),
-                ));
+    let (documents, docs, text, digest) = (docs.len(), &docs, &text, &digest);
+    app.bus
+        .append_together(&metadata, move || async move {
+            let mut streams = vec![];
+            for (id, _) in docs {
+                let (state, sequence) = crate::billing::load(&app.bus.log, *id).await?;
+                if let Some(e) = invoice::export(&state, TARGET, &digest, now).map_err(|e| ApiError::refused(&e))? {
+                    streams.push(Appending::new(Invoice::TYPE, id, sequence, &[e]));
+                }
             }
-        }
-        let newly_exported = events.len();
-        if events.is_empty() {
-            return Ok(Exported { batch: text, documents: docs.len(), newly_exported });
-        }
-        match app.bus.log.append_atomic(events).await.map_err(ApiError::store)? {
-            Atomic::Appended(position) => {
-                app.bus.projector.wait_for(position, std::time::Duration::from_secs(10)).await;
-                return Ok(Exported { batch: text, documents: docs.len(), newly_exported });
-            }
-            Atomic::Conflict | Atomic::DuplicateCommand(_) => continue,
-        }
-    }
-    Err(ApiError::Unavailable("the invoices kept changing during the export; run it again".into()))
+            let exported = Exported { batch: text.clone(), documents, newly_exported: streams.len() };
+            Ok(match streams.is_empty() {
+                true => Decided::Nothing(exported),
+                false => Decided::Append(streams, exported),
+            })
+        })
+        .await
 }
