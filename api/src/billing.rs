@@ -139,6 +139,10 @@ pub async fn run(app: &AppState, period: Period, actor: &str, now: Instant) -> R
             RunOutcome::NothingToBill => {}
         }
     }
+    // An invoice another run issued meanwhile was found in the log, perhaps before the read
+    // models folded it: answer once they show everything the log holds now.
+    let head = app.bus.log.head().await.map_err(ApiError::store)?.position;
+    app.bus.projector.wait_for(head, std::time::Duration::from_secs(10)).await;
     Ok(valid)
 }
 

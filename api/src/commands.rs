@@ -4,6 +4,7 @@
 use std::fmt::Display;
 use std::time::Duration;
 
+use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, AggregateError};
 use domain::backup_log::BackupLog;
 use domain::billing_run::BillingRun;
@@ -20,7 +21,6 @@ use domain::{Classify, Refusal};
 use projections::Projector;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use cqrs_es::persist::SerializedEvent;
 use store::{Atomic, Claimed, Cqrs, DuplicateCommand, EventLog, Guard, IdInUse, Metadata, cqrs};
 
 use crate::auth::Principal;

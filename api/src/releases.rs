@@ -20,15 +20,9 @@ pub async fn inputs(app: &AppState, id: ReleaseId, instant: Instant) -> Result<(
     let release =
         live.release(&id).cloned().ok_or_else(|| ApiError::NotFound(format!("release {id} does not exist")))?;
     let at = position.map_or(live, |p| catalog.at(p));
-    let open_vetoes = release
-        .vetoes
-        .iter()
-        .filter(|(_, v)| v.at <= instant && v.withdrawn_at.is_none_or(|w| w > instant))
-        .map(|(by, v)| format!("{by}: {}", v.reason))
-        .collect();
     let inputs = PolicyInputs {
         at: instant,
-        open_vetoes,
+        open_vetoes: release.open_vetoes(instant),
         platform_monitors_down: at.platform_monitors_down(&release.channel, instant),
         scheduled_at: release.scheduled_at.unwrap_or(instant),
         min_soak_hours: at.channel(&release.channel).min_soak_hours,

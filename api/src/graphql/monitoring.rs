@@ -21,6 +21,7 @@ use crate::auth::Principal;
 use crate::commands::Envelope;
 use crate::error::ApiError;
 use crate::state::AppState;
+use domain::backup_log::STALE_AFTER_HOURS;
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
 #[graphql(remote = "domain::http_monitor::MonitorState")]
@@ -197,7 +198,7 @@ fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option
     let (total_cpu, total_ram_gb, total_disk_gb) = (total(|r| r.cpu), total(|r| r.ram_gb), total(|r| r.disk_gb));
     let backup_health = vms
         .iter()
-        .filter_map(|v| at.vm(&v.id).map(|x| (v.id, x.clone(), backup_health(at, v.id, x, now, HOURS))))
+        .filter_map(|v| at.vm(&v.id).map(|x| (v.id, x.clone(), backup_health(at, v.id, x, now, STALE_AFTER_HOURS))))
         .collect();
     let mut access: Vec<PersonNode> = project
         .customer_id
@@ -229,9 +230,6 @@ fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option
     Some((overview, backup_health))
 }
 
-/// Hours without a good backup after which the overview calls a VM's backups stale.
-const HOURS: i32 = 26;
-
 #[derive(Default)]
 pub struct MonitoringQuery;
 
@@ -255,7 +253,8 @@ impl MonitoringQuery {
             visible.then(|| overview(at, view, id, now).map(|o| (o, at.position()))).flatten()
         });
         let Some(((mut overview, pending), position)) = found else { return Ok(None) };
-        overview.backup_health = resolve_health(app(ctx), reads(ctx), position, now, HOURS, pending).await?;
+        overview.backup_health =
+            resolve_health(app(ctx), reads(ctx), position, now, STALE_AFTER_HOURS, pending).await?;
         Ok(Some(overview))
     }
 

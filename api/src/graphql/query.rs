@@ -169,11 +169,11 @@ impl CoreQuery {
     async fn stale_backups(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 26)] older_than_hours: Option<i32>,
+        #[graphql(default_with = "Some(domain::backup_log::STALE_AFTER_HOURS)")] older_than_hours: Option<i32>,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Vec<VmBackupHealth>> {
         let who = principal(ctx)?;
-        let hours = older_than_hours.unwrap_or(26);
+        let hours = older_than_hours.unwrap_or(domain::backup_log::STALE_AFTER_HOURS);
         if !(1..=24 * 366).contains(&hours) {
             return Err(ApiError::BadInput("olderThanHours: must be between 1 and 8784".into()).into());
         }
@@ -302,8 +302,7 @@ fn health(
         .iter()
         .filter(|b| b.status == BackupStatus::Failed && b.finished_at > week && b.finished_at <= now)
         .count();
-    let stale = last_good
-        .is_none_or(|t| now.checked_sub_signed(chrono::Duration::hours(hours.into())).is_some_and(|limit| t < limit));
+    let stale = domain::backup_log::is_stale(last_good, now, hours);
     VmBackupHealth {
         vm: VmNode::with_last_good(id, vm, position, last_good),
         last_good_backup_at: last_good,

@@ -12,6 +12,16 @@ mod tests;
 
 /// At most this many retention tags per backup.
 pub const MAX_TAGS: usize = 20;
+/// Hours without a good backup after which a VM's backups are stale: a nightly backup
+/// may run a couple of hours late before anyone is told.
+pub const STALE_AFTER_HOURS: i32 = 26;
+
+/// Whether backups whose latest good one finished at `last_good` are stale at `now`,
+/// `hours` after it (none at all is stale).
+pub fn is_stale(last_good: Option<Instant>, now: Instant, hours: i32) -> bool {
+    last_good
+        .is_none_or(|t| now.checked_sub_signed(chrono::Duration::hours(hours.into())).is_some_and(|limit| t < limit))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -144,10 +144,11 @@ pub struct Release {
 }
 
 impl Release {
-    pub fn open_vetoes(&self) -> Vec<String> {
+    /// The vetoes open at `at` (raised by then, not withdrawn by then), as the policy names them.
+    pub fn open_vetoes(&self, at: Instant) -> Vec<String> {
         self.vetoes
             .iter()
-            .filter(|(_, v)| v.withdrawn_at.is_none())
+            .filter(|(_, v)| v.at <= at && v.withdrawn_at.is_none_or(|w| w > at))
             .map(|(by, v)| format!("{by}: {}", v.reason))
             .collect()
     }

@@ -199,5 +199,9 @@ fn vetoes_are_raised_and_withdrawn_once_each() {
     for e in [scheduled(), vetoed] {
         evolve(&mut r, &e);
     }
-    assert_eq!(r.open_vetoes(), vec!["p-1: freeze".to_owned()]);
+    assert_eq!(r.open_vetoes(at(3, 21)), vec!["p-1: freeze".to_owned()]);
+    assert!(r.open_vetoes(at(3, 20)).is_empty(), "not raised yet");
+    evolve(&mut r, &ReleaseEvent::VetoWithdrawn { by: "p-1".into(), at: at(3, 22) });
+    assert_eq!(r.open_vetoes(at(3, 21)), vec!["p-1: freeze".to_owned()], "open until withdrawn");
+    assert!(r.open_vetoes(at(3, 22)).is_empty());
 }
