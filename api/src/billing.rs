@@ -6,7 +6,10 @@
 //! state when a stream moved meanwhile.
 
 use cqrs_es::Aggregate;
-use domain::invoice::{self, Invoice, InvoiceEvent, InvoiceKind, InvoiceSeries, SERIES_TYPE};
+use domain::billing_run::{billable, next_schedule, scheduled_period};
+use domain::invoice::{
+    self, Invoice, InvoiceEvent, InvoiceKind, InvoiceSeries, SERIES_TYPE, cancellation_id, invoice_id,
+};
 use domain::{CustomerId, Instant, InvoiceId, Period};
 use store::{EventLog, Metadata};
 use uuid::Uuid;
@@ -37,31 +40,6 @@ async fn series(log: &EventLog, kind: InvoiceKind, at: Instant) -> Result<(Uuid,
     let id = invoice::series_id(kind, Period::of(at).year());
     let last = log.last_sequence(SERIES_TYPE, &id.to_string()).await.map_err(ApiError::store)?;
     Ok((id, InvoiceSeries { last: last as u32 }))
-}
-
-/// The invoice id of a customer's `generation`-th invoice for a period (0 first, one more
-/// after each cancellation): two runs racing for the same invoice write the same stream,
-/// and the store lets only one of them.
-pub fn invoice_id(customer: CustomerId, period: Period, generation: usize) -> InvoiceId {
-    InvoiceId(Uuid::new_v5(
-        &Uuid::NAMESPACE_OID,
-        format!("directory:invoice:{customer}:{period}:{generation}").as_bytes(),
-    ))
-}
-
-fn cancellation_id(original: InvoiceId) -> InvoiceId {
-    InvoiceId(Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("directory:cancellation:{original}").as_bytes()))
-}
-
-/// Whether the period may be billed at `now`: only once it has ended.
-pub fn billable(period: Period, now: Instant) -> Result<(), ApiError> {
-    if period.end() > now {
-        return Err(ApiError::RuleViolation(format!(
-            "the period {period} has not ended yet; it can be billed from {}",
-            period.end()
-        )));
-    }
-    Ok(())
 }
 
 /// What a run found per customer.
@@ -125,7 +103,7 @@ pub async fn bill_customer(
 /// Bills every customer for the period, in customer-name order; answers the period's
 /// valid invoices (new and earlier), in the same order.
 pub async fn run(app: &AppState, period: Period, actor: &str, now: Instant) -> Result<Vec<InvoiceId>, ApiError> {
-    billable(period, now)?;
+    billable(period, now).map_err(|e| ApiError::refused(&e))?;
     let customers: Vec<CustomerId> = {
         let catalog = app.catalog();
         let mut all: Vec<_> = catalog.live().customers().map(|(id, c)| (c.name.clone(), *id)).collect();
@@ -144,20 +122,6 @@ pub async fn run(app: &AppState, period: Period, actor: &str, now: Instant) -> R
     let head = app.bus.log.head().await.map_err(ApiError::store)?.position;
     app.bus.projector.wait_for(head, std::time::Duration::from_secs(10)).await;
     Ok(valid)
-}
-
-/// The period the scheduled run bills at `now`: the previous month from the 1st at 06:00
-/// Europe/Berlin on (the 1st never has a DST change, so that is six hours after midnight).
-pub fn scheduled_period(now: Instant) -> Period {
-    let current = Period::of(now);
-    if now >= current.start() + chrono::Duration::hours(6) { current.previous() } else { current.previous().previous() }
-}
-
-/// When the scheduled run after `now` falls due.
-pub fn next_schedule(now: Instant) -> Instant {
-    let current = Period::of(now);
-    let this_month = current.start() + chrono::Duration::hours(6);
-    if now < this_month { this_month } else { current.next().start() + chrono::Duration::hours(6) }
 }
 
 /// Runs the scheduled billing of the period due at `now` unless it was completed: at

@@ -50,7 +50,7 @@ const FAILURES_TO_DOWN: u32 = 2;
 
 /// What one check found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
+pub struct CheckResult {
     pub ok: bool,
     pub status: Option<u16>,
     pub chain: Vec<Hop>,
@@ -98,11 +98,11 @@ impl Probe {
     }
 
     /// Checks a URL as the monitor says, within its timeout for the whole chain.
-    pub async fn check(&self, config: &MonitorConfig, reach: Reach) -> Outcome {
+    pub async fn check(&self, config: &MonitorConfig, reach: Reach) -> CheckResult {
         let limit = Duration::from_secs(config.timeout_seconds.into());
         match tokio::time::timeout(limit, self.follow(config, reach)).await {
             Ok(outcome) => outcome,
-            Err(_) => Outcome {
+            Err(_) => CheckResult {
                 ok: false,
                 status: None,
                 chain: vec![],
@@ -111,8 +111,8 @@ impl Probe {
         }
     }
 
-    async fn follow(&self, config: &MonitorConfig, reach: Reach) -> Outcome {
-        let fail = |status, chain, error: String| Outcome { ok: false, status, chain, error: Some(error) };
+    async fn follow(&self, config: &MonitorConfig, reach: Reach) -> CheckResult {
+        let fail = |status, chain, error: String| CheckResult { ok: false, status, chain, error: Some(error) };
         let Ok(mut url) = reqwest::Url::parse(&config.url) else {
             return fail(None, vec![], "the URL does not parse".into());
         };
@@ -158,7 +158,7 @@ impl Probe {
             }
             let code = status.as_u16();
             return match config.expected_status.contains(code) {
-                true => Outcome { ok: true, status: Some(code), chain, error: None },
+                true => CheckResult { ok: true, status: Some(code), chain, error: None },
                 false => fail(Some(code), chain, format!("status {code}, expected {}", config.expected_status)),
             };
         }
@@ -276,7 +276,7 @@ impl Checker {
         };
         let Some(config) = monitor.config.clone() else { return Ok(None) };
         let outcome = match self.app.listen.get() {
-            Some(listen) if points_at(&config.url, *listen).await => Outcome {
+            Some(listen) if points_at(&config.url, *listen).await => CheckResult {
                 ok: false,
                 status: None,
                 chain: vec![],

@@ -126,7 +126,7 @@ fn taken(scope: &str) -> String {
 
 /// What a command did, and the entity its answer is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Executed {
     /// Applied now (its events, if any, are in the log and in the read models).
     Applied(String),
     /// The same command was applied before; nothing new was appended. Carries the
@@ -134,10 +134,10 @@ pub enum Outcome {
     AlreadyApplied(String),
 }
 
-impl Outcome {
+impl Executed {
     pub fn aggregate_id(&self) -> &str {
         match self {
-            Outcome::Applied(id) | Outcome::AlreadyApplied(id) => id,
+            Executed::Applied(id) | Executed::AlreadyApplied(id) => id,
         }
     }
 }
@@ -172,7 +172,7 @@ impl Bus {
         (aggregate_id, generated): (&str, bool),
         command: A::Command,
         envelope: &Envelope,
-    ) -> Result<Outcome, ApiError>
+    ) -> Result<Executed, ApiError>
     where
         A: Aggregate + Clone,
         A::Command: Clone,
@@ -193,7 +193,7 @@ impl Bus {
         aggregate_id: &str,
         command: A::Command,
         envelope: &Envelope,
-    ) -> Result<Outcome, ApiError>
+    ) -> Result<Executed, ApiError>
     where
         A: Aggregate + Clone,
         A::Command: Clone,
@@ -211,7 +211,7 @@ impl Bus {
         command: A::Command,
         envelope: &Envelope,
         guard: Guard,
-    ) -> Result<Outcome, ApiError>
+    ) -> Result<Executed, ApiError>
     where
         A: Aggregate + Clone,
         A::Command: Clone,
@@ -221,7 +221,7 @@ impl Bus {
         if envelope.retryable
             && let Some(first) = self.already_applied(envelope).await?
         {
-            return Ok(Outcome::AlreadyApplied(first));
+            return Ok(Executed::AlreadyApplied(first));
         }
         // Asked first so that an id in use is refused before any aggregate judges it, with
         // one answer for every owner; the store asks again when it appends.
@@ -235,7 +235,7 @@ impl Bus {
             match run.await {
                 Ok(()) => {
                     self.catch_up().await;
-                    return Ok(Outcome::Applied(aggregate_id.to_owned()));
+                    return Ok(Executed::Applied(aggregate_id.to_owned()));
                 }
                 Err(AggregateError::UserError(e)) => {
                     // Bad input is bad on any state; any other refusal may come from this
@@ -259,7 +259,7 @@ impl Bus {
                 Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<DuplicateCommand>().is_some() => {
                     // A concurrent request with the same command id won the race.
                     return match self.already_applied(envelope).await? {
-                        Some(first) => Ok(Outcome::AlreadyApplied(first)),
+                        Some(first) => Ok(Executed::AlreadyApplied(first)),
                         None => Err(ApiError::Conflict("the command id was just used by a concurrent request".into())),
                     };
                 }

@@ -42,15 +42,39 @@ pub enum BillingRunError {
     AlreadyCompleted(Period),
     #[error("the run was not started")]
     NotStarted,
+    #[error("the period {period} has not ended yet; it can be billed from {ends}")]
+    NotEnded { period: Period, ends: Instant },
 }
 
 impl Classify for BillingRunError {
     fn refusal(&self) -> Refusal {
         match self {
             Self::AlreadyCompleted(_) => Refusal::Conflict,
-            Self::NotStarted => Refusal::RuleViolation,
+            Self::NotStarted | Self::NotEnded { .. } => Refusal::RuleViolation,
         }
     }
+}
+
+/// Whether the period may be billed at `now`: only once it has ended.
+pub fn billable(period: Period, now: Instant) -> Result<(), BillingRunError> {
+    match period.end() > now {
+        true => Err(BillingRunError::NotEnded { period, ends: period.end() }),
+        false => Ok(()),
+    }
+}
+
+/// The period the scheduled run bills at `now`: the previous month from the 1st at 06:00
+/// Europe/Berlin on (the 1st never has a DST change, so that is six hours after midnight).
+pub fn scheduled_period(now: Instant) -> Period {
+    let current = Period::of(now);
+    if now >= current.start() + chrono::Duration::hours(6) { current.previous() } else { current.previous().previous() }
+}
+
+/// When the scheduled run after `now` falls due.
+pub fn next_schedule(now: Instant) -> Instant {
+    let current = Period::of(now);
+    let this_month = current.start() + chrono::Duration::hours(6);
+    if now < this_month { this_month } else { current.next().start() + chrono::Duration::hours(6) }
 }
 
 pub fn decide(run: &BillingRun, cmd: BillingRunCommand) -> Result<Vec<BillingRunEvent>, BillingRunError> {

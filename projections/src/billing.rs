@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::backup_log::BackupStatus;
-use domain::invoice::{InvoiceContent, InvoiceLine, ProjectGroup, Recipient, cents};
+use domain::invoice::{Buyer, InvoiceContent, InvoiceLine, ProjectGroup, cents};
 use domain::price_list::Prices;
 use domain::project::SlaClass;
 use domain::shared::validate::is_eu;
@@ -355,7 +355,7 @@ pub fn compute(
     Ok(Some(InvoiceContent {
         computed_at: at.position(),
         customer_id: customer,
-        recipient: Recipient {
+        recipient: Buyer {
             name: c.name.clone(),
             address: c.billing_address.clone(),
             country: c.country.clone(),

@@ -40,7 +40,7 @@ pub const CUSTOMER_PAGE: &str = "query($c: ID!, $t: DateTime) {
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Outcome {
+enum Answer {
     Ok,
     /// A refusal the contract expects under concurrency (another write won the race).
     Conflict,
@@ -53,7 +53,7 @@ struct Stream {
     latencies: Vec<Duration>,
     /// (seconds since the start when the request was due, its latency, whether it failed), for the timeline.
     samples: Vec<(u32, Duration, bool)>,
-    outcomes: BTreeMap<Outcome, usize>,
+    outcomes: BTreeMap<Answer, usize>,
     elapsed: Duration,
 }
 
@@ -63,10 +63,10 @@ impl Stream {
     }
 
     fn errors(&self) -> usize {
-        self.outcomes.iter().filter(|(o, _)| matches!(o, Outcome::Error(_))).map(|(_, n)| n).sum()
+        self.outcomes.iter().filter(|(o, _)| matches!(o, Answer::Error(_))).map(|(_, n)| n).sum()
     }
 
-    fn count(&self, outcome: &Outcome) -> usize {
+    fn count(&self, outcome: &Answer) -> usize {
         self.outcomes.get(outcome).copied().unwrap_or(0)
     }
 
@@ -76,8 +76,8 @@ impl Stream {
             "sent": self.latencies.len(), "per_second": f.per_second,
             "p50_ms": f.p50.as_secs_f64() * 1e3, "p99_ms": f.p99.as_secs_f64() * 1e3,
             "max_ms": self.latencies.iter().max().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            "ok": self.count(&Outcome::Ok), "conflicts": self.count(&Outcome::Conflict), "errors": self.errors(),
-            "error_kinds": self.outcomes.iter().filter_map(|(o, n)| match o { Outcome::Error(e) => Some((e.clone(), *n)), _ => None }).collect::<BTreeMap<_, _>>(),
+            "ok": self.count(&Answer::Ok), "conflicts": self.count(&Answer::Conflict), "errors": self.errors(),
+            "error_kinds": self.outcomes.iter().filter_map(|(o, n)| match o { Answer::Error(e) => Some((e.clone(), *n)), _ => None }).collect::<BTreeMap<_, _>>(),
         })
     }
 }
@@ -110,16 +110,16 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
                     let bytes = response.bytes().await.unwrap_or_default();
                     match serde_json::from_slice::<Value>(&bytes) {
                         Ok(answer) => match answer["errors"][0]["extensions"]["code"].as_str() {
-                            None => Outcome::Ok,
-                            Some("CONFLICT") => Outcome::Conflict,
-                            Some(code) => Outcome::Error(code.to_owned()),
+                            None => Answer::Ok,
+                            Some("CONFLICT") => Answer::Conflict,
+                            Some(code) => Answer::Error(code.to_owned()),
                         },
                         // `/healthz` answers plain text.
-                        Err(_) => Outcome::Ok,
+                        Err(_) => Answer::Ok,
                     }
                 }
-                Ok(response) => Outcome::Error(format!("HTTP {}", response.status().as_u16())),
-                Err(e) => Outcome::Error(if e.is_timeout() { "timeout".into() } else { "no answer".into() }),
+                Ok(response) => Answer::Error(format!("HTTP {}", response.status().as_u16())),
+                Err(e) => Answer::Error(if e.is_timeout() { "timeout".into() } else { "no answer".into() }),
             };
             let _ = tx.send((due.duration_since(started).as_secs() as u32, due.elapsed(), outcome));
         });
@@ -133,7 +133,7 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
     };
     while let Some((second, latency, outcome)) = rx.recv().await {
         result.latencies.push(latency);
-        result.samples.push((second, latency, matches!(outcome, Outcome::Error(_))));
+        result.samples.push((second, latency, matches!(outcome, Answer::Error(_))));
         *result.outcomes.entry(outcome).or_default() += 1;
     }
     result.elapsed = started.elapsed();
@@ -295,11 +295,11 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
             f.p50.as_secs_f64() * 1e3,
             f.p99.as_secs_f64() * 1e3,
             s.latencies.iter().max().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            s.count(&Outcome::Conflict),
+            s.count(&Answer::Conflict),
             s.errors()
         );
         for (o, n) in &s.outcomes {
-            if let Outcome::Error(e) = o {
+            if let Answer::Error(e) = o {
                 out!("    error {e}: {n}");
             }
         }

@@ -765,7 +765,7 @@ async fn sla(fixture: &FixtureDb, month: &str) -> anyhow::Result<()> {
 
 /// A synthetic issued invoice of `groups` × `per_group` lines.
 pub(crate) fn synthetic_invoice(groups: usize, per_group: usize) -> domain::invoice::Invoice {
-    use domain::invoice::{Invoice, InvoiceContent, InvoiceKind, InvoiceLine, ProjectGroup, Recipient, cents};
+    use domain::invoice::{Buyer, Invoice, InvoiceContent, InvoiceKind, InvoiceLine, ProjectGroup, cents};
     use rust_decimal::Decimal;
     let period: domain::Period = "2026-03".parse().expect("a period");
     let mut all = vec![];
@@ -798,7 +798,7 @@ pub(crate) fn synthetic_invoice(groups: usize, per_group: usize) -> domain::invo
         content: Some(InvoiceContent {
             computed_at: 1,
             customer_id: domain::CustomerId(uuid::Uuid::from_u128(2)),
-            recipient: Recipient {
+            recipient: Buyer {
                 name: "Müller Hosting Kunde GmbH".into(),
                 address: "Hauptstraße 1\n10115 Berlin".into(),
                 country: "DE".into(),

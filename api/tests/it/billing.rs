@@ -199,7 +199,7 @@ both_stores!(concurrent_runs_number_gaplessly_and_bill_each_customer_once, async
 
 #[test]
 fn the_scheduled_run_bills_the_previous_month_from_the_1st_at_6_berlin_time() {
-    use api::billing::{next_schedule, scheduled_period};
+    use domain::billing_run::{next_schedule, scheduled_period};
     let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
     // 1 April 06:00 in Berlin is 04:00Z (summer time); 1 March 06:00 is 05:00Z.
     assert_eq!(scheduled_period(t("2026-04-01T03:59:59Z")).to_string(), "2026-02");

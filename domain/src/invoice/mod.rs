@@ -68,7 +68,7 @@ pub struct ProjectGroup {
 
 /// The customer as the invoice names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recipient {
+pub struct Buyer {
     pub name: String,
     pub address: String,
     pub country: String,
@@ -81,7 +81,7 @@ pub struct InvoiceContent {
     /// The log position the content was computed from: an auditor recomputes it there.
     pub computed_at: i64,
     pub customer_id: CustomerId,
-    pub recipient: Recipient,
+    pub recipient: Buyer,
     pub period: Period,
     pub groups: Vec<ProjectGroup>,
     pub net: Decimal,
@@ -158,6 +158,21 @@ pub struct Invoice {
     pub cancel_reason: Option<String>,
     /// Where the document was handed over, and when: (target, instant).
     pub exported: Vec<(String, Instant)>,
+}
+
+/// The invoice id of a customer's `generation`-th invoice for a period (0 first, one more
+/// after each cancellation): two runs racing for the same invoice write the same stream,
+/// and the store lets only one of them.
+pub fn invoice_id(customer: crate::CustomerId, period: crate::Period, generation: usize) -> InvoiceId {
+    InvoiceId(Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("directory:invoice:{customer}:{period}:{generation}").as_bytes(),
+    ))
+}
+
+/// The id of the invoice that cancels `original`: one cancellation per invoice.
+pub fn cancellation_id(original: InvoiceId) -> InvoiceId {
+    InvoiceId(Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("directory:cancellation:{original}").as_bytes()))
 }
 
 /// The series stream of a kind and year, e.g. `RE-2026`.

@@ -26,7 +26,7 @@ fn content(amounts: &[&str]) -> InvoiceContent {
     InvoiceContent {
         computed_at: 12,
         customer_id: CustomerId(uuid(1)),
-        recipient: Recipient {
+        recipient: Buyer {
             name: "Acme GmbH".into(),
             address: "Street 1".into(),
             country: "DE".into(),
