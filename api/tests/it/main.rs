@@ -1,6 +1,7 @@
 //! The API's tests, one binary: the contract check, and GraphQL flows over HTTP against
 //! both stores.
 
+mod architecture;
 mod attacks;
 mod billing;
 mod browser;

@@ -1,0 +1,60 @@
+//! The house's dependency rules, read from `cargo metadata`: the workspace's crates depend
+//! on each other in one direction only, nothing depends on an adapter, and the domain
+//! depends on no crate that does IO. A new crate fails this test until it is placed here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Each crate of the workspace and the workspace crates it may depend on (not counting
+/// dev-dependencies, which only tests use).
+const MAY_DEPEND_ON: &[(&str, &[&str])] = &[
+    ("domain", &[]),
+    ("store", &[]),
+    ("projections", &["domain", "store"]),
+    ("fixtures", &["domain", "store"]),
+    ("replay", &["domain", "store", "projections"]),
+    ("api", &["domain", "store", "projections", "fixtures", "replay"]),
+];
+
+/// Crates that do IO (or run it), which the domain must not depend on.
+const IO: &[&str] = &["sqlx", "tokio", "reqwest", "hyper", "axum", "postgres-es", "sqlite-es", "async-graphql"];
+
+#[test]
+fn dependencies_point_one_way_and_the_domain_does_no_io() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let members: BTreeSet<&str> = packages.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let allowed: BTreeMap<&str, &[&str]> = MAY_DEPEND_ON.iter().copied().collect();
+    let mut edges = 0;
+    for package in packages {
+        let name = package["name"].as_str().unwrap();
+        let may = allowed.get(name).unwrap_or_else(|| panic!("{name}: say in MAY_DEPEND_ON what it may depend on"));
+        for dependency in package["dependencies"].as_array().unwrap() {
+            if !dependency["kind"].is_null() {
+                continue; // dev and build dependencies
+            }
+            let on = dependency["name"].as_str().unwrap();
+            if members.contains(on) {
+                assert!(may.contains(&on), "{name} may not depend on {on}");
+                edges += 1;
+            }
+            if name == "domain" {
+                assert!(!IO.contains(&on), "the domain may not depend on {on}, which does IO");
+            }
+        }
+    }
+    assert!(edges >= 10, "the workspace's edges were read: {edges}");
+    // The allowed edges themselves point one way: no crate may depend on one that may
+    // depend on it, directly or through others.
+    fn reaches(from: &str, to: &str, allowed: &BTreeMap<&str, &[&str]>) -> bool {
+        allowed.get(from).is_some_and(|next| next.iter().any(|n| *n == to || reaches(n, to, allowed)))
+    }
+    for (name, _) in MAY_DEPEND_ON {
+        assert!(!reaches(name, name, &allowed), "{name} may depend on itself through others");
+    }
+}
