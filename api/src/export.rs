@@ -11,7 +11,7 @@
 
 use crate::commands::{Appending, Decided};
 use cqrs_es::Aggregate;
-use domain::invoice::{self, Invoice, InvoiceKind};
+use domain::invoice::{self, Invoice, InvoiceKind, TaxCase};
 use domain::{Instant, InvoiceId, Period};
 use rust_decimal::Decimal;
 use store::Metadata;
@@ -38,10 +38,10 @@ impl Default for Accounts {
 
 fn revenue_account(invoice: &Invoice) -> u32 {
     let c = invoice.content.as_ref().expect("issued documents have content");
-    match (c.vat_rate.is_zero(), c.note.is_some()) {
-        (false, _) => 8400,
-        (true, true) => 8336,
-        (true, false) => 8338,
+    match c.tax_case {
+        TaxCase::Standard => 8400,
+        TaxCase::ReverseCharge => 8336,
+        TaxCase::NotTaxableHere => 8338,
     }
 }
 

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Berlin;
-use domain::invoice::{Invoice, InvoiceKind};
+use domain::invoice::{Invoice, InvoiceKind, TaxCase};
 use rust_decimal::Decimal;
 
 use crate::pdf::invoice::Issuer;
@@ -67,14 +67,12 @@ fn address(text: &str, country: &str) -> String {
     x
 }
 
-/// The tax category: standard rate, reverse charge, or not taxable here.
-fn category(rate: Decimal, reverse_charge: bool) -> (&'static str, Option<&'static str>) {
-    if !rate.is_zero() {
-        ("S", None)
-    } else if reverse_charge {
-        ("AE", Some("Reverse charge"))
-    } else {
-        ("O", Some("Nicht im Inland steuerbare Leistung"))
+/// The tax category (UNTDID 5305) and the exemption reason of a tax case.
+fn category(case: TaxCase) -> (&'static str, Option<&'static str>) {
+    match case {
+        TaxCase::Standard => ("S", None),
+        TaxCase::ReverseCharge => ("AE", Some("Reverse charge")),
+        TaxCase::NotTaxableHere => ("O", Some("Nicht im Inland steuerbare Leistung")),
     }
 }
 
@@ -85,7 +83,7 @@ pub fn render(invoice: &Invoice, issuer: &Issuer, buyer_email: Option<&str>) -> 
     let cancellation = invoice.kind == Some(InvoiceKind::Cancellation);
     // A credit note carries positive amounts; the cancellation's content is negated.
     let sign = if cancellation { Decimal::NEGATIVE_ONE } else { Decimal::ONE };
-    let (cat, exemption) = category(c.vat_rate, c.note.is_some());
+    let (cat, exemption) = category(c.tax_case);
     let rate = (c.vat_rate * Decimal::ONE_HUNDRED).normalize();
     let tax = |x: &mut String, with_amounts: Option<(Decimal, Decimal)>| {
         x.push_str("<ram:ApplicableTradeTax>");

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::backup_log::BackupStatus;
-use domain::invoice::{Buyer, InvoiceContent, InvoiceLine, ProjectGroup, cents};
+use domain::invoice::{Buyer, InvoiceContent, InvoiceLine, ProjectGroup, TaxCase, cents};
 use domain::price_list::Prices;
 use domain::project::SlaClass;
 use domain::shared::validate::is_eu;
@@ -293,13 +293,13 @@ fn tree_order(at: At<'_>, customer: CustomerId) -> Vec<ProjectId> {
     order
 }
 
-/// The VAT rate and note for a customer.
-pub fn vat(country: &str, vat_id: Option<&str>) -> (Decimal, Option<String>) {
+/// The VAT rate and tax case for a customer.
+pub fn vat(country: &str, vat_id: Option<&str>) -> (Decimal, TaxCase) {
     match (country, vat_id) {
-        ("DE", _) => (VAT_DE, None),
-        (c, Some(_)) if is_eu(c) => (Decimal::ZERO, Some(REVERSE_CHARGE.to_owned())),
-        (c, None) if is_eu(c) => (VAT_DE, None),
-        _ => (Decimal::ZERO, None),
+        ("DE", _) => (VAT_DE, TaxCase::Standard),
+        (c, Some(_)) if is_eu(c) => (Decimal::ZERO, TaxCase::ReverseCharge),
+        (c, None) if is_eu(c) => (VAT_DE, TaxCase::Standard),
+        _ => (Decimal::ZERO, TaxCase::NotTaxableHere),
     }
 }
 
@@ -350,7 +350,8 @@ pub fn compute(
         });
     }
     let net: Decimal = groups.iter().map(|g| g.subtotal).sum();
-    let (vat_rate, note) = vat(&c.country, c.vat_id.as_deref());
+    let (vat_rate, tax_case) = vat(&c.country, c.vat_id.as_deref());
+    let note = (tax_case == TaxCase::ReverseCharge).then(|| REVERSE_CHARGE.to_owned());
     let vat = cents(net * vat_rate);
     Ok(Some(InvoiceContent {
         computed_at: at.position(),
@@ -368,6 +369,7 @@ pub fn compute(
         vat_rate,
         vat,
         gross: net + vat,
+        tax_case,
         note,
         changes: changes(&cx, customer),
     }))
@@ -546,12 +548,12 @@ mod tests {
 
     #[test]
     fn vat_follows_the_customer_country_and_vat_id() {
-        assert_eq!(vat("DE", None), (VAT_DE, None));
-        assert_eq!(vat("DE", Some("DE1")), (VAT_DE, None));
-        assert_eq!(vat("AT", Some("ATU1")), (Decimal::ZERO, Some(REVERSE_CHARGE.to_owned())));
-        assert_eq!(vat("AT", None), (VAT_DE, None), "an EU consumer pays German VAT");
-        assert_eq!(vat("US", None), (Decimal::ZERO, None));
-        assert_eq!(vat("CH", Some("CHE1")), (Decimal::ZERO, None));
+        assert_eq!(vat("DE", None), (VAT_DE, TaxCase::Standard));
+        assert_eq!(vat("DE", Some("DE1")), (VAT_DE, TaxCase::Standard));
+        assert_eq!(vat("AT", Some("ATU1")), (Decimal::ZERO, TaxCase::ReverseCharge));
+        assert_eq!(vat("AT", None), (VAT_DE, TaxCase::Standard), "an EU consumer pays German VAT");
+        assert_eq!(vat("US", None), (Decimal::ZERO, TaxCase::NotTaxableHere));
+        assert_eq!(vat("CH", Some("CHE1")), (Decimal::ZERO, TaxCase::NotTaxableHere));
         let (catalog, c) = catalog("US", None, &[]);
         let bill = compute(catalog.live(), c, "2026-03".parse().unwrap(), &FromLog::new()).unwrap().unwrap();
         assert_eq!((bill.vat_rate, bill.vat, bill.gross), (Decimal::ZERO, Decimal::ZERO, bill.net));

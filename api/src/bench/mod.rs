@@ -811,6 +811,7 @@ pub(crate) fn synthetic_invoice(groups: usize, per_group: usize) -> domain::invo
             vat_rate: Decimal::new(19, 2),
             vat,
             gross: net + vat,
+            tax_case: domain::invoice::TaxCase::Standard,
             note: None,
             changes: vec!["New VM vm-00-00 in Project 0 from 01.03.2026".into()],
         }),

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Berlin;
-use domain::invoice::{Invoice, InvoiceKind};
+use domain::invoice::{Invoice, InvoiceKind, TaxCase};
 use rust_decimal::Decimal;
 
 use super::{LEFT, Page, RIGHT, Weight, document, euro, german, month_name};
@@ -99,10 +99,12 @@ fn rows(invoice: &Invoice) -> Vec<Row> {
     rows.push(Row::Total { label: "Bruttobetrag".into(), amount: euro(c.gross), bold: true });
     rows.push(Row::Gap);
     let mut notes = vec![];
-    if c.note.is_some() {
-        notes.push("Steuerschuldnerschaft des Leistungsempfängers (Reverse charge, § 13b UStG).".to_owned());
-    } else if c.vat_rate.is_zero() {
-        notes.push("Nicht im Inland steuerbare Leistung.".to_owned());
+    match c.tax_case {
+        TaxCase::Standard => {}
+        TaxCase::ReverseCharge => {
+            notes.push("Steuerschuldnerschaft des Leistungsempfängers (Reverse charge, § 13b UStG).".to_owned())
+        }
+        TaxCase::NotTaxableHere => notes.push("Nicht im Inland steuerbare Leistung.".to_owned()),
     }
     match (invoice.kind, &invoice.refers_to) {
         (Some(InvoiceKind::Cancellation), Some(r)) => {

@@ -76,7 +76,20 @@ pub struct Buyer {
     pub payment_terms_days: u32,
 }
 
+/// How VAT applies to an invoice; each document states it in its own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaxCase {
+    /// German VAT at the invoice's rate.
+    Standard,
+    /// A business in another EU country, with a VAT id: it owes the VAT (reverse charge).
+    ReverseCharge,
+    /// A customer outside the EU: the service is not taxable in Germany.
+    NotTaxableHere,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredContent")]
 pub struct InvoiceContent {
     /// The log position the content was computed from: an auditor recomputes it there.
     pub computed_at: i64,
@@ -88,10 +101,53 @@ pub struct InvoiceContent {
     pub vat_rate: Decimal,
     pub vat: Decimal,
     pub gross: Decimal,
+    pub tax_case: TaxCase,
     /// "Reverse charge" where it applies.
     pub note: Option<String>,
     /// What changed against the previous month, one sentence each.
     pub changes: Vec<String>,
+}
+
+/// Content as stored: contents drafted before the tax case was recorded name it by their
+/// rate and note (a rate means German VAT, a note reverse charge, neither not taxable).
+#[derive(Deserialize)]
+struct StoredContent {
+    computed_at: i64,
+    customer_id: CustomerId,
+    recipient: Buyer,
+    period: Period,
+    groups: Vec<ProjectGroup>,
+    net: Decimal,
+    vat_rate: Decimal,
+    vat: Decimal,
+    gross: Decimal,
+    tax_case: Option<TaxCase>,
+    note: Option<String>,
+    changes: Vec<String>,
+}
+
+impl From<StoredContent> for InvoiceContent {
+    fn from(s: StoredContent) -> InvoiceContent {
+        let tax_case = s.tax_case.unwrap_or(match (s.vat_rate.is_zero(), s.note.is_some()) {
+            (false, _) => TaxCase::Standard,
+            (true, true) => TaxCase::ReverseCharge,
+            (true, false) => TaxCase::NotTaxableHere,
+        });
+        InvoiceContent {
+            computed_at: s.computed_at,
+            customer_id: s.customer_id,
+            recipient: s.recipient,
+            period: s.period,
+            groups: s.groups,
+            net: s.net,
+            vat_rate: s.vat_rate,
+            vat: s.vat,
+            gross: s.gross,
+            tax_case,
+            note: s.note,
+            changes: s.changes,
+        }
+    }
 }
 
 impl InvoiceContent {

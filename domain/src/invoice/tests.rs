@@ -45,6 +45,7 @@ fn content(amounts: &[&str]) -> InvoiceContent {
         vat_rate: d("0.19"),
         vat,
         gross: net + vat,
+        tax_case: TaxCase::Standard,
         note: None,
         changes: vec![],
     }
@@ -182,4 +183,22 @@ fn an_issued_document_is_exported_once_per_target() {
     let done = fold(&[original, issued, exported]);
     assert_eq!(export(&done, "datev-extf", "b2", at(4, 3)), Ok(None), "not twice");
     assert!(export(&done, "other", "b2", at(4, 3)).unwrap().is_some());
+}
+
+#[test]
+fn contents_stored_before_the_tax_case_was_recorded_name_it_by_rate_and_note() {
+    let stored = |rate: &str, note: Option<&str>| {
+        let mut json = serde_json::to_value(content(&["10.00"])).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("tax_case");
+        fields.insert("vat_rate".into(), serde_json::json!(rate));
+        fields.insert("note".into(), serde_json::json!(note));
+        serde_json::from_value::<InvoiceContent>(json).unwrap().tax_case
+    };
+    assert_eq!(stored("0.19", None), TaxCase::Standard);
+    assert_eq!(stored("0", Some("Reverse charge")), TaxCase::ReverseCharge);
+    assert_eq!(stored("0", None), TaxCase::NotTaxableHere);
+    let recorded = content(&["10.00"]);
+    let again: InvoiceContent = serde_json::from_value(serde_json::to_value(&recorded).unwrap()).unwrap();
+    assert_eq!(again, recorded, "a content with its tax case reads back as written");
 }
