@@ -15,6 +15,7 @@ pub mod chain;
 mod postgres;
 mod repository;
 mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod writer;
 

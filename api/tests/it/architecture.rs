@@ -1,6 +1,7 @@
 //! The house's dependency rules, read from `cargo metadata`: the workspace's crates depend
-//! on each other in one direction only, nothing depends on an adapter, and the domain
-//! depends on no crate that does IO. A new crate fails this test until it is placed here.
+//! on each other in one direction only, nothing depends on an adapter, the domain depends
+//! on no crate that does IO, and test helpers (the `testing` features) reach tests only. A
+//! new crate fails this test until it is placed here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +42,8 @@ fn dependencies_point_one_way_and_the_domain_does_no_io() {
             let on = dependency["name"].as_str().unwrap();
             if members.contains(on) {
                 assert!(may.contains(&on), "{name} may not depend on {on}");
+                let features = dependency["features"].as_array().unwrap();
+                assert!(!features.contains(&"testing".into()), "{name} builds {on}'s test helpers into production");
                 edges += 1;
             }
             if name == "domain" {
