@@ -76,7 +76,10 @@ impl AppState {
         let read = cell
             .get_or_try_init(|| async {
                 reads.count();
-                replay::backup_log::backups_at(&self.bus.log, vm, position).await.map(Arc::new).map_err(ApiError::store)
+                projections::backup_log::backups_at(&self.bus.log, vm, position)
+                    .await
+                    .map(Arc::new)
+                    .map_err(ApiError::store)
             })
             .await?;
         Ok(read.as_ref().clone())
@@ -114,7 +117,7 @@ impl AppState {
                 let read = cell
                     .get_or_try_init(|| async {
                         reads.count();
-                        let mut one = replay::backup_log::backups(&self.bus.log, &[vm], position, since)
+                        let mut one = projections::backup_log::backups(&self.bus.log, &[vm], position, since)
                             .await
                             .map_err(ApiError::store)?;
                         Ok::<_, ApiError>(one.remove(&vm).unwrap_or_default())
@@ -122,7 +125,7 @@ impl AppState {
                     .await?;
                 Ok::<_, ApiError>((vm, read.clone()))
             })
-            .buffered(replay::backup_log::LOG_READS)
+            .buffered(projections::backup_log::LOG_READS)
             .try_collect()
             .await
     }

@@ -3,6 +3,7 @@
 //! is the adapter that reads the log and keeps a model caught up.
 
 pub mod backup_history;
+pub mod backup_log;
 pub mod billing;
 pub mod catalog;
 pub mod envelope;

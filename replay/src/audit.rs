@@ -90,7 +90,7 @@ async fn recompute(
     match compute(at, content.customer_id, content.period, &FromLog::new()) {
         Ok(again) => Ok(again),
         Err(NeedsLog(vms)) => {
-            let read = crate::backup_log::backups(log, &vms, at.position(), content.period.start()).await?;
+            let read = projections::backup_log::backups(log, &vms, at.position(), content.period.start()).await?;
             // Every VM it named is read now.
             Ok(compute(at, content.customer_id, content.period, &read).unwrap_or(None))
         }

@@ -2,6 +2,5 @@
 //! positions, and hold no rules of their own. `rebuild` folds every read model from position 0.
 
 pub mod audit;
-pub mod backup_log;
 pub mod checkpoint;
 pub mod rebuild;

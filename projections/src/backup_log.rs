@@ -1,10 +1,12 @@
 //! A VM's backup log read from the store, for the questions the catalog no longer answers
-//! from memory ([`projections::catalog::InLog`]): backups that ended long ago are settled.
+//! from memory ([`crate::catalog::InLog`]): backups that ended long ago are settled. The
+//! live read path (through the application's per-request memo) and the audit both read
+//! through here, folding with the same [`backup_history`] as the catalog.
 
+use crate::billing::FromLog;
+use crate::{BackupView, Recorded, backup_history};
 use domain::VmId;
 use domain::backup_log::BackupLog;
-use projections::billing::FromLog;
-use projections::{BackupView, Recorded, backup_history};
 use store::{EventLog, StoreError};
 
 /// Events read per page.
