@@ -45,6 +45,7 @@ impl Limits {
         (self.in_flight / (customers + 1)).max(self.min_share)
     }
 }
+
 /// Failures in a row that take a monitor down.
 const FAILURES_TO_DOWN: u32 = 2;
 

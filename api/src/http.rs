@@ -293,7 +293,7 @@ async fn invoice_document(
         let invoice = view
             .invoice(&id)
             .filter(|i| i.number.is_some())
-            .filter(|i| i.content.as_ref().is_some_and(|c| principal.can_read_customer(c.customer_id)))
+            .filter(|i| crate::policy::may_read_invoice(&principal, i))
             .cloned();
         // The buyer's electronic address: the customer's first person by name.
         let email = invoice.as_ref().and_then(|i| i.content.as_ref()).and_then(|c| {
@@ -350,7 +350,7 @@ async fn sla_document(
     let found = {
         let catalog = http.state.catalog();
         let at = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
-        at.project(&id).filter(|p| p.customer_id.is_some_and(|c| principal.can_read_customer(c))).and_then(|p| {
+        at.project(&id).filter(|p| crate::policy::may_read_project(&principal, p)).and_then(|p| {
             let report = projections::sla::report(at, id, month)?;
             let customer = p.customer_id.and_then(|c| at.customer(&c)).map(|c| c.name.clone()).unwrap_or_default();
             let path = at.ancestry(id).iter().rev().filter_map(|a| at.project(a).map(|x| x.name.clone())).collect();
@@ -392,7 +392,7 @@ async fn key_list(
     let body = {
         let catalog = http.state.catalog();
         let at = catalog.live();
-        if !crate::graphql::keys::may_see(at, &principal, id) {
+        if !crate::policy::may_see_key_list(at, &principal, id) {
             return not_found();
         }
         match at.recipients(id, deployment) {

@@ -14,6 +14,7 @@ pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod pdf;
+pub mod policy;
 pub mod releases;
 pub mod state;
 pub mod targets;

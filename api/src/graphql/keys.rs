@@ -8,12 +8,11 @@ use domain::project::ProjectCommand;
 use projections::At;
 use serde_json::json;
 
-use super::mutation::{may_manage, visible_project};
 use super::types::SshKeyNode;
 use super::{app, parse_id, principal, view};
-use crate::auth::Principal;
 use crate::commands::Envelope;
 use crate::error::ApiError;
+use crate::policy::{may_manage, may_see_key_list, visible_project};
 
 #[derive(SimpleObject)]
 pub struct SecretsRecipients {
@@ -24,20 +23,6 @@ pub struct SecretsRecipients {
     pub rekey_required: bool,
     /// Each key that left the set since the secrets were last encrypted, and why.
     pub rekey_reasons: Vec<String>,
-}
-
-/// Whether the caller may see a project's key list: staff, or a person of its customer
-/// with a role on it (or an ancestor).
-pub fn may_see(at: At<'_>, who: &Principal, project: ProjectId) -> bool {
-    let Some(customer) = at.customer_of_project(project) else { return false };
-    match who {
-        Principal::Bootstrap => true,
-        Principal::Person { .. } if who.is_staff() => true,
-        Principal::Person { id, customer_id: Some(own), .. } => {
-            *own == customer && at.effective_role(*id, project).is_some()
-        }
-        Principal::Person { .. } => false,
-    }
 }
 
 pub fn recipients(at: At<'_>, project: ProjectId, deployment: &str) -> Option<SecretsRecipients> {
@@ -67,8 +52,9 @@ impl KeysQuery {
         let who = principal(ctx)?;
         let id: ProjectId = parse_id(&project_id, "projectId")?;
         let view = view(ctx, as_of).await?;
-        let found =
-            view.with(app(ctx), |at| if may_see(at, who, id) { recipients(at, id, deployment.trim()) } else { None });
+        let found = view.with(app(ctx), |at| {
+            if may_see_key_list(at, who, id) { recipients(at, id, deployment.trim()) } else { None }
+        });
         Ok(found.ok_or_else(|| ApiError::NotFound(format!("no deployment {:?} in project {id}", deployment.trim())))?)
     }
 

@@ -124,6 +124,20 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError
     ctx.data_opt::<Principal>().ok_or_else(|| ApiError::Unauthenticated("no token".into()))
 }
 
+/// The id of an entity a command just changed, as the bus answered it.
+pub(crate) fn parsed<T: FromStr>(s: &str) -> Result<T, ApiError> {
+    s.parse().map_err(|_| ApiError::NotFound("the changed entity is not in the read model".into()))
+}
+
+/// The client's id for a new entity (see [`crate::policy::client_id`]), or a new one;
+/// `true` when the id was generated here.
+pub(crate) fn new_or<T: FromStr + From<uuid::Uuid>>(id: &Option<ID>) -> Result<(T, bool), ApiError> {
+    match id {
+        Some(id) => Ok((T::from(crate::policy::client_id(parse_id(id, "id")?)?), false)),
+        None => Ok((T::from(uuid::Uuid::new_v4()), true)),
+    }
+}
+
 /// Parses an id argument, naming the field when it is not a UUID.
 pub(crate) fn parse_id<T: FromStr>(id: &ID, field: &str) -> Result<T, ApiError> {
     id.parse().map_err(|_| ApiError::BadInput(format!("{field}: {:?} is not a UUID", truncate(id))))

@@ -1,9 +1,9 @@
 //! HTTP monitors, maintenance windows, and the infrastructure overview of a project that
 //! shows them beside its VMs, backups and people.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::http_monitor::{self as monitor, Hop, HttpMonitor, MonitorChanges, MonitorCommand, MonitorSpec, Observed};
+use domain::http_monitor::{self as monitor, MonitorChanges, MonitorCommand, MonitorSpec, Observed};
 use domain::maintenance_window::{self as maintenance, MaintenanceCommand, MaintenanceWindow};
 use domain::person::StaffRole as Staff;
 use domain::vm::Vm;
@@ -13,24 +13,16 @@ use projections::catalog::InLog;
 use serde::Serialize;
 use serde_json::json;
 
-use super::mutation::{may_manage, new_or, parsed, visible_project};
+use super::new_or;
 use super::query::{backup_health, resolve_health};
-use super::types::{PersonNode, ProjectNode, VmBackupHealth, VmNode};
-use super::{View, app, as_of_instant, parse_id, principal, reads, view};
+use super::types::{MonitorNode, MonitorState, PersonNode, ProjectNode, VmBackupHealth, VmNode, monitors_of};
+use super::{View, app, as_of_instant, parse_id, parsed, principal, reads, view};
 use crate::auth::Principal;
 use crate::commands::Envelope;
 use crate::error::ApiError;
+use crate::policy::{may_manage, visible_project};
 use crate::state::AppState;
 use domain::backup_log::STALE_AFTER_HOURS;
-
-#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
-#[graphql(remote = "domain::http_monitor::MonitorState")]
-pub enum MonitorState {
-    Unknown,
-    Up,
-    Down,
-    Paused,
-}
 
 #[derive(InputObject, Serialize)]
 pub struct CreateHttpMonitorInput {
@@ -59,63 +51,6 @@ pub struct ReconfigureHttpMonitorInput {
     pub interval_seconds: Option<i32>,
     pub timeout_seconds: Option<i32>,
     pub paused: Option<bool>,
-}
-
-pub struct MonitorNode(pub MonitorId, pub HttpMonitor);
-
-/// A redirect hop as a person reads it: `301 https://example.com/next`.
-fn hop(h: &Hop) -> String {
-    format!("{} {}", h.status, h.location)
-}
-
-#[Object(name = "HttpMonitor")]
-impl MonitorNode {
-    async fn id(&self) -> ID {
-        ID(self.0.to_string())
-    }
-    async fn project_id(&self) -> ID {
-        ID(self.1.project_id.map(|p| p.to_string()).unwrap_or_default())
-    }
-    async fn url(&self) -> &str {
-        self.1.config.as_ref().map_or("", |c| &c.url)
-    }
-    async fn follow_redirects(&self) -> bool {
-        self.1.config.as_ref().is_some_and(|c| c.follow_redirects)
-    }
-    async fn max_redirects(&self) -> u32 {
-        self.1.config.as_ref().map_or(0, |c| c.max_redirects)
-    }
-    /// In canonical form: sorted, overlaps merged.
-    async fn expected_status(&self) -> String {
-        self.1.config.as_ref().map(|c| c.expected_status.to_string()).unwrap_or_default()
-    }
-    async fn interval_seconds(&self) -> u32 {
-        self.1.config.as_ref().map_or(0, |c| c.interval_seconds)
-    }
-    async fn timeout_seconds(&self) -> u32 {
-        self.1.config.as_ref().map_or(0, |c| c.timeout_seconds)
-    }
-    async fn state(&self) -> MonitorState {
-        self.1.state().into()
-    }
-    async fn last_transition_at(&self) -> Option<DateTime<Utc>> {
-        self.1.transitions.last().map(|t| t.at)
-    }
-    /// The redirects the last transition's check followed, each `STATUS LOCATION`.
-    async fn last_redirect_chain(&self) -> Vec<String> {
-        self.1.transitions.last().map(|t| t.redirect_chain.iter().map(hop).collect()).unwrap_or_default()
-    }
-    /// The last transition's observed status code, if there was an answer.
-    async fn last_observed_status(&self) -> Option<u16> {
-        self.1.transitions.last().and_then(|t| t.observed_status)
-    }
-    /// Why the last check that took it down failed.
-    async fn last_error(&self) -> Option<&str> {
-        self.1.transitions.last().and_then(|t| t.error.as_deref())
-    }
-    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.1.deleted_at
-    }
 }
 
 pub struct MaintenanceNode(pub MaintenanceId, pub MaintenanceWindow);
@@ -165,19 +100,6 @@ pub struct InfrastructureOverview {
     pub access: Vec<PersonNode>,
     /// The project's and the platform's windows that have not ended, by start.
     pub upcoming_maintenance: Vec<MaintenanceNode>,
-}
-
-/// The project's monitors at a view, deleted ones left out.
-pub fn monitors_of(at: At<'_>, project: ProjectId) -> Vec<MonitorNode> {
-    let mut nodes: Vec<_> = at
-        .monitors_of(project)
-        .filter_map(|m| at.monitor(&m).map(|x| MonitorNode(m, x)))
-        .filter(|m| m.1.deleted_at.is_none())
-        .collect();
-    nodes.sort_by(|a, b| {
-        a.1.config.as_ref().map(|c| &c.url).cmp(&b.1.config.as_ref().map(|c| &c.url)).then(a.0.cmp(&b.0))
-    });
-    nodes
 }
 
 /// The overview as the view shows it, with its backup health still to resolve.
@@ -531,9 +453,4 @@ impl MonitoringMutation {
         let done = app.bus.execute(&app.bus.maintenance, &id.to_string(), cmd, &env).await?;
         Ok(maintenance_node(app, done.aggregate_id())?)
     }
-}
-
-/// The monitors of a project node.
-pub fn project_monitors(app: &AppState, view: View, project: ProjectId) -> Vec<MonitorNode> {
-    view.with(app, |at| monitors_of(at, project))
 }

@@ -15,12 +15,16 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::new_or;
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::types::{BackupNode, CustomerNode, IssuedToken, PersonNode, ProjectNode, SshKeyNode, VmNode};
-use super::{View, app, parse_id, principal};
+use super::{View, app, parse_id, parsed, principal};
 use crate::auth::{self, Principal};
 use crate::commands::Envelope;
 use crate::error::ApiError;
+use crate::policy::{
+    manages_customer, may_manage, self_or_admin, visible_customer, visible_person, visible_project, visible_vm,
+};
 use crate::state::AppState;
 
 #[derive(InputObject, Serialize)]
@@ -86,30 +90,6 @@ pub struct RecordBackupInput {
 #[derive(Default)]
 pub struct CoreMutation;
 
-/// The client's id, or a new one; `true` when the id was generated here.
-pub(super) fn new_or<T: std::str::FromStr + From<Uuid>>(id: &Option<ID>) -> Result<(T, bool), ApiError> {
-    match id {
-        Some(id) => {
-            let uuid: Uuid = parse_id(id, "id")?;
-            // Ids the server derives (invoices, their number series, billing runs, channels)
-            // are name-based; a client's id is random, so it can never be, or later become,
-            // one of those.
-            let random = uuid.get_variant() == uuid::Variant::RFC4122 && matches!(uuid.get_version_num(), 4 | 7);
-            if !random {
-                return Err(ApiError::BadInput(
-                    "id: must be a random UUID (version 4 or 7); omit it to let the server choose one".into(),
-                ));
-            }
-            Ok((T::from(uuid), false))
-        }
-        None => Ok((T::from(Uuid::new_v4()), true)),
-    }
-}
-
-pub(super) fn parsed<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
-    s.parse().map_err(|_| ApiError::NotFound("the changed entity is not in the read model".into()))
-}
-
 /// The changed entity, as the read model now shows it.
 fn node<Id, T, N>(
     app: &AppState,
@@ -144,70 +124,6 @@ fn key_node(app: &AppState, id: &str) -> Result<SshKeyNode, ApiError> {
 
 fn vm_node(app: &AppState, id: &str) -> Result<VmNode, ApiError> {
     node(app, id, "VM", |c, id| c.vms.get(id).map(|v| VmNode::new(*id, v.clone(), c.live())), |_, n| n)
-}
-
-/// A customer the caller may see, or NOT_FOUND (the same answer as for an unknown id).
-pub(super) fn visible_customer(catalog: &Catalog, who: &Principal, id: CustomerId) -> Result<(), ApiError> {
-    match catalog.customers.get(&id) {
-        Some(_) if who.can_read_customer(id) => Ok(()),
-        _ => Err(ApiError::NotFound(format!("customer {id} does not exist"))),
-    }
-}
-
-pub(super) fn visible_project<'a>(
-    catalog: &'a Catalog,
-    who: &Principal,
-    id: ProjectId,
-) -> Result<&'a project::Project, ApiError> {
-    match catalog.projects.get(&id) {
-        Some(p) if p.customer_id.is_some_and(|c| who.can_read_customer(c)) => Ok(p),
-        _ => Err(ApiError::NotFound(format!("project {id} does not exist"))),
-    }
-}
-
-fn visible_person<'a>(catalog: &'a Catalog, who: &Principal, id: PersonId) -> Result<&'a person::Person, ApiError> {
-    match catalog.people.get(&id) {
-        Some(p)
-            if p.customer_id.map_or(who.is_staff(), |c| who.can_read_customer(c)) || who.person_id() == Some(id) =>
-        {
-            Ok(p)
-        }
-        _ => Err(ApiError::NotFound(format!("person {id} does not exist"))),
-    }
-}
-
-fn visible_vm<'a>(catalog: &'a Catalog, who: &Principal, id: VmId) -> Result<&'a vm::Vm, ApiError> {
-    match catalog.vms.get(&id) {
-        Some(v) if v.customer_id.is_some_and(|c| who.can_read_customer(c)) => Ok(v),
-        _ => Err(ApiError::NotFound(format!("VM {id} does not exist"))),
-    }
-}
-
-/// Staff with one of `roles` (or ADMIN), or a customer's person who manages the project
-/// (directly or through an ancestor).
-pub(super) fn may_manage(
-    catalog: &Catalog,
-    who: &Principal,
-    project: ProjectId,
-    roles: &[Staff],
-) -> Result<(), ApiError> {
-    if who.has_staff_role(roles) {
-        return Ok(());
-    }
-    match who {
-        Principal::Person { id, customer_id: Some(_), .. }
-            if catalog.live().effective_role(*id, project) == Some(DomainRole::Manager) =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::forbidden()),
-    }
-}
-
-/// Whether a customer's person manages at least one project of that customer.
-fn manages_customer(catalog: &Catalog, who: &Principal, customer: CustomerId) -> bool {
-    let Principal::Person { id, customer_id: Some(own), .. } = who else { return false };
-    *own == customer && catalog.people.get(id).is_some_and(|p| p.roles.values().any(|r| *r == DomainRole::Manager))
 }
 
 #[Object]
@@ -877,15 +793,6 @@ pub(super) struct Cmd {
     pub input: serde_json::Value,
     pub command_id: Option<ID>,
     pub reason: Option<String>,
-}
-
-/// ADMIN, or the person themselves.
-fn self_or_admin(_: &Catalog, who: &Principal, person: &person::Person) -> Result<(), ApiError> {
-    if who.has_staff_role(&[]) || (person.id.is_some() && who.person_id() == person.id) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
 }
 
 impl CoreMutation {

@@ -9,7 +9,7 @@ use domain::{ProjectId, ReleaseId};
 use serde::Serialize;
 use serde_json::json;
 
-use super::mutation::new_or;
+use super::new_or;
 use super::{app, parse_id, principal, view};
 use crate::commands::Envelope;
 use crate::error::ApiError;

@@ -1,16 +1,18 @@
 //! Output types: views of the catalog, checked for tenancy where they are reached.
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::customer::Customer;
+use domain::http_monitor::{Hop, HttpMonitor};
 use domain::person::Person;
 use domain::project::Project;
 use domain::ssh_key::SshKey;
 use domain::vm::Vm;
-use domain::{CustomerId, PersonId, ProjectId, SshKeyId, VmId};
+use domain::{CustomerId, MonitorId, PersonId, ProjectId, SshKeyId, VmId};
 use projections::At;
 use projections::BackupView;
 use projections::catalog::InLog;
+use serde::Serialize;
 
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::{View, app, reads};
@@ -195,8 +197,8 @@ impl ProjectNode {
         nodes
     }
     /// The project's HTTP monitors (deleted ones left out).
-    async fn monitors(&self, ctx: &Context<'_>) -> Vec<super::monitoring::MonitorNode> {
-        super::monitoring::project_monitors(app(ctx), self.2, self.0)
+    async fn monitors(&self, ctx: &Context<'_>) -> Vec<MonitorNode> {
+        self.2.with(app(ctx), |at| monitors_of(at, self.0))
     }
     async fn deployments(&self) -> Vec<Deployment> {
         self.1
@@ -435,4 +437,83 @@ pub fn page<T>(
     rest.truncate(first);
     let end_cursor = rest.last().map(&cursor);
     Ok((rest, PageInfo { has_next_page, end_cursor }))
+}
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::http_monitor::MonitorState")]
+pub enum MonitorState {
+    Unknown,
+    Up,
+    Down,
+    Paused,
+}
+
+pub struct MonitorNode(pub MonitorId, pub HttpMonitor);
+
+/// A redirect hop as a person reads it: `301 https://example.com/next`.
+fn hop(h: &Hop) -> String {
+    format!("{} {}", h.status, h.location)
+}
+
+#[Object(name = "HttpMonitor")]
+impl MonitorNode {
+    async fn id(&self) -> ID {
+        ID(self.0.to_string())
+    }
+    async fn project_id(&self) -> ID {
+        ID(self.1.project_id.map(|p| p.to_string()).unwrap_or_default())
+    }
+    async fn url(&self) -> &str {
+        self.1.config.as_ref().map_or("", |c| &c.url)
+    }
+    async fn follow_redirects(&self) -> bool {
+        self.1.config.as_ref().is_some_and(|c| c.follow_redirects)
+    }
+    async fn max_redirects(&self) -> u32 {
+        self.1.config.as_ref().map_or(0, |c| c.max_redirects)
+    }
+    /// In canonical form: sorted, overlaps merged.
+    async fn expected_status(&self) -> String {
+        self.1.config.as_ref().map(|c| c.expected_status.to_string()).unwrap_or_default()
+    }
+    async fn interval_seconds(&self) -> u32 {
+        self.1.config.as_ref().map_or(0, |c| c.interval_seconds)
+    }
+    async fn timeout_seconds(&self) -> u32 {
+        self.1.config.as_ref().map_or(0, |c| c.timeout_seconds)
+    }
+    async fn state(&self) -> MonitorState {
+        self.1.state().into()
+    }
+    async fn last_transition_at(&self) -> Option<DateTime<Utc>> {
+        self.1.transitions.last().map(|t| t.at)
+    }
+    /// The redirects the last transition's check followed, each `STATUS LOCATION`.
+    async fn last_redirect_chain(&self) -> Vec<String> {
+        self.1.transitions.last().map(|t| t.redirect_chain.iter().map(hop).collect()).unwrap_or_default()
+    }
+    /// The last transition's observed status code, if there was an answer.
+    async fn last_observed_status(&self) -> Option<u16> {
+        self.1.transitions.last().and_then(|t| t.observed_status)
+    }
+    /// Why the last check that took it down failed.
+    async fn last_error(&self) -> Option<&str> {
+        self.1.transitions.last().and_then(|t| t.error.as_deref())
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.1.deleted_at
+    }
+}
+
+/// The project's monitors at a view, deleted ones left out, by URL.
+pub fn monitors_of(at: At<'_>, project: ProjectId) -> Vec<MonitorNode> {
+    let mut nodes: Vec<_> = at
+        .monitors_of(project)
+        .filter_map(|m| at.monitor(&m).map(|x| MonitorNode(m, x)))
+        .filter(|m| m.1.deleted_at.is_none())
+        .collect();
+    nodes.sort_by(|a, b| {
+        a.1.config.as_ref().map(|c| &c.url).cmp(&b.1.config.as_ref().map(|c| &c.url)).then(a.0.cmp(&b.0))
+    });
+    nodes
 }
