@@ -362,8 +362,7 @@ async fn sla_document(
                         .map(|m| (i.monitor_id.to_string(), m.config.map(|c| c.url).unwrap_or_default()))
                 })
                 .collect();
-            let node = crate::graphql::sla::SlaReportNode::new(report, p.name.clone());
-            Some((node, crate::pdf::sla::Context { customer, path, monitors, as_of }))
+            Some((report, crate::pdf::sla::Context { project: p.name.clone(), customer, path, monitors, as_of }))
         })
     };
     let Some((report, cx)) = found else { return not_found() };

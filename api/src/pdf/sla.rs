@@ -8,10 +8,11 @@ use chrono_tz::Europe::Berlin;
 use rust_decimal::Decimal;
 
 use super::{LEFT, Page, RIGHT, Weight, document, german, month_name, wrap};
-use crate::graphql::sla::SlaReportNode;
+use projections::sla::SlaReport;
 
 /// What the report names besides its figures.
 pub struct Context {
+    pub project: String,
     pub customer: String,
     pub path: Vec<String>,
     /// The monitors' URLs by id.
@@ -54,15 +55,15 @@ enum Row {
     Gap,
 }
 
-pub fn render(r: &SlaReportNode, cx: &Context) -> Vec<u8> {
-    let month: domain::Period = r.month.parse().expect("a report's month");
+pub fn render(r: &SlaReport, cx: &Context) -> Vec<u8> {
+    let month = r.month;
     let mut rows = vec![Row::Heading(format!("Ausfälle ({})", r.incidents.len()))];
     if r.incidents.is_empty() {
         rows.push(Row::Text("Keine Ausfälle in diesem Monat.".into()));
     }
     for i in &r.incidents {
         rows.push(Row::Incident {
-            monitor: cx.monitors.get(i.monitor_id.as_str()).cloned().unwrap_or_else(|| i.monitor_id.to_string()),
+            monitor: cx.monitors.get(&i.monitor_id.to_string()).cloned().unwrap_or_else(|| i.monitor_id.to_string()),
             start: when(i.start),
             end: when(i.end),
             length: duration(i.seconds),
@@ -136,19 +137,19 @@ pub fn render(r: &SlaReportNode, cx: &Context) -> Vec<u8> {
         page.text_right(RIGHT, 50.0, 8.0, Weight::Regular, &format!("Seite {} von {count}", n + 1));
         out.push(page);
     }
-    document(&format!("SLA-Bericht {} {}", r.project_name, r.month), out)
+    document(&format!("SLA-Bericht {} {}", cx.project, r.month), out)
 }
 
-fn summary(page: &mut Page, r: &SlaReportNode, cx: &Context, month: domain::Period) {
+fn summary(page: &mut Page, r: &SlaReport, cx: &Context, month: domain::Period) {
     let name = month_name(month);
     page.text(LEFT, 780.0, 18.0, Weight::Bold, &format!("SLA-Bericht {name}"));
     page.text_fit(LEFT, 758.0, 10.0, Weight::Regular, &format!("Kunde: {}", cx.customer), RIGHT - LEFT);
     page.text_fit(LEFT, 744.0, 10.0, Weight::Regular, &format!("Projekt: {}", cx.path.join(" › ")), RIGHT - LEFT);
-    let class = format!("{:?}", r.sla_class);
+    let class = format!("{:?}", r.class);
     let facts = [
         ("SLA-Klasse", class),
-        ("Ziel", percent(r.target_percent.0)),
-        ("Verfügbarkeit", format!("{} %", german(r.availability_percent.0, 3))),
+        ("Ziel", percent(r.target_percent)),
+        ("Verfügbarkeit", format!("{} %", german(r.availability_percent, 3))),
         ("Gezählte Ausfallzeit", duration(r.downtime_seconds)),
         ("Durch Wartung ausgenommen", duration(r.excluded_maintenance_seconds)),
     ];
@@ -163,11 +164,11 @@ fn summary(page: &mut Page, r: &SlaReportNode, cx: &Context, month: domain::Peri
 }
 
 /// Bars of the daily availability between a floor and 100 %, with the target as a line.
-fn chart(page: &mut Page, r: &SlaReportNode) {
+fn chart(page: &mut Page, r: &SlaReport) {
     let (x0, y0, width, height) = (LEFT + 30.0, 400.0, RIGHT - LEFT - 30.0, 200.0);
     page.text(LEFT, y0 + height + 20.0, 11.0, Weight::Bold, "Verfügbarkeit je Tag");
-    let lowest = r.daily_availability.iter().map(|d| d.0).min().unwrap_or(Decimal::ONE_HUNDRED);
-    let target = r.target_percent.0;
+    let lowest = r.daily.iter().copied().min().unwrap_or(Decimal::ONE_HUNDRED);
+    let target = r.target_percent;
     // The floor: a whole percent below both the worst day and the target.
     let floor = (lowest.min(target) - Decimal::ONE).floor().max(Decimal::ZERO);
     let span = Decimal::ONE_HUNDRED - floor;
@@ -179,12 +180,12 @@ fn chart(page: &mut Page, r: &SlaReportNode) {
     page.line(x0, y0, x0, y0 + height, 0.5);
     page.text_right(x0 - 4.0, y0 + height - 3.0, 7.0, Weight::Regular, "100 %");
     page.text_right(x0 - 4.0, y0 - 3.0, 7.0, Weight::Regular, &format!("{} %", german(floor, 0)));
-    let days = r.daily_availability.len().max(1) as f32;
+    let days = r.daily.len().max(1) as f32;
     let slot = width / days;
-    for (i, d) in r.daily_availability.iter().enumerate() {
+    for (i, d) in r.daily.iter().copied().enumerate() {
         let x = x0 + i as f32 * slot + slot * 0.15;
-        let gray = if d.0 < target { 0.2 } else { 0.6 };
-        page.rect(x, y0, slot * 0.7, scale(d.0).max(0.5), gray);
+        let gray = if d < target { 0.2 } else { 0.6 };
+        page.rect(x, y0, slot * 0.7, scale(d).max(0.5), gray);
         if i == 0 || (i + 1) % 5 == 0 {
             page.text(x, y0 - 12.0, 7.0, Weight::Regular, &(i + 1).to_string());
         }
