@@ -159,7 +159,7 @@ pub async fn export(app: &AppState, period: Period, accounts: &Accounts, now: In
             let mut streams = vec![];
             for (id, _) in docs {
                 let (state, sequence) = crate::billing::load(&app.bus.log, *id).await?;
-                if let Some(e) = invoice::export(&state, TARGET, &digest, now).map_err(|e| ApiError::refused(&e))? {
+                if let Some(e) = invoice::export(&state, TARGET, digest, now).map_err(|e| ApiError::refused(&e))? {
                     streams.push(Appending::new(Invoice::TYPE, id, sequence, &[e]));
                 }
             }
