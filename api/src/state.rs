@@ -139,21 +139,18 @@ impl AppState {
         period: Period,
         reads: &LogReads,
     ) -> Result<Option<InvoiceContent>, ApiError> {
-        use projections::billing::{FromLog, NeedsLog, compute};
-        let (first, position) = {
-            let catalog = self.catalog();
-            let at = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
-            (compute(at, customer, period, &FromLog::new()), at.position())
-        };
-        match first {
-            Ok(content) => Ok(content),
-            Err(NeedsLog(vms)) => {
-                let read = self.backups_in_log(&vms, position, period.start(), reads).await?;
-                compute(self.catalog().at(position), customer, period, &read).map_err(|NeedsLog(vms)| {
-                    ApiError::Unavailable(format!("the backups of {} VMs could not be read; try again", vms.len()))
-                })
-            }
-        }
+        use projections::billing::{NeedsLog, compute, with_log};
+        // Both passes and the read at one position (the live one is the view at the head);
+        // the catalog is locked only while computing.
+        let position = position.unwrap_or_else(|| self.catalog().live().position());
+        let content = with_log(
+            |read| compute(self.catalog().at(position), customer, period, read),
+            |vms| async move { self.backups_in_log(&vms, position, period.start(), reads).await },
+        )
+        .await?;
+        content.map_err(|NeedsLog(vms)| {
+            ApiError::Unavailable(format!("the backups of {} VMs could not be read; try again", vms.len()))
+        })
     }
 
     /// The log position of what was recorded up to `at`, once the catalog has folded it.

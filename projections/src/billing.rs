@@ -62,6 +62,26 @@ pub type FromLog = BTreeMap<VmId, Backups>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NeedsLog(pub Vec<VmId>);
 
+/// The one pass for answers that may need backups the catalog no longer keeps: `compute`
+/// is asked with nothing read; when it names VMs, `read` reads their backups from the
+/// log and `compute` is asked once more with them. Answers the second [`NeedsLog`] if
+/// even that was not enough (a VM's log could not be read).
+pub async fn with_log<T, E, F>(
+    compute: impl Fn(&FromLog) -> Result<T, NeedsLog>,
+    read: impl FnOnce(Vec<VmId>) -> F,
+) -> Result<Result<T, NeedsLog>, E>
+where
+    F: Future<Output = Result<FromLog, E>>,
+{
+    match compute(&FromLog::new()) {
+        Ok(answer) => Ok(Ok(answer)),
+        Err(NeedsLog(vms)) => {
+            let read = read(vms).await?;
+            Ok(compute(&read))
+        }
+    }
+}
+
 impl<'a> Context<'a> {
     fn price_at(&self, t: Instant) -> Option<&'a PriceListRecord> {
         self.lists.iter().rev().find(|r| r.valid_from <= t).copied()

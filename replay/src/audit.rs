@@ -86,13 +86,12 @@ async fn recompute(
     at: projections::At<'_>,
     content: &domain::invoice::InvoiceContent,
 ) -> Result<Option<domain::invoice::InvoiceContent>, StoreError> {
-    use projections::billing::{FromLog, NeedsLog, compute};
-    match compute(at, content.customer_id, content.period, &FromLog::new()) {
-        Ok(again) => Ok(again),
-        Err(NeedsLog(vms)) => {
-            let read = projections::backup_log::backups(log, &vms, at.position(), content.period.start()).await?;
-            // Every VM it named is read now.
-            Ok(compute(at, content.customer_id, content.period, &read).unwrap_or(None))
-        }
-    }
+    use projections::billing::{compute, with_log};
+    let again = with_log(
+        |read| compute(at, content.customer_id, content.period, read),
+        |vms| async move { projections::backup_log::backups(log, &vms, at.position(), content.period.start()).await },
+    )
+    .await?;
+    // Every VM it named is read by then.
+    Ok(again.unwrap_or(None))
 }
