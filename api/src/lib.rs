@@ -2,6 +2,7 @@
 //! and the CLI. The only crate that does HTTP; nothing depends on it.
 
 pub mod auth;
+pub mod backup_health;
 pub mod bench;
 pub mod billing;
 pub mod checker;

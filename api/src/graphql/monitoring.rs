@@ -14,10 +14,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::new_or;
-use super::query::{backup_health, resolve_health};
 use super::types::{MonitorNode, MonitorState, PersonNode, ProjectNode, VmBackupHealth, VmNode, monitors_of};
 use super::{View, app, as_of_instant, parse_id, parsed, principal, reads, view};
 use crate::auth::Principal;
+use crate::backup_health;
 use crate::commands::Envelope;
 use crate::error::ApiError;
 use crate::policy::{may_manage, visible_project};
@@ -103,7 +103,7 @@ pub struct InfrastructureOverview {
 }
 
 /// The overview as the view shows it, with its backup health still to resolve.
-type Pending = (InfrastructureOverview, Vec<(VmId, Vm, Result<VmBackupHealth, InLog>)>);
+type Pending = (InfrastructureOverview, Vec<(VmId, Vm, Result<backup_health::Health, InLog>)>);
 
 fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option<Pending> {
     let project = at.project(&id)?;
@@ -120,7 +120,9 @@ fn overview(at: At<'_>, view: View, id: ProjectId, now: DateTime<Utc>) -> Option
     let (total_cpu, total_ram_gb, total_disk_gb) = (total(|r| r.cpu), total(|r| r.ram_gb), total(|r| r.disk_gb));
     let backup_health = vms
         .iter()
-        .filter_map(|v| at.vm(&v.id).map(|x| (v.id, x.clone(), backup_health(at, v.id, x, now, STALE_AFTER_HOURS))))
+        .filter_map(|v| {
+            at.vm(&v.id).map(|x| (v.id, x.clone(), backup_health::known(at, v.id, x, now, STALE_AFTER_HOURS)))
+        })
         .collect();
     let mut access: Vec<PersonNode> = project
         .customer_id
@@ -176,7 +178,11 @@ impl MonitoringQuery {
         });
         let Some(((mut overview, pending), position)) = found else { return Ok(None) };
         overview.backup_health =
-            resolve_health(app(ctx), reads(ctx), position, now, STALE_AFTER_HOURS, pending).await?;
+            backup_health::resolve(app(ctx), reads(ctx), position, now, STALE_AFTER_HOURS, pending)
+                .await?
+                .into_iter()
+                .map(VmBackupHealth::from)
+                .collect();
         Ok(Some(overview))
     }
 

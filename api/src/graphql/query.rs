@@ -4,7 +4,6 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use domain::{CustomerId, PersonId, ProjectId, VmId};
-use projections::catalog::{Backups, InLog};
 
 use super::scalars::Long;
 use super::search;
@@ -14,8 +13,8 @@ use super::types::{
 };
 use super::{app, as_of_instant, page_size, parse_id, principal, reads, view};
 use crate::auth::Principal;
+use crate::backup_health;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 #[derive(Default)]
 pub struct CoreQuery;
@@ -186,16 +185,18 @@ impl CoreQuery {
                 .filter(|(_, v)| {
                     v.provisioned_at().is_some_and(|p| p <= now) && v.decommissioned_at.is_none_or(|d| d > now)
                 })
-                .map(|(id, v)| (*id, v.clone(), backup_health(at, *id, v, now, hours)))
+                .map(|(id, v)| (*id, v.clone(), backup_health::known(at, *id, v, now, hours)))
                 .filter(|(_, _, h)| !matches!(h, Ok(h) if !h.stale))
                 .collect();
             (at.position(), pending)
         });
-        let mut stale: Vec<VmBackupHealth> = resolve_health(app(ctx), reads(ctx), position, now, hours, pending)
-            .await?
-            .into_iter()
-            .filter(|h| h.stale)
-            .collect();
+        let mut stale: Vec<VmBackupHealth> =
+            backup_health::resolve(app(ctx), reads(ctx), position, now, hours, pending)
+                .await?
+                .into_iter()
+                .filter(|h| h.stale)
+                .map(VmBackupHealth::from)
+                .collect();
         stale.sort_by(|a, b| a.last_good_backup_at.cmp(&b.last_good_backup_at).then(a.vm.vm.name.cmp(&b.vm.vm.name)));
         Ok(stale)
     }
@@ -267,67 +268,6 @@ pub(super) fn as_of_cost(as_of: &Option<DateTime<Utc>>, cost: usize, child_compl
 /// hide thousands of rows behind one field.
 fn page_cost(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
     (first.unwrap_or(default).clamp(1, 1000) as usize).saturating_mul(child_complexity.max(1))
-}
-
-/// A VM's backup health at `now`: the last good backup (as of then) and the failures of the week before.
-pub(super) fn backup_health(
-    at: projections::At<'_>,
-    id: VmId,
-    vm: &domain::vm::Vm,
-    now: DateTime<Utc>,
-    hours: i32,
-) -> Result<VmBackupHealth, InLog> {
-    let backups = at.backups(id, week_before(now))?;
-    Ok(health(id, vm.clone(), at.position(), &backups, now, hours))
-}
-
-/// A week before `now`; the earliest instant for one at the edge of the calendar.
-fn week_before(now: DateTime<Utc>) -> DateTime<Utc> {
-    now.checked_sub_signed(chrono::Duration::days(7)).unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-fn health(
-    id: VmId,
-    vm: domain::vm::Vm,
-    position: i64,
-    backups: &Backups,
-    now: DateTime<Utc>,
-    hours: i32,
-) -> VmBackupHealth {
-    use domain::backup_log::BackupStatus;
-    let last_good = backups.last_good(now);
-    let week = week_before(now);
-    let failures = backups
-        .records
-        .iter()
-        .filter(|b| b.status == BackupStatus::Failed && b.finished_at > week && b.finished_at <= now)
-        .count();
-    let stale = domain::backup_log::is_stale(last_good, now, hours);
-    VmBackupHealth {
-        vm: VmNode::with_last_good(id, vm, position, last_good),
-        last_good_backup_at: last_good,
-        failures_last7_days: failures as i32,
-        stale,
-    }
-}
-
-/// The VMs' backup health at `now` as of `position`, reading from their backup logs what
-/// the catalog no longer keeps (`pending` as [`backup_health`] left it).
-pub(super) async fn resolve_health(
-    app: &AppState,
-    reads: &crate::state::LogReads,
-    position: i64,
-    now: DateTime<Utc>,
-    hours: i32,
-    pending: Vec<(VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)>,
-) -> Result<Vec<VmBackupHealth>, ApiError> {
-    let in_log: Vec<VmId> = pending.iter().filter(|(_, _, known)| known.is_err()).map(|(id, _, _)| *id).collect();
-    let read = app.backups_in_log(&in_log, position, week_before(now), reads).await?;
-    let none = Backups::default();
-    let resolve = |(id, vm, known): (VmId, domain::vm::Vm, Result<VmBackupHealth, InLog>)| {
-        known.unwrap_or_else(|InLog| health(id, vm, position, read.get(&id).unwrap_or(&none), now, hours))
-    };
-    Ok(pending.into_iter().map(resolve).collect())
 }
 
 /// The stream types of the entity an id names, if the caller may read its history: a

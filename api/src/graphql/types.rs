@@ -419,6 +419,17 @@ pub struct VmBackupHealth {
     pub stale: bool,
 }
 
+impl From<crate::backup_health::Health> for VmBackupHealth {
+    fn from(h: crate::backup_health::Health) -> VmBackupHealth {
+        VmBackupHealth {
+            vm: VmNode::with_last_good(h.vm_id, h.vm, h.position, h.last_good),
+            last_good_backup_at: h.last_good,
+            failures_last7_days: h.failures_last_week as i32,
+            stale: h.stale,
+        }
+    }
+}
+
 /// One page of `items` after the item whose cursor is `after`, with the page info.
 pub fn page<T>(
     items: Vec<T>,
