@@ -3,10 +3,8 @@
 
 pub mod auth;
 pub mod backup_health;
-pub mod bench;
 pub mod billing;
 pub mod checker;
-pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod demo;

@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_long_invoice_runs_over_pages_numbered_x_of_y_with_the_fonts_embedded() {
-        let invoice = crate::bench::synthetic_invoice(20, 10);
+        let invoice = fixtures::synthetic_invoice(20, 10);
         let pdf = render(&invoice, &Issuer::from_env());
         let text = run("pdftotext", &["-layout"], &pdf);
         let pages = text.matches("Seite ").count();

@@ -474,23 +474,23 @@ both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, 
 
 both_stores!(whoever_keeps_sending_refused_documents_waits_and_others_do_not, async |app: &TestApp| {
     let (_, acme_token, _) = two_tenants(app).await;
-    let refused = api::bench::abuse::Case {
+    let refused = crate::abuse_cases::Case {
         name: "3,000 fields",
         body: serde_json::to_vec(&json!({"query": format!("{{{} }}", " logHead { position }".repeat(3_000))})).unwrap(),
     };
     // Refused before anything runs: by the checks before parsing, and by validation.
-    let invalid = api::bench::abuse::Case {
+    let invalid = crate::abuse_cases::Case {
         name: "an unknown field",
         body: serde_json::to_vec(&json!({"query": "{ noSuchField }"})).unwrap(),
     };
     for n in 0..20 {
         let case = if n % 2 == 0 { &refused } else { &invalid };
-        let answer = api::bench::abuse::send(&app.router, &acme_token, case).await;
+        let answer = crate::abuse_cases::send(&app.router, &acme_token, case).await;
         assert_eq!(answer.code.as_deref(), Some("BAD_INPUT"), "{}", answer.body);
     }
     // The budget is spent: the next request of that token waits before it is read…
     let router = app.router.clone();
-    let held = tokio::spawn(async move { api::bench::abuse::send(&router, &acme_token, &refused).await });
+    let held = tokio::spawn(async move { crate::abuse_cases::send(&router, &acme_token, &refused).await });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!held.is_finished(), "held back while the budget refills");
     // …while everyone else is answered at once.

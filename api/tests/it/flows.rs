@@ -638,7 +638,7 @@ both_stores!(the_portal_is_served_from_the_binary_with_scripts_from_itself_only,
     assert!(queries.len() >= 10, "found {} queries", queries.len());
     // The benchmarks load the portal's own project page, not a copy that drifted from it.
     let words = |q: &str| q.split_whitespace().collect::<Vec<_>>().join(" ");
-    for page in [api::bench::load::PROJECT_PAGE, api::bench::load::CUSTOMER_PAGE] {
+    for page in [crate::portal_pages::PROJECT_PAGE, crate::portal_pages::CUSTOMER_PAGE] {
         assert!(queries.iter().any(|q| words(q) == words(page)), "the benchmarks' query is the portal's: {page}");
     }
     for query in queries {
@@ -694,8 +694,8 @@ both_stores!(paged_lists_cost_their_page_size_times_their_fields, async |app: &T
 both_stores!(every_abusive_request_is_refused_with_a_clear_error, async |app: &TestApp| {
     let w = world(app).await;
     for token in [w.acme_token.as_str(), BOOT] {
-        for case in api::bench::abuse::cases() {
-            let r = api::bench::abuse::send(&app.router, token, &case).await;
+        for case in crate::abuse_cases::cases() {
+            let r = crate::abuse_cases::send(&app.router, token, &case).await;
             assert!([200, 400, 413].contains(&r.status), "{}: {} {}", case.name, r.status, r.body);
             assert_eq!(r.code.as_deref(), Some("BAD_INPUT"), "{}: {}", case.name, r.body);
             let answer: Value = serde_json::from_str(&r.body).unwrap();

@@ -1,12 +1,14 @@
 //! The API's tests, one binary: the contract check, and GraphQL flows over HTTP against
 //! both stores.
 
+// The benchmark's corpus of abusive requests: one file, refused here and timed there.
+#[path = "../../../bench/src/abuse_cases.rs"]
+#[allow(dead_code, reason = "the benchmark reads the timings")]
+mod abuse_cases;
 mod architecture;
 mod attacks;
 mod billing;
-mod browser;
 mod checker;
-mod cli;
 mod contract;
 mod faults;
 mod flows;
@@ -14,6 +16,9 @@ mod generated;
 mod helpers;
 mod keys;
 mod monitoring;
+// The pages the benchmarks ask, checked against the portal's script.
+#[path = "../../../bench/src/portal_pages.rs"]
+mod portal_pages;
 mod pricing;
 mod releases;
 mod replica;

@@ -11,19 +11,21 @@ use clap::Subcommand;
 use sqlx::Connection;
 use tower::ServiceExt;
 
-use crate::clock::SystemClock;
-use crate::state::AppState;
+use api::clock::SystemClock;
+use api::state::AppState;
 
 /// Prints a line of a table, unless the figures are wanted as JSON.
 macro_rules! out {
     ($($arg:tt)*) => {
-        if !$crate::bench::report::json() {
+        if !$crate::report::json() {
             println!($($arg)*);
         }
     };
 }
 
 pub mod abuse;
+pub mod abuse_cases;
+pub mod portal_pages;
 
 /// A `directory serve` of this binary in a child process, as in production (its own
 /// runtime and workers), stopped however the bench ends.
@@ -381,7 +383,7 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
     let loading = Instant::now();
     let state = Arc::new(AppState::start(log.clone(), Arc::new(SystemClock), None).await?);
     let loaded = loading.elapsed().as_secs_f64();
-    let schema = crate::graphql::build(state.clone());
+    let schema = api::graphql::build(state.clone());
     let (customers, projects, vms): (Vec<String>, Vec<String>, Vec<String>) = {
         let catalog = state.catalog();
         (
@@ -403,7 +405,7 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             })
             .collect()
     };
-    let staff = crate::auth::Principal::Bootstrap;
+    let staff = api::auth::Principal::Bootstrap;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let queries = [
         (
@@ -459,7 +461,7 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
                 let request = async_graphql::Request::new(*query)
                     .variables(async_graphql::Variables::from_json(serde_json::json!({"id": id, "t": instant})))
                     .data(staff.clone())
-                    .data(crate::state::LogReads::default());
+                    .data(api::state::LogReads::default());
                 let t = Instant::now();
                 let response = schema.execute(request).await;
                 times.push(t.elapsed());
@@ -540,14 +542,14 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
     let mut computed = 0;
     for c in &customers {
         let content = state
-            .invoice_content(Some(position), *c, period, &crate::state::LogReads::default())
+            .invoice_content(Some(position), *c, period, &api::state::LogReads::default())
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         computed += usize::from(content.is_some_and(|c| !c.net.is_zero()));
     }
     let compute_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let issued = crate::billing::run(&state, period, "system:bench", state.now())
+    let issued = api::billing::run(&state, period, "system:bench", state.now())
         .await
         .map_err(|e| anyhow::anyhow!(e.message().to_owned()))?;
     let run_seconds = started.elapsed().as_secs_f64();
@@ -614,7 +616,7 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let log = store::EventLog::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
-    let envelope = || crate::commands::Envelope {
+    let envelope = || api::commands::Envelope {
         actor: "system:bench".into(),
         command_id: uuid::Uuid::new_v4().to_string(),
         retryable: false,
@@ -648,8 +650,8 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
         ids.push(id);
     }
     // The bench's sites listen on loopback, which customers' monitors may not reach.
-    let loopback = crate::checker::Probe::treating_as_public(|ip| ip.is_loopback());
-    let checker = crate::checker::Checker::with_probe(state.clone(), loopback.clone());
+    let loopback = api::checker::Probe::treating_as_public(|ip| ip.is_loopback());
+    let checker = api::checker::Checker::with_probe(state.clone(), loopback.clone());
     let limit = Arc::new(tokio::sync::Semaphore::new(64));
     // Every monitor's first check records its first transition (unknown → up); the later rounds record nothing.
     let (cpu0, started) = (cpu_seconds(), Instant::now());
@@ -683,7 +685,7 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
                 let (probe, limit) = (probe.clone(), limit.clone());
                 tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await.ok()?;
-                    Some(probe.check(&c, crate::targets::Reach::Public).await)
+                    Some(probe.check(&c, api::targets::Reach::Public).await)
                 })
             })
             .collect();
@@ -763,79 +765,20 @@ async fn sla(fixture: &FixtureDb, month: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A synthetic issued invoice of `groups` × `per_group` lines.
-pub(crate) fn synthetic_invoice(groups: usize, per_group: usize) -> domain::invoice::Invoice {
-    use domain::invoice::{Buyer, Invoice, InvoiceContent, InvoiceKind, InvoiceLine, ProjectGroup, cents};
-    use rust_decimal::Decimal;
-    let period: domain::Period = "2026-03".parse().expect("a period");
-    let mut all = vec![];
-    for g in 0..groups {
-        let lines: Vec<InvoiceLine> = (0..per_group)
-            .map(|i| InvoiceLine {
-                subject: format!("vm-{g:02}-{i:02}.example.internal"),
-                component: ["vCPU", "RAM GB", "Disk GB", "SLA standard", "Backup GB"][i % 5].into(),
-                from: period.start(),
-                to: period.end(),
-                units: Decimal::from(1 + i as i64),
-                unit_price: Decimal::new(1250, 2),
-                amount: cents(Decimal::new(1250, 2) * Decimal::from(1 + i as i64)),
-                provenance: vec![1, 2, 3],
-            })
-            .collect();
-        all.push(ProjectGroup {
-            project_id: domain::ProjectId(uuid::Uuid::from_u128(g as u128)),
-            project_name: format!("Project {g}"),
-            path: vec!["Root".into(), format!("Project {g}")],
-            subtotal: lines.iter().map(|l| l.amount).sum(),
-            lines,
-        });
-    }
-    let net: Decimal = all.iter().map(|g| g.subtotal).sum();
-    let vat = cents(net * Decimal::new(19, 2));
-    Invoice {
-        id: Some(domain::InvoiceId(uuid::Uuid::from_u128(1))),
-        kind: Some(InvoiceKind::Invoice),
-        content: Some(InvoiceContent {
-            computed_at: 1,
-            customer_id: domain::CustomerId(uuid::Uuid::from_u128(2)),
-            recipient: Buyer {
-                name: "Müller Hosting Kunde GmbH".into(),
-                address: "Hauptstraße 1\n10115 Berlin".into(),
-                country: "DE".into(),
-                vat_id: Some("DE123456789".into()),
-                payment_terms_days: 14,
-            },
-            period,
-            groups: all,
-            net,
-            vat_rate: Decimal::new(19, 2),
-            vat,
-            gross: net + vat,
-            tax_case: domain::invoice::TaxCase::Standard,
-            note: None,
-            changes: vec!["New VM vm-00-00 in Project 0 from 01.03.2026".into()],
-        }),
-        number: Some("RE-2026-00001".into()),
-        issued_at: Some(period.end()),
-        due_date: Some(period.end() + chrono::Duration::days(14)),
-        ..Invoice::default()
-    }
-}
-
 fn documents(count: usize) -> anyhow::Result<()> {
-    let invoice = synthetic_invoice(20, 10);
-    let issuer = crate::pdf::invoice::Issuer::from_env();
-    let _ = crate::pdf::invoice::render(&invoice, &issuer); // fonts parsed once, outside the timing
+    let invoice = fixtures::synthetic_invoice(20, 10);
+    let issuer = api::pdf::invoice::Issuer::from_env();
+    let _ = api::pdf::invoice::render(&invoice, &issuer); // fonts parsed once, outside the timing
     let started = Instant::now();
     let mut pdf_bytes = 0;
     for _ in 0..count {
-        pdf_bytes = crate::pdf::invoice::render(&invoice, &issuer).len();
+        pdf_bytes = api::pdf::invoice::render(&invoice, &issuer).len();
     }
     let pdf_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let mut xml_bytes = 0;
     for _ in 0..count {
-        xml_bytes = crate::xrechnung::render(&invoice, &issuer, None).map_or(0, |x| x.len());
+        xml_bytes = api::xrechnung::render(&invoice, &issuer, None).map_or(0, |x| x.len());
     }
     let xml_seconds = started.elapsed().as_secs_f64();
     out!("directory bench documents: a 200-line invoice, {count} times each, one core");
@@ -920,7 +863,7 @@ async fn append_on(url: &str, commands: usize) -> anyhow::Result<()> {
     const TOKEN: &str = "bench-bootstrap";
     let log = store::EventLog::connect(url).await?;
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
-    let router = crate::http::router(state, None);
+    let router = api::http::router(state, None);
 
     let write_path = |clients: usize, phase: &'static str| {
         let router = router.clone();

@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use store::EventLog;
 
-use crate::clock::SystemClock;
-use crate::state::AppState;
-use crate::{bench, demo, graphql, http, telemetry};
+use api::clock::SystemClock;
+use api::state::AppState;
+use api::{demo, graphql, http, telemetry};
 
 /// The Directory: customers, projects, VMs, people and keys, backups and invoices, as an
 /// event log with read models, served over GraphQL.
@@ -328,19 +328,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor => {
             let log = EventLog::connect(&cli.database_url).await?;
             let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
-            crate::checker::Checker::new(state).spawn();
+            api::checker::Checker::new(state).spawn();
             tracing::info!("checking monitors");
             shutdown().await;
             tracing::info!("stopped");
             Ok(())
         }
         Command::Sla { command: SlaCommand::Report { month, format } } => {
-            let month = crate::graphql::sla::month(&month).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            let month = api::graphql::sla::month(&month).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             let log = EventLog::connect(&cli.database_url).await?;
             let state = AppState::start(log, Arc::new(SystemClock), None).await?;
             let reports = {
                 let catalog = state.catalog();
-                crate::graphql::sla::all(catalog.live(), month, false)
+                api::graphql::sla::all(catalog.live(), month, false)
             };
             match format {
                 ReportFormat::Csv => {
@@ -388,8 +388,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let period: domain::Period = period.parse().map_err(|e: domain::Invalid| anyhow::anyhow!("{e}"))?;
             let log = EventLog::connect(&cli.database_url).await?;
             let state = AppState::start(log, Arc::new(SystemClock), None).await?;
-            let accounts = crate::export::Accounts { consultant, client, debtor };
-            let done = crate::export::export(&state, period, &accounts, state.now())
+            let accounts = api::export::Accounts { consultant, client, debtor };
+            let done = api::export::export(&state, period, &accounts, state.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code(), e.message()))?;
             match out {
@@ -455,7 +455,7 @@ async fn serve(
     };
     let state = AppState::start_with(log, Arc::new(SystemClock), secrets.bootstrap.as_deref(), snapshot_every).await?;
     if let Some(token) = &secrets.metrics {
-        let _ = state.metrics_token_hash.set(crate::auth::token_hash(token));
+        let _ = state.metrics_token_hash.set(api::auth::token_hash(token));
     }
     let _ = state.token_lifetimes.set(secrets.lifetime);
     if demo.is_some() {
@@ -469,9 +469,9 @@ async fn serve(
     let _ = state.listen.set(listener.local_addr()?);
     // The primary bills, releases and checks; a read-only server only answers.
     if !read_only {
-        crate::billing::spawn_scheduler(state.clone());
-        crate::releases::spawn_scheduler(state.clone());
-        crate::checker::Checker::new(state.clone()).spawn();
+        api::billing::spawn_scheduler(state.clone());
+        api::releases::spawn_scheduler(state.clone());
+        api::checker::Checker::new(state.clone()).spawn();
     }
     let app = http::router(state, metrics);
     tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), read_only, "serving");
@@ -489,7 +489,7 @@ pub async fn as_of_query(log: EventLog, instant: chrono::DateTime<chrono::Utc>, 
     }
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
     let schema = graphql::build(state);
-    let auditor = crate::auth::Principal::Person {
+    let auditor = api::auth::Principal::Person {
         id: domain::PersonId(uuid::Uuid::nil()),
         name: "replay".into(),
         customer_id: None,
@@ -499,7 +499,7 @@ pub async fn as_of_query(log: EventLog, instant: chrono::DateTime<chrono::Utc>, 
     let request = async_graphql::Request::new(query)
         .data(auditor)
         .data(graphql::AsOfRequest(instant))
-        .data(crate::state::LogReads::default());
+        .data(api::state::LogReads::default());
     Ok(serde_json::to_string_pretty(&schema.execute(request).await)?)
 }
 

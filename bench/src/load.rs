@@ -15,28 +15,12 @@ use serde_json::{Value, json};
 
 use super::report::figure;
 use super::{BenchDb, Figures};
-use crate::clock::SystemClock;
-use crate::state::AppState;
+use api::clock::SystemClock;
+use api::state::AppState;
 
 const TOKEN: &str = "bench-bootstrap";
 
-/// The portal's project page (`app.js`, `project`).
-pub const PROJECT_PAGE: &str = "query($p: ID!, $t: DateTime) { infrastructureOverview(projectId: $p, asOf: $t) {
-    project { id name slaClass deployments { name environment } }
-    vmCount totalCpu totalRamGb totalDiskGb
-    vms { id name location cpu ramGb diskGb lastGoodBackupAt }
-    monitors { id url state lastTransitionAt }
-    backupHealth { vm { id name } lastGoodBackupAt failuresLast7Days stale }
-    access { name sshKeys { fingerprint revokedAt } }
-    upcomingMaintenance { start end reason projectId } }
-    releases(asOf: $t) { channel isoWeek windowStart state } }";
-
-/// The portal's customer page (`app.js`, `customer`).
-pub const CUSTOMER_PAGE: &str = "query($c: ID!, $t: DateTime) {
-    customer(id: $c, asOf: $t) { id name country vatId billingAddress
-      projects { id name parentId archived }
-      people { id name email roles { projectId role } sshKeys { fingerprint revokedAt } } }
-    invoices(customerId: $c, asOf: $t) { id number kind period gross cancelled pdfUrl } }";
+pub use crate::portal_pages::{CUSTOMER_PAGE, PROJECT_PAGE};
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -166,7 +150,7 @@ async fn serve(pg: &str) -> anyhow::Result<Served> {
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let router = crate::http::router(state.clone(), None);
+    let router = api::http::router(state.clone(), None);
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
