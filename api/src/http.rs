@@ -35,7 +35,7 @@ pub struct Http {
     /// Everyone else: neither.
     pub public_schema: DirectorySchema,
     pub metrics: Option<PrometheusHandle>,
-    pub issuer: Arc<crate::pdf::invoice::Issuer>,
+    pub issuer: Arc<documents::pdf::invoice::Issuer>,
 }
 
 pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router {
@@ -65,7 +65,7 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
             schema,
             public_schema,
             metrics,
-            issuer: Arc::new(crate::pdf::invoice::Issuer::from_env()),
+            issuer: Arc::new(documents::pdf::invoice::Issuer::from_env()),
         })
 }
 
@@ -306,12 +306,12 @@ async fn invoice_document(
     let Some(invoice) = invoice else { return not_found() };
     let issuer = http.issuer.clone();
     if xml {
-        return match crate::xrechnung::render(&invoice, &issuer, buyer_email.as_deref()) {
+        return match documents::xrechnung::render(&invoice, &issuer, buyer_email.as_deref()) {
             Some(text) => ([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], text).into_response(),
             None => not_found(),
         };
     }
-    let bytes = match tokio::task::spawn_blocking(move || crate::pdf::invoice::render(&invoice, &issuer)).await {
+    let bytes = match tokio::task::spawn_blocking(move || documents::pdf::invoice::render(&invoice, &issuer)).await {
         Ok(bytes) => bytes,
         Err(_) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
     };
@@ -362,11 +362,11 @@ async fn sla_document(
                         .map(|m| (i.monitor_id.to_string(), m.config.map(|c| c.url).unwrap_or_default()))
                 })
                 .collect();
-            Some((report, crate::pdf::sla::Context { project: p.name.clone(), customer, path, monitors, as_of }))
+            Some((report, documents::pdf::sla::Context { project: p.name.clone(), customer, path, monitors, as_of }))
         })
     };
     let Some((report, cx)) = found else { return not_found() };
-    match tokio::task::spawn_blocking(move || crate::pdf::sla::render(&report, &cx)).await {
+    match tokio::task::spawn_blocking(move || documents::pdf::sla::render(&report, &cx)).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response(),
         Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
     }

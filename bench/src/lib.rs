@@ -767,18 +767,18 @@ async fn sla(fixture: &FixtureDb, month: &str) -> anyhow::Result<()> {
 
 fn documents(count: usize) -> anyhow::Result<()> {
     let invoice = fixtures::synthetic_invoice(20, 10);
-    let issuer = api::pdf::invoice::Issuer::from_env();
-    let _ = api::pdf::invoice::render(&invoice, &issuer); // fonts parsed once, outside the timing
+    let issuer = documents::pdf::invoice::Issuer::from_env();
+    let _ = documents::pdf::invoice::render(&invoice, &issuer); // fonts parsed once, outside the timing
     let started = Instant::now();
     let mut pdf_bytes = 0;
     for _ in 0..count {
-        pdf_bytes = api::pdf::invoice::render(&invoice, &issuer).len();
+        pdf_bytes = documents::pdf::invoice::render(&invoice, &issuer).len();
     }
     let pdf_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let mut xml_bytes = 0;
     for _ in 0..count {
-        xml_bytes = api::xrechnung::render(&invoice, &issuer, None).map_or(0, |x| x.len());
+        xml_bytes = documents::xrechnung::render(&invoice, &issuer, None).map_or(0, |x| x.len());
     }
     let xml_seconds = started.elapsed().as_secs_f64();
     out!("directory bench documents: a 200-line invoice, {count} times each, one core");

@@ -13,9 +13,10 @@ const MAY_DEPEND_ON: &[(&str, &[&str])] = &[
     ("projections", &["domain", "store"]),
     ("fixtures", &["domain", "store"]),
     ("replay", &["domain", "store", "projections"]),
-    ("api", &["domain", "store", "projections", "fixtures", "replay"]),
-    ("bench", &["domain", "store", "projections", "fixtures", "replay", "api"]),
-    ("cli", &["domain", "store", "projections", "fixtures", "replay", "api", "bench"]),
+    ("documents", &["domain", "projections"]),
+    ("api", &["domain", "store", "projections", "fixtures", "replay", "documents"]),
+    ("bench", &["domain", "store", "projections", "fixtures", "replay", "documents", "api"]),
+    ("cli", &["domain", "store", "projections", "fixtures", "replay", "documents", "api", "bench"]),
 ];
 
 /// Crates that do IO (or run it), which the domain must not depend on.
