@@ -1,20 +1,13 @@
-//! The `directory` binary's library: GraphQL over axum, authentication, the command bus
-//! and the CLI. The only crate that does HTTP; nothing depends on it.
+//! The adapters: the GraphQL schema and resolvers, the HTTP routes (documents, key lists,
+//! health, metrics) and the portal's assets. They ask the application layer (`app`) and
+//! map its types; nothing but the binary and the benchmarks depends on this crate.
 
-pub mod auth;
-pub mod backup_health;
-pub mod billing;
-pub mod checker;
-pub mod clock;
-pub mod commands;
-pub mod demo;
-pub mod error;
-pub mod export;
+// The application layer under the names the adapters and their tests use.
+pub use app::{
+    auth, backup_health, billing, checker, clock, commands, demo, error, export, policy, releases, state, targets,
+};
+
 pub mod graphql;
 pub mod http;
-pub mod policy;
-pub mod releases;
-pub mod state;
-pub mod targets;
 pub mod telemetry;
 pub mod throttle;

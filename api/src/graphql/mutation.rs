@@ -377,7 +377,7 @@ impl CoreMutation {
         // A token is never replayed: each call issues a new one, so no commandId here.
         let token = auth::new_token();
         let token_id = TokenId(Uuid::new_v4());
-        let env = Envelope::new(who, "issueToken", &json!([person_id, token_id]), None, reason)?;
+        let env = Envelope::new(who, "issueToken", &json!([person_id, token_id]), None::<&str>, reason)?;
         let (lifetime, at) = (app.token_lifetime(), app.now());
         let cmd = PersonCommand::IssueToken { token_id, sha256: auth::token_hash(&token), expires_at, lifetime, at };
         app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;

@@ -306,7 +306,7 @@ impl ReleasesMutation {
             return Err(ApiError::NotFound(format!("project {p} does not exist")).into());
         }
         let input = json!([channel, lead_hours, min_soak_hours, platform_project_id]);
-        let env = Envelope::new(who, "configureReleaseChannel", &input, None, None)?;
+        let env = Envelope::new(who, "configureReleaseChannel", &input, None::<&str>, None)?;
         let name = channel.trim().to_owned();
         let cmd = ChannelCommand::Configure {
             channel: name.clone(),

@@ -14,10 +14,15 @@ const MAY_DEPEND_ON: &[(&str, &[&str])] = &[
     ("fixtures", &["domain", "store"]),
     ("replay", &["domain", "store", "projections"]),
     ("documents", &["domain", "projections"]),
-    ("api", &["domain", "store", "projections", "fixtures", "replay", "documents"]),
-    ("bench", &["domain", "store", "projections", "fixtures", "replay", "documents", "api"]),
-    ("cli", &["domain", "store", "projections", "fixtures", "replay", "documents", "api", "bench"]),
+    ("app", &["domain", "store", "projections", "fixtures", "documents"]),
+    ("api", &["domain", "store", "projections", "documents", "app"]),
+    ("bench", &["domain", "store", "projections", "fixtures", "replay", "documents", "app", "api"]),
+    ("cli", &["domain", "store", "projections", "fixtures", "replay", "documents", "app", "api", "bench"]),
 ];
+
+/// The adapters' libraries, which the application layer may use only behind a feature
+/// that an adapter turns on (its error as a GraphQL error).
+const ADAPTER_LIBRARIES: &[&str] = &["axum", "async-graphql", "hyper", "tower"];
 
 /// Crates that do IO (or run it), which the domain must not depend on.
 const IO: &[&str] = &["sqlx", "tokio", "reqwest", "hyper", "axum", "postgres-es", "sqlite-es", "async-graphql"];
@@ -51,6 +56,9 @@ fn dependencies_point_one_way_and_the_domain_does_no_io() {
             }
             if name == "domain" {
                 assert!(!IO.contains(&on), "the domain may not depend on {on}, which does IO");
+            }
+            if name == "app" && ADAPTER_LIBRARIES.contains(&on) {
+                assert_eq!(dependency["optional"], true, "the application layer may use {on} only behind a feature");
             }
         }
     }

@@ -62,17 +62,17 @@ pub struct Envelope {
 
 impl Envelope {
     /// `name` and `input` identify the command for idempotency: a retry must repeat both.
-    pub fn new(
+    pub fn new<C: AsRef<str> + ?Sized>(
         principal: &Principal,
         name: &str,
         input: &impl Serialize,
-        command_id: Option<&async_graphql::ID>,
+        command_id: Option<&C>,
         reason: Option<String>,
     ) -> Result<Envelope, ApiError> {
         let retryable = command_id.is_some();
         let command_id = match command_id {
             Some(id) => {
-                let id = id.as_str().trim();
+                let id = id.as_ref().trim();
                 if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
                     return Err(ApiError::BadInput("commandId: must be 1-200 printable characters".into()));
                 }

@@ -74,6 +74,7 @@ impl ApiError {
     }
 }
 
+#[cfg(feature = "graphql")]
 impl From<ApiError> for async_graphql::Error {
     fn from(e: ApiError) -> Self {
         let code = e.code();

@@ -93,7 +93,7 @@ pub async fn tokens(state: &AppState) -> anyhow::Result<Vec<(String, String)>> {
             &auth::Principal::Bootstrap,
             "issueToken",
             &serde_json::json!([person, token_id]),
-            None,
+            None::<&str>,
             Some("demo token".into()),
         )
         .map_err(ApiError::into_anyhow)?;
