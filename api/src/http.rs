@@ -12,11 +12,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::auth;
-use crate::error::ApiError;
 use crate::graphql::limits::{Checked, check_document};
 use crate::graphql::{self, DirectorySchema};
-use crate::state::{AppState, LogReads};
+use app::auth;
+use app::error::ApiError;
+use app::state::{AppState, LogReads};
 
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -293,7 +293,7 @@ async fn invoice_document(
         let invoice = view
             .invoice(&id)
             .filter(|i| i.number.is_some())
-            .filter(|i| crate::policy::may_read_invoice(&principal, i))
+            .filter(|i| app::policy::may_read_invoice(&principal, i))
             .cloned();
         // The buyer's electronic address: the customer's first person by name.
         let email = invoice.as_ref().and_then(|i| i.content.as_ref()).and_then(|c| {
@@ -350,7 +350,7 @@ async fn sla_document(
     let found = {
         let catalog = http.state.catalog();
         let at = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
-        at.project(&id).filter(|p| crate::policy::may_read_project(&principal, p)).and_then(|p| {
+        at.project(&id).filter(|p| app::policy::may_read_project(&principal, p)).and_then(|p| {
             let report = projections::sla::report(at, id, month)?;
             let customer = p.customer_id.and_then(|c| at.customer(&c)).map(|c| c.name.clone()).unwrap_or_default();
             let path = at.ancestry(id).iter().rev().filter_map(|a| at.project(a).map(|x| x.name.clone())).collect();
@@ -391,7 +391,7 @@ async fn key_list(
     let body = {
         let catalog = http.state.catalog();
         let at = catalog.live();
-        if !crate::policy::may_see_key_list(at, &principal, id) {
+        if !app::policy::may_see_key_list(at, &principal, id) {
             return not_found();
         }
         match at.recipients(id, deployment) {
@@ -468,7 +468,7 @@ async fn metrics_text(State(http): State<Http>, headers: HeaderMap) -> Response 
     let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let scraper = http.state.metrics_token_hash.get().is_some_and(|hash| {
         let token = header.and_then(|h| h.trim_start().split_once(' ')).map(|(_, t)| t.trim()).unwrap_or_default();
-        !token.is_empty() && crate::auth::token_hash(token) == *hash
+        !token.is_empty() && app::auth::token_hash(token) == *hash
     });
     if !scraper {
         match authenticate(&http, &headers) {

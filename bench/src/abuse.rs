@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::clock::SystemClock;
-use api::state::AppState;
+use app::clock::SystemClock;
+use app::state::AppState;
 
 pub use crate::abuse_cases::{Case, Refusal, cases, query, send};
 

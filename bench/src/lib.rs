@@ -11,8 +11,8 @@ use clap::Subcommand;
 use sqlx::Connection;
 use tower::ServiceExt;
 
-use api::clock::SystemClock;
-use api::state::AppState;
+use app::clock::SystemClock;
+use app::state::AppState;
 
 /// Prints a line of a table, unless the figures are wanted as JSON.
 macro_rules! out {
@@ -405,7 +405,7 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
             })
             .collect()
     };
-    let staff = api::auth::Principal::Bootstrap;
+    let staff = app::auth::Principal::Bootstrap;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let queries = [
         (
@@ -461,7 +461,7 @@ async fn as_of(fixture: &FixtureDb, samples: usize) -> anyhow::Result<()> {
                 let request = async_graphql::Request::new(*query)
                     .variables(async_graphql::Variables::from_json(serde_json::json!({"id": id, "t": instant})))
                     .data(staff.clone())
-                    .data(api::state::LogReads::default());
+                    .data(app::state::LogReads::default());
                 let t = Instant::now();
                 let response = schema.execute(request).await;
                 times.push(t.elapsed());
@@ -542,14 +542,14 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
     let mut computed = 0;
     for c in &customers {
         let content = state
-            .invoice_content(Some(position), *c, period, &api::state::LogReads::default())
+            .invoice_content(Some(position), *c, period, &app::state::LogReads::default())
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         computed += usize::from(content.is_some_and(|c| !c.net.is_zero()));
     }
     let compute_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let issued = api::billing::run(&state, period, "system:bench", state.now())
+    let issued = app::billing::run(&state, period, "system:bench", state.now())
         .await
         .map_err(|e| anyhow::anyhow!(e.message().to_owned()))?;
     let run_seconds = started.elapsed().as_secs_f64();
@@ -616,7 +616,7 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let log = store::EventLog::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
-    let envelope = || api::commands::Envelope {
+    let envelope = || app::commands::Envelope {
         actor: "system:bench".into(),
         command_id: uuid::Uuid::new_v4().to_string(),
         retryable: false,
@@ -650,8 +650,8 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
         ids.push(id);
     }
     // The bench's sites listen on loopback, which customers' monitors may not reach.
-    let loopback = api::checker::Probe::treating_as_public(|ip| ip.is_loopback());
-    let checker = api::checker::Checker::with_probe(state.clone(), loopback.clone());
+    let loopback = app::checker::Probe::treating_as_public(|ip| ip.is_loopback());
+    let checker = app::checker::Checker::with_probe(state.clone(), loopback.clone());
     let limit = Arc::new(tokio::sync::Semaphore::new(64));
     // Every monitor's first check records its first transition (unknown → up); the later rounds record nothing.
     let (cpu0, started) = (cpu_seconds(), Instant::now());
@@ -685,7 +685,7 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
                 let (probe, limit) = (probe.clone(), limit.clone());
                 tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await.ok()?;
-                    Some(probe.check(&c, api::targets::Reach::Public).await)
+                    Some(probe.check(&c, app::targets::Reach::Public).await)
                 })
             })
             .collect();

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::report::figure;
 use super::{BenchDb, Figures};
-use api::clock::SystemClock;
-use api::state::AppState;
+use app::clock::SystemClock;
+use app::state::AppState;
 
 const TOKEN: &str = "bench-bootstrap";
 

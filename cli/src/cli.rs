@@ -7,9 +7,10 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use store::EventLog;
 
-use api::clock::SystemClock;
-use api::state::AppState;
-use api::{demo, graphql, http, telemetry};
+use api::{graphql, http, telemetry};
+use app::clock::SystemClock;
+use app::demo;
+use app::state::AppState;
 
 /// The Directory: customers, projects, VMs, people and keys, backups and invoices, as an
 /// event log with read models, served over GraphQL.
@@ -328,7 +329,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor => {
             let log = EventLog::connect(&cli.database_url).await?;
             let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
-            api::checker::Checker::new(state).spawn();
+            app::checker::Checker::new(state).spawn();
             tracing::info!("checking monitors");
             shutdown().await;
             tracing::info!("stopped");
@@ -388,8 +389,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let period: domain::Period = period.parse().map_err(|e: domain::Invalid| anyhow::anyhow!("{e}"))?;
             let log = EventLog::connect(&cli.database_url).await?;
             let state = AppState::start(log, Arc::new(SystemClock), None).await?;
-            let accounts = api::export::Accounts { consultant, client, debtor };
-            let done = api::export::export(&state, period, &accounts, state.now())
+            let accounts = app::export::Accounts { consultant, client, debtor };
+            let done = app::export::export(&state, period, &accounts, state.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code(), e.message()))?;
             match out {
@@ -455,7 +456,7 @@ async fn serve(
     };
     let state = AppState::start_with(log, Arc::new(SystemClock), secrets.bootstrap.as_deref(), snapshot_every).await?;
     if let Some(token) = &secrets.metrics {
-        let _ = state.metrics_token_hash.set(api::auth::token_hash(token));
+        let _ = state.metrics_token_hash.set(app::auth::token_hash(token));
     }
     let _ = state.token_lifetimes.set(secrets.lifetime);
     if demo.is_some() {
@@ -469,9 +470,9 @@ async fn serve(
     let _ = state.listen.set(listener.local_addr()?);
     // The primary bills, releases and checks; a read-only server only answers.
     if !read_only {
-        api::billing::spawn_scheduler(state.clone());
-        api::releases::spawn_scheduler(state.clone());
-        api::checker::Checker::new(state.clone()).spawn();
+        app::billing::spawn_scheduler(state.clone());
+        app::releases::spawn_scheduler(state.clone());
+        app::checker::Checker::new(state.clone()).spawn();
     }
     let app = http::router(state, metrics);
     tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), read_only, "serving");
@@ -489,7 +490,7 @@ pub async fn as_of_query(log: EventLog, instant: chrono::DateTime<chrono::Utc>, 
     }
     let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
     let schema = graphql::build(state);
-    let auditor = api::auth::Principal::Person {
+    let auditor = app::auth::Principal::Person {
         id: domain::PersonId(uuid::Uuid::nil()),
         name: "replay".into(),
         customer_id: None,
@@ -499,7 +500,7 @@ pub async fn as_of_query(log: EventLog, instant: chrono::DateTime<chrono::Utc>, 
     let request = async_graphql::Request::new(query)
         .data(auditor)
         .data(graphql::AsOfRequest(instant))
-        .data(api::state::LogReads::default());
+        .data(app::state::LogReads::default());
     Ok(serde_json::to_string_pretty(&schema.execute(request).await)?)
 }
 

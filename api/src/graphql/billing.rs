@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::scalars::{Decimal, Long};
 use super::{app, parse_id, principal, reads, view};
-use crate::billing;
-use crate::error::ApiError;
+use app::billing;
+use app::error::ApiError;
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
 #[graphql(remote = "domain::invoice::InvoiceKind")]

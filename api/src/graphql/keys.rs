@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::types::SshKeyNode;
 use super::{app, parse_id, principal, view};
-use crate::commands::Envelope;
-use crate::error::ApiError;
-use crate::policy::{may_manage, may_see_key_list, visible_project};
+use app::commands::Envelope;
+use app::error::ApiError;
+use app::policy::{may_manage, may_see_key_list, visible_project};
 
 #[derive(SimpleObject)]
 pub struct SecretsRecipients {

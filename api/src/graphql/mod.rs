@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, ID, Schema};
 
-use crate::auth::Principal;
-use crate::error::ApiError;
-use crate::state::AppState;
+use app::auth::Principal;
+use app::error::ApiError;
+use app::state::AppState;
 
 /// Every query, each area in its own module.
 #[derive(async_graphql::MergedObject, Default)]
@@ -115,9 +115,9 @@ pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<Arc<AppState>>()
 }
 
-/// This request's reads of the log: every request carries one ([`crate::state::LogReads`]).
-pub(crate) fn reads<'a>(ctx: &Context<'a>) -> &'a crate::state::LogReads {
-    ctx.data_unchecked::<crate::state::LogReads>()
+/// This request's reads of the log: every request carries one ([`app::state::LogReads`]).
+pub(crate) fn reads<'a>(ctx: &Context<'a>) -> &'a app::state::LogReads {
+    ctx.data_unchecked::<app::state::LogReads>()
 }
 
 pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
@@ -129,11 +129,11 @@ pub(crate) fn parsed<T: FromStr>(s: &str) -> Result<T, ApiError> {
     s.parse().map_err(|_| ApiError::NotFound("the changed entity is not in the read model".into()))
 }
 
-/// The client's id for a new entity (see [`crate::policy::client_id`]), or a new one;
+/// The client's id for a new entity (see [`app::policy::client_id`]), or a new one;
 /// `true` when the id was generated here.
 pub(crate) fn new_or<T: FromStr + From<uuid::Uuid>>(id: &Option<ID>) -> Result<(T, bool), ApiError> {
     match id {
-        Some(id) => Ok((T::from(crate::policy::client_id(parse_id(id, "id")?)?), false)),
+        Some(id) => Ok((T::from(app::policy::client_id(parse_id(id, "id")?)?), false)),
         None => Ok((T::from(uuid::Uuid::new_v4()), true)),
     }
 }

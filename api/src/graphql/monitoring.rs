@@ -16,12 +16,12 @@ use serde_json::json;
 use super::new_or;
 use super::types::{MonitorNode, MonitorState, PersonNode, ProjectNode, VmBackupHealth, VmNode, monitors_of};
 use super::{View, app, as_of_instant, parse_id, parsed, principal, reads, view};
-use crate::auth::Principal;
-use crate::backup_health;
-use crate::commands::Envelope;
-use crate::error::ApiError;
-use crate::policy::{may_manage, visible_project};
-use crate::state::AppState;
+use app::auth::Principal;
+use app::backup_health;
+use app::commands::Envelope;
+use app::error::ApiError;
+use app::policy::{may_manage, visible_project};
+use app::state::AppState;
 use domain::backup_log::STALE_AFTER_HOURS;
 
 #[derive(InputObject, Serialize)]
@@ -252,12 +252,12 @@ async fn reachable(app: &AppState, project: Option<ProjectId>, url: &str) -> Res
     };
     // A URL that does not parse is refused by the monitor itself, with its own message.
     if let Ok(parsed) = url::Url::parse(url)
-        && let Some(why) = crate::targets::never_reachable(&parsed, crate::targets::Reach::of_project(internal))
+        && let Some(why) = app::targets::never_reachable(&parsed, app::targets::Reach::of_project(internal))
     {
         return Err(ApiError::BadInput(why));
     }
     match app.listen.get() {
-        Some(listen) if crate::checker::points_at(url, *listen).await => Err(ApiError::RuleViolation(format!(
+        Some(listen) if app::checker::points_at(url, *listen).await => Err(ApiError::RuleViolation(format!(
             "url: {listen} is the Directory's own address; a monitor checks other services"
         ))),
         _ => Ok(()),

@@ -19,13 +19,13 @@ use super::new_or;
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::types::{BackupNode, CustomerNode, IssuedToken, PersonNode, ProjectNode, SshKeyNode, VmNode};
 use super::{View, app, parse_id, parsed, principal};
-use crate::auth::{self, Principal};
-use crate::commands::Envelope;
-use crate::error::ApiError;
-use crate::policy::{
+use app::auth::{self, Principal};
+use app::commands::Envelope;
+use app::error::ApiError;
+use app::policy::{
     manages_customer, may_manage, self_or_admin, visible_customer, visible_person, visible_project, visible_vm,
 };
-use crate::state::AppState;
+use app::state::AppState;
 
 #[derive(InputObject, Serialize)]
 pub struct RegisterCustomerInput {
@@ -855,7 +855,7 @@ fn vm_project_facts(catalog: &Catalog, who: &Principal, id: ProjectId) -> Result
 
 async fn backup_node(app: &AppState, vm: &str, backup_id: &str) -> Result<BackupNode, ApiError> {
     let vm: VmId = parsed(vm)?;
-    let backups = app.backups_of(vm, i64::MAX, &crate::state::LogReads::default()).await?;
+    let backups = app.backups_of(vm, i64::MAX, &app::state::LogReads::default()).await?;
     // The backup asked for is nearly always the one just recorded.
     backups
         .into_iter()

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::scalars::{Decimal, Long};
 use super::{app, principal, view};
-use crate::commands::Envelope;
-use crate::error::ApiError;
+use app::commands::Envelope;
+use app::error::ApiError;
 
 #[derive(InputObject, Serialize)]
 pub struct PublishPriceListInput {

@@ -12,9 +12,9 @@ use super::types::{
     SearchHit, Viewer, VmBackupHealth, VmNode, page,
 };
 use super::{app, as_of_instant, page_size, parse_id, principal, reads, view};
-use crate::auth::Principal;
-use crate::backup_health;
-use crate::error::ApiError;
+use app::auth::Principal;
+use app::backup_health;
+use app::error::ApiError;
 
 #[derive(Default)]
 pub struct CoreQuery;

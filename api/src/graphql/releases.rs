@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::new_or;
 use super::{app, parse_id, principal, view};
-use crate::commands::Envelope;
-use crate::error::ApiError;
-use crate::state::AppState;
+use app::commands::Envelope;
+use app::error::ApiError;
+use app::state::AppState;
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
 pub enum ReleaseState {
@@ -165,7 +165,7 @@ impl ReleasesQuery {
     ) -> Result<ReleaseDecision> {
         staff_only(ctx)?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        let (_, inputs) = crate::releases::inputs(app(ctx), id, at).await?;
+        let (_, inputs) = app::releases::inputs(app(ctx), id, at).await?;
         let verdict = domain::release::policy(&inputs);
         Ok(ReleaseDecision {
             approve: verdict.approve,

@@ -4,7 +4,7 @@ use async_graphql::ID;
 use projections::At;
 
 use super::types::SearchHit;
-use crate::auth::Principal;
+use app::auth::Principal;
 
 pub fn find(at: At<'_>, who: &Principal, needle: &str, first: usize) -> Vec<SearchHit> {
     at.search(needle, first, |customer| match customer {

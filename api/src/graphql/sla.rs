@@ -6,7 +6,7 @@ use domain::{Period, ProjectId};
 
 use super::scalars::{Decimal, SlaClass};
 use super::{app, parse_id, principal, view};
-use crate::error::ApiError;
+use app::error::ApiError;
 
 #[derive(SimpleObject)]
 pub struct Incident {

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::{View, app, reads};
-use crate::error::ApiError;
+use app::error::ApiError;
 
 fn id(x: impl ToString) -> ID {
     ID(x.to_string())
@@ -419,8 +419,8 @@ pub struct VmBackupHealth {
     pub stale: bool,
 }
 
-impl From<crate::backup_health::Health> for VmBackupHealth {
-    fn from(h: crate::backup_health::Health) -> VmBackupHealth {
+impl From<app::backup_health::Health> for VmBackupHealth {
+    fn from(h: app::backup_health::Health) -> VmBackupHealth {
         VmBackupHealth {
             vm: VmNode::with_last_good(h.vm_id, h.vm, h.position, h.last_good),
             last_good_backup_at: h.last_good,
@@ -436,11 +436,11 @@ pub fn page<T>(
     first: usize,
     after: Option<&str>,
     cursor: impl Fn(&T) -> String,
-) -> Result<(Vec<T>, PageInfo), crate::error::ApiError> {
+) -> Result<(Vec<T>, PageInfo), app::error::ApiError> {
     let start = match after {
         None => 0,
         Some(a) => items.iter().position(|i| cursor(i) == a).map(|i| i + 1).ok_or_else(|| {
-            crate::error::ApiError::BadInput("after: unknown cursor; use an endCursor from an earlier page".into())
+            app::error::ApiError::BadInput("after: unknown cursor; use an endCursor from an earlier page".into())
         })?,
     };
     let mut rest: Vec<T> = items.into_iter().skip(start).collect();

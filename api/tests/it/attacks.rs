@@ -259,8 +259,8 @@ fn internal_urls(port: u16) -> Vec<String> {
 const CREATE_MONITOR: &str = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
 
 both_stores!(a_customers_monitor_reaches_public_addresses_only, async |app: &TestApp| {
-    use api::checker::{Checker, Probe};
-    use api::targets::Reach;
+    use app::checker::{Checker, Probe};
+    use app::targets::Reach;
     let (acme, acme_token, _) = two_tenants(app).await;
     let project = acme.ids[&Kind::Project].clone();
     let (v4, count_v4) = counting_listener("127.0.0.1:0").await;
@@ -455,7 +455,7 @@ both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, 
     // resolve at once; another position is another read.
     let vm_id: domain::VmId = vm.parse().unwrap();
     let position = app.head().await;
-    let reads = api::state::LogReads::default();
+    let reads = app::state::LogReads::default();
     let state = &app.state;
     let all = futures::future::join_all((0..450).map(|_| state.backups_of(vm_id, position, &reads))).await;
     assert!(all.iter().all(|r| r.as_ref().is_ok_and(|b| b.len() == 5)));
@@ -466,7 +466,7 @@ both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, 
     let one = [vm_id];
     let windows =
         futures::future::join_all((0..100).map(|_| state.backups_in_log(&one, position, since, &reads))).await;
-    let alone = state.backups_in_log(&one, position, since, &api::state::LogReads::default()).await.unwrap();
+    let alone = state.backups_in_log(&one, position, since, &app::state::LogReads::default()).await.unwrap();
     assert!(!alone[&vm_id].records.is_empty());
     assert!(windows.iter().all(|w| w.as_ref().is_ok_and(|w| w[&vm_id] == alone[&vm_id])));
     assert_eq!(reads.reads(), 3, "one more read for the window, shared by 100 callers");

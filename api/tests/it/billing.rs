@@ -218,10 +218,10 @@ both_stores!(a_missed_scheduled_run_happens_at_start_once, async |app: &TestApp|
     prices(app, &billing).await;
     march(app, &w.acme_root).await;
     let due = "2026-04-03T09:00:00Z".parse().unwrap();
-    let first = api::billing::run_scheduled(&app.state, due).await.unwrap();
+    let first = app::billing::run_scheduled(&app.state, due).await.unwrap();
     assert_eq!(first.map(|p| p.to_string()).as_deref(), Some("2026-03"));
     let head = app.head().await;
-    assert_eq!(api::billing::run_scheduled(&app.state, due).await.unwrap(), None, "completed: not again");
+    assert_eq!(app::billing::run_scheduled(&app.state, due).await.unwrap(), None, "completed: not again");
     assert_eq!(app.head().await, head);
     let q = "query($c: ID!) { invoices(customerId: $c) { number period } }";
     assert_eq!(
@@ -359,8 +359,8 @@ both_stores!(the_accounting_export_books_each_document_once, async |app: &TestAp
     app.ok(&billing, CANCEL, json!({"i": run[0]["id"], "r": "wrong address"})).await;
     app.ok(&billing, RUN, json!({"p": "2026-03"})).await;
     let period = "2026-03".parse().unwrap();
-    let accounts = api::export::Accounts::default();
-    let first = api::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
+    let accounts = app::export::Accounts::default();
+    let first = app::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
     assert_eq!((first.documents, first.newly_exported), (3, 3));
     let lines: Vec<&str> = first.batch.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert!(lines[0].starts_with("\"EXTF\";700;21;\"Buchungsstapel\";13;"), "{}", lines[0]);
@@ -373,7 +373,7 @@ both_stores!(the_accounting_export_books_each_document_once, async |app: &TestAp
     assert!(lines[4].contains("\"ST-2026-00001\""), "{}", lines[4]);
     assert!(lines[4].contains("\"Storno zu RE-2026-00001 2026-03 Acme GmbH\""), "{}", lines[4]);
     let head = app.head().await;
-    let again = api::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
+    let again = app::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
     assert_eq!(again.newly_exported, 0, "nothing is exported twice");
     assert_eq!(again.batch, first.batch, "the same documents give the same bytes");
     assert_eq!(app.head().await, head, "nothing appended");
@@ -398,7 +398,7 @@ both_stores!(replay_verify_recomputes_every_issued_document, async |app: &TestAp
 
     // A document whose content the rules do not give (a bug, or a hand-written row) is named.
     use cqrs_es::DomainEvent;
-    let (state, _) = api::billing::load(&app.state.bus.log, s(&run[0]["id"]).parse().unwrap()).await.unwrap();
+    let (state, _) = app::billing::load(&app.state.bus.log, s(&run[0]["id"]).parse().unwrap()).await.unwrap();
     let mut content = state.content.clone().unwrap();
     content.groups[0].lines[0].amount += rust_decimal::Decimal::ONE;
     content.groups[0].subtotal += rust_decimal::Decimal::ONE;

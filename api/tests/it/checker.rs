@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use api::checker::{Checker, Limits, Probe};
-use api::targets::Reach;
+use app::checker::{Checker, Limits, Probe};
+use app::targets::Reach;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;

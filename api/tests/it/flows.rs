@@ -317,7 +317,7 @@ both_stores!(a_token_stops_at_its_expiry_and_when_revoked, async |app: &TestApp|
     use tower::ServiceExt;
     let w = world(app).await;
     let now = chrono::Utc::now();
-    let clock = std::sync::Arc::new(api::clock::ManualClock::new(now));
+    let clock = std::sync::Arc::new(app::clock::ManualClock::new(now));
     let server = app.server_with_clock(clock.clone()).await;
     let router = api::http::router(server.clone(), None);
     let me = |token: String| {
@@ -364,7 +364,7 @@ both_stores!(a_token_stops_at_its_expiry_and_when_revoked, async |app: &TestApp|
     assert_eq!(me(s(&default["token"])).await, StatusCode::UNAUTHORIZED, "90 days later");
     // A deployment that lowers the maximum ends the tokens already issued past it.
     let strict = app
-        .server_with_clock(std::sync::Arc::new(api::clock::ManualClock::new(now + chrono::Duration::days(31))))
+        .server_with_clock(std::sync::Arc::new(app::clock::ManualClock::new(now + chrono::Duration::days(31))))
         .await;
     strict.token_lifetimes.set(domain::person::TokenLifetime::new(7, 30).unwrap()).unwrap();
     assert!(strict.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use api::clock::SystemClock;
-use api::state::AppState;
+use app::clock::SystemClock;
+use app::state::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -40,7 +40,7 @@ impl TestApp {
     }
 
     /// Another server on the same store, with its own clock.
-    pub async fn server_with_clock(&self, clock: Arc<dyn api::clock::Clock>) -> Arc<AppState> {
+    pub async fn server_with_clock(&self, clock: Arc<dyn app::clock::Clock>) -> Arc<AppState> {
         let log = EventLog::connect(&self.store.url).await.expect("store");
         Arc::new(AppState::start(log, clock, Some(BOOT)).await.expect("state"))
     }

@@ -1,7 +1,7 @@
 //! Platform releases: scheduling in Europe/Berlin, the policy, the scheduler run over a
 //! whole week of instants, and people deciding first.
 
-use api::clock::Clock;
+use app::clock::Clock;
 use serde_json::json;
 
 use crate::flows::{s, world};
@@ -59,7 +59,7 @@ both_stores!(releases_open_monday_21_berlin_and_the_policy_decides_once_when_due
     let mut t = at("2027-01-05T00:00:00Z");
     let mut decided = vec![];
     while t < at("2027-01-12T00:00:00Z") {
-        decided.extend(api::releases::decide_due(&app.state, t).await.unwrap().into_iter().map(|r| (r.to_string(), t)));
+        decided.extend(app::releases::decide_due(&app.state, t).await.unwrap().into_iter().map(|r| (r.to_string(), t)));
         t += chrono::Duration::hours(1);
     }
     let edge_id = s(&edge["id"]);
@@ -73,7 +73,7 @@ both_stores!(releases_open_monday_21_berlin_and_the_policy_decides_once_when_due
     let decide = "mutation($r: ID!) { decideRelease(releaseId: $r, approve: false, reason: \"too late\") { state } }";
     assert_eq!(app.code(&w.ops, decide, json!({"r": id})).await, "CONFLICT");
     assert!(
-        api::releases::decide_due(&app.state, at("2027-01-11T15:00:00Z")).await.unwrap().is_empty(),
+        app::releases::decide_due(&app.state, at("2027-01-11T15:00:00Z")).await.unwrap().is_empty(),
         "decided once"
     );
     // A decision records what the policy saw.
@@ -95,7 +95,7 @@ both_stores!(a_person_decides_first_and_platform_monitors_hold_the_policy, async
         json!({"state": "HELD", "decision": {"automatic": false, "reason": "storage migration that night"}})
     );
     assert_eq!(app.code(&w.ops, decide, json!({"r": id, "a": true})).await, "CONFLICT", "the first decision wins");
-    assert!(api::releases::decide_due(&app.state, at("2027-03-08T18:00:00Z")).await.unwrap().is_empty());
+    assert!(app::releases::decide_due(&app.state, at("2027-03-08T18:00:00Z")).await.unwrap().is_empty());
 
     // A platform monitor down at the decision instant holds the policy.
     let configure = "mutation($p: ID!) { configureReleaseChannel(channel: \"stable\", leadHours: 6, minSoakHours: 72, platformProjectId: $p) { platformProjectId } }";
@@ -130,7 +130,7 @@ both_stores!(two_servers_on_one_store_decide_a_release_once, async |app: &TestAp
     let other = app.second_server().await;
     assert!(other.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
     let due = at("2027-03-22T15:00:00Z");
-    let (a, b) = tokio::join!(api::releases::decide_due(&app.state, due), api::releases::decide_due(&other, due));
+    let (a, b) = tokio::join!(app::releases::decide_due(&app.state, due), app::releases::decide_due(&other, due));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 1, "one server decided: {a:?} {b:?}");
     let history = "query($e: ID!) { history(entityId: $e) { eventType } }";
@@ -148,15 +148,15 @@ both_stores!(a_decision_that_fell_due_while_the_server_was_down_is_made_at_start
     let w = world(app).await;
     let release = app.ok(&w.ops, SCHEDULE, json!({"c": "stable", "w": "2027-W15"})).await["scheduleRelease"].clone();
     // A server whose clock stands before the due instant decides nothing…
-    let clock = std::sync::Arc::new(api::clock::ManualClock::new(at("2027-04-12T12:00:00Z")));
+    let clock = std::sync::Arc::new(app::clock::ManualClock::new(at("2027-04-12T12:00:00Z")));
     let first = app.server_with_clock(clock.clone()).await;
     assert!(first.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
-    assert!(api::releases::decide_due(&first, first.now()).await.unwrap().is_empty(), "not due yet (due 13:00Z)");
+    assert!(app::releases::decide_due(&first, first.now()).await.unwrap().is_empty(), "not due yet (due 13:00Z)");
     drop(first);
     // …it stops; the next server starts after the due instant and decides at start, once.
     clock.set(at("2027-04-13T09:00:00Z"));
     let restarted = app.server_with_clock(clock.clone()).await;
-    api::releases::spawn_scheduler(restarted.clone());
+    app::releases::spawn_scheduler(restarted.clone());
     let q = "query($c: String) { releases(channel: $c) { id state decision { at automatic } } }";
     let mut decided = serde_json::Value::Null;
     for _ in 0..100 {
@@ -173,5 +173,5 @@ both_stores!(a_decision_that_fell_due_while_the_server_was_down_is_made_at_start
         json!({"at": "2027-04-12T13:00:00+00:00", "automatic": true}),
         "decided as due, not as of the restart"
     );
-    assert!(api::releases::decide_due(&restarted, clock.now()).await.unwrap().is_empty(), "once");
+    assert!(app::releases::decide_due(&restarted, clock.now()).await.unwrap().is_empty(), "once");
 });

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::clock::SystemClock;
-use api::state::AppState;
+use app::clock::SystemClock;
+use app::state::AppState;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};

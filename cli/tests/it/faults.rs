@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use api::clock::SystemClock;
-use api::state::AppState;
+use app::clock::SystemClock;
+use app::state::AppState;
 use serde_json::{Value, json};
 use sqlx::{Connection, Row};
 use store::EventLog;
