@@ -6,11 +6,9 @@ use domain::ProjectId;
 use domain::person::StaffRole as Staff;
 use domain::project::ProjectCommand;
 use projections::At;
-use serde_json::json;
 
 use super::types::SshKeyNode;
-use super::{app, parse_id, principal, view};
-use app::commands::Envelope;
+use super::{app, envelope, parse_id, principal, view};
 use app::error::ApiError;
 use app::policy::{may_manage, may_see_key_list, visible_project};
 
@@ -97,8 +95,7 @@ impl KeysMutation {
             visible_project(&catalog, who, id)?;
             may_manage(&catalog, who, id, &[Staff::Ops])?;
         }
-        let input = json!([project_id, deployment]);
-        let env = Envelope::new(who, "markSecretsRekeyed", &input, command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = ProjectCommand::MarkSecretsRekeyed { deployment: deployment.clone(), at: app.now() };
         app.bus.execute(&app.bus.projects, &id.to_string(), cmd, &env).await?;
         let catalog = app.catalog();

@@ -124,6 +124,31 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError
     ctx.data_opt::<Principal>().ok_or_else(|| ApiError::Unauthenticated("no token".into()))
 }
 
+/// The idempotency envelope of the mutation being resolved, derived from the request: the
+/// field's name and its arguments as sent (variables resolved, object keys in order), all
+/// but `commandId` (top-level or in the input), so a retry must repeat the request.
+pub(crate) fn envelope(
+    ctx: &Context<'_>,
+    who: &Principal,
+    command_id: Option<&ID>,
+    reason: Option<String>,
+) -> Result<app::commands::Envelope, ApiError> {
+    let field = ctx.field();
+    let arguments = field.arguments().map_err(|e| ApiError::BadInput(e.message))?;
+    let mut input = serde_json::Map::new();
+    for (name, value) in arguments {
+        if name.as_str() == "commandId" {
+            continue;
+        }
+        let mut json = value.into_json().map_err(|e| ApiError::BadInput(e.to_string()))?;
+        if let serde_json::Value::Object(fields) = &mut json {
+            fields.remove("commandId");
+        }
+        input.insert(name.to_string(), json);
+    }
+    app::commands::Envelope::new(who, field.name(), &input, command_id, reason)
+}
+
 /// The id of an entity a command just changed, as the bus answered it.
 pub(crate) fn parsed<T: FromStr>(s: &str) -> Result<T, ApiError> {
     s.parse().map_err(|_| ApiError::NotFound("the changed entity is not in the read model".into()))

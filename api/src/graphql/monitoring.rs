@@ -10,21 +10,18 @@ use domain::vm::Vm;
 use domain::{CustomerId, MaintenanceId, MonitorId, ProjectId, VmId};
 use projections::At;
 use projections::catalog::InLog;
-use serde::Serialize;
-use serde_json::json;
 
 use super::new_or;
 use super::types::{MonitorNode, MonitorState, PersonNode, ProjectNode, VmBackupHealth, VmNode, monitors_of};
-use super::{View, app, as_of_instant, parse_id, parsed, principal, reads, view};
+use super::{View, app, as_of_instant, envelope, parse_id, parsed, principal, reads, view};
 use app::auth::Principal;
 use app::backup_health;
-use app::commands::Envelope;
 use app::error::ApiError;
 use app::policy::{may_manage, visible_project};
 use app::state::AppState;
 use domain::backup_log::STALE_AFTER_HOURS;
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct CreateHttpMonitorInput {
     pub id: Option<ID>,
     pub command_id: Option<ID>,
@@ -42,7 +39,7 @@ pub struct CreateHttpMonitorInput {
     pub effective_at: Option<DateTime<Utc>>,
 }
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct ReconfigureHttpMonitorInput {
     pub url: Option<String>,
     pub follow_redirects: Option<bool>,
@@ -297,7 +294,7 @@ impl MonitoringMutation {
         })?;
         may_manage(&app.catalog(), who, project_id, &[Staff::Ops])?;
         reachable(app, Some(project_id), &input.url).await?;
-        let env = Envelope::new(who, "createHttpMonitor", &input, input.command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let cmd = MonitorCommand::Create {
             id,
             project,
@@ -331,8 +328,7 @@ impl MonitoringMutation {
             let project = app.catalog().monitors.get(&id).and_then(|m| m.project_id);
             reachable(app, project, url).await?;
         }
-        let env =
-            Envelope::new(who, "reconfigureHttpMonitor", &json!([monitor_id, input]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let changes = MonitorChanges {
             url: input.url,
             follow_redirects: input.follow_redirects,
@@ -358,7 +354,7 @@ impl MonitoringMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         let id: MonitorId = parse_id(&monitor_id, "monitorId")?;
         manageable_monitor(app, who, id)?;
-        let env = Envelope::new(who, "deleteHttpMonitor", &json!([monitor_id]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done =
             app.bus.execute(&app.bus.monitors, &id.to_string(), MonitorCommand::Delete { at: app.now() }, &env).await?;
         Ok(monitor_node(app, done.aggregate_id())?)
@@ -391,8 +387,7 @@ impl MonitoringMutation {
         if app.catalog().monitors.get(&id).is_none() {
             return Err(ApiError::NotFound(format!("monitor {id} does not exist")).into());
         }
-        let input = json!([monitor_id, state, at, observed_status, error]);
-        let env = Envelope::new(who, "recordMonitorTransition", &input, command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = MonitorCommand::RecordTransition {
             state: observed,
             at,
@@ -432,8 +427,7 @@ impl MonitoringMutation {
             }
             None => None,
         };
-        let input = json!([id, project_id, start, end, announced_at, reason]);
-        let env = Envelope::new(who, "scheduleMaintenance", &input, command_id.as_ref(), Some(reason.clone()))?;
+        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = MaintenanceCommand::Schedule { id: wid, project, start, end, announced_at, reason, now: app.now() };
         let done = app.bus.create(&app.bus.maintenance, (&wid.to_string(), generated), cmd, &env).await?;
         Ok(maintenance_node(app, done.aggregate_id())?)
@@ -453,8 +447,7 @@ impl MonitoringMutation {
         if app.catalog().maintenance.get(&id).is_none() {
             return Err(ApiError::NotFound(format!("maintenance window {id} does not exist")).into());
         }
-        let input = json!([maintenance_id, reason]);
-        let env = Envelope::new(who, "cancelMaintenance", &input, command_id.as_ref(), Some(reason.clone()))?;
+        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = MaintenanceCommand::Cancel { reason, at: app.now() };
         let done = app.bus.execute(&app.bus.maintenance, &id.to_string(), cmd, &env).await?;
         Ok(maintenance_node(app, done.aggregate_id())?)

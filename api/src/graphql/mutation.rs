@@ -11,23 +11,20 @@ use domain::ssh_key::{SshKeyCommand, parse_public_key};
 use domain::vm::{self as vm, VmCommand};
 use domain::{CustomerId, PersonId, ProjectId, SshKeyId, TokenId, VmId, person};
 use projections::Catalog;
-use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::new_or;
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::types::{BackupNode, CustomerNode, IssuedToken, PersonNode, ProjectNode, SshKeyNode, VmNode};
-use super::{View, app, parse_id, parsed, principal};
+use super::{View, app, envelope, parse_id, parsed, principal};
 use app::auth::{self, Principal};
-use app::commands::Envelope;
 use app::error::ApiError;
 use app::policy::{
     manages_customer, may_manage, self_or_admin, visible_customer, visible_person, visible_project, visible_vm,
 };
 use app::state::AppState;
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct RegisterCustomerInput {
     pub id: Option<ID>,
     pub command_id: Option<ID>,
@@ -40,7 +37,7 @@ pub struct RegisterCustomerInput {
     pub payment_terms_days: Option<i32>,
 }
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct RegisterPersonInput {
     pub id: Option<ID>,
     pub command_id: Option<ID>,
@@ -50,7 +47,7 @@ pub struct RegisterPersonInput {
     pub customer_id: Option<ID>,
 }
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct CreateProjectInput {
     pub id: Option<ID>,
     pub command_id: Option<ID>,
@@ -61,7 +58,7 @@ pub struct CreateProjectInput {
     pub effective_at: Option<DateTime<Utc>>,
 }
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct ProvisionVmInput {
     pub id: Option<ID>,
     pub command_id: Option<ID>,
@@ -74,7 +71,7 @@ pub struct ProvisionVmInput {
     pub effective_at: DateTime<Utc>,
 }
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct RecordBackupInput {
     pub command_id: Option<ID>,
     pub vm_id: ID,
@@ -137,7 +134,7 @@ impl CoreMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Billing])?;
         let (id, generated): (CustomerId, bool) = new_or(&input.id)?;
-        let env = Envelope::new(who, "registerCustomer", &input, input.command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let cmd = CustomerCommand::Register {
             id,
             name: input.name,
@@ -162,7 +159,7 @@ impl CoreMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Billing])?;
         let id: CustomerId = parse_id(&customer_id, "customerId")?;
-        let env = Envelope::new(who, "renameCustomer", &json!([customer_id, name]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done = app.bus.execute(&app.bus.customers, &id.to_string(), CustomerCommand::Rename { name }, &env).await?;
         Ok(customer_node(app, done.aggregate_id())?)
     }
@@ -178,8 +175,7 @@ impl CoreMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Billing])?;
         let id: CustomerId = parse_id(&customer_id, "customerId")?;
-        let input = json!([customer_id, billing_address]);
-        let env = Envelope::new(who, "changeBillingAddress", &input, command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = CustomerCommand::ChangeBillingAddress { billing_address };
         let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
         Ok(customer_node(app, done.aggregate_id())?)
@@ -196,8 +192,7 @@ impl CoreMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Billing])?;
         let id: CustomerId = parse_id(&customer_id, "customerId")?;
-        let env =
-            Envelope::new(who, "closeCustomer", &json!([customer_id, effective_at]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = CustomerCommand::Close { effective_at: effective_at.unwrap_or_else(|| app.now()) };
         let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
         Ok(customer_node(app, done.aggregate_id())?)
@@ -227,7 +222,7 @@ impl CoreMutation {
                 None
             }
         };
-        let env = Envelope::new(who, "registerPerson", &input, input.command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let cmd = PersonCommand::Register { id, name: input.name, email: input.email, customer, at: app.now() };
         let done = app.bus.create(&app.bus.people, (&id.to_string(), generated), cmd, &env).await?;
         Ok(person_node(app, done.aggregate_id())?)
@@ -243,8 +238,7 @@ impl CoreMutation {
         reason: Option<String>,
     ) -> Result<PersonNode> {
         let prid: ProjectId = parse_id(&project_id, "projectId")?;
-        let input = json!([person_id, project_id, role]);
-        let cmd = Cmd { name: "grantRole", input, command_id, reason };
+        let cmd = Cmd { command_id, reason };
         self.person_command(
             ctx,
             &person_id,
@@ -272,7 +266,7 @@ impl CoreMutation {
         reason: Option<String>,
     ) -> Result<PersonNode> {
         let prid: ProjectId = parse_id(&project_id, "projectId")?;
-        let cmd = Cmd { name: "revokeRole", input: json!([person_id, project_id]), command_id, reason };
+        let cmd = Cmd { command_id, reason };
         self.person_command(
             ctx,
             &person_id,
@@ -294,7 +288,7 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let cmd = Cmd { name: "grantStaffRole", input: json!([person_id, role]), command_id, reason };
+        let cmd = Cmd { command_id, reason };
         self.person_command(
             ctx,
             &person_id,
@@ -313,7 +307,7 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let cmd = Cmd { name: "revokeStaffRole", input: json!([person_id, role]), command_id, reason };
+        let cmd = Cmd { command_id, reason };
         self.person_command(
             ctx,
             &person_id,
@@ -332,7 +326,7 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<PersonNode> {
-        let cmd = Cmd { name: "deactivatePerson", input: json!([person_id]), command_id, reason };
+        let cmd = Cmd { command_id, reason };
         self.person_command(
             ctx,
             &person_id,
@@ -377,7 +371,7 @@ impl CoreMutation {
         // A token is never replayed: each call issues a new one, so no commandId here.
         let token = auth::new_token();
         let token_id = TokenId(Uuid::new_v4());
-        let env = Envelope::new(who, "issueToken", &json!([person_id, token_id]), None::<&str>, reason)?;
+        let env = envelope(ctx, who, None, reason)?;
         let (lifetime, at) = (app.token_lifetime(), app.now());
         let cmd = PersonCommand::IssueToken { token_id, sha256: auth::token_hash(&token), expires_at, lifetime, at };
         app.bus.execute(&app.bus.people, &pid.to_string(), cmd, &env).await?;
@@ -400,7 +394,7 @@ impl CoreMutation {
         reason: Option<String>,
     ) -> Result<PersonNode> {
         let tid: TokenId = parse_id(&token_id, "tokenId")?;
-        let cmd = Cmd { name: "revokeToken", input: json!([person_id, token_id]), command_id: None, reason };
+        let cmd = Cmd { command_id: None, reason };
         self.person_command(ctx, &person_id, cmd, self_or_admin, |(), at| PersonCommand::RevokeToken {
             token_id: tid,
             at,
@@ -432,7 +426,7 @@ impl CoreMutation {
         // fingerprint is a unique name it holds while active, so nobody else can add it then
         // and nobody ever continues another's record.
         let id = SshKeyId(Uuid::new_v4());
-        let env = Envelope::new(who, "addSshKey", &json!([person_id, parsed.public_key]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = SshKeyCommand::Add {
             id,
             person: domain::ssh_key::PersonFacts { id: pid, active },
@@ -469,8 +463,7 @@ impl CoreMutation {
             }
             key.map(|k| k.fingerprint.clone()).unwrap_or_default()
         };
-        let env =
-            Envelope::new(who, "revokeSshKey", &json!([key_id, reason]), command_id.as_ref(), Some(reason.clone()))?;
+        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         // The store gives the fingerprint up only if this key's stream holds it.
         let guard = store::Guard {
             releases: vec![(domain::ssh_key::FINGERPRINT.to_owned(), fingerprint)],
@@ -509,7 +502,7 @@ impl CoreMutation {
             };
             (project::CustomerFacts { id: cid, closed }, parent)
         };
-        let env = Envelope::new(who, "createProject", &input, input.command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let cmd = ProjectCommand::Create {
             id,
             customer,
@@ -530,14 +523,9 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
-        self.project_command(
-            ctx,
-            &project_id,
-            Cmd { name: "renameProject", input: json!([project_id, name]), command_id, reason },
-            &[Staff::Ops],
-            true,
-            |_| ProjectCommand::Rename { name },
-        )
+        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], true, |_| {
+            ProjectCommand::Rename { name }
+        })
         .await
     }
 
@@ -552,14 +540,9 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
-        self.project_command(
-            ctx,
-            &project_id,
-            Cmd { name: "allowInternalMonitorTargets", input: json!([project_id, allowed]), command_id, reason },
-            &[Staff::Ops],
-            false,
-            |_| ProjectCommand::AllowInternalMonitorTargets { allowed },
-        )
+        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], false, |_| {
+            ProjectCommand::AllowInternalMonitorTargets { allowed }
+        })
         .await
     }
 
@@ -572,15 +555,9 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
-        let input = json!([project_id, sla_class, effective_at]);
-        self.project_command(
-            ctx,
-            &project_id,
-            Cmd { name: "changeSlaClass", input, command_id, reason },
-            &[Staff::Ops],
-            false,
-            |_| ProjectCommand::ChangeSlaClass { sla_class: sla_class.into(), effective_at },
-        )
+        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], false, |_| {
+            ProjectCommand::ChangeSlaClass { sla_class: sla_class.into(), effective_at }
+        })
         .await
     }
 
@@ -593,15 +570,9 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
-        let input = json!([project_id, name, environment]);
-        self.project_command(
-            ctx,
-            &project_id,
-            Cmd { name: "addDeployment", input, command_id, reason },
-            &[Staff::Ops],
-            true,
-            |_| ProjectCommand::AddDeployment { name, environment },
-        )
+        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], true, |_| {
+            ProjectCommand::AddDeployment { name, environment }
+        })
         .await
     }
 
@@ -613,15 +584,9 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
-        let input = json!([project_id, name]);
-        self.project_command(
-            ctx,
-            &project_id,
-            Cmd { name: "removeDeployment", input, command_id, reason },
-            &[Staff::Ops],
-            true,
-            |_| ProjectCommand::RemoveDeployment { name },
-        )
+        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], true, |_| {
+            ProjectCommand::RemoveDeployment { name }
+        })
         .await
     }
 
@@ -633,15 +598,9 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
-        let input = json!([project_id, effective_at]);
-        self.project_command(
-            ctx,
-            &project_id,
-            Cmd { name: "archiveProject", input, command_id, reason },
-            &[Staff::Ops],
-            false,
-            |now| ProjectCommand::Archive { effective_at: effective_at.unwrap_or(now) },
-        )
+        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], false, |now| {
+            ProjectCommand::Archive { effective_at: effective_at.unwrap_or(now) }
+        })
         .await
     }
 
@@ -651,7 +610,7 @@ impl CoreMutation {
         let (id, generated): (VmId, bool) = new_or(&input.id)?;
         let prid: ProjectId = parse_id(&input.project_id, "projectId")?;
         let project = vm_project_facts(&app.catalog(), who, prid)?;
-        let env = Envelope::new(who, "provisionVm", &input, input.command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let cmd = VmCommand::Provision {
             id,
             project,
@@ -682,8 +641,7 @@ impl CoreMutation {
         who.require(&[Staff::Ops])?;
         let id: VmId = parse_id(&vm_id, "vmId")?;
         visible_vm(&app.catalog(), who, id)?;
-        let input = json!([vm_id, cpu, ram_gb, disk_gb, effective_at]);
-        let env = Envelope::new(who, "resizeVm", &input, command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = VmCommand::Resize { cpu: cpu.into(), ram_gb: ram_gb.into(), disk_gb: disk_gb.into(), effective_at };
         let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
         Ok(vm_node(app, done.aggregate_id())?)
@@ -707,7 +665,7 @@ impl CoreMutation {
             visible_vm(&catalog, who, id)?;
             vm_project_facts(&catalog, who, prid)?
         };
-        let env = Envelope::new(who, "moveVm", &json!([vm_id, project_id, effective_at]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done = app
             .bus
             .execute(&app.bus.vms, &id.to_string(), VmCommand::MoveToProject { project, effective_at }, &env)
@@ -727,7 +685,7 @@ impl CoreMutation {
         who.require(&[Staff::Ops])?;
         let id: VmId = parse_id(&vm_id, "vmId")?;
         visible_vm(&app.catalog(), who, id)?;
-        let env = Envelope::new(who, "decommissionVm", &json!([vm_id, effective_at]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done =
             app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::Decommission { effective_at }, &env).await?;
         Ok(vm_node(app, done.aggregate_id())?)
@@ -751,7 +709,7 @@ impl CoreMutation {
                 decommissioned_at: v.decommissioned_at,
             }
         };
-        let env = Envelope::new(who, "recordBackup", &input, input.command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let backup_id = input.backup_id.trim().to_owned();
         let cmd = BackupLogCommand::Record {
             vm,
@@ -780,7 +738,7 @@ impl CoreMutation {
         who.require(&[Staff::Ops])?;
         let id: VmId = parse_id(&vm_id, "vmId")?;
         visible_vm(&app.catalog(), who, id)?;
-        let env = Envelope::new(who, "expireBackup", &json!([vm_id, backup_id, at]), command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = BackupLogCommand::Expire { backup_id: backup_id.clone(), at };
         let done = app.bus.execute(&app.bus.backups, &id.to_string(), cmd, &env).await?;
         Ok(backup_node(app, done.aggregate_id(), &backup_id).await?)
@@ -788,9 +746,8 @@ impl CoreMutation {
 }
 
 /// A mutation's identity for idempotency and attribution.
+/// (The command's name and arguments come from the request itself, see [`super::envelope`].)
 pub(super) struct Cmd {
-    pub name: &'static str,
-    pub input: serde_json::Value,
     pub command_id: Option<ID>,
     pub reason: Option<String>,
 }
@@ -814,7 +771,7 @@ impl CoreMutation {
             let person = visible_person(&catalog, who, pid)?;
             check(&catalog, who, person)?
         };
-        let env = Envelope::new(who, cmd.name, &cmd.input, cmd.command_id.as_ref(), cmd.reason)?;
+        let env = envelope(ctx, who, cmd.command_id.as_ref(), cmd.reason)?;
         let done = app.bus.execute(&app.bus.people, &pid.to_string(), command(facts, app.now()), &env).await?;
         Ok(person_node(app, done.aggregate_id())?)
     }
@@ -837,7 +794,7 @@ impl CoreMutation {
             visible_project(&catalog, who, id)?;
             if managers { may_manage(&catalog, who, id, roles)? } else { who.require(roles)? }
         }
-        let env = Envelope::new(who, cmd.name, &cmd.input, cmd.command_id.as_ref(), cmd.reason)?;
+        let env = envelope(ctx, who, cmd.command_id.as_ref(), cmd.reason)?;
         let done = app.bus.execute(&app.bus.projects, &id.to_string(), command(app.now()), &env).await?;
         Ok(project_node(app, done.aggregate_id())?)
     }

@@ -5,14 +5,12 @@ use chrono::{DateTime, Utc};
 use domain::person::StaffRole as Staff;
 use domain::price_list::{PriceListCommand, Prices, stream_id};
 use projections::catalog::PriceListRecord;
-use serde::Serialize;
 
 use super::scalars::{Decimal, Long};
-use super::{app, principal, view};
-use app::commands::Envelope;
+use super::{app, envelope, principal, view};
 use app::error::ApiError;
 
-#[derive(InputObject, Serialize)]
+#[derive(InputObject)]
 pub struct PublishPriceListInput {
     pub command_id: Option<ID>,
     pub valid_from: DateTime<Utc>,
@@ -88,7 +86,7 @@ impl PricingMutation {
     ) -> Result<PriceListNode> {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Billing])?;
-        let env = Envelope::new(who, "publishPriceList", &input, input.command_id.as_ref(), reason)?;
+        let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let prices = Prices {
             vcpu: input.vcpu.0,
             ram_gb: input.ram_gb.0,

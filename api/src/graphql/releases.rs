@@ -7,11 +7,9 @@ use domain::person::StaffRole as Staff;
 use domain::release::{ChannelCommand, DecidedBy, IsoWeek, Release, ReleaseCommand, channel_stream};
 use domain::{ProjectId, ReleaseId};
 use serde::Serialize;
-use serde_json::json;
 
 use super::new_or;
-use super::{app, parse_id, principal, view};
-use app::commands::Envelope;
+use super::{app, envelope, parse_id, principal, view};
 use app::error::ApiError;
 use app::state::AppState;
 
@@ -210,13 +208,7 @@ impl ReleasesMutation {
         let week: IsoWeek = iso_week.parse().map_err(|e: domain::Invalid| ApiError::BadInput(e.to_string()))?;
         let (rid, generated): (ReleaseId, bool) = new_or(&id)?;
         let lead_hours = app.catalog().live().channel(channel.trim()).lead_hours;
-        let env = Envelope::new(
-            who,
-            "scheduleRelease",
-            &json!([id, channel, iso_week, changelog]),
-            command_id.as_ref(),
-            None,
-        )?;
+        let env = envelope(ctx, who, command_id.as_ref(), None)?;
         let cmd = ReleaseCommand::Schedule { id: rid, channel, week, changelog, lead_hours, now: app.now() };
         let done = app.bus.create(&app.bus.releases, (&rid.to_string(), generated), cmd, &env).await?;
         Ok(release_node(app, done.aggregate_id().parse().map_err(|_| ApiError::NotFound("release".into()))?)?)
@@ -235,8 +227,7 @@ impl ReleasesMutation {
         who.require(&[Staff::Ops, Staff::Billing])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
         release_node(app, id)?;
-        let env =
-            Envelope::new(who, "vetoRelease", &json!([release_id, reason]), command_id.as_ref(), Some(reason.clone()))?;
+        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = ReleaseCommand::Veto { by: who.actor(), reason, at: app.now() };
         app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
         Ok(release_node(app, id)?)
@@ -249,7 +240,7 @@ impl ReleasesMutation {
         who.require(&[Staff::Ops, Staff::Billing])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
         release_node(app, id)?;
-        let env = Envelope::new(who, "withdrawVeto", &json!([release_id]), command_id.as_ref(), None)?;
+        let env = envelope(ctx, who, command_id.as_ref(), None)?;
         app.bus
             .execute(
                 &app.bus.releases,
@@ -275,13 +266,7 @@ impl ReleasesMutation {
         who.require(&[Staff::Ops])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
         release_node(app, id)?;
-        let env = Envelope::new(
-            who,
-            "decideRelease",
-            &json!([release_id, approve, reason]),
-            command_id.as_ref(),
-            Some(reason.clone()),
-        )?;
+        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = ReleaseCommand::DecideByHand { by: who.actor(), approve, reason, at: app.now() };
         app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
         Ok(release_node(app, id)?)
@@ -305,8 +290,7 @@ impl ReleasesMutation {
         {
             return Err(ApiError::NotFound(format!("project {p} does not exist")).into());
         }
-        let input = json!([channel, lead_hours, min_soak_hours, platform_project_id]);
-        let env = Envelope::new(who, "configureReleaseChannel", &input, None::<&str>, None)?;
+        let env = envelope(ctx, who, None, None)?;
         let name = channel.trim().to_owned();
         let cmd = ChannelCommand::Configure {
             channel: name.clone(),

@@ -708,3 +708,30 @@ both_stores!(every_abusive_request_is_refused_with_a_clear_error, async |app: &T
     // The server is unharmed.
     assert!(app.ok(BOOT, "{ logHead { position } }", json!({})).await["logHead"]["position"].as_i64().unwrap() > 0);
 });
+
+both_stores!(a_retry_is_the_same_request_in_any_order_and_anything_else_is_a_conflict, async |app: &TestApp| {
+    let w = world(app).await;
+    let rename = "mutation($c: ID!, $n: String!, $k: ID, $r: String) { renameCustomer(customerId: $c, name: $n, commandId: $k, reason: $r) { name } }";
+    let reordered = "mutation($c: ID!, $n: String!, $k: ID, $r: String) { renameCustomer(reason: $r, commandId: $k, name: $n, customerId: $c) { name } }";
+    let k = uuid::Uuid::new_v4().to_string();
+    let vars = |name: &str, reason: &str| json!({"c": w.acme, "n": name, "k": k, "r": reason});
+    app.ok(BOOT, rename, vars("Acme AG", "signed")).await;
+    let head = app.head().await;
+    // The envelope is derived from the request: the same arguments in another order are the same command…
+    let again = app.ok(BOOT, reordered, vars("Acme AG", "signed")).await;
+    assert_eq!(again["renameCustomer"]["name"], "Acme AG");
+    // …and another value, the reason included, is another command under a used id.
+    assert_eq!(app.code(BOOT, rename, vars("Acme SE", "signed")).await, "CONFLICT");
+    assert_eq!(app.code(BOOT, rename, vars("Acme AG", "another reason")).await, "CONFLICT");
+    assert_eq!(app.head().await, head, "retries append nothing");
+    // In an input object the order of the fields and the command id among them do not count.
+    let k2 = uuid::Uuid::new_v4().to_string();
+    let create = |i: &str| format!("mutation {{ createProject(input: {i}) {{ id }} }}");
+    let first = format!("{{commandId: \"{k2}\", customerId: \"{}\", name: \"Retry\", slaClass: BASIC}}", w.acme);
+    let second = format!("{{slaClass: BASIC, name: \"Retry\", customerId: \"{}\", commandId: \"{k2}\"}}", w.acme);
+    let a = app.ok(BOOT, &create(&first), json!({})).await;
+    let head = app.head().await;
+    let b = app.ok(BOOT, &create(&second), json!({})).await;
+    assert_eq!(a["createProject"]["id"], b["createProject"]["id"]);
+    assert_eq!(app.head().await, head);
+});
