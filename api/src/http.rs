@@ -373,8 +373,9 @@ async fn sla_document(
 }
 
 /// `GET /keys/{projectId}/{deployment}.pub`: the OpenSSH public keys that may decrypt the
-/// deployment's secrets, one per line by fingerprint, with an ETag of the list (so it
-/// changes only when the set does) and `If-None-Match` answered with 304.
+/// deployment's secrets, one per line by fingerprint (a key `age` cannot use as a `#`
+/// line that names it and why), with an ETag of the list (so it changes only when the set
+/// does) and `If-None-Match` answered with 304.
 async fn key_list(
     State(http): State<Http>,
     headers: HeaderMap,
@@ -394,8 +395,16 @@ async fn key_list(
         if !app::policy::may_see_key_list(at, &principal, id) {
             return not_found();
         }
+        // `age -R` reads this file: it takes what it can encrypt to and ignores `#` lines,
+        // so a key it cannot use is named in a comment instead of breaking the whole list.
         match at.recipients(id, deployment) {
-            Some(keys) => keys.iter().map(|r| format!("{}\n", r.key.public_key)).collect::<String>(),
+            Some(keys) => keys
+                .iter()
+                .map(|r| match r.key.unusable_for_secrets() {
+                    None => format!("{}\n", r.key.public_key),
+                    Some(why) => format!("# skipped {} ({}): {why}\n", r.key.fingerprint, r.key.algorithm),
+                })
+                .collect::<String>(),
             None => return not_found(),
         }
     };

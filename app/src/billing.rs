@@ -124,12 +124,56 @@ pub async fn run(app: &AppState, period: Period, actor: &str, now: Instant) -> R
     Ok(valid)
 }
 
-/// Runs the scheduled billing of the period due at `now` unless it was completed: at
-/// start (a run missed while the server was down happens then, once) and at each due
-/// instant. Answers the period billed, if a run happened.
-pub async fn run_scheduled(app: &AppState, now: Instant) -> Result<Option<Period>, ApiError> {
+/// How far back the scheduler looks for months whose run was missed: a server stopped
+/// for longer than this is a migration, billed by hand.
+const MISSED_MONTHS_AT_MOST: usize = 24;
+
+/// Runs the scheduled billing of every period due at `now` whose run was not completed:
+/// the period due and each one before it back to the last completed run (months missed
+/// while the server was down, or a run cut short), oldest first, each with its own run
+/// record. With no completed run in the last two years (a new installation), only the
+/// period due. Answers the periods billed.
+pub async fn run_scheduled(app: &AppState, now: Instant) -> Result<Vec<Period>, ApiError> {
+    let mut due = vec![];
+    let mut period = scheduled_period(now);
+    let mut found_completed = false;
+    for _ in 0..MISSED_MONTHS_AT_MOST {
+        if run_of(app, period).await?.completed_at.is_some() {
+            found_completed = true;
+            break;
+        }
+        due.push(period);
+        period = period.previous();
+    }
+    if !found_completed {
+        due.truncate(1);
+    }
+    let mut billed = vec![];
+    for period in due.into_iter().rev() {
+        if run_period(app, period, now).await? {
+            billed.push(period);
+        }
+    }
+    Ok(billed)
+}
+
+/// A period's run record as its stream holds it.
+async fn run_of(app: &AppState, period: Period) -> Result<domain::billing_run::BillingRun, ApiError> {
+    use domain::billing_run::{BillingRun, BillingRunEvent, evolve, stream_id};
+    let stream = stream_id(period).to_string();
+    let events = app.bus.log.history(&[BillingRun::TYPE], &stream, 0, 100).await.map_err(ApiError::store)?;
+    let mut run = BillingRun::default();
+    for e in &events {
+        let event: BillingRunEvent = serde_json::from_str(&e.payload)
+            .map_err(|err| ApiError::Unavailable(format!("billing run event at {} does not decode: {err}", e.position)))?;
+        evolve(&mut run, &event);
+    }
+    Ok(run)
+}
+
+/// The scheduled run of one period, unless it was completed; whether it ran.
+async fn run_period(app: &AppState, period: Period, now: Instant) -> Result<bool, ApiError> {
     use domain::billing_run::{BillingRunCommand, stream_id};
-    let period = scheduled_period(now);
     let actor = "system:billing-scheduler";
     let envelope = |name: &str| crate::commands::Envelope {
         actor: actor.to_owned(),
@@ -142,13 +186,13 @@ pub async fn run_scheduled(app: &AppState, now: Instant) -> Result<Option<Period
     let start = BillingRunCommand::Start { period, at: now };
     match app.bus.execute(&app.bus.billing_runs, &stream, start, &envelope("start")).await {
         Ok(_) => {}
-        Err(ApiError::Conflict(_)) => return Ok(None),
+        Err(ApiError::Conflict(_)) => return Ok(false),
         Err(e) => return Err(e),
     }
     let invoices = run(app, period, actor, now).await?;
     let complete = BillingRunCommand::Complete { invoices, at: app.now() };
     app.bus.execute(&app.bus.billing_runs, &stream, complete, &envelope("complete")).await?;
-    Ok(Some(period))
+    Ok(true)
 }
 
 /// The scheduler task of `directory serve`.
@@ -156,8 +200,11 @@ pub fn spawn_scheduler(app: std::sync::Arc<AppState>) {
     tokio::spawn(async move {
         loop {
             match run_scheduled(&app, app.now()).await {
-                Ok(Some(period)) => tracing::info!(%period, "scheduled billing run completed"),
-                Ok(None) => {}
+                Ok(periods) => {
+                    for period in periods {
+                        tracing::info!(%period, "scheduled billing run completed");
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e.message(), "scheduled billing run failed; retrying later"),
             }
             // Wake at the next due instant, and hourly in case the clock jumped.

@@ -130,14 +130,25 @@ pub enum Executed {
     /// Applied now (its events, if any, are in the log and in the read models).
     Applied(String),
     /// The same command was applied before; nothing new was appended. Carries the
-    /// aggregate the first application changed (its id may have been chosen then).
-    AlreadyApplied(String),
+    /// aggregate the first application changed (its id may have been chosen then) and the
+    /// position of its last event: a retry answers the entity as it stood there, not as
+    /// later changes left it.
+    AlreadyApplied { aggregate_id: String, position: i64 },
 }
 
 impl Executed {
     pub fn aggregate_id(&self) -> &str {
         match self {
-            Executed::Applied(id) | Executed::AlreadyApplied(id) => id,
+            Executed::Applied(id) | Executed::AlreadyApplied { aggregate_id: id, .. } => id,
+        }
+    }
+
+    /// The log position the answer is as of: none for a command applied now (the live read
+    /// models show it), the first application's for a retry.
+    pub fn answered_at(&self) -> Option<i64> {
+        match self {
+            Executed::Applied(_) => None,
+            Executed::AlreadyApplied { position, .. } => Some(*position),
         }
     }
 }
@@ -221,7 +232,7 @@ impl Bus {
         if envelope.retryable
             && let Some(first) = self.already_applied(envelope).await?
         {
-            return Ok(Executed::AlreadyApplied(first));
+            return Ok(first);
         }
         // Asked first so that an id in use is refused before any aggregate judges it, with
         // one answer for every owner; the store asks again when it appends.
@@ -259,7 +270,7 @@ impl Bus {
                 Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<DuplicateCommand>().is_some() => {
                     // A concurrent request with the same command id won the race.
                     return match self.already_applied(envelope).await? {
-                        Some(first) => Ok(Executed::AlreadyApplied(first)),
+                        Some(first) => Ok(first),
                         None => Err(ApiError::Conflict("the command id was just used by a concurrent request".into())),
                     };
                 }
@@ -271,14 +282,14 @@ impl Bus {
 
     /// Whether the command id was recorded: with the same payload it was applied already
     /// (to the aggregate returned), with another it is a misuse of the id.
-    async fn already_applied(&self, envelope: &Envelope) -> Result<Option<String>, ApiError> {
+    async fn already_applied(&self, envelope: &Envelope) -> Result<Option<Executed>, ApiError> {
         match self.log.command(&envelope.actor, &envelope.command_id).await.map_err(ApiError::store)? {
             None => Ok(None),
             Some(record) if record.payload_hash == envelope.payload_hash => {
                 // The record may be committed before this process's writer has announced it
                 // (or by another process): wait for its own position, not the local watermark.
                 self.catch_up_to(record.position).await;
-                Ok(Some(record.aggregate_id))
+                Ok(Some(Executed::AlreadyApplied { aggregate_id: record.aggregate_id, position: record.position }))
             }
             Some(_) => Err(ApiError::Conflict(format!(
                 "commandId {} was already used for a different command",

@@ -37,7 +37,7 @@ pub async fn decide_due(app: &AppState, now: Instant) -> Result<Vec<ReleaseId>, 
         catalog
             .live()
             .releases()
-            .filter(|(_, r)| r.decision.is_none())
+            .filter(|(_, r)| r.decision.is_none() && r.cancelled.is_none())
             .filter_map(|(id, r)| r.decision_due.filter(|d| *d <= now).map(|d| (*id, d)))
             .collect()
     };

@@ -28,6 +28,8 @@ pub struct AppState {
     pub listen: std::sync::OnceLock<std::net::SocketAddr>,
     /// How long API tokens live, if the deployment configured it.
     pub token_lifetimes: std::sync::OnceLock<TokenLifetime>,
+    /// How many days ahead an effective instant may lie, if the deployment configured it.
+    pub effective_horizon_days: std::sync::OnceLock<u32>,
 }
 
 impl AppState {
@@ -57,12 +59,23 @@ impl AppState {
             metrics_token_hash: std::sync::OnceLock::new(),
             listen: std::sync::OnceLock::new(),
             token_lifetimes: std::sync::OnceLock::new(),
+            effective_horizon_days: std::sync::OnceLock::new(),
         })
     }
 
     /// How long API tokens live: as configured, else 90 days by default and 365 at most.
     pub fn token_lifetime(&self) -> TokenLifetime {
         self.token_lifetimes.get().copied().unwrap_or_default()
+    }
+
+    /// The effective instant of a change: `at`, or now when absent; BAD_INPUT, naming
+    /// `field` and the bound, when it lies beyond the horizon.
+    pub fn effective(&self, field: &str, at: Option<Instant>) -> Result<Instant, ApiError> {
+        let now = self.now();
+        let horizon =
+            self.effective_horizon_days.get().copied().unwrap_or(domain::shared::validate::EFFECTIVE_HORIZON_DAYS);
+        domain::shared::validate::effective(field, at.unwrap_or(now), now, horizon)
+            .map_err(|e| ApiError::BadInput(e.to_string()))
     }
 
     pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {

@@ -8,7 +8,7 @@ pub const PROJECT_PAGE: &str = "query($p: ID!, $t: DateTime) { infrastructureOve
     vms { id name location cpu ramGb diskGb lastGoodBackupAt }
     monitors { id url state lastTransitionAt }
     backupHealth { vm { id name } lastGoodBackupAt failuresLast7Days stale }
-    access { name sshKeys { fingerprint revokedAt } }
+    access { name sshKeys { fingerprint algorithm revokedAt usableForSecrets unusableForSecretsReason } }
     upcomingMaintenance { start end reason projectId } }
     releases(asOf: $t) { channel isoWeek windowStart state } }";
 

@@ -212,6 +212,10 @@ impl AnyEvent {
                 ReleaseEvent::ReleaseHeld { by, failed_conditions, reason, .. } => {
                     format!("Held by {by:?}: {}", reason.clone().unwrap_or_else(|| failed_conditions.join("; ")))
                 }
+                ReleaseEvent::ReleaseCancelled { by, reason, .. } => format!("Cancelled by {by}: {reason}"),
+                ReleaseEvent::ReleaseRolledOut { by, at } => {
+                    format!("Rolled out, finished {} (recorded by {by})", at.to_rfc3339())
+                }
             },
             A::Invoice(e) => match e {
                 InvoiceEvent::InvoiceDrafted { kind, content, refers_to, .. } => format!(

@@ -139,8 +139,9 @@ struct Stretch {
 fn vm_lines(cx: &Context<'_>, id: VmId, vm: &Vm, out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>) {
     let Some(born) = vm.provisioned_at() else { return };
     let Some(life) = overlap((born, vm.decommissioned_at.unwrap_or(cx.span.1)), cx.span) else { return };
-    let projects: BTreeSet<ProjectId> = vm.timeline.iter().map(|c| c.project_id).collect();
-    let mut cuts: Vec<Instant> = vm.timeline.iter().map(|c| c.from).collect();
+    let timeline = vm.timeline();
+    let projects: BTreeSet<ProjectId> = timeline.iter().map(|c| c.project_id).collect();
+    let mut cuts: Vec<Instant> = timeline.iter().map(|c| c.from).collect();
     cuts.extend(cx.price_cuts());
     for p in &projects {
         cuts.extend(cx.at.project(p).into_iter().flat_map(|p| p.sla_timeline.iter().map(|(t, _)| *t)));
@@ -197,8 +198,8 @@ fn backup_lines(
     vm: &Vm,
     out: &mut BTreeMap<ProjectId, Vec<InvoiceLine>>,
 ) -> Result<(), InLog> {
-    let Some(project) =
-        vm.timeline.iter().rev().find(|c| c.from < cx.span.1).or(vm.timeline.first()).map(|c| c.project_id)
+    let timeline = vm.timeline();
+    let Some(project) = timeline.iter().rev().find(|c| c.from < cx.span.1).or(timeline.first()).map(|c| c.project_id)
     else {
         return Ok(());
     };
@@ -404,12 +405,13 @@ fn changes(cx: &Context<'_>, customer: CustomerId) -> Vec<String> {
     let mut out = vec![];
     for id in vms_of(cx.at, customer) {
         let Some(vm) = cx.at.vm(&id) else { continue };
-        for (i, c) in vm.timeline.iter().enumerate() {
+        let timeline = vm.timeline();
+        for (i, c) in timeline.iter().enumerate() {
             if !inside(c.from) {
                 continue;
             }
             let r = &c.resources;
-            match i.checked_sub(1).map(|j| &vm.timeline[j]) {
+            match i.checked_sub(1).map(|j| &timeline[j]) {
                 None => out.push(format!(
                     "New VM {} in {} from {}: {} vCPU, {} GB RAM, {} GB disk",
                     vm.name,

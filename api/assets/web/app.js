@@ -18,6 +18,22 @@ function h(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+/** A key's fingerprint; a key that cannot receive secrets says so, and why. */
+function keyLabel(k) {
+  if (k.usableForSecrets) return h(k.fingerprint);
+  return `${h(k.fingerprint)} <span class="warn" title="${h(k.unusableForSecretsReason)}">(${h(k.algorithm)}: skipped for secrets — ${h(k.unusableForSecretsReason)})</span>`;
+}
+
+/** The buttons staff have for a release in its state: before its window it may be vetoed,
+ * decided or cancelled; once the window opened an approved release is marked rolled out. */
+function releaseActions(r) {
+  const open = new Date(r.windowStart) <= new Date();
+  if (r.state === "CANCELLED" || r.state === "ROLLED_OUT") return "";
+  if (open) return r.state === "APPROVED" ? `<button data-rolled-out="${r.id}">Mark rolled out</button>` : "";
+  const decide = r.decision ? "" : `<button data-veto="${r.id}">Veto</button> <button data-decide="${r.id}" data-approve="true">Approve</button> <button data-decide="${r.id}" data-approve="false">Hold</button> `;
+  return `${decide}<button data-cancel="${r.id}">Cancel</button>`;
+}
+
 class ApiError extends Error {
   constructor(errors) {
     super(errors.map((e) => e.message).join("; "));
@@ -130,7 +146,7 @@ const pages = {
         vms { id name location cpu ramGb diskGb lastGoodBackupAt }
         monitors { id url state lastTransitionAt }
         backupHealth { vm { id name } lastGoodBackupAt failuresLast7Days stale }
-        access { name sshKeys { fingerprint revokedAt } }
+        access { name sshKeys { fingerprint algorithm revokedAt usableForSecrets unusableForSecretsReason } }
         upcomingMaintenance { start end reason projectId } }
         releases(asOf: $t) { channel isoWeek windowStart state } }`,
       { p: id },
@@ -152,7 +168,7 @@ const pages = {
       ${o.backupHealth.map((b) => `<tr><td>${h(b.vm.name)}</td><td>${when(b.lastGoodBackupAt)}</td><td class="num ${b.failuresLast7Days ? "failed" : ""}">${b.failuresLast7Days}</td><td class="${b.stale ? "failed" : ""}">${b.stale ? "yes" : "no"}</td></tr>`).join("")}
       </tbody></table>
       <h2>Deployments</h2><ul>${o.project.deployments.map((dep) => `<li>${h(dep.name)} (${h(dep.environment)}) · <a data-auth href="/keys/${o.project.id}/${encodeURIComponent(dep.name)}.pub">key list</a></li>`).join("") || '<li class="muted">None.</li>'}</ul>
-      <h2>Access</h2><ul>${o.access.map((p) => `<li>${h(p.name)} <span class="muted">${p.sshKeys.filter((k) => !k.revokedAt).map((k) => h(k.fingerprint)).join(", ")}</span></li>`).join("") || '<li class="muted">Nobody.</li>'}</ul>
+      <h2>Access</h2><ul>${o.access.map((p) => `<li>${h(p.name)} <span class="muted">${p.sshKeys.filter((k) => !k.revokedAt).map(keyLabel).join(", ")}</span></li>`).join("") || '<li class="muted">Nobody.</li>'}</ul>
       <h2>Upcoming maintenance</h2><ul>${o.upcomingMaintenance.map((m) => `<li>${when(m.start)} – ${when(m.end)}: ${h(m.reason)}${m.projectId ? "" : " (platform)"}</li>`).join("") || '<li class="muted">None.</li>'}</ul>
       <h2>Upcoming releases</h2><ul>${d.releases.filter((r) => new Date(r.windowStart) > new Date(session.asOf ?? Date.now())).map((r) => `<li>${h(r.channel)} ${h(r.isoWeek)}: window ${when(r.windowStart)} · ${h(r.state)}</li>`).join("") || '<li class="muted">None.</li>'}</ul>`;
   },
@@ -265,7 +281,7 @@ const pages = {
       ${d.releases.map((r) => `<tr><td>${h(r.channel)}</td><td>${h(r.isoWeek)}</td><td>${when(r.windowStart)}</td><td>${when(r.decisionDueAt)}</td>
         <td>${h(r.state)}${r.decision ? ` <span class="muted">(${r.decision.automatic ? "policy" : "by hand"})</span>` : ""}</td>
         <td>${[...(r.decision?.failedConditions ?? []), ...(r.decision?.reason ? [r.decision.reason] : []), ...r.vetoes.map((v) => `veto: ${v.reason}${v.withdrawn ? " (withdrawn)" : ""}`)].map(h).join("<br>")}</td>
-        ${staff ? `<td>${r.decision ? "" : `<button data-veto="${r.id}">Veto</button> <button data-decide="${r.id}" data-approve="true">Approve</button> <button data-decide="${r.id}" data-approve="false">Hold</button>`} <a href="#/history/${r.id}">History</a></td>` : ""}</tr>`).join("") || '<tr><td colspan="7" class="muted">No releases.</td></tr>'}
+        ${staff ? `<td>${releaseActions(r)} <a href="#/history/${r.id}">History</a></td>` : ""}</tr>`).join("") || '<tr><td colspan="7" class="muted">No releases.</td></tr>'}
       </tbody></table>`;
     const ask = async (query, variables) => {
       try {
@@ -278,6 +294,14 @@ const pages = {
     main.querySelectorAll("[data-veto]").forEach((b) => b.addEventListener("click", () => {
       const reason = prompt("Why veto this release?");
       if (reason) ask("mutation($r: ID!, $why: String!) { vetoRelease(releaseId: $r, reason: $why) { id } }", { r: b.dataset.veto, why: reason });
+    }));
+    main.querySelectorAll("[data-cancel]").forEach((b) => b.addEventListener("click", () => {
+      const reason = prompt("Why cancel this release?");
+      if (reason) ask("mutation($r: ID!, $why: String!) { cancelRelease(releaseId: $r, reason: $why) { id } }", { r: b.dataset.cancel, why: reason });
+    }));
+    main.querySelectorAll("[data-rolled-out]").forEach((b) => b.addEventListener("click", () => {
+      const at = prompt("When did the rollout finish? (ISO 8601, UTC)", new Date().toISOString());
+      if (at) ask("mutation($r: ID!, $at: DateTime!) { markReleaseRolledOut(releaseId: $r, at: $at) { id } }", { r: b.dataset.rolledOut, at });
     }));
     main.querySelectorAll("[data-decide]").forEach((b) => b.addEventListener("click", () => {
       const reason = prompt(b.dataset.approve === "true" ? "Why approve by hand?" : "Why hold?");

@@ -91,6 +91,13 @@ impl View {
     }
 }
 
+/// The view a mutation answers in: live for a command applied now; for a retry, as of the
+/// position its first attempt recorded, so that it answers its own result and not what
+/// later changes made of the entity.
+pub(crate) fn answered(done: &app::commands::Executed) -> View {
+    done.answered_at().map_or(View::Live, View::At)
+}
+
 /// Answers a whole request as recorded at an instant (`directory replay as-of`): fields
 /// without an `asOf` argument of their own use it.
 pub struct AsOfRequest(pub chrono::DateTime<chrono::Utc>);

@@ -13,9 +13,10 @@ use projections::catalog::InLog;
 
 use super::new_or;
 use super::types::{MonitorNode, MonitorState, PersonNode, ProjectNode, VmBackupHealth, VmNode, monitors_of};
-use super::{View, app, as_of_instant, envelope, parse_id, parsed, principal, reads, view};
+use super::{View, answered, app, as_of_instant, envelope, parse_id, parsed, principal, reads, view};
 use app::auth::Principal;
 use app::backup_health;
+use app::commands::Executed;
 use app::error::ApiError;
 use app::policy::{may_manage, visible_project};
 use app::state::AppState;
@@ -48,6 +49,10 @@ pub struct ReconfigureHttpMonitorInput {
     pub interval_seconds: Option<i32>,
     pub timeout_seconds: Option<i32>,
     pub paused: Option<bool>,
+    /// From when `paused` applies (default: now). An earlier instant corrects the past (a
+    /// pause or resume that was not recorded in time) and changes what is billed: staff
+    /// OPS only. A new configuration always applies from now.
+    pub effective_at: Option<DateTime<Utc>>,
 }
 
 pub struct MaintenanceNode(pub MaintenanceId, pub MaintenanceWindow);
@@ -201,18 +206,15 @@ impl MonitoringQuery {
     }
 }
 
-fn monitor_node(app: &AppState, id: &str) -> Result<MonitorNode, ApiError> {
-    let id: MonitorId = parsed(id)?;
-    let catalog = app.catalog();
-    let found =
-        catalog.live().monitor(&id).ok_or_else(|| ApiError::NotFound(format!("monitor {id} does not exist")))?;
-    Ok(MonitorNode(id, found))
+fn monitor_node(app: &AppState, done: &Executed) -> Result<MonitorNode, ApiError> {
+    let id: MonitorId = parsed(done.aggregate_id())?;
+    let found = answered(done).with(app, |at| at.monitor(&id));
+    found.map(|m| MonitorNode(id, m)).ok_or_else(|| ApiError::NotFound(format!("monitor {id} does not exist")))
 }
 
-fn maintenance_node(app: &AppState, id: &str) -> Result<MaintenanceNode, ApiError> {
-    let id: MaintenanceId = parsed(id)?;
-    let catalog = app.catalog();
-    let found = catalog.maintenance.get(&id).cloned();
+fn maintenance_node(app: &AppState, done: &Executed) -> Result<MaintenanceNode, ApiError> {
+    let id: MaintenanceId = parsed(done.aggregate_id())?;
+    let found = answered(done).with(app, |at| at.maintenance_window(&id).cloned());
     found
         .map(|w| MaintenanceNode(id, w))
         .ok_or_else(|| ApiError::NotFound(format!("maintenance window {id} does not exist")))
@@ -306,10 +308,10 @@ impl MonitoringMutation {
                 interval_seconds: to_i64(input.interval_seconds, 60),
                 timeout_seconds: to_i64(input.timeout_seconds, 10),
             },
-            effective_at: input.effective_at.unwrap_or_else(|| app.now()),
+            effective_at: app.effective("effectiveAt", input.effective_at)?,
         };
         let done = app.bus.create(&app.bus.monitors, (&id.to_string(), generated), cmd, &env).await?;
-        Ok(monitor_node(app, done.aggregate_id())?)
+        Ok(monitor_node(app, &done)?)
     }
 
     /// Changes what is given; `paused` pauses or resumes the checks.
@@ -328,6 +330,20 @@ impl MonitoringMutation {
             let project = app.catalog().monitors.get(&id).and_then(|m| m.project_id);
             reachable(app, project, url).await?;
         }
+        let now = app.now();
+        let paused_from = match input.effective_at {
+            Some(at) if at > now => {
+                return Err(ApiError::BadInput(
+                    "effectiveAt: a pause or resume applies from now or corrects the past; it cannot be planned".into(),
+                )
+                .into());
+            }
+            Some(at) if at < now => {
+                who.require(&[Staff::Ops])?;
+                Some(at)
+            }
+            _ => None,
+        };
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let changes = MonitorChanges {
             url: input.url,
@@ -337,10 +353,11 @@ impl MonitoringMutation {
             interval_seconds: input.interval_seconds.map(i64::from),
             timeout_seconds: input.timeout_seconds.map(i64::from),
             paused: input.paused,
+            paused_from,
         };
-        let cmd = MonitorCommand::Reconfigure { changes, at: app.now() };
+        let cmd = MonitorCommand::Reconfigure { changes, at: now };
         let done = app.bus.execute(&app.bus.monitors, &id.to_string(), cmd, &env).await?;
-        Ok(monitor_node(app, done.aggregate_id())?)
+        Ok(monitor_node(app, &done)?)
     }
 
     /// Stops and removes a monitor; its history stays.
@@ -357,7 +374,7 @@ impl MonitoringMutation {
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done =
             app.bus.execute(&app.bus.monitors, &id.to_string(), MonitorCommand::Delete { at: app.now() }, &env).await?;
-        Ok(monitor_node(app, done.aggregate_id())?)
+        Ok(monitor_node(app, &done)?)
     }
 
     /// A transition observed by another monitoring system (staff OPS and automation),
@@ -396,7 +413,7 @@ impl MonitoringMutation {
             error,
         };
         let done = app.bus.execute(&app.bus.monitors, &id.to_string(), cmd, &env).await?;
-        Ok(monitor_node(app, done.aggregate_id())?)
+        Ok(monitor_node(app, &done)?)
     }
 
     /// A maintenance window of a project, or of the whole platform without `projectId`
@@ -430,7 +447,7 @@ impl MonitoringMutation {
         let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = MaintenanceCommand::Schedule { id: wid, project, start, end, announced_at, reason, now: app.now() };
         let done = app.bus.create(&app.bus.maintenance, (&wid.to_string(), generated), cmd, &env).await?;
-        Ok(maintenance_node(app, done.aggregate_id())?)
+        Ok(maintenance_node(app, &done)?)
     }
 
     /// Calls off a window that has not begun (staff OPS).
@@ -450,6 +467,6 @@ impl MonitoringMutation {
         let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = MaintenanceCommand::Cancel { reason, at: app.now() };
         let done = app.bus.execute(&app.bus.maintenance, &id.to_string(), cmd, &env).await?;
-        Ok(maintenance_node(app, done.aggregate_id())?)
+        Ok(maintenance_node(app, &done)?)
     }
 }

@@ -16,8 +16,9 @@ use uuid::Uuid;
 use super::new_or;
 use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
 use super::types::{BackupNode, CustomerNode, IssuedToken, PersonNode, ProjectNode, SshKeyNode, VmNode};
-use super::{View, app, envelope, parse_id, parsed, principal};
+use super::{View, answered, app, envelope, parse_id, parsed, principal};
 use app::auth::{self, Principal};
+use app::commands::Executed;
 use app::error::ApiError;
 use app::policy::{
     manages_customer, may_manage, self_or_admin, visible_customer, visible_person, visible_project, visible_vm,
@@ -87,40 +88,41 @@ pub struct RecordBackupInput {
 #[derive(Default)]
 pub struct CoreMutation;
 
-/// The changed entity, as the read model now shows it.
+/// The changed entity, as its command left it (see [`answered`]).
 fn node<Id, T, N>(
     app: &AppState,
-    id: &str,
+    done: &Executed,
     what: &str,
-    find: impl FnOnce(&Catalog, &Id) -> Option<T>,
-    wrap: impl FnOnce(Id, T) -> N,
+    find: impl FnOnce(projections::At<'_>, &Id) -> Option<T>,
+    wrap: impl FnOnce(Id, T, View) -> N,
 ) -> Result<N, ApiError>
 where
     Id: std::str::FromStr + std::fmt::Display,
 {
-    let id: Id = parsed(id)?;
-    let found = find(&app.catalog(), &id).ok_or_else(|| ApiError::NotFound(format!("{what} {id} does not exist")))?;
-    Ok(wrap(id, found))
+    let id: Id = parsed(done.aggregate_id())?;
+    let view = answered(done);
+    let found = view.with(app, |at| find(at, &id)).ok_or_else(|| ApiError::NotFound(format!("{what} {id} does not exist")))?;
+    Ok(wrap(id, found, view))
 }
 
-fn customer_node(app: &AppState, id: &str) -> Result<CustomerNode, ApiError> {
-    node(app, id, "customer", |c, id| c.customers.get(id).cloned(), |id, c| CustomerNode(id, c, View::Live))
+fn customer_node(app: &AppState, done: &Executed) -> Result<CustomerNode, ApiError> {
+    node(app, done, "customer", |at, id| at.customer(id).cloned(), CustomerNode)
 }
 
-fn person_node(app: &AppState, id: &str) -> Result<PersonNode, ApiError> {
-    node(app, id, "person", |c, id| c.people.get(id).cloned(), |id, p| PersonNode(id, p, View::Live))
+fn person_node(app: &AppState, done: &Executed) -> Result<PersonNode, ApiError> {
+    node(app, done, "person", |at, id| at.person(id).cloned(), PersonNode)
 }
 
-fn project_node(app: &AppState, id: &str) -> Result<ProjectNode, ApiError> {
-    node(app, id, "project", |c, id| c.projects.get(id).cloned(), |id, p| ProjectNode(id, p, View::Live))
+fn project_node(app: &AppState, done: &Executed) -> Result<ProjectNode, ApiError> {
+    node(app, done, "project", |at, id| at.project(id).cloned(), ProjectNode)
 }
 
-fn key_node(app: &AppState, id: &str) -> Result<SshKeyNode, ApiError> {
-    node(app, id, "SSH key", |c, id| c.keys.get(id).cloned(), SshKeyNode)
+fn key_node(app: &AppState, done: &Executed) -> Result<SshKeyNode, ApiError> {
+    node(app, done, "SSH key", |at, id| at.key(id).cloned(), |id, k, _| SshKeyNode(id, k))
 }
 
-fn vm_node(app: &AppState, id: &str) -> Result<VmNode, ApiError> {
-    node(app, id, "VM", |c, id| c.vms.get(id).map(|v| VmNode::new(*id, v.clone(), c.live())), |_, n| n)
+fn vm_node(app: &AppState, done: &Executed) -> Result<VmNode, ApiError> {
+    node(app, done, "VM", |at, id| at.vm(id).map(|v| VmNode::new(*id, v.clone(), at)), |_, n, _| n)
 }
 
 #[Object]
@@ -142,10 +144,10 @@ impl CoreMutation {
             vat_id: input.vat_id,
             billing_address: input.billing_address,
             payment_terms_days: input.payment_terms_days.map(i64::from),
-            effective_at: input.effective_at.unwrap_or_else(|| app.now()),
+            effective_at: app.effective("effectiveAt", input.effective_at)?,
         };
         let done = app.bus.create(&app.bus.customers, (&id.to_string(), generated), cmd, &env).await?;
-        Ok(customer_node(app, done.aggregate_id())?)
+        Ok(customer_node(app, &done)?)
     }
 
     async fn rename_customer(
@@ -161,7 +163,7 @@ impl CoreMutation {
         let id: CustomerId = parse_id(&customer_id, "customerId")?;
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done = app.bus.execute(&app.bus.customers, &id.to_string(), CustomerCommand::Rename { name }, &env).await?;
-        Ok(customer_node(app, done.aggregate_id())?)
+        Ok(customer_node(app, &done)?)
     }
 
     async fn change_billing_address(
@@ -178,7 +180,7 @@ impl CoreMutation {
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = CustomerCommand::ChangeBillingAddress { billing_address };
         let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
-        Ok(customer_node(app, done.aggregate_id())?)
+        Ok(customer_node(app, &done)?)
     }
 
     async fn close_customer(
@@ -193,9 +195,9 @@ impl CoreMutation {
         who.require(&[Staff::Billing])?;
         let id: CustomerId = parse_id(&customer_id, "customerId")?;
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let cmd = CustomerCommand::Close { effective_at: effective_at.unwrap_or_else(|| app.now()) };
+        let cmd = CustomerCommand::Close { effective_at: app.effective("effectiveAt", effective_at)? };
         let done = app.bus.execute(&app.bus.customers, &id.to_string(), cmd, &env).await?;
-        Ok(customer_node(app, done.aggregate_id())?)
+        Ok(customer_node(app, &done)?)
     }
 
     async fn register_person(
@@ -225,7 +227,7 @@ impl CoreMutation {
         let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let cmd = PersonCommand::Register { id, name: input.name, email: input.email, customer, at: app.now() };
         let done = app.bus.create(&app.bus.people, (&id.to_string(), generated), cmd, &env).await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        Ok(person_node(app, &done)?)
     }
 
     async fn grant_role(
@@ -439,7 +441,7 @@ impl CoreMutation {
         };
         app.bus.keys.assume_new(&id.to_string());
         let done = app.bus.execute_guarded(&app.bus.keys, &id.to_string(), cmd, &env, guard).await?;
-        Ok(key_node(app, done.aggregate_id())?)
+        Ok(key_node(app, &done)?)
     }
 
     async fn revoke_ssh_key(
@@ -471,7 +473,7 @@ impl CoreMutation {
         };
         let cmd = SshKeyCommand::Revoke { reason, at: app.now() };
         let done = app.bus.execute_guarded(&app.bus.keys, &kid.to_string(), cmd, &env, guard).await?;
-        Ok(key_node(app, done.aggregate_id())?)
+        Ok(key_node(app, &done)?)
     }
 
     async fn create_project(
@@ -509,10 +511,10 @@ impl CoreMutation {
             parent,
             name: input.name,
             sla_class: input.sla_class.into(),
-            effective_at: input.effective_at.unwrap_or_else(|| app.now()),
+            effective_at: app.effective("effectiveAt", input.effective_at)?,
         };
         let done = app.bus.create(&app.bus.projects, (&id.to_string(), generated), cmd, &env).await?;
-        Ok(project_node(app, done.aggregate_id())?)
+        Ok(project_node(app, &done)?)
     }
 
     async fn rename_project(
@@ -555,6 +557,7 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
+        let effective_at = app(ctx).effective("effectiveAt", Some(effective_at))?;
         self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], false, |_| {
             ProjectCommand::ChangeSlaClass { sla_class: sla_class.into(), effective_at }
         })
@@ -598,8 +601,9 @@ impl CoreMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ProjectNode> {
-        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], false, |now| {
-            ProjectCommand::Archive { effective_at: effective_at.unwrap_or(now) }
+        let effective_at = app(ctx).effective("effectiveAt", effective_at)?;
+        self.project_command(ctx, &project_id, Cmd { command_id, reason }, &[Staff::Ops], false, |_| {
+            ProjectCommand::Archive { effective_at }
         })
         .await
     }
@@ -619,10 +623,10 @@ impl CoreMutation {
             cpu: input.cpu.into(),
             ram_gb: input.ram_gb.into(),
             disk_gb: input.disk_gb.into(),
-            effective_at: input.effective_at,
+            effective_at: app.effective("effectiveAt", Some(input.effective_at))?,
         };
         let done = app.bus.create(&app.bus.vms, (&id.to_string(), generated), cmd, &env).await?;
-        Ok(vm_node(app, done.aggregate_id())?)
+        Ok(vm_node(app, &done)?)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -642,9 +646,10 @@ impl CoreMutation {
         let id: VmId = parse_id(&vm_id, "vmId")?;
         visible_vm(&app.catalog(), who, id)?;
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+        let effective_at = app.effective("effectiveAt", Some(effective_at))?;
         let cmd = VmCommand::Resize { cpu: cpu.into(), ram_gb: ram_gb.into(), disk_gb: disk_gb.into(), effective_at };
         let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
-        Ok(vm_node(app, done.aggregate_id())?)
+        Ok(vm_node(app, &done)?)
     }
 
     async fn move_vm(
@@ -665,12 +670,13 @@ impl CoreMutation {
             visible_vm(&catalog, who, id)?;
             vm_project_facts(&catalog, who, prid)?
         };
+        let effective_at = app.effective("effectiveAt", Some(effective_at))?;
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done = app
             .bus
             .execute(&app.bus.vms, &id.to_string(), VmCommand::MoveToProject { project, effective_at }, &env)
             .await?;
-        Ok(vm_node(app, done.aggregate_id())?)
+        Ok(vm_node(app, &done)?)
     }
 
     async fn decommission_vm(
@@ -685,10 +691,11 @@ impl CoreMutation {
         who.require(&[Staff::Ops])?;
         let id: VmId = parse_id(&vm_id, "vmId")?;
         visible_vm(&app.catalog(), who, id)?;
+        let effective_at = app.effective("effectiveAt", Some(effective_at))?;
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done =
             app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::Decommission { effective_at }, &env).await?;
-        Ok(vm_node(app, done.aggregate_id())?)
+        Ok(vm_node(app, &done)?)
     }
 
     async fn record_backup(
@@ -773,7 +780,7 @@ impl CoreMutation {
         };
         let env = envelope(ctx, who, cmd.command_id.as_ref(), cmd.reason)?;
         let done = app.bus.execute(&app.bus.people, &pid.to_string(), command(facts, app.now()), &env).await?;
-        Ok(person_node(app, done.aggregate_id())?)
+        Ok(person_node(app, &done)?)
     }
 
     /// The shared path of the project mutations: visibility, roles (staff with `roles`, or
@@ -796,7 +803,7 @@ impl CoreMutation {
         }
         let env = envelope(ctx, who, cmd.command_id.as_ref(), cmd.reason)?;
         let done = app.bus.execute(&app.bus.projects, &id.to_string(), command(app.now()), &env).await?;
-        Ok(project_node(app, done.aggregate_id())?)
+        Ok(project_node(app, &done)?)
     }
 }
 
@@ -806,7 +813,7 @@ fn vm_project_facts(catalog: &Catalog, who: &Principal, id: ProjectId) -> Result
         id,
         customer_id: p.customer_id.unwrap_or(CustomerId(Uuid::nil())),
         created_at: p.created_at.unwrap_or_default(),
-        archived: p.archived_at.is_some(),
+        archived_at: p.archived_at,
     })
 }
 

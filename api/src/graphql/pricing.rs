@@ -97,7 +97,7 @@ impl PricingMutation {
             sla_standard: input.sla_standard.0,
             sla_premium: input.sla_premium.0,
         };
-        let valid_from = input.valid_from;
+        let valid_from = app.effective("validFrom", Some(input.valid_from))?;
         let cmd = PriceListCommand::Publish { valid_from, prices };
         app.bus.execute(&app.bus.price_lists, &stream_id().to_string(), cmd, &env).await?;
         let catalog = app.catalog();

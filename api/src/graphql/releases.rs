@@ -9,7 +9,7 @@ use domain::{ProjectId, ReleaseId};
 use serde::Serialize;
 
 use super::new_or;
-use super::{app, envelope, parse_id, principal, view};
+use super::{View, answered, app, envelope, parse_id, parsed, principal, view};
 use app::error::ApiError;
 use app::state::AppState;
 
@@ -76,11 +76,28 @@ impl ReleaseNode {
         self.1.scheduled_at
     }
     async fn state(&self) -> ReleaseState {
-        match &self.1.decision {
-            None => ReleaseState::Scheduled,
-            Some(d) if d.approve => ReleaseState::Approved,
-            Some(_) => ReleaseState::Held,
+        let r = &self.1;
+        match (&r.cancelled, r.rolled_out_at, &r.decision) {
+            (Some(_), _, _) => ReleaseState::Cancelled,
+            (None, Some(_), _) => ReleaseState::RolledOut,
+            (None, None, None) => ReleaseState::Scheduled,
+            (None, None, Some(d)) if d.approve => ReleaseState::Approved,
+            (None, None, Some(_)) => ReleaseState::Held,
         }
+    }
+    /// When the rollout finished, as staff recorded it.
+    async fn rolled_out_at(&self) -> Option<DateTime<Utc>> {
+        self.1.rolled_out_at
+    }
+    /// When it was called off; why, for staff (customers see that it was).
+    async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
+        self.1.cancelled.as_ref().map(|c| c.at)
+    }
+    async fn cancellation_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if !principal(ctx)?.is_staff() {
+            return Ok(None);
+        }
+        Ok(self.1.cancelled.as_ref().map(|c| c.reason.clone()))
     }
     /// How and why it was decided (staff and auditors; customers see the state only).
     async fn decision(&self, ctx: &Context<'_>) -> Result<Option<ReleaseDecision>> {
@@ -122,9 +139,8 @@ fn staff_only(ctx: &Context<'_>) -> Result<(), ApiError> {
     }
 }
 
-fn release_node(app: &AppState, id: ReleaseId) -> Result<ReleaseNode, ApiError> {
-    let catalog = app.catalog();
-    let found = catalog.live().release(&id).cloned();
+fn release_node(app: &AppState, id: ReleaseId, view: View) -> Result<ReleaseNode, ApiError> {
+    let found = view.with(app, |at| at.release(&id).cloned());
     found.map(|r| ReleaseNode(id, r)).ok_or_else(|| ApiError::NotFound(format!("release {id} does not exist")))
 }
 
@@ -211,7 +227,7 @@ impl ReleasesMutation {
         let env = envelope(ctx, who, command_id.as_ref(), None)?;
         let cmd = ReleaseCommand::Schedule { id: rid, channel, week, changelog, lead_hours, now: app.now() };
         let done = app.bus.create(&app.bus.releases, (&rid.to_string(), generated), cmd, &env).await?;
-        Ok(release_node(app, done.aggregate_id().parse().map_err(|_| ApiError::NotFound("release".into()))?)?)
+        Ok(release_node(app, parsed(done.aggregate_id())?, answered(&done))?)
     }
 
     /// Vetoes a release before its window (staff OPS or BILLING); the policy holds it while the veto is open.
@@ -226,11 +242,11 @@ impl ReleasesMutation {
         // Staff who may change things; auditors change nothing.
         who.require(&[Staff::Ops, Staff::Billing])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id)?;
+        release_node(app, id, View::Live)?;
         let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = ReleaseCommand::Veto { by: who.actor(), reason, at: app.now() };
-        app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
-        Ok(release_node(app, id)?)
+        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
+        Ok(release_node(app, id, answered(&done))?)
     }
 
     /// Withdraws one's own veto (staff OPS or BILLING).
@@ -239,17 +255,11 @@ impl ReleasesMutation {
         // Staff who may change things; auditors change nothing.
         who.require(&[Staff::Ops, Staff::Billing])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id)?;
+        release_node(app, id, View::Live)?;
         let env = envelope(ctx, who, command_id.as_ref(), None)?;
-        app.bus
-            .execute(
-                &app.bus.releases,
-                &id.to_string(),
-                ReleaseCommand::WithdrawVeto { by: who.actor(), at: app.now() },
-                &env,
-            )
-            .await?;
-        Ok(release_node(app, id)?)
+        let withdraw = ReleaseCommand::WithdrawVeto { by: who.actor(), at: app.now() };
+        let done = app.bus.execute(&app.bus.releases, &id.to_string(), withdraw, &env).await?;
+        Ok(release_node(app, id, answered(&done))?)
     }
 
     /// Approves or holds a release by hand before its window (staff OPS); the first
@@ -265,11 +275,50 @@ impl ReleasesMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Ops])?;
         let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id)?;
+        release_node(app, id, View::Live)?;
         let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
         let cmd = ReleaseCommand::DecideByHand { by: who.actor(), approve, reason, at: app.now() };
-        app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
-        Ok(release_node(app, id)?)
+        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
+        Ok(release_node(app, id, answered(&done))?)
+    }
+
+    /// Calls a release off before its window opens, decided or not (staff OPS); the
+    /// scheduler then decides nothing for it.
+    async fn cancel_release(
+        &self,
+        ctx: &Context<'_>,
+        release_id: ID,
+        reason: String,
+        command_id: Option<ID>,
+    ) -> Result<ReleaseNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
+        release_node(app, id, View::Live)?;
+        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
+        let cmd = ReleaseCommand::Cancel { by: who.actor(), reason, at: app.now() };
+        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
+        Ok(release_node(app, id, answered(&done))?)
+    }
+
+    /// Records that an approved release was rolled out, finishing at `at`: after its window
+    /// opened and not in the future (staff OPS).
+    async fn mark_release_rolled_out(
+        &self,
+        ctx: &Context<'_>,
+        release_id: ID,
+        at: DateTime<Utc>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<ReleaseNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
+        release_node(app, id, View::Live)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+        let cmd = ReleaseCommand::MarkRolledOut { by: who.actor(), at, now: app.now() };
+        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
+        Ok(release_node(app, id, answered(&done))?)
     }
 
     /// A channel's lead time, soak time and platform project (staff OPS).

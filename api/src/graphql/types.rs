@@ -147,6 +147,15 @@ impl SshKeyNode {
     async fn revoke_reason(&self) -> Option<&str> {
         self.1.revoke_reason.as_deref()
     }
+    /// Whether a deployment's secrets can be encrypted to it (`age` takes ssh-ed25519 and
+    /// ssh-rsa keys; the key list URL skips the others).
+    async fn usable_for_secrets(&self) -> bool {
+        self.1.unusable_for_secrets().is_none()
+    }
+    /// Why not, when it is not.
+    async fn unusable_for_secrets_reason(&self) -> Option<String> {
+        self.1.unusable_for_secrets()
+    }
 }
 
 #[derive(SimpleObject)]
@@ -269,7 +278,7 @@ impl VmNode {
     /// Every configuration by effective time, oldest first.
     async fn configurations(&self) -> Vec<VmConfiguration> {
         self.vm
-            .timeline
+            .timeline()
             .iter()
             .map(|c| VmConfiguration {
                 from: c.from,

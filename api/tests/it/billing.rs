@@ -219,9 +219,9 @@ both_stores!(a_missed_scheduled_run_happens_at_start_once, async |app: &TestApp|
     march(app, &w.acme_root).await;
     let due = "2026-04-03T09:00:00Z".parse().unwrap();
     let first = app::billing::run_scheduled(&app.state, due).await.unwrap();
-    assert_eq!(first.map(|p| p.to_string()).as_deref(), Some("2026-03"));
+    assert_eq!(periods(&first), ["2026-03"], "the first run ever bills the month due only");
     let head = app.head().await;
-    assert_eq!(app::billing::run_scheduled(&app.state, due).await.unwrap(), None, "completed: not again");
+    assert_eq!(app::billing::run_scheduled(&app.state, due).await.unwrap(), vec![], "completed: not again");
     assert_eq!(app.head().await, head);
     let q = "query($c: ID!) { invoices(customerId: $c) { number period } }";
     assert_eq!(
@@ -238,6 +238,57 @@ both_stores!(a_missed_scheduled_run_happens_at_start_once, async |app: &TestApp|
         .collect();
     assert_eq!(run_events.len(), 2, "started and completed: {run_events:?}");
     assert_eq!(run_events[0]["actor"], "system:billing-scheduler");
+});
+
+fn periods(billed: &[domain::Period]) -> Vec<String> {
+    billed.iter().map(ToString::to_string).collect()
+}
+
+both_stores!(months_missed_while_the_server_was_stopped_are_billed_once_each_oldest_first, async |app: &TestApp| {
+    let w = world(app).await;
+    let billing = staff(app, "Bea", "BILLING").await;
+    prices(app, &billing).await;
+    march(app, &w.acme_root).await;
+    let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    // Running in February: January is billed (nothing to bill yet, but the run is recorded).
+    let billed = app::billing::run_scheduled(&app.state, t("2026-02-03T09:00:00Z")).await.unwrap();
+    assert_eq!(periods(&billed), ["2026-01"]);
+    // Stopped, and started again after the clock crossed 1 March, 1 April and 1 May.
+    let billed = app::billing::run_scheduled(&app.state, t("2026-05-15T09:00:00Z")).await.unwrap();
+    assert_eq!(periods(&billed), ["2026-02", "2026-03", "2026-04"], "every missed month, oldest first");
+    let head = app.head().await;
+    let again = app::billing::run_scheduled(&app.state, t("2026-05-15T10:00:00Z")).await.unwrap();
+    assert_eq!(again, vec![], "each month once");
+    assert_eq!(app.head().await, head);
+
+    let q = "query($c: ID!) { invoices(customerId: $c) { number period } }";
+    let mut invoices: Vec<(String, String)> = app.ok(BOOT, q, json!({"c": w.acme})).await["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (s(&i["period"]), s(&i["number"])))
+        .collect();
+    invoices.sort();
+    assert_eq!(
+        invoices,
+        [("2026-02", "RE-2026-00001"), ("2026-03", "RE-2026-00002"), ("2026-04", "RE-2026-00003")]
+            .map(|(p, n)| (p.to_owned(), n.to_owned())),
+        "numbered in the order the months were billed"
+    );
+    // Each month its own run record: started and completed, in order.
+    let events = app.ok(BOOT, "{ events(first: 1000) { eventType summary } }", json!({})).await["events"].clone();
+    let runs: Vec<String> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["eventType"].as_str().unwrap().starts_with("BillingRun"))
+        .map(|e| format!("{} {}", s(&e["eventType"]), s(&e["summary"])))
+        .collect();
+    assert_eq!(runs.len(), 8, "{runs:#?}");
+    let started: Vec<&String> = runs.iter().filter(|r| r.starts_with("BillingRunStarted")).collect();
+    for (run, period) in started.iter().zip(["2026-01", "2026-02", "2026-03", "2026-04"]) {
+        assert!(run.contains(period), "{run} should be the run of {period}");
+    }
 });
 
 both_stores!(issued_invoices_are_german_pdfs_with_every_mandatory_content, async |app: &TestApp| {

@@ -101,6 +101,8 @@ const MAY: &[(&str, &[&str])] = &[
     ("vetoRelease", &["OPS", "BILLING"]),
     ("withdrawVeto", &["OPS", "BILLING"]),
     ("decideRelease", &["OPS"]),
+    ("cancelRelease", &["OPS"]),
+    ("markReleaseRolledOut", &["OPS"]),
     ("configureReleaseChannel", &["OPS"]),
 ];
 

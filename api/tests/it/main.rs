@@ -10,6 +10,7 @@ mod attacks;
 mod billing;
 mod checker;
 mod contract;
+mod corrections;
 mod faults;
 mod flows;
 mod generated;

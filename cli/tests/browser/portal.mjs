@@ -95,6 +95,13 @@ try {
   await staff.waitForSelector("main td:has-text('2099-W10')");
   await staff.screenshot({ path: `${SHOTS}/releases.png`, fullPage: true });
 
+  step("cancels that release with its button; the row then offers nothing more");
+  const row = staff.locator("main tr", { hasText: "2099-W10" });
+  staff.once("dialog", (dialog) => dialog.accept("Superseded by 2099-W11"));
+  await row.locator("button:has-text('Cancel')").click();
+  await staff.waitForSelector("main tr:has-text('2099-W10') td:has-text('CANCELLED')");
+  if (await row.locator("button").count() !== 0) throw new Error("a cancelled release still offers buttons");
+
   step("views the VM as of before its resize");
   await staff.goto(`${BASE}/#/vm/${VM}`);
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");

@@ -79,6 +79,10 @@ pub struct MonitorChanges {
     pub interval_seconds: Option<i64>,
     pub timeout_seconds: Option<i64>,
     pub paused: Option<bool>,
+    /// When the pause or resume takes effect (a correction of the past); the command's
+    /// instant when absent. A new configuration always takes effect when it is recorded:
+    /// the checks before it ran with the old one.
+    pub paused_from: Option<Instant>,
 }
 
 /// An http(s) URL with a host and without credentials (they would be stored in the log).
@@ -197,6 +201,19 @@ impl HttpMonitor {
             (Some(c), None) => Ok(c),
         }
     }
+
+    /// A change effective at `at` falls inside its life: on or after its creation, before
+    /// its deletion, whatever was recorded since.
+    fn alive_at(&self, at: Instant) -> Result<(), MonitorError> {
+        let since = self.created_at.ok_or(MonitorError::NotFound)?;
+        if at < since {
+            return Err(MonitorError::BeforeCreation { at, since });
+        }
+        match self.deleted_at {
+            Some(deleted) if at >= deleted => Err(MonitorError::Deleted(deleted)),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -278,6 +295,8 @@ pub enum MonitorError {
     NotFound,
     #[error("the monitor was deleted at {0}")]
     Deleted(Instant),
+    #[error("effectiveAt {at} is before the monitor's creation ({since})")]
+    BeforeCreation { at: Instant, since: Instant },
     #[error("the project is archived; it takes no new monitors")]
     ProjectArchived,
     #[error("the project already has {MAX_PER_PROJECT} monitors, the most a project may have; delete one first")]
@@ -297,6 +316,7 @@ impl Classify for MonitorError {
             Self::AlreadyExists => Refusal::Conflict,
             Self::NotFound => Refusal::NotFound,
             Self::Deleted(_)
+            | Self::BeforeCreation { .. }
             | Self::ProjectArchived
             | Self::TooManyMonitors
             | Self::NothingChanged
@@ -335,25 +355,40 @@ pub fn decide(m: &HttpMonitor, cmd: MonitorCommand) -> Result<Vec<HttpMonitorEve
             }])
         }
         C::Reconfigure { changes, at } => {
-            let current = m.live()?;
-            let old = current.spec();
-            let config = MonitorSpec {
-                url: changes.url.unwrap_or(old.url),
-                follow_redirects: changes.follow_redirects.unwrap_or(old.follow_redirects),
-                max_redirects: changes.max_redirects.unwrap_or(old.max_redirects),
-                expected_status: changes.expected_status.unwrap_or(old.expected_status),
-                interval_seconds: changes.interval_seconds.unwrap_or(old.interval_seconds),
-                timeout_seconds: changes.timeout_seconds.unwrap_or(old.timeout_seconds),
-            }
-            .validate()?;
             let mut events = vec![];
-            if config != *current {
-                events.push(E::HttpMonitorReconfigured { config, at });
+            let reconfigures = [
+                changes.url.is_some(),
+                changes.follow_redirects.is_some(),
+                changes.max_redirects.is_some(),
+                changes.expected_status.is_some(),
+                changes.interval_seconds.is_some(),
+                changes.timeout_seconds.is_some(),
+            ];
+            if reconfigures.contains(&true) {
+                let current = m.live()?;
+                let old = current.spec();
+                let config = MonitorSpec {
+                    url: changes.url.unwrap_or(old.url),
+                    follow_redirects: changes.follow_redirects.unwrap_or(old.follow_redirects),
+                    max_redirects: changes.max_redirects.unwrap_or(old.max_redirects),
+                    expected_status: changes.expected_status.unwrap_or(old.expected_status),
+                    interval_seconds: changes.interval_seconds.unwrap_or(old.interval_seconds),
+                    timeout_seconds: changes.timeout_seconds.unwrap_or(old.timeout_seconds),
+                }
+                .validate()?;
+                if config != *current {
+                    events.push(E::HttpMonitorReconfigured { config, at });
+                }
             }
-            match changes.paused {
-                Some(true) if !m.paused => events.push(E::HttpMonitorPaused { at }),
-                Some(false) if m.paused => events.push(E::HttpMonitorResumed { at }),
-                _ => {}
+            if let Some(paused) = changes.paused {
+                // Paused from an instant on: the checks stop there until the next resume.
+                let from = changes.paused_from.unwrap_or(at);
+                m.alive_at(from)?;
+                match (paused, m.active_at(from)) {
+                    (true, true) => events.push(E::HttpMonitorPaused { at: from }),
+                    (false, false) => events.push(E::HttpMonitorResumed { at: from }),
+                    _ => {}
+                }
             }
             if events.is_empty() {
                 return Err(MonitorError::NothingChanged);
@@ -365,7 +400,11 @@ pub fn decide(m: &HttpMonitor, cmd: MonitorCommand) -> Result<Vec<HttpMonitorEve
             Ok(vec![E::HttpMonitorDeleted { at }])
         }
         C::RecordTransition { state, at, observed_status, redirect_chain, error } => {
-            m.live()?;
+            // A transition before a deletion is an observation, whatever was recorded since.
+            m.config.as_ref().ok_or(MonitorError::NotFound)?;
+            if let Some(deleted) = m.deleted_at.filter(|d| at >= *d) {
+                return Err(MonitorError::Deleted(deleted));
+            }
             let observed_status = observed_status.map(|c| status_code("observedStatus", c)).transpose()?;
             if redirect_chain.len() > MAX_REDIRECTS as usize + 1 {
                 return Err(Invalid::new("redirectChain", "longer than any monitor follows").into());
@@ -438,12 +477,12 @@ pub fn evolve(m: &mut HttpMonitor, event: &HttpMonitorEvent) {
         }
         E::HttpMonitorReconfigured { config, .. } => m.config = Some(config.clone()),
         E::HttpMonitorPaused { at } => {
-            m.paused = true;
             activity(m, *at, false);
+            m.paused = m.deleted_at.is_none() && m.activity.last().is_some_and(|(_, on)| !on);
         }
         E::HttpMonitorResumed { at } => {
-            m.paused = false;
             activity(m, *at, true);
+            m.paused = m.deleted_at.is_none() && m.activity.last().is_some_and(|(_, on)| !on);
         }
         E::HttpMonitorDeleted { at } => {
             m.deleted_at = Some(*at);

@@ -261,3 +261,45 @@ fn a_deleted_monitor_takes_no_more_changes() {
     let m = fold(&[created(), HttpMonitorEvent::HttpMonitorDeleted { at: at(1, 9) }]);
     assert!(m.active_at(at(1, 8)) && !m.active_at(at(1, 9)));
 }
+
+#[test]
+fn a_pause_is_corrected_back_to_any_instant_of_its_life() {
+    let deleted = HttpMonitorEvent::HttpMonitorDeleted { at: at(1, 9) };
+    let pause_from = |paused, day| MonitorChanges {
+        paused: Some(paused),
+        paused_from: Some(at(1, day)),
+        ..Default::default()
+    };
+    // Recorded after the deletion, effective before it.
+    MonitorTest::with(())
+        .given(vec![created(), deleted.clone()])
+        .when(MonitorCommand::Reconfigure { changes: pause_from(true, 3), at: at(1, 10) })
+        .then_expect_events(vec![HttpMonitorEvent::HttpMonitorPaused { at: at(1, 3) }]);
+    MonitorTest::with(())
+        .given(vec![created(), deleted.clone()])
+        .when(MonitorCommand::Reconfigure { changes: pause_from(true, 9), at: at(1, 10) })
+        .then_expect_error(MonitorError::Deleted(at(1, 9)));
+    MonitorTest::with(())
+        .given(vec![created()])
+        .when(MonitorCommand::Reconfigure {
+            changes: MonitorChanges { paused: Some(true), paused_from: Some(at(1, 1) - chrono::Duration::days(1)), ..Default::default() },
+            at: at(1, 10),
+        })
+        .then_expect_error(MonitorError::BeforeCreation { at: at(1, 1) - chrono::Duration::days(1), since: at(1, 1) });
+    // A pause from the 3rd and a resume on the 5th, both recorded on the 10th after a later
+    // pause: the monitor was checked before the 3rd and from the 5th to the 7th.
+    let late_pause = HttpMonitorEvent::HttpMonitorPaused { at: at(1, 7) };
+    MonitorTest::with(())
+        .given(vec![created(), late_pause.clone(), HttpMonitorEvent::HttpMonitorPaused { at: at(1, 3) }])
+        .when(MonitorCommand::Reconfigure { changes: pause_from(false, 5), at: at(1, 10) })
+        .then_expect_events(vec![HttpMonitorEvent::HttpMonitorResumed { at: at(1, 5) }]);
+    let m = fold(&[
+        created(),
+        late_pause,
+        HttpMonitorEvent::HttpMonitorPaused { at: at(1, 3) },
+        HttpMonitorEvent::HttpMonitorResumed { at: at(1, 5) },
+    ]);
+    let checked: Vec<bool> = [2, 4, 6, 8].iter().map(|d| m.active_at(at(1, *d))).collect();
+    assert_eq!(checked, [true, false, true, false]);
+    assert_eq!(m.state(), MonitorState::Paused, "the latest pause holds now");
+}

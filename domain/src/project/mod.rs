@@ -70,6 +70,19 @@ impl Project {
         }
     }
 
+    /// A change effective at `at` falls inside its life: on or after its creation and
+    /// before its archiving, whatever was recorded since.
+    fn alive_at(&self, at: Instant) -> Result<(), ProjectError> {
+        if self.id.is_none() {
+            return Err(ProjectError::NotFound);
+        }
+        self.not_before_creation(at)?;
+        match self.archived_at {
+            Some(archived) if at >= archived => Err(ProjectError::ArchivedSince(archived)),
+            _ => Ok(()),
+        }
+    }
+
     fn not_before_creation(&self, at: Instant) -> Result<(), ProjectError> {
         match self.created_at {
             Some(since) if at < since => Err(ProjectError::BeforeCreation { at, since }),
@@ -173,6 +186,8 @@ pub enum ProjectError {
     NotFound,
     #[error("project is archived; an archived project cannot be changed")]
     Archived,
+    #[error("project was archived effective {0}; it cannot be changed from then on")]
+    ArchivedSince(Instant),
     #[error("customer {0} is closed; no projects can be created for it")]
     CustomerClosed(CustomerId),
     #[error("the parent project belongs to another customer ({0})")]
@@ -194,6 +209,7 @@ impl Classify for ProjectError {
             Self::AlreadyExists(_) | Self::DeploymentExists(_) => Refusal::Conflict,
             Self::NotFound | Self::NoSuchDeployment(_) => Refusal::NotFound,
             Self::Archived
+            | Self::ArchivedSince(_)
             | Self::CustomerClosed(_)
             | Self::ParentOfAnotherCustomer(_)
             | Self::ParentArchived(_)
@@ -260,8 +276,7 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
             })
         }
         C::ChangeSlaClass { sla_class, effective_at } => {
-            p.open()?;
-            p.not_before_creation(effective_at)?;
+            p.alive_at(effective_at)?;
             Ok(vec![E::SlaClassChanged { sla_class, effective_at }])
         }
         C::AddDeployment { name, environment } => {

@@ -141,6 +141,19 @@ pub struct Release {
     /// Vetoes by who raised them (a person's id or a system actor); one open veto each.
     pub vetoes: BTreeMap<String, Veto>,
     pub decision: Option<Decision>,
+    #[serde(default)]
+    pub cancelled: Option<Cancellation>,
+    /// When the rollout finished, as staff recorded it.
+    #[serde(default)]
+    pub rolled_out_at: Option<Instant>,
+}
+
+/// Why and when a release was called off, and by whom.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub by: String,
+    pub reason: String,
+    pub at: Instant,
 }
 
 impl Release {
@@ -160,7 +173,16 @@ impl Release {
         }
     }
 
+    /// Not called off: every change but the record of a rollout needs this.
+    fn not_cancelled(&self) -> Result<(), ReleaseError> {
+        match &self.cancelled {
+            Some(c) => Err(ReleaseError::Cancelled(c.at)),
+            None => Ok(()),
+        }
+    }
+
     fn undecided(&self) -> Result<(), ReleaseError> {
+        self.not_cancelled()?;
         match &self.decision {
             Some(d) => Err(ReleaseError::AlreadyDecided { approve: d.approve, at: d.at }),
             None => Ok(()),
@@ -198,6 +220,19 @@ pub enum ReleaseCommand {
         reason: String,
         at: Instant,
     },
+    /// Calls the release off before its window opens, decided or not.
+    Cancel {
+        by: String,
+        reason: String,
+        at: Instant,
+    },
+    /// Records that an approved release was rolled out, finishing at `at` (after its window
+    /// opened, not after `now`).
+    MarkRolledOut {
+        by: String,
+        at: Instant,
+        now: Instant,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -233,9 +268,26 @@ pub enum ReleaseEvent {
         reason: Option<String>,
         inputs: Option<PolicyInputs>,
     },
+    ReleaseCancelled {
+        by: String,
+        reason: String,
+        at: Instant,
+    },
+    ReleaseRolledOut {
+        by: String,
+        at: Instant,
+    },
 }
 
-event_names!(ReleaseEvent { ReleaseScheduled, ReleaseVetoed, VetoWithdrawn, ReleaseApproved, ReleaseHeld });
+event_names!(ReleaseEvent {
+    ReleaseScheduled,
+    ReleaseVetoed,
+    VetoWithdrawn,
+    ReleaseApproved,
+    ReleaseHeld,
+    ReleaseCancelled,
+    ReleaseRolledOut,
+});
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ReleaseError {
@@ -255,6 +307,16 @@ pub enum ReleaseError {
     AlreadyVetoed(String),
     #[error("{0} has no open veto")]
     NoOpenVeto(String),
+    #[error("the release was cancelled at {0}")]
+    Cancelled(Instant),
+    #[error("the release was already rolled out at {0}")]
+    AlreadyRolledOut(Instant),
+    #[error("the release was not approved; only an approved release rolls out")]
+    NotApproved,
+    #[error("the window opens at {window}; a rollout cannot finish before that ({at})")]
+    WindowNotOpen { window: Instant, at: Instant },
+    #[error("at {at} is in the future; record a rollout once it has finished")]
+    InTheFuture { at: Instant },
 }
 
 impl Classify for ReleaseError {
@@ -262,19 +324,33 @@ impl Classify for ReleaseError {
         match self {
             Self::Invalid(_) => Refusal::BadInput,
             Self::NotFound => Refusal::NotFound,
-            Self::AlreadyExists | Self::AlreadyDecided { .. } | Self::AlreadyVetoed(_) => Refusal::Conflict,
-            Self::WindowOpen(_) | Self::NotDue { .. } | Self::NoOpenVeto(_) => Refusal::RuleViolation,
+            Self::AlreadyExists
+            | Self::AlreadyDecided { .. }
+            | Self::AlreadyVetoed(_)
+            | Self::Cancelled(_)
+            | Self::AlreadyRolledOut(_) => Refusal::Conflict,
+            Self::InTheFuture { .. } => Refusal::BadInput,
+            Self::WindowOpen(_)
+            | Self::NotDue { .. }
+            | Self::NoOpenVeto(_)
+            | Self::NotApproved
+            | Self::WindowNotOpen { .. } => Refusal::RuleViolation,
         }
     }
 }
 
-/// A channel name: lower-case letters, digits and dashes.
-fn channel(value: &str) -> Result<String, Invalid> {
-    let v = validate::name("channel", value)?;
-    if v.len() > 40 || !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err(Invalid::new("channel", "lower-case letters, digits and dashes, at most 40"));
+/// A channel name as the platform names them (`fc-24.05-production`): 1–64 letters,
+/// digits, `.`, `-` and `_`, starting with a letter or digit.
+pub fn channel(value: &str) -> Result<String, Invalid> {
+    let v = value.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if v.is_empty() || v.len() > 64 || !v.starts_with(|c: char| c.is_ascii_alphanumeric()) || !v.chars().all(allowed) {
+        return Err(Invalid::new(
+            "channel",
+            "must be 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit (such as fc-24.05-production)",
+        ));
     }
-    Ok(v)
+    Ok(v.to_owned())
 }
 
 pub fn decide(r: &Release, cmd: ReleaseCommand) -> Result<Vec<ReleaseEvent>, ReleaseError> {
@@ -317,6 +393,7 @@ pub fn decide(r: &Release, cmd: ReleaseCommand) -> Result<Vec<ReleaseEvent>, Rel
         }
         C::WithdrawVeto { by, at } => {
             r.scheduled()?;
+            r.not_cancelled()?;
             if r.vetoes.get(&by).is_none_or(|v| v.withdrawn_at.is_some()) {
                 return Err(ReleaseError::NoOpenVeto(by));
             }
@@ -347,6 +424,32 @@ pub fn decide(r: &Release, cmd: ReleaseCommand) -> Result<Vec<ReleaseEvent>, Rel
                 true => E::ReleaseApproved { by, at, reason: Some(reason), inputs: None },
                 false => E::ReleaseHeld { by, at, failed_conditions: vec![], reason: Some(reason), inputs: None },
             }])
+        }
+        C::Cancel { by, reason, at } => {
+            let (window, _) = r.scheduled()?;
+            let reason = validate::text("reason", &reason)?;
+            r.not_cancelled()?;
+            if at >= window {
+                return Err(ReleaseError::WindowOpen(window));
+            }
+            Ok(vec![E::ReleaseCancelled { by, reason, at }])
+        }
+        C::MarkRolledOut { by, at, now } => {
+            let (window, _) = r.scheduled()?;
+            r.not_cancelled()?;
+            if let Some(done) = r.rolled_out_at {
+                return Err(ReleaseError::AlreadyRolledOut(done));
+            }
+            if !r.decision.as_ref().is_some_and(|d| d.approve) {
+                return Err(ReleaseError::NotApproved);
+            }
+            if at < window {
+                return Err(ReleaseError::WindowNotOpen { window, at });
+            }
+            if at > now {
+                return Err(ReleaseError::InTheFuture { at });
+            }
+            Ok(vec![E::ReleaseRolledOut { by, at }])
         }
     }
 }
@@ -391,6 +494,10 @@ pub fn evolve(r: &mut Release, event: &ReleaseEvent) {
                 inputs: inputs.clone(),
             });
         }
+        E::ReleaseCancelled { by, reason, at } => {
+            r.cancelled = Some(Cancellation { by: by.clone(), reason: reason.clone(), at: *at });
+        }
+        E::ReleaseRolledOut { at, .. } => r.rolled_out_at = Some(*at),
     }
 }
 

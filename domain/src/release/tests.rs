@@ -205,3 +205,100 @@ fn vetoes_are_raised_and_withdrawn_once_each() {
     assert_eq!(r.open_vetoes(at(3, 21)), vec!["p-1: freeze".to_owned()], "open until withdrawn");
     assert!(r.open_vetoes(at(3, 22)).is_empty());
 }
+
+#[test]
+fn channels_are_named_as_the_platform_names_them() {
+    for good in ["fc-24.05-production", "fc-24.11-dev", "fc_23.11_staging", "Stable", "7"] {
+        assert_eq!(channel(good).as_deref(), Ok(good), "{good}");
+    }
+    for bad in ["", "-fc", ".fc", "fc 24.05", "fc/24.05", "fc-24.05\nproduction", "ü", &"x".repeat(65)] {
+        assert!(channel(bad).is_err(), "{bad:?}");
+    }
+    let configure = |name: &str| ChannelCommand::Configure {
+        channel: name.into(),
+        lead_hours: 6,
+        min_soak_hours: 72,
+        platform_project: None,
+    };
+    assert!(decide_channel(&ReleaseChannel::default(), configure("fc-24.05-production")).is_ok());
+}
+
+fn approved(at: Instant) -> ReleaseEvent {
+    ReleaseEvent::ReleaseApproved { by: DecidedBy::Policy, at, reason: None, inputs: Some(inputs(at)) }
+}
+
+#[test]
+fn a_release_is_cancelled_before_its_window_and_then_takes_no_decision() {
+    let cancel = |d: u32| ReleaseCommand::Cancel { by: "ops".into(), reason: "regression in 6.12".into(), at: at(3, d) };
+    let cancelled = ReleaseEvent::ReleaseCancelled { by: "ops".into(), reason: "regression in 6.12".into(), at: at(3, 25) };
+    ReleaseTest::with(()).given(vec![scheduled()]).when(cancel(25)).then_expect_events(vec![cancelled.clone()]);
+    // Approved, it may still be called off before the window.
+    ReleaseTest::with(())
+        .given(vec![scheduled(), approved(utc(2026, 3, 30, 13))])
+        .when(ReleaseCommand::Cancel { by: "ops".into(), reason: "x".into(), at: utc(2026, 3, 30, 14) })
+        .then_expect_events(vec![ReleaseEvent::ReleaseCancelled {
+            by: "ops".into(),
+            reason: "x".into(),
+            at: utc(2026, 3, 30, 14),
+        }]);
+    ReleaseTest::with(())
+        .given(vec![scheduled()])
+        .when(ReleaseCommand::Cancel { by: "ops".into(), reason: "x".into(), at: utc(2026, 3, 30, 19) })
+        .then_expect_error(ReleaseError::WindowOpen(utc(2026, 3, 30, 19)));
+    ReleaseTest::with(())
+        .given(vec![scheduled(), cancelled.clone()])
+        .when(cancel(26))
+        .then_expect_error(ReleaseError::Cancelled(at(3, 25)));
+    ReleaseTest::with(())
+        .given(vec![scheduled(), cancelled.clone()])
+        .when(ReleaseCommand::DecideByPolicy { inputs: inputs(utc(2026, 3, 30, 13)) })
+        .then_expect_error(ReleaseError::Cancelled(at(3, 25)));
+    ReleaseTest::with(())
+        .given(vec![scheduled(), cancelled])
+        .when(ReleaseCommand::Veto { by: "p".into(), reason: "no".into(), at: at(3, 26) })
+        .then_expect_error(ReleaseError::Cancelled(at(3, 25)));
+    let err = ReleaseTest::with(())
+        .given(vec![scheduled()])
+        .when(ReleaseCommand::Cancel { by: "ops".into(), reason: " ".into(), at: at(3, 25) })
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err.refusal(), Refusal::BadInput);
+}
+
+#[test]
+fn only_an_approved_release_rolls_out_after_its_window_opened_and_once() {
+    let window = utc(2026, 3, 30, 19);
+    let roll = |at: Instant| ReleaseCommand::MarkRolledOut { by: "ops".into(), at, now: utc(2026, 3, 31, 8) };
+    let ready = [scheduled(), approved(utc(2026, 3, 30, 13))];
+    let done = ReleaseEvent::ReleaseRolledOut { by: "ops".into(), at: utc(2026, 3, 30, 23) };
+    ReleaseTest::with(()).given(ready.to_vec()).when(roll(utc(2026, 3, 30, 23))).then_expect_events(vec![done.clone()]);
+    ReleaseTest::with(())
+        .given(ready.to_vec())
+        .when(roll(utc(2026, 3, 30, 18)))
+        .then_expect_error(ReleaseError::WindowNotOpen { window, at: utc(2026, 3, 30, 18) });
+    ReleaseTest::with(())
+        .given(ready.to_vec())
+        .when(roll(utc(2026, 3, 31, 9)))
+        .then_expect_error(ReleaseError::InTheFuture { at: utc(2026, 3, 31, 9) });
+    ReleaseTest::with(())
+        .given(vec![scheduled(), approved(utc(2026, 3, 30, 13)), done])
+        .when(roll(utc(2026, 3, 31, 1)))
+        .then_expect_error(ReleaseError::AlreadyRolledOut(utc(2026, 3, 30, 23)));
+    ReleaseTest::with(()).given(vec![scheduled()]).when(roll(utc(2026, 3, 30, 23))).then_expect_error(ReleaseError::NotApproved);
+    let held = ReleaseEvent::ReleaseHeld {
+        by: DecidedBy::Policy,
+        at: utc(2026, 3, 30, 13),
+        failed_conditions: vec!["open vetoes: x".into()],
+        reason: None,
+        inputs: None,
+    };
+    ReleaseTest::with(())
+        .given(vec![scheduled(), held])
+        .when(roll(utc(2026, 3, 30, 23)))
+        .then_expect_error(ReleaseError::NotApproved);
+    let mut r = Release::default();
+    for e in [scheduled(), approved(utc(2026, 3, 30, 13)), ReleaseEvent::ReleaseRolledOut { by: "ops".into(), at: window }] {
+        evolve(&mut r, &e);
+    }
+    assert_eq!(r.rolled_out_at, Some(window));
+}

@@ -102,6 +102,27 @@ pub fn vat_id(field: &str, value: &str) -> Result<String, Invalid> {
 }
 
 /// An integer within inclusive bounds.
+/// How far ahead an effective instant may lie by default: the Directory records what is
+/// or was so, and what is planned for the coming year; a year 9999 is a typing error.
+pub const EFFECTIVE_HORIZON_DAYS: u32 = 365;
+
+/// An effective instant (valid time) at most `horizon_days` after `now`; any past one is
+/// a correction or an import and is judged by the entity it changes.
+pub fn effective(field: &str, at: super::Instant, now: super::Instant, horizon_days: u32) -> Result<super::Instant, Invalid> {
+    let bound = now + chrono::Duration::days(horizon_days.into());
+    if at > bound {
+        return Err(Invalid::new(
+            field,
+            format!(
+                "must be at most {horizon_days} days ahead, so not after {}; got {}",
+                bound.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    Ok(at)
+}
+
 pub fn within(field: &str, value: i64, min: i64, max: i64, unit: &str) -> Result<u32, Invalid> {
     if (min..=max).contains(&value) {
         Ok(value as u32)

@@ -126,6 +126,18 @@ impl SshKey {
     pub fn is_active(&self) -> bool {
         self.id.is_some() && self.revoked_at.is_none()
     }
+
+    /// Why a deployment's secrets cannot be encrypted to this key, if they cannot: they are
+    /// encrypted with `age`, which takes ssh-ed25519 and ssh-rsa keys as recipients only.
+    /// The key still logs in; it is a recipient the tools skip.
+    pub fn unusable_for_secrets(&self) -> Option<String> {
+        match self.algorithm.as_str() {
+            "ssh-ed25519" | "ssh-rsa" => None,
+            other => Some(format!(
+                "age cannot encrypt to {other} keys; add an ssh-ed25519 (or ssh-rsa) key to receive secrets"
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

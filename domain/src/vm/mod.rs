@@ -39,7 +39,8 @@ pub struct ProjectFacts {
     pub id: ProjectId,
     pub customer_id: CustomerId,
     pub created_at: Instant,
-    pub archived: bool,
+    /// When it was archived (effective time): it takes VMs only before then.
+    pub archived_at: Option<Instant>,
 }
 
 /// One configuration of the VM, in force from `from` (effective time).
@@ -50,54 +51,96 @@ pub struct Configuration {
     pub resources: Resources,
 }
 
+/// A VM's configuration over effective time. Its size and its project are two histories
+/// of their own: a resize effective on 12 April holds until the next resize, whatever
+/// moves were recorded around it, and a correction recorded late takes its place in them
+/// like any other change. A decommission cuts both where it takes effect, and can itself
+/// be corrected.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Vm {
     pub id: Option<VmId>,
     pub customer_id: Option<CustomerId>,
     pub name: String,
     pub location: String,
-    /// Every configuration in effective order; the first starts at provisioning.
-    pub timeline: Vec<Configuration>,
+    /// Its size from each instant on, in effective order; the first is the provisioning's.
+    pub sizes: Vec<(Instant, Resources)>,
+    /// Its project from each instant on, in effective order; the first is the provisioning's.
+    pub placements: Vec<(Instant, ProjectId)>,
     pub decommissioned_at: Option<Instant>,
+}
+
+/// The entry in force at `at` of a history in effective order.
+fn in_force<T>(history: &[(Instant, T)], at: Instant) -> Option<&(Instant, T)> {
+    history.partition_point(|(from, _)| *from <= at).checked_sub(1).map(|i| &history[i])
+}
+
+/// Records `value` from `at` on; a change at the same instant is replaced (the later
+/// recorded one holds). A change after every other, the common case, is a push.
+fn record<T>(history: &mut Vec<(Instant, T)>, at: Instant, value: T) {
+    let i = history.partition_point(|(from, _)| *from < at);
+    match history.get_mut(i) {
+        Some(entry) if entry.0 == at => entry.1 = value,
+        _ => history.insert(i, (at, value)),
+    }
 }
 
 impl Vm {
     pub fn provisioned_at(&self) -> Option<Instant> {
-        self.timeline.first().map(|c| c.from)
-    }
-
-    /// The configuration with the latest effective instant.
-    pub fn current(&self) -> Option<&Configuration> {
-        self.timeline.last()
-    }
-
-    fn live(&self) -> Result<&Configuration, VmError> {
-        match (self.current(), self.decommissioned_at) {
-            (None, _) => Err(VmError::NotFound),
-            (Some(_), Some(at)) => Err(VmError::Decommissioned(at)),
-            (Some(c), None) => Ok(c),
-        }
-    }
-
-    fn not_before_provisioning(&self, at: Instant) -> Result<(), VmError> {
-        match self.provisioned_at() {
-            Some(since) if at < since => Err(VmError::BeforeProvisioning { at, since }),
-            _ => Ok(()),
-        }
-    }
-
-    fn insert(&mut self, config: Configuration) {
-        self.timeline.retain(|c| c.from != config.from);
-        let index = self.timeline.partition_point(|c| c.from < config.from);
-        self.timeline.insert(index, config);
+        self.sizes.first().map(|(from, _)| *from)
     }
 
     /// The configuration in force at `at` (effective time), if the VM existed then.
-    pub fn configuration_at(&self, at: Instant) -> Option<&Configuration> {
+    pub fn configuration_at(&self, at: Instant) -> Option<Configuration> {
         if self.decommissioned_at.is_some_and(|d| at >= d) {
             return None;
         }
-        self.timeline.iter().rev().find(|c| c.from <= at)
+        let (sized, resources) = in_force(&self.sizes, at)?;
+        let (placed, project_id) = in_force(&self.placements, at)?;
+        Some(Configuration { from: (*sized).max(*placed), project_id: *project_id, resources: *resources })
+    }
+
+    /// Every configuration of its life in effective order, the first from provisioning;
+    /// changes effective at or after the decommission are cut off.
+    pub fn timeline(&self) -> Vec<Configuration> {
+        let mut instants: Vec<Instant> =
+            self.sizes.iter().map(|(from, _)| *from).chain(self.placements.iter().map(|(from, _)| *from)).collect();
+        instants.sort_unstable();
+        instants.dedup();
+        instants.into_iter().map_while(|at| self.configuration_at(at)).collect()
+    }
+
+    /// The last configuration of its life: the one in force now, or when it was decommissioned.
+    pub fn current(&self) -> Option<Configuration> {
+        let (sized, resources) = self.last_before_decommission(&self.sizes)?;
+        let (placed, project_id) = self.last_before_decommission(&self.placements)?;
+        Some(Configuration { from: (*sized).max(*placed), project_id: *project_id, resources: *resources })
+    }
+
+    /// The last entry of a history that took effect in its life (the first always did).
+    fn last_before_decommission<'a, T>(&self, history: &'a [(Instant, T)]) -> Option<&'a (Instant, T)> {
+        let n = match self.decommissioned_at {
+            Some(d) => history.partition_point(|(from, _)| *from < d).max(1),
+            None => history.len(),
+        };
+        history.get(n.checked_sub(1)?)
+    }
+
+    /// Every project it was ever placed in, corrections included.
+    pub fn projects(&self) -> impl Iterator<Item = ProjectId> + '_ {
+        self.placements.iter().map(|(_, p)| *p)
+    }
+
+    /// A change effective at `at` falls inside its life: on or after provisioning, before
+    /// any decommission, whatever else was recorded since.
+    fn alive_at(&self, at: Instant) -> Result<(), VmError> {
+        let since = self.provisioned_at().ok_or(VmError::NotFound)?;
+        if at < since {
+            return Err(VmError::BeforeProvisioning { at, since });
+        }
+        match self.decommissioned_at {
+            Some(d) if at >= d => Err(VmError::Decommissioned(d)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -163,7 +206,7 @@ pub enum VmError {
     AlreadyProvisioned(VmId),
     #[error("VM does not exist")]
     NotFound,
-    #[error("VM was decommissioned effective {0}; it cannot be changed")]
+    #[error("VM was decommissioned effective {0}; it cannot be changed from then on (correct the decommission first)")]
     Decommissioned(Instant),
     #[error("project {0} is archived")]
     ProjectArchived(ProjectId),
@@ -171,8 +214,6 @@ pub enum VmError {
     BeforeProjectCreation { at: Instant, since: Instant },
     #[error("effectiveAt {at} is before the VM's provisioning ({since})")]
     BeforeProvisioning { at: Instant, since: Instant },
-    #[error("effectiveAt {at} is before the VM's last change ({last}); decommission after every change")]
-    BeforeLastChange { at: Instant, last: Instant },
     #[error("a VM can only move between projects of the same customer")]
     MoveToAnotherCustomer,
 }
@@ -187,14 +228,13 @@ impl Classify for VmError {
             | Self::ProjectArchived(_)
             | Self::BeforeProjectCreation { .. }
             | Self::BeforeProvisioning { .. }
-            | Self::BeforeLastChange { .. }
             | Self::MoveToAnotherCustomer => Refusal::RuleViolation,
         }
     }
 }
 
 fn usable(project: &ProjectFacts, at: Instant) -> Result<(), VmError> {
-    if project.archived {
+    if project.archived_at.is_some_and(|archived| at >= archived) {
         return Err(VmError::ProjectArchived(project.id));
     }
     if at < project.created_at {
@@ -225,31 +265,34 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
         }
         C::Resize { cpu, ram_gb, disk_gb, effective_at } => {
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
-            vm.live()?;
-            vm.not_before_provisioning(effective_at)?;
-            let before = vm.configuration_at(effective_at).map(|c| c.resources);
+            vm.alive_at(effective_at)?;
+            let before = in_force(&vm.sizes, effective_at).map(|(_, r)| *r);
             Ok(if before == Some(resources) { vec![] } else { vec![E::VmResized { resources, effective_at }] })
         }
         C::MoveToProject { project, effective_at } => {
-            vm.live()?;
-            vm.not_before_provisioning(effective_at)?;
+            vm.alive_at(effective_at)?;
             if vm.customer_id.is_some_and(|c| c != project.customer_id) {
                 return Err(VmError::MoveToAnotherCustomer);
             }
             usable(&project, effective_at)?;
-            let from_project_id = vm.configuration_at(effective_at).map(|c| c.project_id).unwrap_or(project.id);
+            let from_project_id = in_force(&vm.placements, effective_at).map(|(_, p)| *p).unwrap_or(project.id);
             Ok(if from_project_id == project.id {
                 vec![]
             } else {
                 vec![E::VmMovedToProject { from_project_id, project_id: project.id, effective_at }]
             })
         }
+        // Recorded again with another instant, it corrects the first: the life ends there.
         C::Decommission { effective_at } => {
-            let last = vm.live()?.from;
-            if effective_at < last {
-                return Err(VmError::BeforeLastChange { at: effective_at, last });
+            let since = vm.provisioned_at().ok_or(VmError::NotFound)?;
+            if effective_at < since {
+                return Err(VmError::BeforeProvisioning { at: effective_at, since });
             }
-            Ok(vec![E::VmDecommissioned { effective_at }])
+            Ok(if vm.decommissioned_at == Some(effective_at) {
+                vec![]
+            } else {
+                vec![E::VmDecommissioned { effective_at }]
+            })
         }
     }
 }
@@ -263,20 +306,13 @@ pub fn evolve(vm: &mut Vm, event: &VmEvent) {
                 customer_id: Some(*customer_id),
                 name: name.clone(),
                 location: location.clone(),
-                timeline: vec![Configuration { from: *effective_at, project_id: *project_id, resources: *resources }],
+                sizes: vec![(*effective_at, *resources)],
+                placements: vec![(*effective_at, *project_id)],
                 decommissioned_at: None,
             }
         }
-        E::VmResized { resources, effective_at } => {
-            if let Some(before) = vm.configuration_at(*effective_at).cloned() {
-                vm.insert(Configuration { from: *effective_at, resources: *resources, ..before });
-            }
-        }
-        E::VmMovedToProject { project_id, effective_at, .. } => {
-            if let Some(before) = vm.configuration_at(*effective_at).cloned() {
-                vm.insert(Configuration { from: *effective_at, project_id: *project_id, ..before });
-            }
-        }
+        E::VmResized { resources, effective_at } => record(&mut vm.sizes, *effective_at, *resources),
+        E::VmMovedToProject { project_id, effective_at, .. } => record(&mut vm.placements, *effective_at, *project_id),
         E::VmDecommissioned { effective_at } => vm.decommissioned_at = Some(*effective_at),
     }
 }

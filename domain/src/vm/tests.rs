@@ -8,7 +8,7 @@ fn id() -> VmId {
     VmId(uuid(30))
 }
 fn project(n: u128) -> ProjectFacts {
-    ProjectFacts { id: ProjectId(uuid(n)), customer_id: CustomerId(uuid(1)), created_at: at(1, 1), archived: false }
+    ProjectFacts { id: ProjectId(uuid(n)), customer_id: CustomerId(uuid(1)), created_at: at(1, 1), archived_at: None }
 }
 fn small() -> Resources {
     Resources { cpu: 2, ram_gb: 4, disk_gb: 50 }
@@ -70,7 +70,7 @@ fn refuses_provisioning_twice_into_an_archived_project_or_before_the_project() {
         .given_no_previous_events()
         .when(VmCommand::Provision {
             id,
-            project: ProjectFacts { archived: true, ..project(20) },
+            project: ProjectFacts { archived_at: Some(at(1, 1)), ..project(20) },
             name: name.clone(),
             location: location.clone(),
             cpu,
@@ -152,22 +152,114 @@ fn moves_within_the_customer_only() {
         .then_expect_error(VmError::MoveToAnotherCustomer);
 }
 
+fn fold(events: &[VmEvent]) -> Vm {
+    let mut vm = Vm::default();
+    for e in events {
+        evolve(&mut vm, e);
+    }
+    vm
+}
+
+fn resized(cpu: u32, effective_at: Instant) -> VmEvent {
+    VmEvent::VmResized { resources: Resources { cpu, ram_gb: 4, disk_gb: 50 }, effective_at }
+}
+
 #[test]
-fn decommissions_after_its_last_change_and_then_refuses_changes() {
-    let gone = VmEvent::VmDecommissioned { effective_at: at(4, 1) };
+fn a_resize_holds_until_the_next_resize_whatever_moves_were_recorded_around_it() {
+    let moved =
+        VmEvent::VmMovedToProject { from_project_id: ProjectId(uuid(20)), project_id: ProjectId(uuid(21)), effective_at: at(3, 1) };
+    // The move is recorded first; the resize effective before it is recorded later.
+    let vm = fold(&[provisioned(), moved, resized(4, at(2, 1))]);
+    let at_march = vm.configuration_at(at(3, 2)).unwrap();
+    assert_eq!((at_march.project_id, at_march.resources.cpu), (ProjectId(uuid(21)), 4));
+    let froms: Vec<_> = vm.timeline().iter().map(|c| (c.from, c.resources.cpu, c.project_id)).collect();
+    assert_eq!(
+        froms,
+        vec![
+            (at(1, 10), 2, ProjectId(uuid(20))),
+            (at(2, 1), 4, ProjectId(uuid(20))),
+            (at(3, 1), 4, ProjectId(uuid(21))),
+        ]
+    );
+    // A second resize at the same instant corrects the first.
+    let vm = fold(&[provisioned(), resized(4, at(2, 1)), resized(6, at(2, 1))]);
+    assert_eq!(vm.sizes.len(), 2);
+    assert_eq!(vm.current().unwrap().resources.cpu, 6);
+}
+
+#[test]
+fn changes_inside_its_life_are_accepted_after_a_later_decommission_was_recorded() {
+    let gone = VmEvent::VmDecommissioned { effective_at: at(4, 25) };
+    VmTest::with(())
+        .given(vec![provisioned(), gone.clone()])
+        .when(VmCommand::Resize { cpu: 4, ram_gb: 4, disk_gb: 50, effective_at: at(4, 12) })
+        .then_expect_events(vec![resized(4, at(4, 12))]);
+    VmTest::with(())
+        .given(vec![provisioned(), gone.clone()])
+        .when(VmCommand::MoveToProject { project: project(21), effective_at: at(4, 12) })
+        .then_expect_events(vec![VmEvent::VmMovedToProject {
+            from_project_id: ProjectId(uuid(20)),
+            project_id: ProjectId(uuid(21)),
+            effective_at: at(4, 12),
+        }]);
+    // From the decommission on, nothing can change.
+    VmTest::with(())
+        .given(vec![provisioned(), gone.clone()])
+        .when(VmCommand::Resize { cpu: 4, ram_gb: 8, disk_gb: 50, effective_at: at(4, 25) })
+        .then_expect_error(VmError::Decommissioned(at(4, 25)));
+    // A project archived later took the VM before then.
     VmTest::with(())
         .given(vec![provisioned()])
-        .when(VmCommand::Decommission { effective_at: at(4, 1) })
-        .then_expect_events(vec![gone.clone()]);
+        .when(VmCommand::MoveToProject {
+            project: ProjectFacts { archived_at: Some(at(5, 1)), ..project(21) },
+            effective_at: at(4, 12),
+        })
+        .then_expect_events(vec![VmEvent::VmMovedToProject {
+            from_project_id: ProjectId(uuid(20)),
+            project_id: ProjectId(uuid(21)),
+            effective_at: at(4, 12),
+        }]);
     VmTest::with(())
-        .given(vec![
-            provisioned(),
-            VmEvent::VmResized { resources: Resources { cpu: 4, ram_gb: 8, disk_gb: 50 }, effective_at: at(3, 1) },
-        ])
+        .given(vec![provisioned()])
+        .when(VmCommand::MoveToProject {
+            project: ProjectFacts { archived_at: Some(at(4, 1)), ..project(21) },
+            effective_at: at(4, 12),
+        })
+        .then_expect_error(VmError::ProjectArchived(ProjectId(uuid(21))));
+}
+
+#[test]
+fn a_decommission_is_corrected_earlier_or_later_and_cuts_the_timeline_there() {
+    let gone = |d| VmEvent::VmDecommissioned { effective_at: at(4, d) };
+    // Earlier than a recorded resize: allowed, and the resize falls outside the life.
+    VmTest::with(())
+        .given(vec![provisioned(), resized(4, at(3, 1))])
         .when(VmCommand::Decommission { effective_at: at(2, 1) })
-        .then_expect_error(VmError::BeforeLastChange { at: at(2, 1), last: at(3, 1) });
+        .then_expect_events(vec![VmEvent::VmDecommissioned { effective_at: at(2, 1) }]);
     VmTest::with(())
-        .given(vec![provisioned(), gone])
-        .when(VmCommand::Resize { cpu: 4, ram_gb: 8, disk_gb: 50, effective_at: at(4, 2) })
-        .then_expect_error(VmError::Decommissioned(at(4, 1)));
+        .given(vec![provisioned(), gone(25)])
+        .when(VmCommand::Decommission { effective_at: at(4, 28) })
+        .then_expect_events(vec![gone(28)]);
+    VmTest::with(())
+        .given(vec![provisioned(), gone(25)])
+        .when(VmCommand::Decommission { effective_at: at(4, 25) })
+        .then_expect_events(vec![]);
+    VmTest::with(())
+        .given(vec![provisioned(), gone(25)])
+        .when(VmCommand::Decommission { effective_at: at(1, 9) })
+        .then_expect_error(VmError::BeforeProvisioning { at: at(1, 9), since: at(1, 10) });
+    VmTest::with(())
+        .given_no_previous_events()
+        .when(VmCommand::Decommission { effective_at: at(1, 9) })
+        .then_expect_error(VmError::NotFound);
+
+    let vm = fold(&[provisioned(), resized(4, at(4, 20)), gone(15)]);
+    assert_eq!(vm.timeline().len(), 1, "the resize after the decommission is cut off");
+    assert_eq!(vm.current().unwrap().resources.cpu, 2);
+    assert!(vm.configuration_at(at(4, 16)).is_none());
+    // Corrected later again, the resize is back inside the life.
+    let vm = fold(&[provisioned(), resized(4, at(4, 20)), gone(15), gone(25)]);
+    assert_eq!(vm.timeline().len(), 2);
+    assert_eq!(vm.configuration_at(at(4, 21)).unwrap().resources.cpu, 4);
+    assert!(vm.configuration_at(at(4, 25)).is_none());
 }

@@ -120,9 +120,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v12: entity versions superseded before the month before are settled, see
-    /// [`Versions::settle`].)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v12";
+    /// (v13: a VM's size and project are histories of their own, see [`domain::vm::Vm`].)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v13";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -257,9 +256,9 @@ impl Catalog {
         let Some(vid) = id::<VmId>(aggregate_id) else { return };
         let v = self.vms.next(vid, position);
         vm::evolve(v, ev);
-        // Every project of its timeline: a move effective in the past changes the past too.
-        for c in &v.timeline {
-            self.project_vms.entry(c.project_id).or_default().insert(vid);
+        // Every project it was placed in: a move effective in the past changes the past too.
+        for project in v.projects() {
+            self.project_vms.entry(project).or_default().insert(vid);
         }
     }
 
