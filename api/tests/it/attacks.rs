@@ -302,7 +302,7 @@ both_stores!(a_customers_monitor_reaches_public_addresses_only, async |app: &Tes
 
     // A monitor effective in the future is not checked before then.
     crate::checker::allow_internal(app, &project).await;
-    let later = json!({"i": {"projectId": project, "url": format!("http://127.0.0.1:{}/", v4.port()), "followRedirects": false, "expectedStatus": "200", "effectiveAt": "2099-01-01T00:00:00Z"}});
+    let later = json!({"i": {"projectId": project, "url": format!("http://127.0.0.1:{}/", v4.port()), "followRedirects": false, "expectedStatus": "200", "effectiveAt": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()}});
     let id: domain::MonitorId =
         s(&app.ok(BOOT, CREATE_MONITOR, later).await["createHttpMonitor"]["id"]).parse().unwrap();
     let checker = Checker::with_probe(app.state.clone(), probe);
@@ -312,7 +312,7 @@ both_stores!(a_customers_monitor_reaches_public_addresses_only, async |app: &Tes
         checker.round(now + chrono::Duration::seconds(second));
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(connections(), 1, "nothing checked the monitor of 2099");
+    assert_eq!(connections(), 1, "nothing checked the monitor effective in 30 days");
 });
 
 fn monitor_config(url: String, timeout: i64) -> domain::http_monitor::MonitorConfig {

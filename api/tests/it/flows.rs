@@ -169,6 +169,29 @@ both_stores!(a_retried_command_id_appends_nothing_and_answers_the_first_result, 
     assert_eq!(app.head().await, head);
 });
 
+both_stores!(a_retry_answers_its_own_result_not_what_changed_since, async |app: &TestApp| {
+    let vars = json!({"i": {"commandId": "import-8", "name": "Umbrella", "country": "FR", "billingAddress": "Paris"}});
+    let first = app.ok(BOOT, REGISTER_CUSTOMER, vars.clone()).await;
+    let id = s(&first["registerCustomer"]["id"]);
+    let rename = "mutation($c: ID!) { renameCustomer(customerId: $c, name: \"Umbrella SA\") { name } }";
+    app.ok(BOOT, rename, json!({"c": id})).await;
+    let head = app.head().await;
+    assert_eq!(app.ok(BOOT, REGISTER_CUSTOMER, vars).await, first, "answered as the first attempt left it");
+    assert_eq!(app.head().await, head);
+
+    let project = project(app, &id, None, "Shop").await;
+    let vm = json!({"i": {"projectId": project, "name": "web-1", "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-02-01T00:00:00Z"}});
+    let vm = s(&app.ok(BOOT, PROVISION, vm).await["provisionVm"]["id"]);
+    let resize = "mutation($v: ID!, $c: Int!, $k: ID) { resizeVm(vmId: $v, cpu: $c, ramGb: 4, diskGb: 40, effectiveAt: \"2026-03-01T00:00:00Z\", commandId: $k) { cpu configurations { cpu } } }";
+    let first = app.ok(BOOT, resize, json!({"v": vm, "c": 4, "k": "resize-4"})).await;
+    app.ok(BOOT, resize, json!({"v": vm, "c": 8, "k": "resize-8"})).await;
+    let retry = app.ok(BOOT, resize, json!({"v": vm, "c": 4, "k": "resize-4"})).await;
+    assert_eq!(retry, first);
+    assert_eq!(retry["resizeVm"], json!({"cpu": 4, "configurations": [{"cpu": 2}, {"cpu": 4}]}));
+    let live = app.ok(BOOT, "query($v: ID!) { vm(id: $v) { cpu } }", json!({"v": vm})).await;
+    assert_eq!(live["vm"]["cpu"], 8, "the retry changed nothing");
+});
+
 both_stores!(ten_concurrent_retries_of_one_command_append_once, async |app: &TestApp| {
     let acme = customer(app, "Acme", "DE").await;
     let head = app.head().await;

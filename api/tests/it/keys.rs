@@ -9,9 +9,14 @@ use crate::helpers::{BOOT, TestApp, both_stores};
 
 /// A fresh ed25519 key pair from ssh-keygen: (private key file text, public key line).
 pub(crate) fn keypair(dir: &std::path::Path, name: &str) -> (String, String) {
+    keypair_of(dir, name, "ed25519")
+}
+
+/// A fresh key pair of a type from ssh-keygen: (private key file text, public key line).
+fn keypair_of(dir: &std::path::Path, name: &str, kind: &str) -> (String, String) {
     let path = dir.join(name);
     let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
         .arg(&path)
         .status()
         .expect("ssh-keygen (openssh-client) is installed");
@@ -19,8 +24,13 @@ pub(crate) fn keypair(dir: &std::path::Path, name: &str) -> (String, String) {
     (std::fs::read_to_string(&path).unwrap(), std::fs::read_to_string(path.with_extension("pub")).unwrap())
 }
 
+/// Encrypts to a key list as `age -R` reads it: `#` lines are comments.
 fn encrypt(key_list: &str, secret: &[u8]) -> Vec<u8> {
-    let recipients: Vec<age::ssh::Recipient> = key_list.lines().map(|l| l.parse().expect("an age recipient")).collect();
+    let recipients: Vec<age::ssh::Recipient> = key_list
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.parse().expect("an age recipient"))
+        .collect();
     let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient)).unwrap();
     let mut out = vec![];
     let mut writer = encryptor.wrap_output(&mut out).unwrap();
@@ -180,5 +190,54 @@ both_stores!(bad_keys_get_a_code_and_a_private_key_is_never_stored, async |app: 
     let secret_line = private_key.lines().nth(1).unwrap();
     let log = app.ok(BOOT, "{ events(first: 1000) { summary } }", json!({})).await.to_string();
     assert!(!log.contains(secret_line), "the private key is nowhere in the log");
+    let _ = std::fs::remove_dir_all(&dir);
+});
+
+both_stores!(keys_age_cannot_use_are_named_in_the_list_not_served_as_recipients, async |app: &TestApp| {
+    let w = world(app).await;
+    let dir = std::env::temp_dir().join(format!("directory-ecdsa-{}-{}", std::process::id(), app.head().await));
+    std::fs::create_dir_all(&dir).unwrap();
+    app.ok(
+        BOOT,
+        "mutation($p: ID!) { addDeployment(projectId: $p, name: \"app\", environment: \"production\") { id } }",
+        json!({"p": w.acme_root}),
+    )
+    .await;
+    grant(app, &w.acme_person, &w.acme_root, "MEMBER").await;
+    let (ed_private, ed_public) = keypair(&dir, "ada-ed25519");
+    let (_, ecdsa_public) = keypair_of(&dir, "ada-ecdsa", "ecdsa");
+    // age itself refuses an ECDSA key as a recipient: served as a key line, it breaks `age -R`.
+    assert!(ecdsa_public.trim().parse::<age::ssh::Recipient>().is_err());
+    let ed = app.ok(BOOT, ADD_KEY, json!({"p": w.acme_person, "k": ed_public.trim()})).await["addSshKey"].clone();
+    let ecdsa = app.ok(BOOT, ADD_KEY, json!({"p": w.acme_person, "k": ecdsa_public.trim()})).await["addSshKey"].clone();
+
+    let path = format!("/keys/{}/app.pub", w.acme_root);
+    let (status, _, body) = app.get_as(Some(&w.acme_token), &path).await;
+    assert_eq!(status.as_u16(), 200);
+    let list = String::from_utf8(body).unwrap();
+    let keys: Vec<&str> = list.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(keys, [ed_public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")], "{list}");
+    let comments: Vec<&str> = list.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(
+        comments,
+        [format!(
+            "# skipped {} (ecdsa-sha2-nistp256): age cannot encrypt to ecdsa-sha2-nistp256 keys; add an ssh-ed25519 (or ssh-rsa) key to receive secrets",
+            s(&ecdsa["fingerprint"])
+        )],
+        "{list}"
+    );
+    let file = encrypt(&list, b"database password");
+    assert_eq!(decrypt(&file, &ed_private).as_deref(), Some(&b"database password"[..]));
+
+    let q = "query($p: ID!) { secretsRecipients(projectId: $p, deployment: \"app\") { recipients { fingerprint usableForSecrets unusableForSecretsReason } } }";
+    let recipients = app.ok(&w.acme_token, q, json!({"p": w.acme_root})).await["secretsRecipients"]["recipients"].clone();
+    let by_fingerprint = |f: &serde_json::Value| {
+        recipients.as_array().unwrap().iter().find(|r| r["fingerprint"] == *f).cloned().unwrap()
+    };
+    assert_eq!(by_fingerprint(&ed["fingerprint"])["usableForSecrets"], true);
+    assert_eq!(by_fingerprint(&ed["fingerprint"])["unusableForSecretsReason"], serde_json::Value::Null);
+    let skipped = by_fingerprint(&ecdsa["fingerprint"]);
+    assert_eq!(skipped["usableForSecrets"], false);
+    assert!(skipped["unusableForSecretsReason"].as_str().unwrap().starts_with("age cannot encrypt to ecdsa"));
     let _ = std::fs::remove_dir_all(&dir);
 });

@@ -175,3 +175,106 @@ both_stores!(a_decision_that_fell_due_while_the_server_was_down_is_made_at_start
     );
     assert!(app::releases::decide_due(&restarted, clock.now()).await.unwrap().is_empty(), "once");
 });
+
+/// A GraphQL request to a server of its own (here: one with its own clock).
+async fn gql_on(server: &std::sync::Arc<app::state::AppState>, token: &str, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    use tower::ServiceExt;
+    let body = serde_json::to_vec(&json!({"query": query, "variables": variables})).unwrap();
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let response = api::http::router(server.clone(), None).oneshot(request).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+both_stores!(channels_are_named_as_the_platform_names_them_everywhere, async |app: &TestApp| {
+    let w = world(app).await;
+    for channel in ["fc-24.05-production", "fc-24.11-dev", "fc_23.11_staging"] {
+        let r = app.ok(&w.ops, SCHEDULE, json!({"c": channel, "w": "2027-W05"})).await["scheduleRelease"].clone();
+        assert_eq!(r["state"], "SCHEDULED", "{channel}");
+        let listed = app.ok(BOOT, "query($c: String) { releases(channel: $c) { channel } }", json!({"c": channel})).await;
+        assert_eq!(listed["releases"], json!([{"channel": channel}]));
+    }
+    let configure = "mutation($c: String!) { configureReleaseChannel(channel: $c, leadHours: 8, minSoakHours: 48) { channel leadHours } }";
+    let settings = app.ok(&w.ops, configure, json!({"c": "fc-24.05-production"})).await;
+    assert_eq!(settings["configureReleaseChannel"], json!({"channel": "fc-24.05-production", "leadHours": 8}));
+    let read = "query($c: String!) { releaseChannel(channel: $c) { leadHours } }";
+    assert_eq!(app.ok(BOOT, read, json!({"c": "fc-24.05-production"})).await["releaseChannel"]["leadHours"], 8);
+    let head = app.head().await;
+    for bad in ["fc 24.05", "-fc", "fc/24.05", ""] {
+        assert_eq!(app.code(&w.ops, SCHEDULE, json!({"c": bad, "w": "2027-W05"})).await, "BAD_INPUT", "{bad:?}");
+        assert_eq!(app.code(&w.ops, configure, json!({"c": bad})).await, "BAD_INPUT", "{bad:?}");
+    }
+    assert_eq!(app.head().await, head);
+});
+
+both_stores!(a_release_is_cancelled_before_its_window_or_marked_rolled_out_after_it, async |app: &TestApp| {
+    let w = world(app).await;
+    let schedule = |week: &'static str| {
+        let ops = w.ops.clone();
+        async move { s(&app.ok(&ops, SCHEDULE, json!({"c": "stable", "w": week})).await["scheduleRelease"]["id"]) }
+    };
+    let (rolled, cancelled, held) = (schedule("2027-W02").await, schedule("2027-W03").await, schedule("2027-W04").await);
+    const CANCEL: &str = "mutation($r: ID!, $why: String!, $k: ID) { cancelRelease(releaseId: $r, reason: $why, commandId: $k) { id state cancelledAt cancellationReason } }";
+    const ROLLED_OUT: &str = "mutation($r: ID!, $t: DateTime!) { markReleaseRolledOut(releaseId: $r, at: $t) { id state rolledOutAt } }";
+
+    // Cancelled: its state says so, a retry answers the same, nothing more happens to it.
+    let vars = json!({"r": cancelled, "why": "superseded by W04", "k": "cancel-w03"});
+    let first = app.ok(&w.ops, CANCEL, vars.clone()).await["cancelRelease"].clone();
+    assert_eq!(first["state"], "CANCELLED");
+    assert_eq!(first["cancellationReason"], "superseded by W04");
+    let head = app.head().await;
+    assert_eq!(app.ok(&w.ops, CANCEL, vars).await["cancelRelease"], first, "a retry answers the first result");
+    assert_eq!(app.code(&w.ops, CANCEL, json!({"r": cancelled, "why": "again"})).await, "CONFLICT");
+    let veto = "mutation($r: ID!) { vetoRelease(releaseId: $r, reason: \"no\") { id } }";
+    assert_eq!(app.code(&w.ops, veto, json!({"r": cancelled})).await, "CONFLICT");
+    assert_eq!(app.code(&w.acme_token, CANCEL, json!({"r": rolled, "why": "mine"})).await, "FORBIDDEN");
+    assert_eq!(app.code(&w.ops, CANCEL, json!({"r": rolled, "why": " "})).await, "BAD_INPUT");
+    assert_eq!(app.head().await, head, "refusals append nothing");
+    let seen = app.ok(&w.acme_token, "{ releases { id state cancellationReason } }", json!({})).await["releases"].clone();
+    let theirs = seen.as_array().unwrap().iter().find(|r| r["id"] == cancelled.as_str()).unwrap().clone();
+    assert_eq!(theirs, json!({"id": cancelled, "state": "CANCELLED", "cancellationReason": null}), "why is for staff");
+
+    // The scheduler decides the others when due and leaves the cancelled one alone.
+    let veto_held = "mutation($r: ID!) { vetoRelease(releaseId: $r, reason: \"storage migration\") { id } }";
+    app.ok(&w.ops, veto_held, json!({"r": held})).await;
+    let decided = app::releases::decide_due(&app.state, at("2027-01-26T12:00:00Z")).await.unwrap();
+    let decided: Vec<String> = decided.iter().map(ToString::to_string).collect();
+    assert_eq!(decided.len(), 2, "{decided:?}");
+    assert!(!decided.contains(&cancelled));
+
+    // Before the window, in the future, held or twice: refused; otherwise ROLLED_OUT.
+    assert_eq!(
+        app.code(&w.ops, ROLLED_OUT, json!({"r": rolled, "t": "2027-01-11T19:00:00Z"})).await,
+        "RULE_VIOLATION",
+        "the window opened at 20:00Z"
+    );
+    assert_eq!(
+        app.code(&w.ops, ROLLED_OUT, json!({"r": rolled, "t": "2027-01-11T23:00:00Z"})).await,
+        "BAD_INPUT",
+        "that is still in the future"
+    );
+    let later = app.server_with_clock(std::sync::Arc::new(app::clock::ManualClock::new(at("2027-01-30T00:00:00Z")))).await;
+    assert!(later.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
+    let done = gql_on(&later, &w.ops, ROLLED_OUT, json!({"r": rolled, "t": "2027-01-11T23:00:00Z"})).await;
+    assert_eq!(
+        done["data"]["markReleaseRolledOut"],
+        json!({"id": rolled, "state": "ROLLED_OUT", "rolledOutAt": "2027-01-11T23:00:00+00:00"}),
+        "{done}"
+    );
+    let again = gql_on(&later, &w.ops, ROLLED_OUT, json!({"r": rolled, "t": "2027-01-12T01:00:00Z"})).await;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "CONFLICT", "{again}");
+    let not_approved = gql_on(&later, &w.ops, ROLLED_OUT, json!({"r": held, "t": "2027-01-25T23:00:00Z"})).await;
+    assert_eq!(not_approved["errors"][0]["extensions"]["code"], "RULE_VIOLATION", "{not_approved}");
+    let cancelled_too = gql_on(&later, &w.ops, ROLLED_OUT, json!({"r": cancelled, "t": "2027-01-18T23:00:00Z"})).await;
+    assert_eq!(cancelled_too["errors"][0]["extensions"]["code"], "CONFLICT", "{cancelled_too}");
+
+    let history = "query($e: ID!) { history(entityId: $e) { eventType summary } }";
+    let lines = app.ok(BOOT, history, json!({"e": rolled})).await["history"].clone();
+    assert_eq!(lines.as_array().unwrap().last().unwrap()["eventType"], "ReleaseRolledOut");
+    let lines = app.ok(BOOT, history, json!({"e": cancelled})).await["history"].clone();
+    assert!(lines.to_string().contains("Cancelled by") && lines.to_string().contains("superseded by W04"), "{lines}");
+});
