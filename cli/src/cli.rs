@@ -93,6 +93,10 @@ pub enum Command {
         /// Days any API token lives at most after its issue (tokens already issued included).
         #[arg(long, env = "DIRECTORY_TOKEN_MAX_LIFETIME_DAYS", default_value_t = 365)]
         token_max_lifetime_days: u32,
+        /// Days ahead of now an effective instant (`effectiveAt`, `validFrom`) may lie; a
+        /// later one is refused as BAD_INPUT that names the bound.
+        #[arg(long, env = "DIRECTORY_EFFECTIVE_HORIZON_DAYS", default_value_t = domain::shared::validate::EFFECTIVE_HORIZON_DAYS)]
+        effective_horizon_days: u32,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -203,16 +207,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             demo_size,
             token_lifetime_days,
             token_max_lifetime_days,
+            effective_horizon_days,
         } => {
-            let secrets = Secrets {
+            let settings = Settings {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
                 metrics: secret("DIRECTORY_METRICS_TOKEN", metrics_token)?,
                 lifetime: domain::person::TokenLifetime::new(token_lifetime_days, token_max_lifetime_days).map_err(
                     |e| anyhow::anyhow!("DIRECTORY_TOKEN_LIFETIME_DAYS / DIRECTORY_TOKEN_MAX_LIFETIME_DAYS: {e}"),
                 )?,
+                effective_horizon_days,
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
-            serve(&cli.database_url, listen, secrets, demo.then_some(demo_size), read_only).await
+            serve(&cli.database_url, listen, settings, demo.then_some(demo_size), read_only).await
         }
         Command::Fixtures { command: FixturesCommand::Generate { size, seed, out, stats } } => {
             if stats {
@@ -414,10 +420,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub const MIN_SECRET_CHARS: usize = 32;
 
 /// The tokens `serve` is configured with.
-struct Secrets {
+struct Settings {
     bootstrap: Option<String>,
     metrics: Option<String>,
     lifetime: domain::person::TokenLifetime,
+    effective_horizon_days: u32,
 }
 
 /// A configured token, refused when it is too short to be a secret (unset or empty: none).
@@ -434,7 +441,7 @@ fn secret(name: &str, value: Option<String>) -> anyhow::Result<Option<String>> {
 async fn serve(
     database_url: &str,
     listen: SocketAddr,
-    secrets: Secrets,
+    settings: Settings,
     demo: Option<fixtures::Size>,
     read_only: bool,
 ) -> anyhow::Result<()> {
@@ -454,11 +461,12 @@ async fn serve(
         }
         Err(_) => projections::SNAPSHOT_EVERY,
     };
-    let state = AppState::start_with(log, Arc::new(SystemClock), secrets.bootstrap.as_deref(), snapshot_every).await?;
-    if let Some(token) = &secrets.metrics {
+    let state = AppState::start_with(log, Arc::new(SystemClock), settings.bootstrap.as_deref(), snapshot_every).await?;
+    if let Some(token) = &settings.metrics {
         let _ = state.metrics_token_hash.set(app::auth::token_hash(token));
     }
-    let _ = state.token_lifetimes.set(secrets.lifetime);
+    let _ = state.token_lifetimes.set(settings.lifetime);
+    let _ = state.effective_horizon_days.set(settings.effective_horizon_days);
     if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");
         for (who, token) in demo::tokens(&state).await? {
