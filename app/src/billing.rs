@@ -164,8 +164,9 @@ async fn run_of(app: &AppState, period: Period) -> Result<domain::billing_run::B
     let events = app.bus.log.history(&[BillingRun::TYPE], &stream, 0, 100).await.map_err(ApiError::store)?;
     let mut run = BillingRun::default();
     for e in &events {
-        let event: BillingRunEvent = serde_json::from_str(&e.payload)
-            .map_err(|err| ApiError::Unavailable(format!("billing run event at {} does not decode: {err}", e.position)))?;
+        let event: BillingRunEvent = serde_json::from_str(&e.payload).map_err(|err| {
+            ApiError::Unavailable(format!("billing run event at {} does not decode: {err}", e.position))
+        })?;
         evolve(&mut run, &event);
     }
     Ok(run)

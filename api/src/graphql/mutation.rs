@@ -101,7 +101,8 @@ where
 {
     let id: Id = parsed(done.aggregate_id())?;
     let view = answered(done);
-    let found = view.with(app, |at| find(at, &id)).ok_or_else(|| ApiError::NotFound(format!("{what} {id} does not exist")))?;
+    let found =
+        view.with(app, |at| find(at, &id)).ok_or_else(|| ApiError::NotFound(format!("{what} {id} does not exist")))?;
     Ok(wrap(id, found, view))
 }
 

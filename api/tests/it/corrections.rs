@@ -18,7 +18,8 @@ const OTHER_CHANGE: &str = "2026-03-20T00:00:00Z";
 const BEFORE_IT: &str = "2026-03-10T00:00:00Z";
 const AFTER_IT: &str = "2026-03-25T00:00:00Z";
 const RESIZE: &str = "mutation($v: ID!, $c: Int!, $t: DateTime!) { resizeVm(vmId: $v, cpu: $c, ramGb: 4, diskGb: 40, effectiveAt: $t) { id } }";
-const MOVE: &str = "mutation($v: ID!, $p: ID!, $t: DateTime!) { moveVm(vmId: $v, projectId: $p, effectiveAt: $t) { id } }";
+const MOVE: &str =
+    "mutation($v: ID!, $p: ID!, $t: DateTime!) { moveVm(vmId: $v, projectId: $p, effectiveAt: $t) { id } }";
 const DECOMMISSION: &str =
     "mutation($v: ID!, $t: DateTime!) { decommissionVm(vmId: $v, effectiveAt: $t) { id decommissionedAt } }";
 const DRIFT: &str = "query($p: String!) { billingDrift(period: $p) { customerId issuedNet recomputedNet difference } }";
@@ -31,7 +32,8 @@ async fn prices(app: &TestApp) {
 
 async fn project(app: &TestApp, customer: &str, name: &str, class: &str) -> String {
     let q = "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }";
-    let input = json!({"i": {"customerId": customer, "name": name, "slaClass": class, "effectiveAt": "2025-01-01T00:00:00Z"}});
+    let input =
+        json!({"i": {"customerId": customer, "name": name, "slaClass": class, "effectiveAt": "2025-01-01T00:00:00Z"}});
     s(&app.ok(BOOT, q, input).await["createProject"]["id"])
 }
 
@@ -148,7 +150,12 @@ both_stores!(late_corrections_change_the_drift_never_the_invoice_in_every_order,
     let then = app.ok(BOOT, q, json!({"v": late_move.vm, "t": known_at_issue})).await["vm"].clone();
     let now = app.ok(BOOT, q, json!({"v": late_move.vm})).await["vm"].clone();
     let projects = |v: &Value| -> Vec<(i64, bool)> {
-        v["configurations"].as_array().unwrap().iter().map(|c| (c["cpu"].as_i64().unwrap(), c["projectId"] == late_move.b)).collect()
+        v["configurations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["cpu"].as_i64().unwrap(), c["projectId"] == late_move.b))
+            .collect()
     };
     assert_eq!(projects(&then), [(2, false), (4, false)], "as of the issue: A all month");
     assert_eq!(projects(&now), [(2, false), (2, true), (4, true)], "live: in B from 10 March, resized there");
@@ -160,51 +167,54 @@ both_stores!(late_corrections_change_the_drift_never_the_invoice_in_every_order,
     assert_eq!(projects(&now), [(2, false)], "the resize of 20 March falls after the decommission: cut off");
 });
 
-both_stores!(a_decommission_is_corrected_earlier_or_later_and_changes_inside_its_life_stay_possible, async |app: &TestApp| {
-    prices(app).await;
-    // Decommissioned from 25 March (35.11 billed), corrected to 10 March after the issue: 11.68.
-    let earlier = case(app, "corrected earlier").await;
-    app.ok(BOOT, DECOMMISSION, json!({"v": earlier.vm, "t": AFTER_IT})).await;
-    // Decommissioned from 10 March (11.68 billed), corrected to 25 March: 35.11 again.
-    let later = case(app, "corrected later").await;
-    app.ok(BOOT, DECOMMISSION, json!({"v": later.vm, "t": BEFORE_IT})).await;
-    // Decommissioned from 25 March (35.11 billed); a resize to 8 vCPU effective 10 March,
-    // recorded after both the decommission and the issue: 7.30 + 4.38 + 32.30 + 4.85 +
-    // 8.08 + 2.42 = 59.33.
-    let resized = case(app, "resized inside its life").await;
-    app.ok(BOOT, DECOMMISSION, json!({"v": resized.vm, "t": AFTER_IT})).await;
-    let billing = staff(app, "Bill", "BILLING").await;
-    app.ok(&billing, "mutation { runBilling(period: \"2026-03\") { id } }", json!({})).await;
+both_stores!(
+    a_decommission_is_corrected_earlier_or_later_and_changes_inside_its_life_stay_possible,
+    async |app: &TestApp| {
+        prices(app).await;
+        // Decommissioned from 25 March (35.11 billed), corrected to 10 March after the issue: 11.68.
+        let earlier = case(app, "corrected earlier").await;
+        app.ok(BOOT, DECOMMISSION, json!({"v": earlier.vm, "t": AFTER_IT})).await;
+        // Decommissioned from 10 March (11.68 billed), corrected to 25 March: 35.11 again.
+        let later = case(app, "corrected later").await;
+        app.ok(BOOT, DECOMMISSION, json!({"v": later.vm, "t": BEFORE_IT})).await;
+        // Decommissioned from 25 March (35.11 billed); a resize to 8 vCPU effective 10 March,
+        // recorded after both the decommission and the issue: 7.30 + 4.38 + 32.30 + 4.85 +
+        // 8.08 + 2.42 = 59.33.
+        let resized = case(app, "resized inside its life").await;
+        app.ok(BOOT, DECOMMISSION, json!({"v": resized.vm, "t": AFTER_IT})).await;
+        let billing = staff(app, "Bill", "BILLING").await;
+        app.ok(&billing, "mutation { runBilling(period: \"2026-03\") { id } }", json!({})).await;
 
-    app.ok(BOOT, DECOMMISSION, json!({"v": earlier.vm, "t": BEFORE_IT})).await;
-    app.ok(BOOT, DECOMMISSION, json!({"v": later.vm, "t": AFTER_IT})).await;
-    app.ok(BOOT, RESIZE, json!({"v": resized.vm, "c": 8, "t": BEFORE_IT})).await;
+        app.ok(BOOT, DECOMMISSION, json!({"v": earlier.vm, "t": BEFORE_IT})).await;
+        app.ok(BOOT, DECOMMISSION, json!({"v": later.vm, "t": AFTER_IT})).await;
+        app.ok(BOOT, RESIZE, json!({"v": resized.vm, "c": 8, "t": BEFORE_IT})).await;
 
-    // From the decommission on, and before provisioning, nothing changes; the log stays.
-    let head = app.head().await;
-    let refused = app.gql(BOOT, RESIZE, json!({"v": resized.vm, "c": 6, "t": AFTER_IT})).await;
-    assert_eq!(refused["errors"][0]["extensions"]["code"], "RULE_VIOLATION", "{refused}");
-    let message = refused["errors"][0]["message"].as_str().unwrap();
-    assert!(message.contains("decommissioned effective 2026-03-25"), "{message}");
-    let refused = app.gql(BOOT, DECOMMISSION, json!({"v": earlier.vm, "t": "2026-01-31T00:00:00Z"})).await;
-    assert_eq!(refused["errors"][0]["extensions"]["code"], "RULE_VIOLATION", "{refused}");
-    assert_eq!(app.head().await, head);
+        // From the decommission on, and before provisioning, nothing changes; the log stays.
+        let head = app.head().await;
+        let refused = app.gql(BOOT, RESIZE, json!({"v": resized.vm, "c": 6, "t": AFTER_IT})).await;
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "RULE_VIOLATION", "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("decommissioned effective 2026-03-25"), "{message}");
+        let refused = app.gql(BOOT, DECOMMISSION, json!({"v": earlier.vm, "t": "2026-01-31T00:00:00Z"})).await;
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "RULE_VIOLATION", "{refused}");
+        assert_eq!(app.head().await, head);
 
-    let drift = app.ok(&billing, DRIFT, json!({"p": "2026-03"})).await["billingDrift"].clone();
-    let of = |c: &Case| drift.as_array().unwrap().iter().find(|d| d["customerId"] == c.customer).cloned().unwrap();
-    assert_eq!(
-        of(&earlier),
-        json!({"customerId": earlier.customer, "issuedNet": "35.11", "recomputedNet": "11.68", "difference": "-23.43"})
-    );
-    assert_eq!(
-        of(&later),
-        json!({"customerId": later.customer, "issuedNet": "11.68", "recomputedNet": "35.11", "difference": "23.43"})
-    );
-    assert_eq!(
-        of(&resized),
-        json!({"customerId": resized.customer, "issuedNet": "35.11", "recomputedNet": "59.33", "difference": "24.22"})
-    );
-});
+        let drift = app.ok(&billing, DRIFT, json!({"p": "2026-03"})).await["billingDrift"].clone();
+        let of = |c: &Case| drift.as_array().unwrap().iter().find(|d| d["customerId"] == c.customer).cloned().unwrap();
+        assert_eq!(
+            of(&earlier),
+            json!({"customerId": earlier.customer, "issuedNet": "35.11", "recomputedNet": "11.68", "difference": "-23.43"})
+        );
+        assert_eq!(
+            of(&later),
+            json!({"customerId": later.customer, "issuedNet": "11.68", "recomputedNet": "35.11", "difference": "23.43"})
+        );
+        assert_eq!(
+            of(&resized),
+            json!({"customerId": resized.customer, "issuedNet": "35.11", "recomputedNet": "59.33", "difference": "24.22"})
+        );
+    }
+);
 
 both_stores!(effective_instants_beyond_the_horizon_are_bad_input_naming_the_bound, async |app: &TestApp| {
     prices(app).await;

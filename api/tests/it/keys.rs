@@ -26,11 +26,8 @@ fn keypair_of(dir: &std::path::Path, name: &str, kind: &str) -> (String, String)
 
 /// Encrypts to a key list as `age -R` reads it: `#` lines are comments.
 fn encrypt(key_list: &str, secret: &[u8]) -> Vec<u8> {
-    let recipients: Vec<age::ssh::Recipient> = key_list
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| l.parse().expect("an age recipient"))
-        .collect();
+    let recipients: Vec<age::ssh::Recipient> =
+        key_list.lines().filter(|l| !l.starts_with('#')).map(|l| l.parse().expect("an age recipient")).collect();
     let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient)).unwrap();
     let mut out = vec![];
     let mut writer = encryptor.wrap_output(&mut out).unwrap();
@@ -230,7 +227,8 @@ both_stores!(keys_age_cannot_use_are_named_in_the_list_not_served_as_recipients,
     assert_eq!(decrypt(&file, &ed_private).as_deref(), Some(&b"database password"[..]));
 
     let q = "query($p: ID!) { secretsRecipients(projectId: $p, deployment: \"app\") { recipients { fingerprint usableForSecrets unusableForSecretsReason } } }";
-    let recipients = app.ok(&w.acme_token, q, json!({"p": w.acme_root})).await["secretsRecipients"]["recipients"].clone();
+    let recipients =
+        app.ok(&w.acme_token, q, json!({"p": w.acme_root})).await["secretsRecipients"]["recipients"].clone();
     let by_fingerprint = |f: &serde_json::Value| {
         recipients.as_array().unwrap().iter().find(|r| r["fingerprint"] == *f).cloned().unwrap()
     };

@@ -151,7 +151,9 @@ both_stores!(staff_correct_a_pause_back_in_time_and_it_shows_as_drift_never_in_t
     let w = world(app).await;
     let grant = "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: MANAGER) { id } }";
     app.ok(BOOT, grant, json!({"p": w.acme_person, "pr": w.acme_root})).await;
-    let m = s(&app.ok(BOOT, CREATE, monitor_input(&w.acme_root, "https://shop.example.com/")).await["createHttpMonitor"]["id"]);
+    let m = s(
+        &app.ok(BOOT, CREATE, monitor_input(&w.acme_root, "https://shop.example.com/")).await["createHttpMonitor"]["id"],
+    );
     let billing = crate::flows::staff(app, "Bea", "BILLING").await;
     let list = json!({"i": {"validFrom": "2026-01-01T00:00:00+01:00", "vcpu": "0", "ramGb": "0", "diskGb": "0", "backupGb": "0", "monitor": "1.50", "slaBasic": "0", "slaStandard": "0", "slaPremium": "0"}});
     app.ok(&billing, "mutation($i: PublishPriceListInput!) { publishPriceList(input: $i) { position } }", list).await;
@@ -163,7 +165,11 @@ both_stores!(staff_correct_a_pause_back_in_time_and_it_shows_as_drift_never_in_t
     let head = app.head().await;
     assert_eq!(app.code(&w.acme_token, RECONFIGURE, pause(true, "2026-03-10T00:00:00Z")).await, "FORBIDDEN");
     assert_eq!(app.code(&w.ops, RECONFIGURE, pause(true, "2099-01-01T00:00:00Z")).await, "BAD_INPUT", "not planned");
-    assert_eq!(app.code(&w.ops, RECONFIGURE, pause(true, "2025-12-31T00:00:00Z")).await, "RULE_VIOLATION", "before it existed");
+    assert_eq!(
+        app.code(&w.ops, RECONFIGURE, pause(true, "2025-12-31T00:00:00Z")).await,
+        "RULE_VIOLATION",
+        "before it existed"
+    );
     assert_eq!(app.head().await, head);
 
     // OPS record that it was paused from 10 to 20 March: 1.50 × (2,674,800 − 864,000) ÷

@@ -177,7 +177,12 @@ both_stores!(a_decision_that_fell_due_while_the_server_was_down_is_made_at_start
 });
 
 /// A GraphQL request to a server of its own (here: one with its own clock).
-async fn gql_on(server: &std::sync::Arc<app::state::AppState>, token: &str, query: &str, variables: serde_json::Value) -> serde_json::Value {
+async fn gql_on(
+    server: &std::sync::Arc<app::state::AppState>,
+    token: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
     use tower::ServiceExt;
     let body = serde_json::to_vec(&json!({"query": query, "variables": variables})).unwrap();
     let request = axum::http::Request::post("/graphql")
@@ -195,7 +200,8 @@ both_stores!(channels_are_named_as_the_platform_names_them_everywhere, async |ap
     for channel in ["fc-24.05-production", "fc-24.11-dev", "fc_23.11_staging"] {
         let r = app.ok(&w.ops, SCHEDULE, json!({"c": channel, "w": "2027-W05"})).await["scheduleRelease"].clone();
         assert_eq!(r["state"], "SCHEDULED", "{channel}");
-        let listed = app.ok(BOOT, "query($c: String) { releases(channel: $c) { channel } }", json!({"c": channel})).await;
+        let listed =
+            app.ok(BOOT, "query($c: String) { releases(channel: $c) { channel } }", json!({"c": channel})).await;
         assert_eq!(listed["releases"], json!([{"channel": channel}]));
     }
     let configure = "mutation($c: String!) { configureReleaseChannel(channel: $c, leadHours: 8, minSoakHours: 48) { channel leadHours } }";
@@ -217,9 +223,11 @@ both_stores!(a_release_is_cancelled_before_its_window_or_marked_rolled_out_after
         let ops = w.ops.clone();
         async move { s(&app.ok(&ops, SCHEDULE, json!({"c": "stable", "w": week})).await["scheduleRelease"]["id"]) }
     };
-    let (rolled, cancelled, held) = (schedule("2027-W02").await, schedule("2027-W03").await, schedule("2027-W04").await);
+    let (rolled, cancelled, held) =
+        (schedule("2027-W02").await, schedule("2027-W03").await, schedule("2027-W04").await);
     const CANCEL: &str = "mutation($r: ID!, $why: String!, $k: ID) { cancelRelease(releaseId: $r, reason: $why, commandId: $k) { id state cancelledAt cancellationReason } }";
-    const ROLLED_OUT: &str = "mutation($r: ID!, $t: DateTime!) { markReleaseRolledOut(releaseId: $r, at: $t) { id state rolledOutAt } }";
+    const ROLLED_OUT: &str =
+        "mutation($r: ID!, $t: DateTime!) { markReleaseRolledOut(releaseId: $r, at: $t) { id state rolledOutAt } }";
 
     // Cancelled: its state says so, a retry answers the same, nothing more happens to it.
     let vars = json!({"r": cancelled, "why": "superseded by W04", "k": "cancel-w03"});
@@ -234,7 +242,8 @@ both_stores!(a_release_is_cancelled_before_its_window_or_marked_rolled_out_after
     assert_eq!(app.code(&w.acme_token, CANCEL, json!({"r": rolled, "why": "mine"})).await, "FORBIDDEN");
     assert_eq!(app.code(&w.ops, CANCEL, json!({"r": rolled, "why": " "})).await, "BAD_INPUT");
     assert_eq!(app.head().await, head, "refusals append nothing");
-    let seen = app.ok(&w.acme_token, "{ releases { id state cancellationReason } }", json!({})).await["releases"].clone();
+    let seen =
+        app.ok(&w.acme_token, "{ releases { id state cancellationReason } }", json!({})).await["releases"].clone();
     let theirs = seen.as_array().unwrap().iter().find(|r| r["id"] == cancelled.as_str()).unwrap().clone();
     assert_eq!(theirs, json!({"id": cancelled, "state": "CANCELLED", "cancellationReason": null}), "why is for staff");
 
@@ -257,7 +266,8 @@ both_stores!(a_release_is_cancelled_before_its_window_or_marked_rolled_out_after
         "BAD_INPUT",
         "that is still in the future"
     );
-    let later = app.server_with_clock(std::sync::Arc::new(app::clock::ManualClock::new(at("2027-01-30T00:00:00Z")))).await;
+    let later =
+        app.server_with_clock(std::sync::Arc::new(app::clock::ManualClock::new(at("2027-01-30T00:00:00Z")))).await;
     assert!(later.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
     let done = gql_on(&later, &w.ops, ROLLED_OUT, json!({"r": rolled, "t": "2027-01-11T23:00:00Z"})).await;
     assert_eq!(

@@ -265,11 +265,8 @@ fn a_deleted_monitor_takes_no_more_changes() {
 #[test]
 fn a_pause_is_corrected_back_to_any_instant_of_its_life() {
     let deleted = HttpMonitorEvent::HttpMonitorDeleted { at: at(1, 9) };
-    let pause_from = |paused, day| MonitorChanges {
-        paused: Some(paused),
-        paused_from: Some(at(1, day)),
-        ..Default::default()
-    };
+    let pause_from =
+        |paused, day| MonitorChanges { paused: Some(paused), paused_from: Some(at(1, day)), ..Default::default() };
     // Recorded after the deletion, effective before it.
     MonitorTest::with(())
         .given(vec![created(), deleted.clone()])
@@ -282,7 +279,11 @@ fn a_pause_is_corrected_back_to_any_instant_of_its_life() {
     MonitorTest::with(())
         .given(vec![created()])
         .when(MonitorCommand::Reconfigure {
-            changes: MonitorChanges { paused: Some(true), paused_from: Some(at(1, 1) - chrono::Duration::days(1)), ..Default::default() },
+            changes: MonitorChanges {
+                paused: Some(true),
+                paused_from: Some(at(1, 1) - chrono::Duration::days(1)),
+                ..Default::default()
+            },
             at: at(1, 10),
         })
         .then_expect_error(MonitorError::BeforeCreation { at: at(1, 1) - chrono::Duration::days(1), since: at(1, 1) });

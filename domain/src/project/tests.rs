@@ -162,6 +162,22 @@ fn archives_once_and_then_refuses_changes() {
 }
 
 #[test]
+fn an_sla_class_change_inside_its_life_is_accepted_after_a_later_archive_was_recorded() {
+    let archived = ProjectEvent::ProjectArchived { effective_at: at(6, 1) };
+    ProjectTest::with(())
+        .given(vec![created(), archived.clone()])
+        .when(ProjectCommand::ChangeSlaClass { sla_class: SlaClass::Premium, effective_at: at(3, 1) })
+        .then_expect_events(vec![ProjectEvent::SlaClassChanged {
+            sla_class: SlaClass::Premium,
+            effective_at: at(3, 1),
+        }]);
+    ProjectTest::with(())
+        .given(vec![created(), archived])
+        .when(ProjectCommand::ChangeSlaClass { sla_class: SlaClass::Premium, effective_at: at(6, 1) })
+        .then_expect_error(ProjectError::ArchivedSince(at(6, 1)));
+}
+
+#[test]
 fn marks_a_deployments_secrets_rekeyed() {
     let created = ProjectEvent::ProjectCreated {
         id: ProjectId(uuid(2)),

@@ -229,8 +229,10 @@ fn approved(at: Instant) -> ReleaseEvent {
 
 #[test]
 fn a_release_is_cancelled_before_its_window_and_then_takes_no_decision() {
-    let cancel = |d: u32| ReleaseCommand::Cancel { by: "ops".into(), reason: "regression in 6.12".into(), at: at(3, d) };
-    let cancelled = ReleaseEvent::ReleaseCancelled { by: "ops".into(), reason: "regression in 6.12".into(), at: at(3, 25) };
+    let cancel =
+        |d: u32| ReleaseCommand::Cancel { by: "ops".into(), reason: "regression in 6.12".into(), at: at(3, d) };
+    let cancelled =
+        ReleaseEvent::ReleaseCancelled { by: "ops".into(), reason: "regression in 6.12".into(), at: at(3, 25) };
     ReleaseTest::with(()).given(vec![scheduled()]).when(cancel(25)).then_expect_events(vec![cancelled.clone()]);
     // Approved, it may still be called off before the window.
     ReleaseTest::with(())
@@ -284,7 +286,10 @@ fn only_an_approved_release_rolls_out_after_its_window_opened_and_once() {
         .given(vec![scheduled(), approved(utc(2026, 3, 30, 13)), done])
         .when(roll(utc(2026, 3, 31, 1)))
         .then_expect_error(ReleaseError::AlreadyRolledOut(utc(2026, 3, 30, 23)));
-    ReleaseTest::with(()).given(vec![scheduled()]).when(roll(utc(2026, 3, 30, 23))).then_expect_error(ReleaseError::NotApproved);
+    ReleaseTest::with(())
+        .given(vec![scheduled()])
+        .when(roll(utc(2026, 3, 30, 23)))
+        .then_expect_error(ReleaseError::NotApproved);
     let held = ReleaseEvent::ReleaseHeld {
         by: DecidedBy::Policy,
         at: utc(2026, 3, 30, 13),
@@ -297,7 +302,9 @@ fn only_an_approved_release_rolls_out_after_its_window_opened_and_once() {
         .when(roll(utc(2026, 3, 30, 23)))
         .then_expect_error(ReleaseError::NotApproved);
     let mut r = Release::default();
-    for e in [scheduled(), approved(utc(2026, 3, 30, 13)), ReleaseEvent::ReleaseRolledOut { by: "ops".into(), at: window }] {
+    for e in
+        [scheduled(), approved(utc(2026, 3, 30, 13)), ReleaseEvent::ReleaseRolledOut { by: "ops".into(), at: window }]
+    {
         evolve(&mut r, &e);
     }
     assert_eq!(r.rolled_out_at, Some(window));

@@ -108,7 +108,12 @@ pub const EFFECTIVE_HORIZON_DAYS: u32 = 365;
 
 /// An effective instant (valid time) at most `horizon_days` after `now`; any past one is
 /// a correction or an import and is judged by the entity it changes.
-pub fn effective(field: &str, at: super::Instant, now: super::Instant, horizon_days: u32) -> Result<super::Instant, Invalid> {
+pub fn effective(
+    field: &str,
+    at: super::Instant,
+    now: super::Instant,
+    horizon_days: u32,
+) -> Result<super::Instant, Invalid> {
     let bound = now + chrono::Duration::days(horizon_days.into());
     if at > bound {
         return Err(Invalid::new(

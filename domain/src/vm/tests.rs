@@ -166,8 +166,11 @@ fn resized(cpu: u32, effective_at: Instant) -> VmEvent {
 
 #[test]
 fn a_resize_holds_until_the_next_resize_whatever_moves_were_recorded_around_it() {
-    let moved =
-        VmEvent::VmMovedToProject { from_project_id: ProjectId(uuid(20)), project_id: ProjectId(uuid(21)), effective_at: at(3, 1) };
+    let moved = VmEvent::VmMovedToProject {
+        from_project_id: ProjectId(uuid(20)),
+        project_id: ProjectId(uuid(21)),
+        effective_at: at(3, 1),
+    };
     // The move is recorded first; the resize effective before it is recorded later.
     let vm = fold(&[provisioned(), moved, resized(4, at(2, 1))]);
     let at_march = vm.configuration_at(at(3, 2)).unwrap();
