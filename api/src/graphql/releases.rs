@@ -139,6 +139,24 @@ fn staff_only(ctx: &Context<'_>) -> Result<(), ApiError> {
     }
 }
 
+/// The shared path of the commands on one release: the roles, the release (NOT_FOUND when
+/// unknown), the command made from the actor and the instant, and the answer.
+async fn release_command(
+    ctx: &Context<'_>,
+    release_id: &ID,
+    roles: &[Staff],
+    (command_id, reason): (Option<&ID>, Option<String>),
+    command: impl FnOnce(String, domain::Instant) -> ReleaseCommand,
+) -> Result<ReleaseNode, ApiError> {
+    let (app, who) = (app(ctx), principal(ctx)?);
+    who.require(roles)?;
+    let id: ReleaseId = parse_id(release_id, "releaseId")?;
+    release_node(app, id, View::Live)?;
+    let env = envelope(ctx, who, command_id, reason)?;
+    let done = app.bus.execute(&app.bus.releases, &id.to_string(), command(who.actor(), app.now()), &env).await?;
+    release_node(app, id, answered(&done))
+}
+
 fn release_node(app: &AppState, id: ReleaseId, view: View) -> Result<ReleaseNode, ApiError> {
     let found = view.with(app, |at| at.release(&id).cloned());
     found.map(|r| ReleaseNode(id, r)).ok_or_else(|| ApiError::NotFound(format!("release {id} does not exist")))
@@ -238,28 +256,23 @@ impl ReleasesMutation {
         reason: String,
         command_id: Option<ID>,
     ) -> Result<ReleaseNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
         // Staff who may change things; auditors change nothing.
-        who.require(&[Staff::Ops, Staff::Billing])?;
-        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id, View::Live)?;
-        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
-        let cmd = ReleaseCommand::Veto { by: who.actor(), reason, at: app.now() };
-        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
-        Ok(release_node(app, id, answered(&done))?)
+        let envelope = (command_id.as_ref(), Some(reason.clone()));
+        Ok(release_command(ctx, &release_id, &[Staff::Ops, Staff::Billing], envelope, |by, at| ReleaseCommand::Veto {
+            by,
+            reason,
+            at,
+        })
+        .await?)
     }
 
     /// Withdraws one's own veto (staff OPS or BILLING).
     async fn withdraw_veto(&self, ctx: &Context<'_>, release_id: ID, command_id: Option<ID>) -> Result<ReleaseNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        // Staff who may change things; auditors change nothing.
-        who.require(&[Staff::Ops, Staff::Billing])?;
-        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id, View::Live)?;
-        let env = envelope(ctx, who, command_id.as_ref(), None)?;
-        let withdraw = ReleaseCommand::WithdrawVeto { by: who.actor(), at: app.now() };
-        let done = app.bus.execute(&app.bus.releases, &id.to_string(), withdraw, &env).await?;
-        Ok(release_node(app, id, answered(&done))?)
+        let envelope = (command_id.as_ref(), None);
+        Ok(release_command(ctx, &release_id, &[Staff::Ops, Staff::Billing], envelope, |by, at| {
+            ReleaseCommand::WithdrawVeto { by, at }
+        })
+        .await?)
     }
 
     /// Approves or holds a release by hand before its window (staff OPS); the first
@@ -272,14 +285,14 @@ impl ReleasesMutation {
         reason: String,
         command_id: Option<ID>,
     ) -> Result<ReleaseNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[Staff::Ops])?;
-        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id, View::Live)?;
-        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
-        let cmd = ReleaseCommand::DecideByHand { by: who.actor(), approve, reason, at: app.now() };
-        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
-        Ok(release_node(app, id, answered(&done))?)
+        let envelope = (command_id.as_ref(), Some(reason.clone()));
+        Ok(release_command(ctx, &release_id, &[Staff::Ops], envelope, |by, at| ReleaseCommand::DecideByHand {
+            by,
+            approve,
+            reason,
+            at,
+        })
+        .await?)
     }
 
     /// Calls a release off before its window opens, decided or not (staff OPS); the
@@ -291,14 +304,13 @@ impl ReleasesMutation {
         reason: String,
         command_id: Option<ID>,
     ) -> Result<ReleaseNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[Staff::Ops])?;
-        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id, View::Live)?;
-        let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
-        let cmd = ReleaseCommand::Cancel { by: who.actor(), reason, at: app.now() };
-        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
-        Ok(release_node(app, id, answered(&done))?)
+        let envelope = (command_id.as_ref(), Some(reason.clone()));
+        Ok(release_command(ctx, &release_id, &[Staff::Ops], envelope, |by, at| ReleaseCommand::Cancel {
+            by,
+            reason,
+            at,
+        })
+        .await?)
     }
 
     /// Records that an approved release was rolled out, finishing at `at`: after its window
@@ -311,14 +323,13 @@ impl ReleasesMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<ReleaseNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[Staff::Ops])?;
-        let id: ReleaseId = parse_id(&release_id, "releaseId")?;
-        release_node(app, id, View::Live)?;
-        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let cmd = ReleaseCommand::MarkRolledOut { by: who.actor(), at, now: app.now() };
-        let done = app.bus.execute(&app.bus.releases, &id.to_string(), cmd, &env).await?;
-        Ok(release_node(app, id, answered(&done))?)
+        let envelope = (command_id.as_ref(), reason);
+        Ok(release_command(ctx, &release_id, &[Staff::Ops], envelope, |by, now| ReleaseCommand::MarkRolledOut {
+            by,
+            at,
+            now,
+        })
+        .await?)
     }
 
     /// A channel's lead time, soak time and platform project (staff OPS).

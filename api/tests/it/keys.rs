@@ -53,9 +53,10 @@ async fn grant(app: &TestApp, person: &str, project: &str, role: &str) {
     app.ok(BOOT, q, json!({"p": person, "pr": project, "r": role})).await;
 }
 
-both_stores!(the_key_list_decrypts_for_members_and_ops_and_stops_at_revocation, async |app: &TestApp| {
+/// The world with a deployment `app` in Acme's project, and a scratch directory for key pairs.
+async fn with_deployment(app: &TestApp, name: &str) -> (crate::flows::World, std::path::PathBuf) {
     let w = world(app).await;
-    let dir = std::env::temp_dir().join(format!("directory-keys-{}-{}", std::process::id(), app.head().await));
+    let dir = std::env::temp_dir().join(format!("directory-{name}-{}-{}", std::process::id(), app.head().await));
     std::fs::create_dir_all(&dir).unwrap();
     app.ok(
         BOOT,
@@ -63,6 +64,11 @@ both_stores!(the_key_list_decrypts_for_members_and_ops_and_stops_at_revocation, 
         json!({"p": w.acme_root}),
     )
     .await;
+    (w, dir)
+}
+
+both_stores!(the_key_list_decrypts_for_members_and_ops_and_stops_at_revocation, async |app: &TestApp| {
+    let (w, dir) = with_deployment(app, "keys").await;
     let (carl, carl_token) = person(app, Some(&w.acme), "Carl").await;
     let (vera, vera_token) = person(app, Some(&w.acme), "Vera").await;
     grant(app, &w.acme_person, &w.acme_root, "MEMBER").await;
@@ -191,15 +197,7 @@ both_stores!(bad_keys_get_a_code_and_a_private_key_is_never_stored, async |app: 
 });
 
 both_stores!(keys_age_cannot_use_are_named_in_the_list_not_served_as_recipients, async |app: &TestApp| {
-    let w = world(app).await;
-    let dir = std::env::temp_dir().join(format!("directory-ecdsa-{}-{}", std::process::id(), app.head().await));
-    std::fs::create_dir_all(&dir).unwrap();
-    app.ok(
-        BOOT,
-        "mutation($p: ID!) { addDeployment(projectId: $p, name: \"app\", environment: \"production\") { id } }",
-        json!({"p": w.acme_root}),
-    )
-    .await;
+    let (w, dir) = with_deployment(app, "ecdsa").await;
     grant(app, &w.acme_person, &w.acme_root, "MEMBER").await;
     let (ed_private, ed_public) = keypair(&dir, "ada-ed25519");
     let (_, ecdsa_public) = keypair_of(&dir, "ada-ecdsa", "ecdsa");
