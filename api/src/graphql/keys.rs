@@ -8,7 +8,7 @@ use domain::project::ProjectCommand;
 use projections::At;
 
 use super::types::SshKeyNode;
-use super::{app, envelope, parse_id, principal, view};
+use super::{answered, app, envelope, parse_id, principal, view};
 use app::error::ApiError;
 use app::policy::{may_manage, may_see_key_list, visible_project};
 
@@ -97,9 +97,8 @@ impl KeysMutation {
         }
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = ProjectCommand::MarkSecretsRekeyed { deployment: deployment.clone(), at: app.now() };
-        app.bus.execute(&app.bus.projects, &id.to_string(), cmd, &env).await?;
-        let catalog = app.catalog();
-        let found = recipients(catalog.live(), id, deployment.trim());
+        let done = app.bus.execute(&app.bus.projects, &id.to_string(), cmd, &env).await?;
+        let found = answered(&done).with(app, |at| recipients(at, id, deployment.trim()));
         Ok(found.ok_or_else(|| ApiError::NotFound(format!("no deployment {deployment:?} in project {id}")))?)
     }
 }

@@ -730,7 +730,7 @@ impl CoreMutation {
             error: input.error,
         };
         let done = app.bus.execute(&app.bus.backups, &id.to_string(), cmd, &env).await?;
-        Ok(backup_node(app, done.aggregate_id(), &backup_id).await?)
+        Ok(backup_node(app, &done, &backup_id).await?)
     }
 
     async fn expire_backup(
@@ -749,7 +749,7 @@ impl CoreMutation {
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let cmd = BackupLogCommand::Expire { backup_id: backup_id.clone(), at };
         let done = app.bus.execute(&app.bus.backups, &id.to_string(), cmd, &env).await?;
-        Ok(backup_node(app, done.aggregate_id(), &backup_id).await?)
+        Ok(backup_node(app, &done, &backup_id).await?)
     }
 }
 
@@ -818,9 +818,11 @@ fn vm_project_facts(catalog: &Catalog, who: &Principal, id: ProjectId) -> Result
     })
 }
 
-async fn backup_node(app: &AppState, vm: &str, backup_id: &str) -> Result<BackupNode, ApiError> {
-    let vm: VmId = parsed(vm)?;
-    let backups = app.backups_of(vm, i64::MAX, &app::state::LogReads::default()).await?;
+/// The backup as the command left it (a retry: as its first application did).
+async fn backup_node(app: &AppState, done: &Executed, backup_id: &str) -> Result<BackupNode, ApiError> {
+    let vm: VmId = parsed(done.aggregate_id())?;
+    let position = done.answered_at().unwrap_or(i64::MAX);
+    let backups = app.backups_of(vm, position, &app::state::LogReads::default()).await?;
     // The backup asked for is nearly always the one just recorded.
     backups
         .into_iter()

@@ -7,7 +7,7 @@ use domain::price_list::{PriceListCommand, Prices, stream_id};
 use projections::catalog::PriceListRecord;
 
 use super::scalars::{Decimal, Long};
-use super::{app, envelope, principal, view};
+use super::{answered, app, envelope, principal, view};
 use app::error::ApiError;
 
 #[derive(InputObject)]
@@ -99,10 +99,9 @@ impl PricingMutation {
         };
         let valid_from = app.effective("validFrom", Some(input.valid_from))?;
         let cmd = PriceListCommand::Publish { valid_from, prices };
-        app.bus.execute(&app.bus.price_lists, &stream_id().to_string(), cmd, &env).await?;
-        let catalog = app.catalog();
-        let published =
-            catalog.live().price_lists().into_iter().find(|r| r.valid_from == valid_from).map(PriceListNode::from);
+        let done = app.bus.execute(&app.bus.price_lists, &stream_id().to_string(), cmd, &env).await?;
+        let published = answered(&done)
+            .with(app, |at| at.price_lists().into_iter().find(|r| r.valid_from == valid_from).map(PriceListNode::from));
         Ok(published.ok_or_else(|| ApiError::NotFound("the price list is not in the read model".into()))?)
     }
 }

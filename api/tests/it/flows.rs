@@ -190,6 +190,16 @@ both_stores!(a_retry_answers_its_own_result_not_what_changed_since, async |app: 
     assert_eq!(retry["resizeVm"], json!({"cpu": 4, "configurations": [{"cpu": 2}, {"cpu": 4}]}));
     let live = app.ok(BOOT, "query($v: ID!) { vm(id: $v) { cpu } }", json!({"v": vm})).await;
     assert_eq!(live["vm"]["cpu"], 8, "the retry changed nothing");
+
+    // A backup recorded, then expired: the retried record answers the backup as recorded.
+    let record = "mutation($i: RecordBackupInput!) { recordBackup(input: $i) { backupId expiredAt } }";
+    let backup = json!({"i": {"commandId": "backup-1", "vmId": vm, "backupId": "b-1", "status": "SUCCEEDED", "startedAt": "2026-03-09T23:30:00Z", "finishedAt": "2026-03-10T00:00:00Z", "sizeBytes": 1000}});
+    let first = app.ok(BOOT, record, backup.clone()).await;
+    let expire =
+        "mutation($v: ID!) { expireBackup(vmId: $v, backupId: \"b-1\", at: \"2026-04-10T00:00:00Z\") { expiredAt } }";
+    app.ok(BOOT, expire, json!({"v": vm})).await;
+    assert_eq!(app.ok(BOOT, record, backup).await, first);
+    assert_eq!(first["recordBackup"]["expiredAt"], Value::Null);
 });
 
 both_stores!(ten_concurrent_retries_of_one_command_append_once, async |app: &TestApp| {
