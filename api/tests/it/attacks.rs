@@ -422,6 +422,29 @@ both_stores!(customers_see_their_releases_schedule_and_state_and_no_platform_int
     let seen = app.ok(&viewer_token, q, json!({})).await["releases"][0].clone();
     assert_eq!((seen["state"].as_str(), &seen["decision"]), (Some("HELD"), &Value::Null), "the state, not the why");
     assert!(!seen.to_string().contains("ceph-3"));
+    // Cancelled: that it was, and when; why, and who did it, are staff's.
+    let cancel = "mutation($r: ID!) { cancelRelease(releaseId: $r, reason: \"ceph-3 replaced\") { state } }";
+    app.ok(BOOT, cancel, json!({"r": release})).await;
+    let q = "{ releases { state cancelledAt cancellationReason } }";
+    for token in [&acme_token, &viewer_token] {
+        let seen = app.ok(token, q, json!({})).await["releases"][0].clone();
+        assert_eq!((seen["state"].as_str(), &seen["cancellationReason"]), (Some("CANCELLED"), &Value::Null), "{seen}");
+        assert!(seen["cancelledAt"].is_string());
+    }
+    let history = "query($r: ID!) { history(entityId: $r) { summary } }";
+    assert_eq!(app.ok(&acme_token, history, json!({"r": release})).await["history"], json!([]), "the log is staff's");
+    let attempts = [
+        ("mutation($r: ID!) { cancelRelease(releaseId: $r, reason: \"mine\") { id } }", json!({"r": release})),
+        (
+            "mutation($r: ID!) { markReleaseRolledOut(releaseId: $r, at: \"2026-01-01T00:00:00Z\") { id } }",
+            json!({"r": release}),
+        ),
+    ];
+    let head = app.head().await;
+    for (mutation, vars) in attempts {
+        assert_eq!(app.code(&acme_token, mutation, vars).await, "FORBIDDEN");
+    }
+    assert_eq!(app.head().await, head);
 });
 
 both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, async |app: &TestApp| {
