@@ -120,6 +120,12 @@ fn taken(scope: &str) -> String {
         domain::ssh_key::FINGERPRINT => {
             "this public key is already registered as an active key; it can be added again once revoked there".into()
         }
+        domain::platform::RESOURCE_GROUP => {
+            "this resource group is already taken by another project; choose another, or omit it for a free one".into()
+        }
+        domain::platform::HOSTNAME => {
+            "this host name is already taken by another VM; choose another, or omit it for a free one".into()
+        }
         other => format!("a unique name of kind {other} is already taken"),
     }
 }
@@ -197,6 +203,27 @@ impl Bus {
         self.execute_guarded(framework, aggregate_id, command, envelope, guard).await
     }
 
+    /// As [`Bus::create`], with the unique names the new stream takes (`guard`'s claims).
+    pub async fn create_guarded<A>(
+        &self,
+        framework: &Cqrs<A>,
+        (aggregate_id, generated): (&str, bool),
+        command: A::Command,
+        envelope: &Envelope,
+        guard: Guard,
+    ) -> Result<Executed, ApiError>
+    where
+        A: Aggregate + Clone,
+        A::Command: Clone,
+        A::Error: Classify + Display,
+    {
+        if generated {
+            framework.assume_new(aggregate_id);
+        }
+        let guard = Guard { fresh_id: !generated, ..guard };
+        self.execute_guarded(framework, aggregate_id, command, envelope, guard).await
+    }
+
     /// Runs a command against one aggregate.
     pub async fn execute<A>(
         &self,
@@ -260,12 +287,20 @@ impl Bus {
                 Err(AggregateError::AggregateConflict) => {
                     tracing::debug!(aggregate_id, attempt, "lost a race on the stream; deciding again");
                 }
+                // A guard refused may mean that a concurrent request with the same command id
+                // took the id or the name first: then this is its retry.
                 Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<IdInUse>().is_some() => {
-                    return Err(id_in_use(aggregate_id));
+                    return match self.retried(envelope).await? {
+                        Some(first) => Ok(first),
+                        None => Err(id_in_use(aggregate_id)),
+                    };
                 }
                 Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<Claimed>().is_some() => {
-                    let scope = e.downcast_ref::<Claimed>().map(|c| c.0.as_str()).unwrap_or_default();
-                    return Err(ApiError::Conflict(taken(scope)));
+                    let scope = e.downcast_ref::<Claimed>().map(|c| c.0.to_owned()).unwrap_or_default();
+                    return match self.retried(envelope).await? {
+                        Some(first) => Ok(first),
+                        None => Err(ApiError::Conflict(taken(&scope))),
+                    };
                 }
                 Err(AggregateError::UnexpectedError(e)) if e.downcast_ref::<DuplicateCommand>().is_some() => {
                     // A concurrent request with the same command id won the race.
@@ -278,6 +313,14 @@ impl Bus {
             }
         }
         Err(ApiError::Conflict(format!("{aggregate_id} is changing concurrently; retry the command")))
+    }
+
+    /// The first application of a client's command id, if one was recorded meanwhile.
+    async fn retried(&self, envelope: &Envelope) -> Result<Option<Executed>, ApiError> {
+        match envelope.retryable {
+            true => self.already_applied(envelope).await,
+            false => Ok(None),
+        }
     }
 
     /// Whether the command id was recorded: with the same payload it was applied already

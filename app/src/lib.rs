@@ -13,6 +13,7 @@ pub mod commands;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod naming;
 pub mod policy;
 pub mod releases;
 pub mod state;

@@ -52,6 +52,7 @@ fn folded(vms: usize, years: i32) -> (Catalog, i64) {
             location: "fsn1".into(),
             resources: Resources { cpu: 2, ram_gb: 4, disk_gb: 40 },
             effective_at: start,
+            node: None,
         };
         apply(&mut catalog, start, *vm, AnyEvent::Vm(provisioned));
     }

@@ -109,9 +109,10 @@ impl AnyEvent {
                 SshKeyEvent::SshKeyRevoked { reason, .. } => format!("SSH key revoked: {reason}"),
             },
             A::Project(e) => match e {
-                ProjectEvent::ProjectCreated { name, sla_class, .. } => {
-                    format!("Project {name} created ({sla_class:?} SLA)")
-                }
+                ProjectEvent::ProjectCreated { name, sla_class, resource_group, .. } => format!(
+                    "Project {name} created ({sla_class:?} SLA){}",
+                    resource_group.as_ref().map(|rg| format!(", resource group {rg}")).unwrap_or_default()
+                ),
                 ProjectEvent::ProjectRenamed { name } => format!("Renamed to {name}"),
                 ProjectEvent::InternalMonitorTargetsAllowed { allowed: true } => {
                     "Monitors may reach internal addresses".to_owned()
@@ -132,9 +133,16 @@ impl AnyEvent {
                 ProjectEvent::ProjectArchived { .. } => "Archived".to_owned(),
             },
             A::Vm(e) => match e {
-                VmEvent::VmProvisioned { name, resources: r, .. } => {
-                    format!("VM {name} provisioned: {} vCPU, {} GB RAM, {} GB disk", r.cpu, r.ram_gb, r.disk_gb)
-                }
+                VmEvent::VmProvisioned { name, resources: r, node, .. } => format!(
+                    "VM {name} provisioned: {} vCPU, {} GB RAM, {} GB disk{}",
+                    r.cpu,
+                    r.ram_gb,
+                    r.disk_gb,
+                    node.as_ref().map(|n| format!(", host name {}", n.hostname)).unwrap_or_default()
+                ),
+                VmEvent::VmRolesSet { roles } if roles.is_empty() => "Roles cleared".to_owned(),
+                VmEvent::VmRolesSet { roles } => format!("Roles set to {}", roles.join(", ")),
+                VmEvent::VmDirectoryRingSet { ring } => format!("Node API ring set to {ring}"),
                 VmEvent::VmResized { resources: r, effective_at } => format!(
                     "Resized to {} vCPU, {} GB RAM, {} GB disk effective {}",
                     r.cpu,

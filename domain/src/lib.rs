@@ -11,6 +11,7 @@ pub mod http_monitor;
 pub mod invoice;
 pub mod maintenance_window;
 pub mod person;
+pub mod platform;
 pub mod price_list;
 pub mod project;
 pub mod release;

@@ -508,6 +508,7 @@ mod tests {
                     name: "Shop".into(),
                     sla_class: SlaClass::Basic,
                     effective_at: utc(1, 1, 0),
+                    resource_group: None,
                 }),
             ),
             (

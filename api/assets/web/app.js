@@ -177,16 +177,25 @@ const pages = {
     const after = params.get("after");
     const d = await gql(
       `query($v: ID!, $a: String, $t: DateTime) {
-        vm(id: $v, asOf: $t) { id name projectId location cpu ramGb diskGb decommissionedAt configurations { from projectId cpu ramGb diskGb } }
+        vm(id: $v, asOf: $t) { id name projectId location cpu ramGb diskGb decommissionedAt hostname channel roles production directoryRing configurations { from projectId cpu ramGb diskGb } }
         backupHistory(vmId: $v, first: 20, after: $a, asOf: $t) { nodes { backupId status startedAt finishedAt sizeBytes error expiredAt } pageInfo { hasNextPage endCursor } totalCount } }`,
       { v: id, a: after },
     );
     const v = d.vm;
     if (!v) return notFound("VM");
+    const staff = session.me?.staffRoles?.length > 0;
     crumbs([...(await projectCrumbs(v.projectId)), [v.name]]);
     const b = d.backupHistory;
     main.innerHTML = `<h1>${h(v.name)}</h1>
       <p>Now: <strong id="vm-size">${v.cpu} vCPU, ${v.ramGb} GB RAM, ${v.diskGb} GB disk</strong> in ${h(v.location)}${v.decommissionedAt ? `, decommissioned ${when(v.decommissionedAt)}` : ""} · <a href="#/history/${v.id}">History</a></p>
+      <h2>Node</h2><dl class="node" id="vm-node">
+        <dt>Host name</dt><dd>${h(v.hostname)}</dd>
+        <dt>Channel</dt><dd>${v.channel ? h(v.channel) : '<span class="muted">none</span>'}</dd>
+        <dt>Roles</dt><dd id="vm-roles">${v.roles.map(h).join(", ") || '<span class="muted">none</span>'}</dd>
+        <dt>Production</dt><dd>${v.production ? "yes" : "no"}</dd>
+        <dt>Node API ring</dt><dd>${v.directoryRing === 0 ? "0 (the whole platform)" : "1 (its resource group)"}</dd></dl>
+      ${staff && !v.decommissionedAt && !session.asOf ? `<form class="stack" id="roles-form"><label>Roles <input name="roles" value="${h(v.roles.join(" "))}" placeholder="webgateway postgresql15"><span class="field-error" data-for="roles"></span></label>
+        <button type="submit">Set roles</button><p class="error" id="form-error" role="alert"></p></form>` : ""}
       <h2>Configuration timeline</h2><table><thead><tr><th>From</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th></tr></thead><tbody>
       ${v.configurations.map((c) => `<tr><td>${when(c.from)}</td><td class="num">${c.cpu}</td><td class="num">${c.ramGb}</td><td class="num">${c.diskGb}</td></tr>`).join("")}
       </tbody></table>
@@ -194,6 +203,11 @@ const pages = {
       ${b.nodes.map((n) => `<tr><td>${h(n.backupId)}</td><td class="${n.status === "FAILED" ? "failed" : ""}">${h(n.status)}${n.error ? `: ${h(n.error)}` : ""}</td><td>${when(n.finishedAt)}</td><td class="num">${n.sizeBytes ?? ""}</td><td>${when(n.expiredAt)}</td></tr>`).join("")}
       </tbody></table>
       ${b.pageInfo.hasNextPage ? `<a href="#/vm/${v.id}?after=${encodeURIComponent(b.pageInfo.endCursor)}">Older backups</a>` : ""}`;
+    $("#roles-form")?.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const roles = new FormData(event.target).get("roles").split(/[\s,]+/).filter(Boolean);
+      await submitForm("mutation($v: ID!, $r: [String!]!) { setVmRoles(vmId: $v, roles: $r) { id } }", { v: v.id, r: roles }, () => render());
+    });
   },
 
   async invoice(params, id) {

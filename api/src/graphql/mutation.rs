@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 use domain::backup_log::{BackupLogCommand, VmFacts};
 use domain::customer::CustomerCommand;
 use domain::person::{PersonCommand, Role as DomainRole, StaffRole as Staff};
+use domain::platform;
 use domain::project::{self as project, ProjectCommand};
 use domain::ssh_key::{SshKeyCommand, parse_public_key};
 use domain::vm::{self as vm, VmCommand};
 use domain::{CustomerId, PersonId, ProjectId, SshKeyId, TokenId, VmId, person};
 use projections::Catalog;
+use store::Guard;
 use uuid::Uuid;
 
 use super::new_or;
@@ -20,6 +22,7 @@ use super::{View, answered, app, envelope, parse_id, parsed, principal};
 use app::auth::{self, Principal};
 use app::commands::Executed;
 use app::error::ApiError;
+use app::naming;
 use app::policy::{
     manages_customer, may_manage, self_or_admin, visible_customer, visible_person, visible_project, visible_vm,
 };
@@ -57,6 +60,10 @@ pub struct CreateProjectInput {
     pub name: String,
     pub sla_class: SlaClass,
     pub effective_at: Option<DateTime<Utc>>,
+    /// The platform-wide unique name its machines know it by (2–40 lower-case letters,
+    /// digits, `-` and `_`, starting with a letter); a free one made from its name when
+    /// omitted. It never changes.
+    pub resource_group: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -70,6 +77,15 @@ pub struct ProvisionVmInput {
     pub ram_gb: i32,
     pub disk_gb: i32,
     pub effective_at: DateTime<Utc>,
+    /// The platform-wide unique host name (2–63 lower-case letters, digits, `-` and `_`,
+    /// starting with a letter); a free one made from its name when omitted. It never changes.
+    pub hostname: Option<String>,
+    /// The release channel it runs (`fc-24.05-production`).
+    pub channel: Option<String>,
+    /// The platform's roles (`webgateway`, `postgresql15`, …).
+    pub roles: Option<Vec<String>>,
+    /// Whether it serves production (default true).
+    pub production: Option<bool>,
 }
 
 #[derive(InputObject)]
@@ -506,15 +522,18 @@ impl CoreMutation {
             (project::CustomerFacts { id: cid, closed }, parent)
         };
         let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
+        let resource_group = naming::resource_group(app.catalog().live(), input.resource_group.as_deref(), &input.name);
         let cmd = ProjectCommand::Create {
             id,
             customer,
             parent,
             name: input.name,
             sla_class: input.sla_class.into(),
+            resource_group: resource_group.clone(),
             effective_at: app.effective("effectiveAt", input.effective_at)?,
         };
-        let done = app.bus.create(&app.bus.projects, (&id.to_string(), generated), cmd, &env).await?;
+        let guard = Guard { claims: vec![(platform::RESOURCE_GROUP.to_owned(), resource_group)], ..Guard::default() };
+        let done = app.bus.create_guarded(&app.bus.projects, (&id.to_string(), generated), cmd, &env, guard).await?;
         Ok(project_node(app, &done)?)
     }
 
@@ -616,6 +635,13 @@ impl CoreMutation {
         let prid: ProjectId = parse_id(&input.project_id, "projectId")?;
         let project = vm_project_facts(&app.catalog(), who, prid)?;
         let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
+        let node = vm::Node {
+            hostname: naming::hostname(app.catalog().live(), input.hostname.as_deref(), &input.name),
+            channel: input.channel,
+            roles: input.roles.unwrap_or_default(),
+            production: input.production.unwrap_or(true),
+        };
+        let guard = Guard { claims: vec![(platform::HOSTNAME.to_owned(), node.hostname.clone())], ..Guard::default() };
         let cmd = VmCommand::Provision {
             id,
             project,
@@ -624,9 +650,10 @@ impl CoreMutation {
             cpu: input.cpu.into(),
             ram_gb: input.ram_gb.into(),
             disk_gb: input.disk_gb.into(),
+            node,
             effective_at: app.effective("effectiveAt", Some(input.effective_at))?,
         };
-        let done = app.bus.create(&app.bus.vms, (&id.to_string(), generated), cmd, &env).await?;
+        let done = app.bus.create_guarded(&app.bus.vms, (&id.to_string(), generated), cmd, &env, guard).await?;
         Ok(vm_node(app, &done)?)
     }
 
@@ -696,6 +723,44 @@ impl CoreMutation {
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done =
             app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::Decommission { effective_at }, &env).await?;
+        Ok(vm_node(app, &done)?)
+    }
+
+    /// Sets the VM's platform roles (`webgateway`, `postgresql15`, …; staff OPS).
+    async fn set_vm_roles(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        roles: Vec<String>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::SetRoles { roles }, &env).await?;
+        Ok(vm_node(app, &done)?)
+    }
+
+    /// Which node API ring the VM's credentials reach: 1 (its resource group; staff OPS) or
+    /// 0 (the whole platform, for infrastructure machines; ADMIN only).
+    async fn set_directory_ring(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        ring: i32,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(if ring == 0 { &[] } else { &[Staff::Ops] })?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+        let cmd = VmCommand::SetDirectoryRing { ring: ring.into() };
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
         Ok(vm_node(app, &done)?)
     }
 

@@ -209,6 +209,10 @@ impl ProjectNode {
     async fn monitors(&self, ctx: &Context<'_>) -> Vec<MonitorNode> {
         self.2.with(app(ctx), |at| monitors_of(at, self.0))
     }
+    /// The platform-wide unique name its machines know it by (the node API's resource group).
+    async fn resource_group(&self) -> &str {
+        &self.1.resource_group
+    }
     async fn deployments(&self) -> Vec<Deployment> {
         self.1
             .deployments
@@ -265,6 +269,25 @@ impl VmNode {
     }
     async fn decommissioned_at(&self) -> Option<DateTime<Utc>> {
         self.vm.decommissioned_at
+    }
+    /// The platform-wide unique host name its machine answers to.
+    async fn hostname(&self) -> &str {
+        self.vm.node.as_ref().map_or("", |n| n.hostname.as_str())
+    }
+    /// The release channel it runs (the node API's `environment`).
+    async fn channel(&self) -> Option<&str> {
+        self.vm.node.as_ref().and_then(|n| n.channel.as_deref())
+    }
+    /// The platform's roles (`webgateway`, `postgresql15`, …), sorted.
+    async fn roles(&self) -> &[String] {
+        self.vm.node.as_ref().map_or(&[], |n| n.roles.as_slice())
+    }
+    async fn production(&self) -> bool {
+        self.vm.node.as_ref().is_none_or(|n| n.production)
+    }
+    /// The node API ring its credentials reach: 1 its resource group, 0 the whole platform.
+    async fn directory_ring(&self) -> u8 {
+        self.vm.directory_ring
     }
     async fn last_good_backup_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, ApiError> {
         match self.last_good_backup_at {

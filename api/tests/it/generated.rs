@@ -85,6 +85,8 @@ const MAY: &[(&str, &[&str])] = &[
     ("resizeVm", &["OPS"]),
     ("moveVm", &["OPS"]),
     ("decommissionVm", &["OPS"]),
+    ("setVmRoles", &["OPS"]),
+    ("setDirectoryRing", &["OPS"]),
     ("recordBackup", &["OPS"]),
     ("expireBackup", &["OPS"]),
     ("createHttpMonitor", &["OPS"]),

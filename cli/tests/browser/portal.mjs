@@ -113,6 +113,15 @@ try {
   await staff.click("#as-of-clear");
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
 
+  step("sets the VM's roles on its page, where its node shows");
+  await staff.fill("#roles-form input[name=roles]", "webgateway Bad");
+  await staff.click("#roles-form button[type=submit]");
+  await staff.waitForSelector(".field-error[data-for=roles]:not(:empty)");
+  await staff.fill("#roles-form input[name=roles]", "webgateway sensuserver");
+  await staff.click("#roles-form button[type=submit]");
+  await staff.waitForSelector("#vm-roles:has-text('sensuserver, webgateway')");
+  await staff.screenshot({ path: `${SHOTS}/vm-node.png`, fullPage: true });
+
   step("staff open GraphiQL from the portal: served by the Directory, under its CSP, with their token");
   const foreign = [];
   const violations = [];

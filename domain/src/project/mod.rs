@@ -49,6 +49,9 @@ pub struct Project {
     #[serde(default)]
     pub rekeyed_at: BTreeMap<String, Instant>,
     pub archived_at: Option<Instant>,
+    /// Its resource group: the platform-wide unique name its machines know it by.
+    #[serde(default)]
+    pub resource_group: String,
     /// Whether the project's HTTP monitors may reach internal addresses (loopback, private
     /// networks, link-local, …): staff set this for the platform's own projects; a
     /// customer's monitors reach public addresses only.
@@ -99,6 +102,8 @@ pub enum ProjectCommand {
         parent: Option<ParentFacts>,
         name: String,
         sla_class: SlaClass,
+        /// Unique platform-wide: the store refuses one another project holds.
+        resource_group: String,
         effective_at: Instant,
     },
     Rename {
@@ -138,6 +143,10 @@ pub enum ProjectEvent {
         name: String,
         sla_class: SlaClass,
         effective_at: Instant,
+        /// Absent in projects created before resource groups were recorded (see
+        /// [`crate::platform::legacy_resource_group`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resource_group: Option<String>,
     },
     ProjectRenamed {
         name: String,
@@ -240,8 +249,9 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
     use ProjectEvent as E;
     match cmd {
         C::Create { id, .. } if p.id.is_some() => Err(ProjectError::AlreadyExists(id)),
-        C::Create { id, customer, parent, name, sla_class, effective_at } => {
+        C::Create { id, customer, parent, name, sla_class, resource_group, effective_at } => {
             let name = validate::name("name", &name)?;
+            let resource_group = crate::platform::resource_group("resourceGroup", &resource_group)?;
             if customer.closed {
                 return Err(ProjectError::CustomerClosed(customer.id));
             }
@@ -260,6 +270,7 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
                 name,
                 sla_class,
                 effective_at,
+                resource_group: Some(resource_group),
             }])
         }
         C::Rename { name } => {
@@ -314,7 +325,7 @@ pub fn decide(p: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Pro
 pub fn evolve(p: &mut Project, event: &ProjectEvent) {
     use ProjectEvent as E;
     match event {
-        E::ProjectCreated { id, customer_id, parent_id, name, sla_class, effective_at } => {
+        E::ProjectCreated { id, customer_id, parent_id, name, sla_class, effective_at, resource_group } => {
             *p = Project {
                 id: Some(*id),
                 customer_id: Some(*customer_id),
@@ -325,6 +336,7 @@ pub fn evolve(p: &mut Project, event: &ProjectEvent) {
                 deployments: BTreeMap::new(),
                 rekeyed_at: BTreeMap::new(),
                 archived_at: None,
+                resource_group: resource_group.clone().unwrap_or_else(|| crate::platform::legacy_resource_group(&id.0)),
                 internal_monitor_targets: false,
             }
         }

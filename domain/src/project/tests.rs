@@ -17,6 +17,7 @@ fn create(parent: Option<ParentFacts>) -> ProjectCommand {
         parent,
         name: "Shop".into(),
         sla_class: SlaClass::Standard,
+        resource_group: "shop".into(),
         effective_at: at(1, 1),
     }
 }
@@ -28,6 +29,7 @@ fn created() -> ProjectEvent {
         name: "Shop".into(),
         sla_class: SlaClass::Standard,
         effective_at: at(1, 1),
+        resource_group: Some("shop".into()),
     }
 }
 
@@ -35,7 +37,8 @@ fn created() -> ProjectEvent {
 fn creates_a_root_project_and_a_child() {
     ProjectTest::with(()).given_no_previous_events().when(create(None)).then_expect_events(vec![created()]);
     let parent = ParentFacts { id: ProjectId(uuid(21)), customer_id: customer().id, archived: false };
-    let ProjectEvent::ProjectCreated { id, customer_id, name, sla_class, effective_at, .. } = created() else {
+    let ProjectEvent::ProjectCreated { id, customer_id, name, sla_class, effective_at, resource_group, .. } = created()
+    else {
         unreachable!()
     };
     ProjectTest::with(()).given_no_previous_events().when(create(Some(parent))).then_expect_events(vec![
@@ -46,6 +49,7 @@ fn creates_a_root_project_and_a_child() {
             name,
             sla_class,
             effective_at,
+            resource_group,
         },
     ]);
 }
@@ -62,7 +66,9 @@ fn refuses_a_parent_of_another_customer_an_archived_parent_a_closed_customer_and
         .given_no_previous_events()
         .when(create(Some(archived)))
         .then_expect_error(ProjectError::ParentArchived(ProjectId(uuid(21))));
-    let ProjectCommand::Create { id, parent, name, sla_class, effective_at, .. } = create(None) else { unreachable!() };
+    let ProjectCommand::Create { id, parent, name, sla_class, resource_group, effective_at, .. } = create(None) else {
+        unreachable!()
+    };
     ProjectTest::with(())
         .given_no_previous_events()
         .when(ProjectCommand::Create {
@@ -71,6 +77,7 @@ fn refuses_a_parent_of_another_customer_an_archived_parent_a_closed_customer_and
             parent,
             name,
             sla_class,
+            resource_group,
             effective_at,
         })
         .then_expect_error(ProjectError::CustomerClosed(customer().id));
@@ -186,6 +193,7 @@ fn marks_a_deployments_secrets_rekeyed() {
         name: "Shop".into(),
         sla_class: SlaClass::Basic,
         effective_at: at(1, 1),
+        resource_group: None,
     };
     let added = ProjectEvent::DeploymentAdded { name: "app".into(), environment: "production".into() };
     ProjectTest::with(())
@@ -210,4 +218,34 @@ fn internal_monitor_targets_are_allowed_and_stopped_once_each() {
         .given(vec![created(), ProjectEvent::InternalMonitorTargetsAllowed { allowed: true }])
         .when(allow(false))
         .then_expect_events(vec![ProjectEvent::InternalMonitorTargetsAllowed { allowed: false }]);
+}
+
+#[test]
+fn a_resource_group_is_a_platform_name_and_old_projects_get_one_from_their_id() {
+    let ProjectCommand::Create { id, customer, parent, name, sla_class, effective_at, .. } = create(None) else {
+        unreachable!()
+    };
+    let err = ProjectTest::with(())
+        .given_no_previous_events()
+        .when(ProjectCommand::Create {
+            id,
+            customer,
+            parent,
+            name,
+            sla_class,
+            resource_group: "Shop Prod".into(),
+            effective_at,
+        })
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err.refusal(), Refusal::BadInput);
+    assert!(err.to_string().starts_with("resourceGroup"), "{err}");
+    let mut p = Project::default();
+    evolve(&mut p, &created());
+    assert_eq!(p.resource_group, "shop");
+    // An event recorded before resource groups existed reads as it was stored.
+    let old = r#"{"ProjectCreated":{"id":"00000000-0000-0000-0000-000000000002","customer_id":"00000000-0000-0000-0000-000000000001","parent_id":null,"name":"Shop","sla_class":"basic","effective_at":"2026-01-01T12:00:00Z"}}"#;
+    let mut p = Project::default();
+    evolve(&mut p, &serde_json::from_str(old).unwrap());
+    assert_eq!(p.resource_group, crate::platform::legacy_resource_group(&uuid(2)));
 }

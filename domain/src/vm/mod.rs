@@ -51,6 +51,37 @@ pub struct Configuration {
     pub resources: Resources,
 }
 
+/// What the platform's machines know a VM by: its host name (unique platform-wide, never
+/// changed), its release channel (the ENC's `environment`), its roles, and whether it
+/// serves production.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub hostname: String,
+    pub channel: Option<String>,
+    pub roles: Vec<String>,
+    pub production: bool,
+}
+
+impl Node {
+    /// A VM provisioned before nodes were recorded.
+    fn legacy(id: &VmId) -> Node {
+        Node { hostname: crate::platform::legacy_hostname(&id.0), channel: None, roles: vec![], production: true }
+    }
+
+    fn validate(self) -> Result<Node, Invalid> {
+        Ok(Node {
+            hostname: crate::platform::hostname("hostname", &self.hostname)?,
+            channel: self.channel.map(|c| crate::release::channel(&c)).transpose()?,
+            roles: crate::platform::roles("roles", &self.roles)?,
+            production: self.production,
+        })
+    }
+}
+
+/// The directory ring a VM's node API credentials reach: 1 its own resource group, 0 the
+/// whole platform (infrastructure machines).
+pub const DEFAULT_RING: u8 = 1;
+
 /// A VM's configuration over effective time. Its size and its project are two histories
 /// of their own: a resize effective on 12 April holds until the next resize, whatever
 /// moves were recorded around it, and a correction recorded late takes its place in them
@@ -67,6 +98,12 @@ pub struct Vm {
     /// Its project from each instant on, in effective order; the first is the provisioning's.
     pub placements: Vec<(Instant, ProjectId)>,
     pub decommissioned_at: Option<Instant>,
+    /// What the platform's machines know it by.
+    pub node: Option<Node>,
+    /// The node API ring its credentials reach.
+    pub directory_ring: u8,
+    /// How often its node API password was rotated.
+    pub password_generation: u32,
 }
 
 /// The entry in force at `at` of a history in effective order.
@@ -130,6 +167,15 @@ impl Vm {
         self.placements.iter().map(|(_, p)| *p)
     }
 
+    /// Its node, while it is not decommissioned: the platform's settings change only then.
+    fn in_service(&self) -> Result<&Node, VmError> {
+        match (&self.node, self.decommissioned_at) {
+            (None, _) => Err(VmError::NotFound),
+            (Some(_), Some(at)) => Err(VmError::Decommissioned(at)),
+            (Some(node), None) => Ok(node),
+        }
+    }
+
     /// A change effective at `at` falls inside its life: on or after provisioning, before
     /// any decommission, whatever else was recorded since.
     fn alive_at(&self, at: Instant) -> Result<(), VmError> {
@@ -154,7 +200,15 @@ pub enum VmCommand {
         cpu: i64,
         ram_gb: i64,
         disk_gb: i64,
+        /// Its host name must be unique platform-wide: the store refuses one another VM holds.
+        node: Node,
         effective_at: Instant,
+    },
+    SetRoles {
+        roles: Vec<String>,
+    },
+    SetDirectoryRing {
+        ring: i64,
     },
     Resize {
         cpu: i64,
@@ -181,6 +235,15 @@ pub enum VmEvent {
         location: String,
         resources: Resources,
         effective_at: Instant,
+        /// Absent in VMs provisioned before nodes were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<Node>,
+    },
+    VmRolesSet {
+        roles: Vec<String>,
+    },
+    VmDirectoryRingSet {
+        ring: u8,
     },
     VmResized {
         resources: Resources,
@@ -196,7 +259,7 @@ pub enum VmEvent {
     },
 }
 
-event_names!(VmEvent { VmProvisioned, VmResized, VmMovedToProject, VmDecommissioned });
+event_names!(VmEvent { VmProvisioned, VmResized, VmMovedToProject, VmDecommissioned, VmRolesSet, VmDirectoryRingSet });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum VmError {
@@ -248,8 +311,9 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
     use VmEvent as E;
     match cmd {
         C::Provision { id, .. } if vm.id.is_some() => Err(VmError::AlreadyProvisioned(id)),
-        C::Provision { id, project, name, location, cpu, ram_gb, disk_gb, effective_at } => {
+        C::Provision { id, project, name, location, cpu, ram_gb, disk_gb, node, effective_at } => {
             let name = validate::name("name", &name)?;
+            let node = node.validate()?;
             let location = validate::name("location", &location)?;
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
             usable(&project, effective_at)?;
@@ -261,7 +325,18 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
                 location,
                 resources,
                 effective_at,
+                node: Some(node),
             }])
+        }
+        C::SetRoles { roles } => {
+            let roles = crate::platform::roles("roles", &roles)?;
+            let node = vm.in_service()?;
+            Ok(if node.roles == roles { vec![] } else { vec![E::VmRolesSet { roles }] })
+        }
+        C::SetDirectoryRing { ring } => {
+            let ring = validate::within("ring", ring, 0, 1, "")? as u8;
+            vm.in_service()?;
+            Ok(if vm.directory_ring == ring { vec![] } else { vec![E::VmDirectoryRingSet { ring }] })
         }
         C::Resize { cpu, ram_gb, disk_gb, effective_at } => {
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
@@ -300,7 +375,7 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
 pub fn evolve(vm: &mut Vm, event: &VmEvent) {
     use VmEvent as E;
     match event {
-        E::VmProvisioned { id, customer_id, project_id, name, location, resources, effective_at } => {
+        E::VmProvisioned { id, customer_id, project_id, name, location, resources, effective_at, node } => {
             *vm = Vm {
                 id: Some(*id),
                 customer_id: Some(*customer_id),
@@ -309,8 +384,17 @@ pub fn evolve(vm: &mut Vm, event: &VmEvent) {
                 sizes: vec![(*effective_at, *resources)],
                 placements: vec![(*effective_at, *project_id)],
                 decommissioned_at: None,
+                node: Some(node.clone().unwrap_or_else(|| Node::legacy(id))),
+                directory_ring: DEFAULT_RING,
+                password_generation: 0,
             }
         }
+        E::VmRolesSet { roles } => {
+            if let Some(node) = &mut vm.node {
+                node.roles = roles.clone();
+            }
+        }
+        E::VmDirectoryRingSet { ring } => vm.directory_ring = *ring,
         E::VmResized { resources, effective_at } => record(&mut vm.sizes, *effective_at, *resources),
         E::VmMovedToProject { project_id, effective_at, .. } => record(&mut vm.placements, *effective_at, *project_id),
         E::VmDecommissioned { effective_at } => vm.decommissioned_at = Some(*effective_at),

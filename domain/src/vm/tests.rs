@@ -22,8 +22,12 @@ fn provision() -> VmCommand {
         cpu: 2,
         ram_gb: 4,
         disk_gb: 50,
+        node: node(),
         effective_at: at(1, 10),
     }
+}
+fn node() -> Node {
+    Node { hostname: "web01".into(), channel: Some("fc-24.05-production".into()), roles: vec![], production: true }
 }
 fn provisioned() -> VmEvent {
     VmEvent::VmProvisioned {
@@ -34,6 +38,7 @@ fn provisioned() -> VmEvent {
         location: "fsn1".into(),
         resources: small(),
         effective_at: at(1, 10),
+        node: Some(node()),
     }
 }
 
@@ -52,7 +57,17 @@ fn refuses_resources_out_of_bounds() {
         };
         let err = VmTest::with(())
             .given_no_previous_events()
-            .when(VmCommand::Provision { id, project, name, location, cpu, ram_gb: ram, disk_gb: disk, effective_at })
+            .when(VmCommand::Provision {
+                id,
+                project,
+                name,
+                location,
+                cpu,
+                ram_gb: ram,
+                disk_gb: disk,
+                node: node(),
+                effective_at,
+            })
             .inspect_result()
             .unwrap_err();
         assert_eq!(err.refusal(), Refusal::BadInput);
@@ -76,6 +91,7 @@ fn refuses_provisioning_twice_into_an_archived_project_or_before_the_project() {
             cpu,
             ram_gb,
             disk_gb,
+            node: node(),
             effective_at,
         })
         .then_expect_error(VmError::ProjectArchived(ProjectId(uuid(20))));
@@ -89,6 +105,7 @@ fn refuses_provisioning_twice_into_an_archived_project_or_before_the_project() {
             cpu,
             ram_gb,
             disk_gb,
+            node: node(),
             effective_at: at(1, 1) - chrono::Duration::days(1),
         })
         .then_expect_error(VmError::BeforeProjectCreation {
@@ -265,4 +282,62 @@ fn a_decommission_is_corrected_earlier_or_later_and_cuts_the_timeline_there() {
     assert_eq!(vm.timeline().len(), 2);
     assert_eq!(vm.configuration_at(at(4, 21)).unwrap().resources.cpu, 4);
     assert!(vm.configuration_at(at(4, 25)).is_none());
+}
+
+#[test]
+fn a_node_is_checked_and_its_roles_and_ring_change_until_it_is_decommissioned() {
+    let VmCommand::Provision { id, project, name, location, cpu, ram_gb, disk_gb, effective_at, .. } = provision()
+    else {
+        unreachable!()
+    };
+    for (bad, field) in [
+        (Node { hostname: "Web 01".into(), ..node() }, "hostname"),
+        (Node { channel: Some("fc 24.05".into()), ..node() }, "channel"),
+        (Node { roles: vec!["Web".into()], ..node() }, "roles"),
+    ] {
+        let cmd = VmCommand::Provision {
+            id,
+            project: project.clone(),
+            name: name.clone(),
+            location: location.clone(),
+            cpu,
+            ram_gb,
+            disk_gb,
+            node: bad,
+            effective_at,
+        };
+        let err = VmTest::with(()).given_no_previous_events().when(cmd).inspect_result().unwrap_err();
+        assert!(err.to_string().starts_with(field), "{err}");
+    }
+    let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    VmTest::with(())
+        .given(vec![provisioned()])
+        .when(VmCommand::SetRoles { roles: roles(&["webgateway", "postgresql15", "webgateway"]) })
+        .then_expect_events(vec![VmEvent::VmRolesSet { roles: roles(&["postgresql15", "webgateway"]) }]);
+    VmTest::with(())
+        .given(vec![provisioned(), VmEvent::VmRolesSet { roles: roles(&["webgateway"]) }])
+        .when(VmCommand::SetRoles { roles: roles(&["webgateway"]) })
+        .then_expect_events(vec![]);
+    VmTest::with(())
+        .given(vec![provisioned()])
+        .when(VmCommand::SetDirectoryRing { ring: 0 })
+        .then_expect_events(vec![VmEvent::VmDirectoryRingSet { ring: 0 }]);
+    let err = VmTest::with(())
+        .given(vec![provisioned()])
+        .when(VmCommand::SetDirectoryRing { ring: 2 })
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err.refusal(), Refusal::BadInput);
+    VmTest::with(())
+        .given(vec![provisioned(), VmEvent::VmDecommissioned { effective_at: at(2, 1) }])
+        .when(VmCommand::SetRoles { roles: roles(&["webgateway"]) })
+        .then_expect_error(VmError::Decommissioned(at(2, 1)));
+    // A VM recorded before nodes existed reads with a host name from its id.
+    let old = r#"{"VmProvisioned":{"id":"00000000-0000-0000-0000-00000000001e","customer_id":"00000000-0000-0000-0000-000000000001","project_id":"00000000-0000-0000-0000-000000000014","name":"web-1","location":"fsn1","resources":{"cpu":2,"ram_gb":4,"disk_gb":50},"effective_at":"2026-01-10T12:00:00Z"}}"#;
+    let vm = fold(&[serde_json::from_str(old).unwrap()]);
+    let node = vm.node.unwrap();
+    assert_eq!(
+        (node.hostname, node.production, vm.directory_ring),
+        (crate::platform::legacy_hostname(&uuid(30)), true, 1)
+    );
 }

@@ -120,8 +120,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v13: a VM's size and project are histories of their own, see [`domain::vm::Vm`].)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v13";
+    /// (v14: projects have resource groups and VMs nodes, see [`domain::platform`].)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v14";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);

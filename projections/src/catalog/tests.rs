@@ -60,6 +60,7 @@ fn history() -> Vec<Recorded> {
                 name: "Root".into(),
                 sla_class: SlaClass::Basic,
                 effective_at: at(1),
+                resource_group: None,
             }),
         ),
         rec(
@@ -72,6 +73,7 @@ fn history() -> Vec<Recorded> {
                 name: "Child".into(),
                 sla_class: SlaClass::Premium,
                 effective_at: at(1),
+                resource_group: None,
             }),
         ),
         rec(
@@ -97,6 +99,7 @@ fn history() -> Vec<Recorded> {
                 location: "fsn1".into(),
                 resources: Resources { cpu: 2, ram_gb: 4, disk_gb: 40 },
                 effective_at: at(2),
+                node: None,
             }),
         ),
         rec(
