@@ -30,6 +30,9 @@ pub struct AppState {
     pub token_lifetimes: std::sync::OnceLock<TokenLifetime>,
     /// How many days ahead an effective instant may lie, if the deployment configured it.
     pub effective_horizon_days: std::sync::OnceLock<u32>,
+    /// The key node API passwords are derived with (`DIRECTORY_NODE_KEY_FILE`); a random one
+    /// for this process when the deployment configured none.
+    pub node_key: std::sync::OnceLock<crate::node_credentials::NodeKey>,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
             listen: std::sync::OnceLock::new(),
             token_lifetimes: std::sync::OnceLock::new(),
             effective_horizon_days: std::sync::OnceLock::new(),
+            node_key: std::sync::OnceLock::new(),
         })
     }
 
@@ -76,6 +80,10 @@ impl AppState {
             self.effective_horizon_days.get().copied().unwrap_or(domain::shared::validate::EFFECTIVE_HORIZON_DAYS);
         domain::shared::validate::effective(field, at.unwrap_or(now), now, horizon)
             .map_err(|e| ApiError::BadInput(e.to_string()))
+    }
+
+    pub fn node_key(&self) -> &crate::node_credentials::NodeKey {
+        self.node_key.get_or_init(crate::node_credentials::NodeKey::random)
     }
 
     pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {

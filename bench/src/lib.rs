@@ -45,6 +45,7 @@ impl Server {
             .env("DATABASE_URL", url)
             .env("DIRECTORY_LISTEN", format!("127.0.0.1:{port}"))
             .env("DIRECTORY_BOOTSTRAP_TOKEN", token)
+            .env("DIRECTORY_NODE_KEY_FILE", std::env::temp_dir().join("directory-bench.node-key"))
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()

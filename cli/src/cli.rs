@@ -97,6 +97,11 @@ pub enum Command {
         /// later one is refused as BAD_INPUT that names the bound.
         #[arg(long, env = "DIRECTORY_EFFECTIVE_HORIZON_DAYS", default_value_t = domain::shared::validate::EFFECTIVE_HORIZON_DAYS)]
         effective_horizon_days: u32,
+        /// The file holding the key node API passwords are derived with (64 hex digits),
+        /// made on first start; every server of one Directory needs the same one. By
+        /// default beside an SQLite database (`PATH.node-key`), else `directory-node.key`.
+        #[arg(long, env = "DIRECTORY_NODE_KEY_FILE")]
+        node_key_file: Option<std::path::PathBuf>,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -208,6 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             token_lifetime_days,
             token_max_lifetime_days,
             effective_horizon_days,
+            node_key_file,
         } => {
             let settings = Settings {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
@@ -216,6 +222,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     |e| anyhow::anyhow!("DIRECTORY_TOKEN_LIFETIME_DAYS / DIRECTORY_TOKEN_MAX_LIFETIME_DAYS: {e}"),
                 )?,
                 effective_horizon_days,
+                node_key: {
+                    let path = node_key_file.unwrap_or_else(|| default_node_key_file(&cli.database_url));
+                    app::node_credentials::NodeKey::from_file(&path)
+                        .with_context(|| format!("the node key file {}", path.display()))?
+                },
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
             serve(&cli.database_url, listen, settings, demo.then_some(demo_size), read_only).await
@@ -425,6 +436,16 @@ struct Settings {
     metrics: Option<String>,
     lifetime: domain::person::TokenLifetime,
     effective_horizon_days: u32,
+    node_key: app::node_credentials::NodeKey,
+}
+
+/// Where the node key lives when none is configured: beside an SQLite database, else in
+/// the working directory.
+fn default_node_key_file(database_url: &str) -> std::path::PathBuf {
+    match database_url.strip_prefix("sqlite://") {
+        Some(path) => format!("{}.node-key", path.split('?').next().unwrap_or(path)).into(),
+        None => "directory-node.key".into(),
+    }
 }
 
 /// A configured token, refused when it is too short to be a secret (unset or empty: none).
@@ -467,6 +488,7 @@ async fn serve(
     }
     let _ = state.token_lifetimes.set(settings.lifetime);
     let _ = state.effective_horizon_days.set(settings.effective_horizon_days);
+    let _ = state.node_key.set(settings.node_key);
     if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");
         for (who, token) in demo::tokens(&state).await? {

@@ -143,6 +143,10 @@ impl AnyEvent {
                 VmEvent::VmRolesSet { roles } if roles.is_empty() => "Roles cleared".to_owned(),
                 VmEvent::VmRolesSet { roles } => format!("Roles set to {}", roles.join(", ")),
                 VmEvent::VmDirectoryRingSet { ring } => format!("Node API ring set to {ring}"),
+                VmEvent::NodePasswordRotated { generation } => {
+                    format!("Node API password rotated (generation {generation})")
+                }
+                VmEvent::NodeCredentialsShown {} => "Node API credentials shown".to_owned(),
                 VmEvent::VmResized { resources: r, effective_at } => format!(
                     "Resized to {} vCPU, {} GB RAM, {} GB disk effective {}",
                     r.cpu,

@@ -5,6 +5,7 @@ pub mod keys;
 pub mod limits;
 mod monitoring;
 mod mutation;
+mod nodes;
 mod pricing;
 mod query;
 mod releases;
@@ -32,6 +33,7 @@ pub struct Query(
     sla::SlaQuery,
     keys::KeysQuery,
     releases::ReleasesQuery,
+    nodes::NodesQuery,
 );
 
 /// Every mutation, each area in its own module.
@@ -43,6 +45,7 @@ pub struct Mutation(
     billing::BillingMutation,
     keys::KeysMutation,
     releases::ReleasesMutation,
+    nodes::NodesMutation,
 );
 
 pub type DirectorySchema = Schema<Query, Mutation, EmptySubscription>;

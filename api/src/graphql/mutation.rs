@@ -138,7 +138,7 @@ fn key_node(app: &AppState, done: &Executed) -> Result<SshKeyNode, ApiError> {
     node(app, done, "SSH key", |at, id| at.key(id).cloned(), |id, k, _| SshKeyNode(id, k))
 }
 
-fn vm_node(app: &AppState, done: &Executed) -> Result<VmNode, ApiError> {
+pub(super) fn vm_node(app: &AppState, done: &Executed) -> Result<VmNode, ApiError> {
     node(app, done, "VM", |at, id| at.vm(id).map(|v| VmNode::new(*id, v.clone(), at)), |_, n, _| n)
 }
 
@@ -723,44 +723,6 @@ impl CoreMutation {
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let done =
             app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::Decommission { effective_at }, &env).await?;
-        Ok(vm_node(app, &done)?)
-    }
-
-    /// Sets the VM's platform roles (`webgateway`, `postgresql15`, …; staff OPS).
-    async fn set_vm_roles(
-        &self,
-        ctx: &Context<'_>,
-        vm_id: ID,
-        roles: Vec<String>,
-        command_id: Option<ID>,
-        reason: Option<String>,
-    ) -> Result<VmNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[Staff::Ops])?;
-        let id: VmId = parse_id(&vm_id, "vmId")?;
-        visible_vm(&app.catalog(), who, id)?;
-        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::SetRoles { roles }, &env).await?;
-        Ok(vm_node(app, &done)?)
-    }
-
-    /// Which node API ring the VM's credentials reach: 1 (its resource group; staff OPS) or
-    /// 0 (the whole platform, for infrastructure machines; ADMIN only).
-    async fn set_directory_ring(
-        &self,
-        ctx: &Context<'_>,
-        vm_id: ID,
-        ring: i32,
-        command_id: Option<ID>,
-        reason: Option<String>,
-    ) -> Result<VmNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(if ring == 0 { &[] } else { &[Staff::Ops] })?;
-        let id: VmId = parse_id(&vm_id, "vmId")?;
-        visible_vm(&app.catalog(), who, id)?;
-        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let cmd = VmCommand::SetDirectoryRing { ring: ring.into() };
-        let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
         Ok(vm_node(app, &done)?)
     }
 

@@ -87,6 +87,7 @@ const MAY: &[(&str, &[&str])] = &[
     ("decommissionVm", &["OPS"]),
     ("setVmRoles", &["OPS"]),
     ("setDirectoryRing", &["OPS"]),
+    ("rotateNodePassword", &["OPS"]),
     ("recordBackup", &["OPS"]),
     ("expireBackup", &["OPS"]),
     ("createHttpMonitor", &["OPS"]),
@@ -107,6 +108,9 @@ const MAY: &[(&str, &[&str])] = &[
     ("markReleaseRolledOut", &["OPS"]),
     ("configureReleaseChannel", &["OPS"]),
 ];
+
+/// Queries that show a secret: staff OPS only (not auditors), each showing recorded.
+const SECRETS: &[&str] = &["nodeCredentials"];
 
 /// The served schema, as far as this test needs it.
 pub(crate) struct Schema {
@@ -511,8 +515,12 @@ both_stores!(every_field_that_takes_an_id_keeps_tenants_apart_and_staff_to_their
     for field in &schema.queries {
         let doc = schema.document(field, false, &schema.arguments(field, false, &|k| globex.ids[&k].clone()));
         let answer = call(app, &auditor, &doc).await;
-        assert_ne!(code(&answer), Some("FORBIDDEN"), "an auditor may read {}: {answer}", field.name);
+        match SECRETS.contains(&field.name.as_str()) {
+            true => assert_eq!(code(&answer), Some("FORBIDDEN"), "{} shows a secret: {answer}", field.name),
+            false => assert_ne!(code(&answer), Some("FORBIDDEN"), "an auditor may read {}: {answer}", field.name),
+        }
     }
+    assert_eq!(app.head().await, head, "a refused showing of a secret is not recorded as one");
 
     // 3. Staff roles: a role not named in MAY is refused and appends nothing.
     let may: BTreeMap<&str, &[&str]> = MAY.iter().copied().collect();

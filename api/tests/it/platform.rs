@@ -109,3 +109,50 @@ both_stores!(a_vm_is_a_node_with_a_unique_host_name_a_channel_roles_and_a_ring, 
     assert!(lines.contains(&"Roles set to sensuserver".to_owned()), "{lines:?}");
     assert!(lines.contains(&"Node API ring set to 0".to_owned()), "{lines:?}");
 });
+
+both_stores!(node_credentials_are_shown_to_ops_only_each_showing_recorded_and_never_stored, async |app: &TestApp| {
+    let w = crate::flows::world(app).await;
+    let vm = json!({"i": {"projectId": w.acme_root, "name": "web01", "location": "fsn1", "cpu": 2, "ramGb": 4, "diskGb": 40, "effectiveAt": "2026-02-01T00:00:00Z"}});
+    let vm = s(&app.ok(BOOT, PROVISION, vm).await["provisionVm"]["id"]);
+    let show = "query($v: ID!) { nodeCredentials(vmId: $v) { vmId hostname password ring } }";
+    let first = app.ok(&w.ops, show, json!({"v": vm})).await["nodeCredentials"].clone();
+    assert_eq!(
+        (first["vmId"].as_str(), first["hostname"].as_str(), first["ring"].as_i64()),
+        (Some(vm.as_str()), Some("web01"), Some(1))
+    );
+    let password = s(&first["password"]);
+    assert!(password.len() == 32 && password.bytes().all(|b| b.is_ascii_hexdigit()), "{password}");
+    assert_eq!(app.ok(&w.ops, show, json!({"v": vm})).await["nodeCredentials"], first, "derived: the same each time");
+
+    // Customers, even the project's manager, and auditors are refused; nothing is recorded.
+    let grant = "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: MANAGER) { id } }";
+    app.ok(BOOT, grant, json!({"p": w.acme_person, "pr": w.acme_root})).await;
+    let head = app.head().await;
+    for token in [&w.acme_token, &w.auditor] {
+        assert_eq!(app.code(token, show, json!({"v": vm})).await, "FORBIDDEN");
+    }
+    let rotate = "mutation($v: ID!) { rotateNodePassword(vmId: $v) { password } }";
+    assert_eq!(app.code(&w.acme_token, rotate, json!({"v": vm})).await, "FORBIDDEN");
+    assert_eq!(app.head().await, head);
+
+    // A rotation makes a new one; the old one is gone.
+    let rotated = s(&app.ok(&w.ops, rotate, json!({"v": vm})).await["rotateNodePassword"]["password"]);
+    assert_ne!(rotated, password);
+    assert_eq!(app.ok(&w.ops, show, json!({"v": vm})).await["nodeCredentials"]["password"], rotated.as_str());
+
+    // Who saw them is in the VM's history; no password is anywhere in the log.
+    let history = "query($e: ID!) { history(entityId: $e) { summary actor } }";
+    let lines = app.ok(BOOT, history, json!({"e": vm})).await["history"].clone();
+    let shown = lines.as_array().unwrap().iter().filter(|l| l["summary"] == "Node API credentials shown").count();
+    assert_eq!(shown, 3);
+    let log = app.state.bus.log.read_after(0, 100_000).await.unwrap();
+    for e in &log {
+        for secret in [&password, &rotated] {
+            assert!(
+                !e.payload.contains(secret.as_str()) && !e.metadata.contains(secret.as_str()),
+                "position {}",
+                e.position
+            );
+        }
+    }
+});

@@ -56,6 +56,7 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("DIRECTORY_LISTEN", addr)
             .env("DIRECTORY_BOOTSTRAP_TOKEN", TOKEN)
+            .env("DIRECTORY_NODE_KEY_FILE", std::env::temp_dir().join("directory-faults.node-key"))
             // Snapshots often, so that kills land while one is being written too.
             .env("DIRECTORY_SNAPSHOT_EVERY", "40")
             .env("RUST_LOG", "error")

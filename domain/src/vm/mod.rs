@@ -210,6 +210,10 @@ pub enum VmCommand {
     SetDirectoryRing {
         ring: i64,
     },
+    /// A new node API password (the next generation); the old one stops working.
+    RotateNodePassword,
+    /// Staff were shown the node API credentials: who saw them is the command's actor.
+    ShowNodeCredentials,
     Resize {
         cpu: i64,
         ram_gb: i64,
@@ -245,6 +249,10 @@ pub enum VmEvent {
     VmDirectoryRingSet {
         ring: u8,
     },
+    NodePasswordRotated {
+        generation: u32,
+    },
+    NodeCredentialsShown {},
     VmResized {
         resources: Resources,
         effective_at: Instant,
@@ -259,7 +267,16 @@ pub enum VmEvent {
     },
 }
 
-event_names!(VmEvent { VmProvisioned, VmResized, VmMovedToProject, VmDecommissioned, VmRolesSet, VmDirectoryRingSet });
+event_names!(VmEvent {
+    VmProvisioned,
+    VmResized,
+    VmMovedToProject,
+    VmDecommissioned,
+    VmRolesSet,
+    VmDirectoryRingSet,
+    NodePasswordRotated,
+    NodeCredentialsShown,
+});
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum VmError {
@@ -338,6 +355,14 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
             vm.in_service()?;
             Ok(if vm.directory_ring == ring { vec![] } else { vec![E::VmDirectoryRingSet { ring }] })
         }
+        C::RotateNodePassword => {
+            vm.in_service()?;
+            Ok(vec![E::NodePasswordRotated { generation: vm.password_generation + 1 }])
+        }
+        C::ShowNodeCredentials => {
+            vm.in_service()?;
+            Ok(vec![E::NodeCredentialsShown {}])
+        }
         C::Resize { cpu, ram_gb, disk_gb, effective_at } => {
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
             vm.alive_at(effective_at)?;
@@ -395,6 +420,8 @@ pub fn evolve(vm: &mut Vm, event: &VmEvent) {
             }
         }
         E::VmDirectoryRingSet { ring } => vm.directory_ring = *ring,
+        E::NodePasswordRotated { generation } => vm.password_generation = *generation,
+        E::NodeCredentialsShown {} => {}
         E::VmResized { resources, effective_at } => record(&mut vm.sizes, *effective_at, *resources),
         E::VmMovedToProject { project_id, effective_at, .. } => record(&mut vm.placements, *effective_at, *project_id),
         E::VmDecommissioned { effective_at } => vm.decommissioned_at = Some(*effective_at),

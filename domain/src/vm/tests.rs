@@ -341,3 +341,20 @@ fn a_node_is_checked_and_its_roles_and_ring_change_until_it_is_decommissioned() 
         (crate::platform::legacy_hostname(&uuid(30)), true, 1)
     );
 }
+
+#[test]
+fn a_node_password_rotates_to_the_next_generation_and_a_showing_is_recorded() {
+    VmTest::with(())
+        .given(vec![provisioned(), VmEvent::NodePasswordRotated { generation: 1 }])
+        .when(VmCommand::RotateNodePassword)
+        .then_expect_events(vec![VmEvent::NodePasswordRotated { generation: 2 }]);
+    VmTest::with(())
+        .given(vec![provisioned()])
+        .when(VmCommand::ShowNodeCredentials)
+        .then_expect_events(vec![VmEvent::NodeCredentialsShown {}]);
+    VmTest::with(())
+        .given(vec![provisioned(), VmEvent::VmDecommissioned { effective_at: at(2, 1) }])
+        .when(VmCommand::RotateNodePassword)
+        .then_expect_error(VmError::Decommissioned(at(2, 1)));
+    assert_eq!(fold(&[provisioned(), VmEvent::NodePasswordRotated { generation: 1 }]).password_generation, 1);
+}

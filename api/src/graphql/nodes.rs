@@ -1,0 +1,118 @@
+//! The platform's nodes (fc-compat.md): what staff set for a VM's machine (its roles and
+//! node API ring) and its node API credentials, which are derived, never stored, and
+//! shown only to staff OPS, each showing recorded.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use domain::VmId;
+use domain::person::StaffRole as Staff;
+use domain::vm::VmCommand;
+
+use super::mutation::vm_node;
+use super::types::VmNode;
+use super::{app, envelope, parse_id, principal};
+use app::commands::Executed;
+use app::error::ApiError;
+use app::policy::visible_vm;
+use app::state::AppState;
+
+/// What a VM's agents log in to the node API with.
+#[derive(SimpleObject)]
+pub struct NodeCredentials {
+    pub vm_id: ID,
+    /// The HTTP Basic user name.
+    pub hostname: String,
+    pub password: String,
+    /// 1: its resource group's path (`/v2/api/rg-<name>`); 0: the whole platform (`/v2/api`).
+    pub ring: u8,
+}
+
+/// The credentials as the command left the VM (a retry: as its first application did).
+fn credentials(app: &AppState, done: &Executed) -> Result<NodeCredentials, ApiError> {
+    let node = vm_node(app, done)?;
+    let hostname = node.vm.node.as_ref().map(|n| n.hostname.clone()).unwrap_or_default();
+    Ok(NodeCredentials {
+        vm_id: ID(node.id.to_string()),
+        password: app.node_key().node_password(node.id, node.vm.password_generation),
+        hostname,
+        ring: node.vm.directory_ring,
+    })
+}
+
+#[derive(Default)]
+pub struct NodesQuery;
+
+#[Object]
+impl NodesQuery {
+    /// The VM's node API credentials (staff OPS). Every showing is recorded in the VM's
+    /// history with who saw them, so this read appends an event.
+    async fn node_credentials(&self, ctx: &Context<'_>, vm_id: ID) -> Result<NodeCredentials> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = envelope(ctx, who, None, None)?;
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::ShowNodeCredentials, &env).await?;
+        Ok(credentials(app, &done)?)
+    }
+}
+
+#[derive(Default)]
+pub struct NodesMutation;
+
+#[Object]
+impl NodesMutation {
+    /// Sets the VM's platform roles (`webgateway`, `postgresql15`, …; staff OPS).
+    async fn set_vm_roles(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        roles: Vec<String>,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::SetRoles { roles }, &env).await?;
+        Ok(vm_node(app, &done)?)
+    }
+
+    /// Which node API ring the VM's credentials reach: 1 (its resource group; staff OPS) or
+    /// 0 (the whole platform, for infrastructure machines; ADMIN only).
+    async fn set_directory_ring(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        ring: i32,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<VmNode> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(if ring == 0 { &[] } else { &[Staff::Ops] })?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+        let cmd = VmCommand::SetDirectoryRing { ring: ring.into() };
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
+        Ok(vm_node(app, &done)?)
+    }
+
+    /// A new node API password for the VM (staff OPS); the old one stops working at once.
+    async fn rotate_node_password(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        command_id: Option<ID>,
+        reason: Option<String>,
+    ) -> Result<NodeCredentials> {
+        let (app, who) = (app(ctx), principal(ctx)?);
+        who.require(&[Staff::Ops])?;
+        let id: VmId = parse_id(&vm_id, "vmId")?;
+        visible_vm(&app.catalog(), who, id)?;
+        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::RotateNodePassword, &env).await?;
+        Ok(credentials(app, &done)?)
+    }
+}
