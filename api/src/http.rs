@@ -60,13 +60,14 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Http {
-            state,
+            state: state.clone(),
             throttle: Arc::default(),
             schema,
             public_schema,
             metrics,
             issuer: Arc::new(documents::pdf::invoice::Issuer::from_env()),
         })
+        .merge(crate::node::router(state))
 }
 
 /// The portal's Content-Security-Policy: scripts, styles and connections to this server only.

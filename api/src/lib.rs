@@ -4,5 +4,6 @@
 
 pub mod graphql;
 pub mod http;
+pub mod node;
 pub mod telemetry;
 pub mod throttle;

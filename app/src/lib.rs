@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod naming;
+pub mod node_auth;
 pub mod node_credentials;
 pub mod policy;
 pub mod releases;

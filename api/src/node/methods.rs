@@ -1,0 +1,157 @@
+//! The node API's methods, answered from the read models as the agents expect them
+//! (fc-compat.md). Every answer is a plain XML-RPC value: instants are ISO strings, never
+//! `dateTime`, as the agents write results straight into JSON.
+
+use std::collections::BTreeMap;
+
+use dxr::{Fault, Value};
+use projections::At;
+
+use super::xml::{BAD_REQUEST, NOT_FOUND, UNKNOWN_METHOD, fault};
+use app::node_auth::Node;
+use app::state::AppState;
+
+/// The methods served, by ring: what an unknown method's fault lists.
+const RING_1: &[&str] = &["lookup_node", "list_permissions"];
+
+/// Answers one method of a node's call.
+pub async fn dispatch(
+    state: &AppState,
+    node: &Node,
+    path: Option<&str>,
+    method: &str,
+    params: Vec<Value>,
+) -> Result<Value, Fault> {
+    match method {
+        "lookup_node" => {
+            let [name] = arguments::<1>(method, params, "the node's name")?;
+            let name = string(method, "name", name)?;
+            let catalog = state.catalog();
+            lookup_node(state, catalog.live(), node, super::group(node, path), &name)
+        }
+        "list_permissions" => {
+            arguments::<0>(method, params, "no arguments")?;
+            Ok(list_permissions())
+        }
+        _ => Err(fault(
+            UNKNOWN_METHOD,
+            format!("unknown method {:?}; this Directory serves {}", truncate(method), RING_1.join(", ")),
+        )),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// Exactly `N` parameters, or a fault naming what the method takes.
+fn arguments<const N: usize>(method: &str, params: Vec<Value>, takes: &str) -> Result<[Value; N], Fault> {
+    let given = params.len();
+    params.try_into().map_err(|_| fault(BAD_REQUEST, format!("{method} takes {takes} ({N} parameters), got {given}")))
+}
+
+fn string(method: &str, name: &str, value: Value) -> Result<String, Fault> {
+    match value {
+        Value::String(s) => Ok(s),
+        _ => Err(fault(BAD_REQUEST, format!("{method}: {name} must be a string"))),
+    }
+}
+
+fn text(s: impl Into<String>) -> Value {
+    Value::String(s.into())
+}
+
+fn structure<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Struct(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// A number the agents know a thing by: 31 bits of its id, the same on every call.
+fn number(id: &uuid::Uuid) -> i32 {
+    (u32::from_be_bytes(id.as_bytes()[..4].try_into().expect("16 bytes")) & 0x7fff_ffff) as i32
+}
+
+/// The node's ENC: `name`, `roles`, `classes` and its `parameters`.
+fn lookup_node(state: &AppState, at: At<'_>, caller: &Node, group: &str, name: &str) -> Result<Value, Fault> {
+    let unknown = || fault(NOT_FOUND, format!("no node {:?} in resource group {group}", truncate(name)));
+    let (id, vm) = at
+        .vms()
+        .find(|(_, v)| v.decommissioned_at.is_none() && v.node.as_ref().is_some_and(|n| n.hostname == name))
+        .ok_or_else(unknown)?;
+    let node = vm.node.as_ref().ok_or_else(unknown)?;
+    let config = vm.current().ok_or_else(unknown)?;
+    let project = at.project(&config.project_id).ok_or_else(unknown)?;
+    // Another resource group's nodes look unknown, whoever asks on this path.
+    if project.resource_group != group || !caller.may_reach(group) {
+        return Err(unknown());
+    }
+    let parent = project.parent_id.and_then(|p| at.project(&p)).map(|p| p.resource_group.clone()).unwrap_or_default();
+    let release = node.channel.as_deref().and_then(|c| current_release(at, c, state.now())).unwrap_or_default();
+    // A node learns its own password (it has it already), never another's.
+    let password =
+        if *id == caller.vm { state.node_key().node_password(*id, vm.password_generation) } else { String::new() };
+    let parameters = structure([
+        ("resource_group", text(project.resource_group.clone())),
+        ("resource_group_parent", text(parent)),
+        ("location", text(vm.location.clone())),
+        ("environment", text(node.channel.clone().unwrap_or_default())),
+        ("environment_url", text("")),
+        ("environment_class", text("NixOS")),
+        ("release_name", text(release)),
+        ("release_changelog", text("")),
+        ("production", Value::Boolean(node.production)),
+        ("machine", text("virtual")),
+        ("servicing", Value::Boolean(true)),
+        ("service_description", text("")),
+        ("timezone", text("Europe/Berlin")),
+        ("profile", text("generic")),
+        ("memory", Value::Integer((config.resources.ram_gb * 1024) as i32)),
+        ("cores", Value::Integer(config.resources.cpu as i32)),
+        ("disk", Value::Integer(config.resources.disk_gb as i32)),
+        ("rbd_pool", text("rbd.hdd")),
+        ("online", Value::Boolean(true)),
+        ("kvm_host", text("")),
+        ("id", Value::Integer(number(&id.0))),
+        ("directory_password", text(password)),
+        ("directory_ring", Value::Integer(vm.directory_ring.into())),
+        ("interfaces", Value::Struct(BTreeMap::new())),
+    ]);
+    Ok(structure([
+        ("name", text(name)),
+        ("roles", Value::Array(node.roles.iter().map(|r| text(r.clone())).collect())),
+        ("classes", Value::Array(node.roles.iter().map(|r| text(format!("role::{r}"))).collect())),
+        ("parameters", parameters),
+    ]))
+}
+
+/// The release a channel runs now: the newest rolled out, or approved with its window open.
+fn current_release(at: At<'_>, channel: &str, now: domain::Instant) -> Option<String> {
+    at.releases()
+        .map(|(_, r)| r)
+        .filter(|r| r.channel == channel && r.cancelled.is_none())
+        .filter(|r| {
+            r.rolled_out_at.is_some()
+                || (r.decision.as_ref().is_some_and(|d| d.approve) && r.window_start.is_some_and(|w| w <= now))
+        })
+        .max_by_key(|r| r.window_start)
+        .and_then(|r| r.week.map(|w| w.to_string()))
+}
+
+/// The six permissions `list_users` names (fc-compat.md).
+fn list_permissions() -> Value {
+    let permissions = [
+        (1, "login", "Log in to the resource group's machines"),
+        (2, "code", "Deploy code to the resource group's machines"),
+        (3, "stats", "Read the resource group's statistics"),
+        (4, "sudo-srv", "Act as the service user"),
+        (5, "manager", "Manage the resource group"),
+        (6, "wheel", "Administer the machines (staff)"),
+    ];
+    Value::Array(
+        permissions
+            .into_iter()
+            .map(|(id, name, description)| {
+                structure([("id", Value::Integer(id)), ("name", text(name)), ("description", text(description))])
+            })
+            .collect(),
+    )
+}

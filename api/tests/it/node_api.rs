@@ -1,0 +1,224 @@
+//! The node API as the platform's agents call it: through Python's `xmlrpc.client`,
+//! constructed exactly as the agents construct it, over real HTTP.
+
+use serde_json::{Value, json};
+
+use crate::flows::{PROVISION, customer, s, staff};
+use crate::helpers::{BOOT, TestApp, both_stores};
+
+/// The agents' client: `ServerProxy(url_with_credentials, allow_none=True,
+/// use_datetime=True)`; each result written as the agents write it,
+/// `json.dump(..., sort_keys=True)`. A fault or an HTTP error is written as such.
+const CLIENT: &str = r#"
+import json, sys, xmlrpc.client
+url, method, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+proxy = xmlrpc.client.ServerProxy(url, allow_none=True, use_datetime=True)
+try:
+    result = getattr(proxy, method)(*args)
+except xmlrpc.client.Fault as f:
+    result = {"fault": f.faultCode, "message": f.faultString}
+except xmlrpc.client.ProtocolError as e:
+    result = {"http": e.errcode}
+json.dump(result, sys.stdout, sort_keys=True)
+"#;
+
+/// Raw bodies, for what no well-behaved client sends: the HTTP status and body.
+const RAW: &str = r#"
+import base64, http.client, json, sys, urllib.parse
+url, user, password, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = sys.stdin.buffer.read() if size == 0 else b"<methodCall>" + b" " * size + b"</methodCall>"
+target = urllib.parse.urlsplit(url)
+conn = http.client.HTTPConnection(target.hostname, target.port)
+conn.putrequest("POST", target.path)
+conn.putheader("Content-Type", "text/xml")
+conn.putheader("Content-Length", str(len(body)))
+conn.putheader("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+conn.endheaders()
+try:
+    for i in range(0, len(body), 65536):
+        conn.send(body[i:i + 65536])
+except (BrokenPipeError, ConnectionResetError):
+    pass  # the server answered before reading it all
+response = conn.getresponse()
+json.dump({"status": response.status, "body": response.read().decode(errors="replace")}, sys.stdout)
+"#;
+
+async fn python(script: &'static str, args: Vec<String>, stdin: Vec<u8>) -> Value {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        child.stdin.take().unwrap().write_all(&stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}\n{}", String::from_utf8_lossy(&out.stderr)))
+    })
+    .await
+    .unwrap()
+}
+
+/// The Directory on a loopback port, as the agents reach it.
+async fn listen(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("127.0.0.1:{}", addr.port())
+}
+
+struct Platform {
+    base: String,
+    web: String,
+    db: String,
+    other: String,
+    ops: String,
+}
+
+impl Platform {
+    fn url(&self, user: &str, password: &str, path: &str) -> String {
+        format!("http://{user}:{password}@{}{path}", self.base)
+    }
+}
+
+async fn platform(app: &TestApp) -> Platform {
+    let acme = customer(app, "Acme GmbH", "DE").await;
+    let project = "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }";
+    let rg = |name: &str, rg: &str| json!({"i": {"customerId": acme, "name": name, "slaClass": "STANDARD", "effectiveAt": "2025-01-01T00:00:00Z", "resourceGroup": rg}});
+    let shop = s(&app.ok(BOOT, project, rg("Shop", "shop")).await["createProject"]["id"]);
+    let other = s(&app.ok(BOOT, project, rg("Other", "other")).await["createProject"]["id"]);
+    let vm = |project: &str, name: &str, roles: Value| json!({"i": {"projectId": project, "name": name, "location": "rzob", "cpu": 2, "ramGb": 4, "diskGb": 50, "effectiveAt": "2026-02-01T00:00:00Z", "hostname": name, "channel": "fc-24.05-production", "roles": roles}});
+    let web = s(&app.ok(BOOT, PROVISION, vm(&shop, "web01", json!(["webgateway"]))).await["provisionVm"]["id"]);
+    let db = s(&app.ok(BOOT, PROVISION, vm(&shop, "db01", json!(["postgresql15"]))).await["provisionVm"]["id"]);
+    let other = s(&app.ok(BOOT, PROVISION, vm(&other, "x01", json!([]))).await["provisionVm"]["id"]);
+    Platform { base: listen(app).await, web, db, other, ops: staff(app, "Otto", "OPS").await }
+}
+
+async fn password(app: &TestApp, p: &Platform, vm: &str) -> String {
+    let q = "query($v: ID!) { nodeCredentials(vmId: $v) { password } }";
+    s(&app.ok(&p.ops, q, json!({"v": vm})).await["nodeCredentials"]["password"])
+}
+
+async fn call(url: String, method: &str, args: Value) -> Value {
+    python(CLIENT, vec![url, method.to_owned(), args.to_string()], vec![]).await
+}
+
+both_stores!(a_node_looks_itself_up_as_the_agents_do_and_sees_only_its_resource_group, async |app: &TestApp| {
+    let p = platform(app).await;
+    let secret = password(app, &p, &p.web).await;
+    let head = app.head().await;
+    let url = p.url("web01", &secret, "/v2/api/rg-shop");
+
+    let enc = call(url.clone(), "lookup_node", json!(["web01"])).await;
+    assert_eq!(enc["name"], "web01");
+    assert_eq!(enc["roles"], json!(["webgateway"]));
+    assert_eq!(enc["classes"], json!(["role::webgateway"]));
+    let params = &enc["parameters"];
+    for (key, expected) in [
+        ("resource_group", json!("shop")),
+        ("resource_group_parent", json!("")),
+        ("location", json!("rzob")),
+        ("environment", json!("fc-24.05-production")),
+        ("environment_class", json!("NixOS")),
+        ("production", json!(true)),
+        ("machine", json!("virtual")),
+        ("servicing", json!(true)),
+        ("timezone", json!("Europe/Berlin")),
+        ("memory", json!(4096)),
+        ("cores", json!(2)),
+        ("disk", json!(50)),
+        ("directory_password", json!(secret)),
+        ("directory_ring", json!(1)),
+        ("interfaces", json!({})),
+    ] {
+        assert_eq!(params[key], expected, "{key}: {enc}");
+    }
+    assert!(params["id"].is_i64());
+    // A neighbour's ENC, without its password; another resource group's node is unknown.
+    let db = call(url.clone(), "lookup_node", json!(["db01"])).await;
+    assert_eq!((db["name"].as_str(), db["parameters"]["directory_password"].as_str()), (Some("db01"), Some("")));
+    let foreign = call(url.clone(), "lookup_node", json!(["x01"])).await;
+    assert_eq!(foreign["fault"], 404, "{foreign}");
+    let permissions = call(url.clone(), "list_permissions", json!([])).await;
+    let names: Vec<&str> = permissions.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["login", "code", "stats", "sudo-srv", "manager", "wheel"]);
+
+    // Wrong calls are faults that say what to do.
+    let unknown = call(url.clone(), "list_routers", json!([])).await;
+    assert_eq!(unknown["fault"], 405);
+    assert!(unknown["message"].as_str().unwrap().contains("\"list_routers\""), "{unknown}");
+    let arity = call(url.clone(), "lookup_node", json!([])).await;
+    assert!(arity["message"].as_str().unwrap().contains("lookup_node takes the node's name"), "{arity}");
+    let kind = call(url.clone(), "lookup_node", json!([42])).await;
+    assert_eq!(kind["fault"], 400, "{kind}");
+    assert_eq!(app.head().await, head, "reads append nothing");
+});
+
+both_stores!(node_credentials_open_their_own_path_only, async |app: &TestApp| {
+    let p = platform(app).await;
+    let secret = password(app, &p, &p.web).await;
+    let other_secret = password(app, &p, &p.other).await;
+    let head = app.head().await;
+    let lookup = |url: String| call(url, "list_permissions", json!([]));
+    assert!(lookup(p.url("web01", &secret, "/v2/api/rg-shop")).await.is_array());
+    assert_eq!(lookup(p.url("web01", "wrong", "/v2/api/rg-shop")).await, json!({"http": 401}));
+    assert_eq!(lookup(p.url("web01", &other_secret, "/v2/api/rg-shop")).await, json!({"http": 401}), "x01's password");
+    assert_eq!(lookup(p.url("nobody", &secret, "/v2/api/rg-shop")).await, json!({"http": 401}));
+    assert_eq!(lookup(p.url("web01", &secret, "/v2/api/rg-other")).await, json!({"http": 403}), "another group");
+    assert_eq!(lookup(p.url("web01", &secret, "/v2/api")).await, json!({"http": 403}), "ring 0 from ring 1");
+    assert_eq!(lookup(p.url("web01", &secret, "/v2/api/shop")).await, json!({"http": 404}));
+    assert_eq!(app.head().await, head);
+
+    // Ring 0 reaches the whole platform (and every group's path).
+    let ring = "mutation($v: ID!) { setDirectoryRing(vmId: $v, ring: 0) { directoryRing } }";
+    app.ok(BOOT, ring, json!({"v": p.other})).await;
+    assert!(lookup(p.url("x01", &other_secret, "/v2/api")).await.is_array());
+    let enc = call(p.url("x01", &other_secret, "/v2/api/rg-shop"), "lookup_node", json!(["web01"])).await;
+    assert_eq!(enc["parameters"]["directory_password"], "", "never another node's password");
+
+    // A rotated password, or a decommissioned node, is refused.
+    let rotate = "mutation($v: ID!) { rotateNodePassword(vmId: $v) { password } }";
+    let rotated = s(&app.ok(&p.ops, rotate, json!({"v": p.web})).await["rotateNodePassword"]["password"]);
+    assert_eq!(lookup(p.url("web01", &secret, "/v2/api/rg-shop")).await, json!({"http": 401}));
+    assert!(lookup(p.url("web01", &rotated, "/v2/api/rg-shop")).await.is_array());
+    let db_secret = password(app, &p, &p.db).await;
+    let gone = "mutation($v: ID!) { decommissionVm(vmId: $v, effectiveAt: \"2026-06-01T00:00:00Z\") { id } }";
+    app.ok(BOOT, gone, json!({"v": p.db})).await;
+    assert_eq!(lookup(p.url("db01", &db_secret, "/v2/api/rg-shop")).await, json!({"http": 401}));
+});
+
+both_stores!(hostile_bodies_are_refused_before_they_cost_anything, async |app: &TestApp| {
+    let p = platform(app).await;
+    let secret = password(app, &p, &p.web).await;
+    let head = app.head().await;
+    let url = format!("http://{}/v2/api/rg-shop", p.base);
+    let raw = |body: &str| {
+        python(RAW, vec![url.clone(), "web01".into(), secret.clone(), "0".into()], body.as_bytes().to_vec())
+    };
+    let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol9 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><methodCall><methodName>&lol9;</methodName></methodCall>"#;
+    let external = r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><methodCall><methodName>&xxe;</methodName></methodCall>"#;
+    let deep = format!(
+        "<methodCall><methodName>lookup_node</methodName><params><param>{}{}</param></params></methodCall>",
+        "<value><array><data>".repeat(5000),
+        "</data></array></value>".repeat(5000)
+    );
+    for (what, body) in
+        [("entities", laughs), ("external entity", external), ("nesting", deep.as_str()), ("not XML", "{\"json\": 1}")]
+    {
+        let answer = raw(body).await;
+        assert_eq!(answer["status"], 200, "{what}: a fault, as XML-RPC has it: {answer}");
+        let text = answer["body"].as_str().unwrap();
+        assert!(text.contains("<fault>") && !text.contains("root:"), "{what}: {text}");
+    }
+    // Ten megabytes are refused by size, unread.
+    let big =
+        python(RAW, vec![url.clone(), "web01".into(), secret.clone(), (10 * 1024 * 1024).to_string()], vec![]).await;
+    assert_eq!(big["status"], 413, "{}", big["status"]);
+    assert_eq!(app.head().await, head);
+});
