@@ -102,6 +102,14 @@ impl PersonNode {
     async fn deactivated(&self) -> bool {
         self.1.deactivated_at.is_some()
     }
+    /// The login name on the platform's machines, given at registration and never changed.
+    async fn uid(&self, ctx: &Context<'_>) -> String {
+        self.2.with(app(ctx), |at| at.login(&self.0).map(|l| l.uid.clone())).unwrap_or_default()
+    }
+    /// The login number on the platform's machines (from 1000 up, in registration order).
+    async fn uid_number(&self, ctx: &Context<'_>) -> u32 {
+        self.2.with(app(ctx), |at| at.login(&self.0).map(|l| l.uid_number)).unwrap_or_default()
+    }
     /// The person's keys, active and revoked, oldest first.
     async fn ssh_keys(&self, ctx: &Context<'_>) -> Vec<SshKeyNode> {
         let mut keys: Vec<_> = self.2.with(app(ctx), |at| {

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use dxr::{Fault, Value};
 use projections::At;
 
-use super::xml::{BAD_REQUEST, NOT_FOUND, UNKNOWN_METHOD, fault};
+use super::xml::{BAD_REQUEST, FORBIDDEN, NOT_FOUND, UNKNOWN_METHOD, fault};
 use app::node_auth::Node;
 use app::state::AppState;
+use domain::PersonId;
+use domain::person::{Role, StaffRole};
 
 /// The methods served, by ring: what an unknown method's fault lists.
-const RING_1: &[&str] = &["lookup_node", "list_permissions"];
+const RING_1: &[&str] = &["lookup_node", "list_users", "list_permissions"];
 
 /// Answers one method of a node's call.
 pub async fn dispatch(
@@ -28,6 +30,17 @@ pub async fn dispatch(
             let name = string(method, "name", name)?;
             let catalog = state.catalog();
             lookup_node(state, catalog.live(), node, super::group(node, path), &name)
+        }
+        "list_users" => {
+            let group = match params.len() {
+                0 => super::group(node, path).to_owned(),
+                1 => string(method, "rg", params.into_iter().next().expect("one"))?,
+                given => {
+                    return Err(fault(BAD_REQUEST, format!("{method} takes an optional resource group, got {given}")));
+                }
+            };
+            let catalog = state.catalog();
+            list_users(catalog.live(), node, &group)
         }
         "list_permissions" => {
             arguments::<0>(method, params, "no arguments")?;
@@ -134,6 +147,91 @@ fn current_release(at: At<'_>, channel: &str, now: domain::Instant) -> Option<St
         })
         .max_by_key(|r| r.window_start)
         .and_then(|r| r.week.map(|w| w.to_string()))
+}
+
+/// What each role lets a person do on a resource group's machines (fc-compat.md, *ours*).
+fn permissions(role: Option<Role>, ops: bool) -> Vec<&'static str> {
+    match (role, ops) {
+        (_, true) => vec!["login", "code", "stats", "sudo-srv", "wheel"],
+        (Some(Role::Manager), false) => vec!["login", "code", "stats", "sudo-srv", "manager"],
+        (Some(Role::Member), false) => vec!["login", "code", "stats"],
+        (Some(Role::Viewer), false) => vec!["stats"],
+        (None, false) => vec![],
+    }
+}
+
+/// The users of a resource group's machines: everyone with a role on its project or an
+/// ancestor, staff OPS, and the group's service user `s-<rg>`, whose keys are the active
+/// keys of the project's members and managers. Deactivated people and revoked keys never
+/// appear.
+fn list_users(at: At<'_>, caller: &Node, group: &str) -> Result<Value, Fault> {
+    let unreachable =
+        || fault(FORBIDDEN, format!("resource group {:?} is not reachable from this node", truncate(group)));
+    if !caller.may_reach(group) {
+        return Err(unreachable());
+    }
+    let (project, _) = at.projects().find(|(_, p)| p.resource_group == group).ok_or_else(unreachable)?;
+    let keys = |person: PersonId| -> Vec<Value> {
+        at.keys_of(person)
+            .filter_map(|k| at.key(&k))
+            .filter(|k| k.is_active())
+            .map(|k| text(k.comment.as_ref().map_or(k.public_key.clone(), |c| format!("{} {c}", k.public_key))))
+            .collect()
+    };
+    let mut users = vec![];
+    let mut service_keys = vec![];
+    for (id, person) in at.people().filter(|(_, p)| p.deactivated_at.is_none()) {
+        let role = at.effective_role(*id, *project);
+        let ops = person.staff_roles.contains(&StaffRole::Ops);
+        let granted = permissions(role, ops);
+        if granted.is_empty() {
+            continue;
+        }
+        if matches!(role, Some(Role::Member | Role::Manager)) {
+            service_keys.extend(keys(*id));
+        }
+        let Some(login) = at.login(id) else { continue };
+        users.push((
+            login.uid_number,
+            structure([
+                ("class", text("human")),
+                ("id", Value::Integer(login.uid_number as i32)),
+                ("uid", text(login.uid.clone())),
+                ("gid", Value::Integer(100)),
+                ("name", text(person.name.clone())),
+                ("home_directory", text(format!("/home/{}", login.uid))),
+                ("login_shell", text("/bin/bash")),
+                ("password", text("*")),
+                ("ssh_pubkey", Value::Array(keys(*id))),
+                ("email_addresses", Value::Array(vec![text(person.email.clone())])),
+                ("permissions", group_permissions(group, &granted)),
+            ]),
+        ));
+    }
+    // By login number: the order people were registered, the same on every call.
+    users.sort_by_key(|(number, _)| *number);
+    let mut users: Vec<Value> = users.into_iter().map(|(_, user)| user).collect();
+    let service = format!("s-{group}");
+    users.push(structure([
+        ("class", text("service")),
+        // Above every person's number: service users never share one with a person.
+        ("id", Value::Integer((0x4000_0000 | number(&project.0)) & 0x7fff_ffff)),
+        ("uid", text(service.clone())),
+        ("gid", Value::Integer(101)),
+        ("name", text(format!("Service user of {group}"))),
+        ("home_directory", text(format!("/srv/{service}"))),
+        ("login_shell", text("/bin/bash")),
+        ("password", text("*")),
+        ("ssh_pubkey", Value::Array(service_keys)),
+        ("email_addresses", Value::Array(vec![])),
+        ("permissions", group_permissions(group, &[])),
+    ]));
+    Ok(Value::Array(users))
+}
+
+/// `{rg: [permission, …]}`: the group is a key even with no permission in it.
+fn group_permissions(group: &str, granted: &[&str]) -> Value {
+    Value::Struct(BTreeMap::from([(group.to_owned(), Value::Array(granted.iter().map(|p| text(*p)).collect()))]))
 }
 
 /// The six permissions `list_users` names (fc-compat.md).

@@ -11,6 +11,7 @@ const MAX_DEPTH: usize = 64;
 
 /// Fault codes, by what the caller can do about them.
 pub const BAD_REQUEST: i32 = 400;
+pub const FORBIDDEN: i32 = 403;
 pub const NOT_FOUND: i32 = 404;
 pub const UNKNOWN_METHOD: i32 = 405;
 

@@ -222,3 +222,94 @@ both_stores!(hostile_bodies_are_refused_before_they_cost_anything, async |app: &
     assert_eq!(big["status"], 413, "{}", big["status"]);
     assert_eq!(app.head().await, head);
 });
+
+both_stores!(
+    list_users_serves_the_resource_groups_people_staff_and_service_user_as_nixos_reads_them,
+    async |app: &TestApp| {
+        let p = platform(app).await;
+        let shop = s(&app
+            .ok(BOOT, "{ projects: customers { nodes { projects { id resourceGroup } } } }", json!({}))
+            .await["projects"]["nodes"][0]["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["resourceGroup"] == "shop")
+            .unwrap()["id"]);
+        let acme = s(&app.ok(BOOT, "{ customers { nodes { id } } }", json!({})).await["customers"]["nodes"][0]["id"]);
+        let register = "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id uid uidNumber } }";
+        let grant =
+            "mutation($p: ID!, $pr: ID!, $r: Role!) { grantRole(personId: $p, projectId: $pr, role: $r) { id } }";
+        let add_key = "mutation($p: ID!, $k: String!) { addSshKey(personId: $p, publicKey: $k) { id } }";
+        let mut people = std::collections::BTreeMap::new();
+        for (name, email, role) in [
+            ("Ada Lovelace", "ada@example.org", Some("MEMBER")),
+            ("Max Planck", "max@example.org", Some("MANAGER")),
+            ("Vera Rubin", "vera@example.org", Some("VIEWER")),
+            ("Carl Gauss", "carl@example.org", Some("MEMBER")),
+            ("Gus Grissom", "ada@other.example", None),
+        ] {
+            let person = app.ok(BOOT, register, json!({"i": {"name": name, "email": email, "customerId": acme}})).await
+                ["registerPerson"]
+                .clone();
+            if let Some(role) = role {
+                app.ok(BOOT, grant, json!({"p": person["id"], "pr": shop, "r": role})).await;
+            }
+            people.insert(name, person);
+        }
+        assert_eq!(people["Gus Grissom"]["uid"], "ada-2", "a login name is made unique");
+        let numbers: std::collections::BTreeSet<i64> =
+            people.values().map(|p| p["uidNumber"].as_i64().unwrap()).collect();
+        assert!(numbers.len() == 5 && numbers.iter().all(|n| *n >= 1000), "{numbers:?}");
+        let ed = |comment: &str| {
+            format!("{} {comment}", crate::flows::ED25519.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        };
+        app.ok(BOOT, add_key, json!({"p": people["Ada Lovelace"]["id"], "k": ed("ada@laptop")})).await;
+        app.ok(
+            BOOT,
+            "mutation($p: ID!) { deactivatePerson(personId: $p) { id } }",
+            json!({"p": people["Carl Gauss"]["id"]}),
+        )
+        .await;
+
+        let secret = password(app, &p, &p.web).await;
+        let users = call(p.url("web01", &secret, "/v2/api/rg-shop"), "list_users", json!([])).await;
+        let users = users.as_array().unwrap_or_else(|| panic!("{users}"));
+        let by_uid: std::collections::BTreeMap<&str, &Value> =
+            users.iter().map(|u| (u["uid"].as_str().unwrap(), u)).collect();
+        let order: Vec<&str> = users.iter().map(|u| u["uid"].as_str().unwrap()).collect();
+        assert_eq!(order, ["px", "ada", "max", "vera", "s-shop"], "by login number, Otto (OPS, p@) first: {users:?}");
+        let allowed = ["login", "code", "stats", "sudo-srv", "manager", "wheel"];
+        for user in users {
+            assert!(user["password"].is_string() && user["permissions"]["shop"].is_array(), "{user}");
+            assert!(
+                user["permissions"]["shop"].as_array().unwrap().iter().all(|p| allowed.contains(&p.as_str().unwrap()))
+            );
+            assert!(user["id"].is_i64() && user["gid"].is_i64() && user["ssh_pubkey"].is_array(), "{user}");
+        }
+        let ada = by_uid["ada"];
+        assert_eq!(ada["class"], "human");
+        assert_eq!(ada["permissions"], json!({"shop": ["login", "code", "stats"]}));
+        assert_eq!(ada["ssh_pubkey"], json!([ed("ada@laptop")]));
+        assert_eq!((ada["home_directory"].as_str(), ada["password"].as_str()), (Some("/home/ada"), Some("*")));
+        assert_eq!(by_uid["max"]["permissions"], json!({"shop": ["login", "code", "stats", "sudo-srv", "manager"]}));
+        assert_eq!(by_uid["vera"]["permissions"], json!({"shop": ["stats"]}));
+        assert_eq!(by_uid["px"]["permissions"], json!({"shop": ["login", "code", "stats", "sudo-srv", "wheel"]}));
+        let service = by_uid["s-shop"];
+        assert_eq!((service["class"].as_str(), service["gid"].as_i64()), (Some("service"), Some(101)));
+        assert_eq!(service["home_directory"], "/srv/s-shop");
+        assert_eq!(service["ssh_pubkey"], json!([ed("ada@laptop")]), "the members' and managers' keys");
+        assert_eq!(service["permissions"], json!({"shop": []}));
+
+        // Its own group by name too; another group is not reachable from ring 1.
+        let named = call(p.url("web01", &secret, "/v2/api/rg-shop"), "list_users", json!(["shop"])).await;
+        assert_eq!(named.as_array().unwrap().len(), 5);
+        let other = call(p.url("web01", &secret, "/v2/api/rg-shop"), "list_users", json!(["other"])).await;
+        assert_eq!(other["fault"], 403, "{other}");
+        let unknown = call(p.url("web01", &secret, "/v2/api/rg-shop"), "list_users", json!(["nope"])).await;
+        assert_eq!(
+            unknown["message"],
+            other["message"].as_str().unwrap().replace("other", "nope"),
+            "no telling which exist"
+        );
+    }
+);

@@ -276,6 +276,12 @@ impl<'a> At<'a> {
     }
 
     /// The strongest role a person holds on a project, directly or through an ancestor.
+    /// A person's login on the platform's machines, if the person exists in this view.
+    pub fn login(&self, person: &PersonId) -> Option<&'a super::Login> {
+        self.person(person)?;
+        self.catalog.logins.get(person)
+    }
+
     pub fn effective_role(&self, person: PersonId, project: ProjectId) -> Option<Role> {
         let roles = &self.person(&person)?.roles;
         self.ancestry(project).iter().filter_map(|p| roles.get(p).copied()).max()

@@ -63,6 +63,18 @@ pub struct PriceListRecord {
     pub prices: Prices,
 }
 
+/// A person's login on the platform's machines (the node API's `list_users`): the name
+/// and number given when they were registered, in the order people were registered, so
+/// every fold of the log gives the same and none is ever given twice or changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    pub uid: String,
+    pub uid_number: u32,
+}
+
+/// The first login number (below it are the machines' own users).
+pub const FIRST_UID_NUMBER: u32 = 1000;
+
 /// Who a token belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenOwner {
@@ -80,6 +92,10 @@ pub struct Catalog {
     month_began: i64,
     pub customers: Versions<CustomerId, Customer>,
     pub people: Versions<PersonId, Person>,
+    /// Each person's login, given at registration.
+    logins: BTreeMap<PersonId, Login>,
+    /// The login names given, for the next one's choice.
+    uids: BTreeSet<String>,
     pub projects: Versions<ProjectId, Project>,
     pub vms: Versions<VmId, Vm>,
     pub keys: Versions<SshKeyId, SshKey>,
@@ -120,8 +136,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v14: projects have resource groups and VMs nodes, see [`domain::platform`].)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v14";
+    /// (v15: people have logins, see [`Login`].)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v15";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -218,8 +234,19 @@ impl Catalog {
         let p = self.people.next(pid, position);
         person::evolve(p, ev);
         match ev {
-            PersonEvent::PersonRegistered { customer_id: Some(c), .. } => {
-                self.customer_people.entry(*c).or_default().insert(pid);
+            PersonEvent::PersonRegistered { customer_id, email, .. } => {
+                if let Some(c) = customer_id {
+                    self.customer_people.entry(*c).or_default().insert(pid);
+                }
+                if !self.logins.contains_key(&pid) {
+                    // The name from the e-mail's local part, made unique; the next number.
+                    let local = email.split('@').next().unwrap_or_default();
+                    let uid =
+                        domain::platform::candidates(local, 32).find(|c| !self.uids.contains(c)).expect("endless");
+                    let uid_number = FIRST_UID_NUMBER + self.logins.len() as u32;
+                    self.uids.insert(uid.clone());
+                    self.logins.insert(pid, Login { uid, uid_number });
+                }
             }
             PersonEvent::TokenIssued { token_id, sha256, .. } => {
                 self.tokens.insert(sha256.clone(), TokenOwner { person_id: pid, token_id: *token_id });

@@ -19,8 +19,6 @@ const PENDING: &[(&str, u32)] = &[
     ("Mutation.defineNetwork", 21),
     ("Network", 21),
     ("NetworkInterface", 21),
-    ("Person.uid", 21),
-    ("Person.uidNumber", 21),
     ("Query.networks", 21),
     ("Vm.interfaces", 21),
     ("Vm.servicing", 21),
