@@ -25,6 +25,16 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum NodeCommand {
+    /// A node's ENC as its agent receives it from the node API's `lookup_node`, as JSON
+    /// (without its password: `nodeCredentials` shows that, recorded).
+    Enc {
+        /// The node's host name.
+        hostname: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum SlaCommand {
     /// Every project's availability in a month against its target, worst first.
     Report {
@@ -124,6 +134,11 @@ pub enum Command {
     Sla {
         #[command(subcommand)]
         command: SlaCommand,
+    },
+    /// The platform's nodes as their agents see them.
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
     },
     /// Billing tools that run without a server.
     Billing {
@@ -350,6 +365,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("checking monitors");
             shutdown().await;
             tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Node { command: NodeCommand::Enc { hostname } } => {
+            let log = EventLog::connect(&cli.database_url).await?;
+            let state = AppState::start(log, Arc::new(SystemClock), None).await?;
+            let enc = api::node::enc(&state, hostname.trim())
+                .ok_or_else(|| anyhow::anyhow!("no node {:?}", hostname.trim()))?;
+            println!("{}", serde_json::to_string_pretty(&enc)?);
             Ok(())
         }
         Command::Sla { command: SlaCommand::Report { month, format } } => {

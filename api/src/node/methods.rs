@@ -84,7 +84,13 @@ fn number(id: &uuid::Uuid) -> i32 {
 }
 
 /// The node's ENC: `name`, `roles`, `classes` and its `parameters`.
-fn lookup_node(state: &AppState, at: At<'_>, caller: &Node, group: &str, name: &str) -> Result<Value, Fault> {
+pub(super) fn lookup_node(
+    state: &AppState,
+    at: At<'_>,
+    caller: &Node,
+    group: &str,
+    name: &str,
+) -> Result<Value, Fault> {
     let unknown = || fault(NOT_FOUND, format!("no node {:?} in resource group {group}", truncate(name)));
     let (id, vm) = at
         .vms()

@@ -74,6 +74,35 @@ async fn call(state: &AppState, headers: &HeaderMap, resource_group: Option<&str
     xml::respond(answer)
 }
 
+/// A node's ENC as its agent would receive it from `lookup_node`, for staff (`directory
+/// node enc`): as JSON, the way the agents store it, and without its password.
+pub fn enc(state: &AppState, hostname: &str) -> Option<serde_json::Value> {
+    let catalog = state.catalog();
+    let at = catalog.live();
+    let (_, vm) = at.vms().find(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == hostname))?;
+    let resource_group = at.project(&vm.current()?.project_id)?.resource_group.clone();
+    let staff = Node { vm: domain::VmId(uuid::Uuid::nil()), hostname: String::new(), resource_group, ring: 0 };
+    methods::lookup_node(state, at, &staff, &staff.resource_group, hostname).ok().map(|v| json(&v))
+}
+
+/// An XML-RPC value as the agents write it into JSON.
+fn json(value: &dxr::Value) -> serde_json::Value {
+    use dxr::Value as V;
+    use serde_json::Value as J;
+    match value {
+        V::Integer(i) => J::from(*i),
+        V::Long(l) => J::from(*l),
+        V::Boolean(b) => J::Bool(*b),
+        V::String(s) => J::String(s.clone()),
+        V::Double(d) => J::from(*d),
+        V::Struct(members) => J::Object(members.iter().map(|(k, v)| (k.clone(), json(v))).collect()),
+        V::Array(items) => J::Array(items.iter().map(json).collect()),
+        V::Nil => J::Null,
+        // Never in an answer of ours (fc-compat.md: no dateTime, no base64 out).
+        _ => J::Null,
+    }
+}
+
 /// The caller's resource group for a ring-1 method: the path's, else the node's own.
 fn group<'a>(node: &'a Node, path: Option<&'a str>) -> &'a str {
     path.unwrap_or(&node.resource_group)

@@ -358,3 +358,26 @@ async fn a_signed_checkpoint_proves_the_log_was_extended_not_rewritten() {
     store.remove().await;
     forged.remove().await;
 }
+
+/// A fixture node's ENC, as `directory node enc` prints it: reviewed by hand once and kept
+/// (`golden/enc.json`); a change to what the agents receive shows here first.
+#[test]
+fn a_fixture_nodes_enc_is_what_was_reviewed() {
+    let store = TempStore::sqlite();
+    let dir = std::env::temp_dir().join(format!("directory-enc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = dir.join("small.jsonl");
+    let run = |args: &[&str]| {
+        let out = directory(args, &store.url);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["fixtures", "generate", "--size", "small", "--seed", "1", "--out", fixture.to_str().unwrap()]);
+    run(&["fixtures", "load", fixture.to_str().unwrap()]);
+    let enc: serde_json::Value = serde_json::from_str(&run(&["node", "enc", "cache-3-c0"])).unwrap();
+    let golden: serde_json::Value = serde_json::from_str(include_str!("golden/enc.json")).unwrap();
+    assert_eq!(enc, golden);
+    let missing = directory(&["node", "enc", "app-6-c0"], &store.url);
+    assert!(!missing.status.success(), "a decommissioned node has no ENC");
+    let _ = std::fs::remove_dir_all(&dir);
+}
