@@ -37,8 +37,8 @@ pub enum Refused {
 }
 
 /// The node an `Authorization: Basic …` header names, if its password is that VM's now and
-/// the VM is not decommissioned. Every failure is the same answer, whatever was wrong.
-pub fn authenticate(at: At<'_>, key: &NodeKey, header: Option<&str>) -> Result<Node, Refused> {
+/// the VM is not decommissioned by `now`. Every failure is the same answer, whatever was wrong.
+pub fn authenticate(at: At<'_>, key: &NodeKey, header: Option<&str>, now: domain::Instant) -> Result<Node, Refused> {
     let encoded = header.and_then(|h| h.strip_prefix("Basic ")).ok_or(Refused::Unauthenticated)?;
     let decoded =
         base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| Refused::Unauthenticated)?;
@@ -46,7 +46,9 @@ pub fn authenticate(at: At<'_>, key: &NodeKey, header: Option<&str>) -> Result<N
     let (user, password) = decoded.split_once(':').ok_or(Refused::Unauthenticated)?;
     let (id, vm) =
         at.vms().find(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == user)).ok_or(Refused::Unauthenticated)?;
-    if vm.decommissioned_at.is_some() || !key.verify_node_password(*id, vm.password_generation, password) {
+    if vm.decommissioned_at.is_some_and(|d| d <= now)
+        || !key.verify_node_password(*id, vm.password_generation, password)
+    {
         return Err(Refused::Unauthenticated);
     }
     let project = vm.current().and_then(|c| at.project(&c.project_id)).ok_or(Refused::Unauthenticated)?;

@@ -15,6 +15,13 @@ use domain::person::{Role, StaffRole};
 
 /// The methods served, by ring: what an unknown method's fault lists.
 const RING_1: &[&str] = &["lookup_node", "list_users", "list_permissions"];
+const RING_0: &[&str] = &["deletions", "list_virtual_machines"];
+
+/// Days after a decommissioning when a VM's data reaches each deletion stage, and when it
+/// leaves the list (fc-compat.md, *ours*).
+const HARD_AFTER_DAYS: i64 = 7;
+const PURGE_AFTER_DAYS: i64 = 30;
+const LISTED_DAYS: i64 = 90;
 
 /// Answers one method of a node's call.
 pub async fn dispatch(
@@ -46,10 +53,41 @@ pub async fn dispatch(
             arguments::<0>(method, params, "no arguments")?;
             Ok(list_permissions())
         }
+        "deletions" => {
+            ring_0(method, path)?;
+            let [kind] = arguments::<1>(method, params, "the kind of thing, \"vm\"")?;
+            match string(method, "kind", kind)?.as_str() {
+                "vm" => {
+                    let catalog = state.catalog();
+                    Ok(deletions(catalog.live(), state.now()))
+                }
+                other => Err(fault(BAD_REQUEST, format!("deletions knows \"vm\" only, not {:?}", truncate(other)))),
+            }
+        }
+        "list_virtual_machines" => {
+            ring_0(method, path)?;
+            let [location] = arguments::<1>(method, params, "a location")?;
+            let location = string(method, "location", location)?;
+            let catalog = state.catalog();
+            Ok(list_virtual_machines(catalog.live(), &location, state.now()))
+        }
         _ => Err(fault(
             UNKNOWN_METHOD,
-            format!("unknown method {:?}; this Directory serves {}", truncate(method), RING_1.join(", ")),
+            format!(
+                "unknown method {:?}; this Directory serves {} (ring 1) and {} (ring 0)",
+                truncate(method),
+                RING_1.join(", "),
+                RING_0.join(", ")
+            ),
         )),
+    }
+}
+
+/// A ring-0 method is called at `/v2/api` (a ring-0 node may also call ring-1 paths).
+fn ring_0(method: &str, path: Option<&str>) -> Result<(), Fault> {
+    match path {
+        None => Ok(()),
+        Some(_) => Err(fault(FORBIDDEN, format!("{method} is a ring 0 method: call it at /v2/api"))),
     }
 }
 
@@ -78,6 +116,12 @@ fn structure<const N: usize>(members: [(&str, Value); N]) -> Value {
     Value::Struct(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
+/// Whether a VM's machine runs at `now`: provisioned and not yet decommissioned (one
+/// planned for later still runs).
+fn in_service(vm: &domain::vm::Vm, now: domain::Instant) -> bool {
+    vm.decommissioned_at.is_none_or(|d| d > now)
+}
+
 /// A number the agents know a thing by: 31 bits of its id, the same on every call.
 fn number(id: &uuid::Uuid) -> i32 {
     (u32::from_be_bytes(id.as_bytes()[..4].try_into().expect("16 bytes")) & 0x7fff_ffff) as i32
@@ -94,7 +138,7 @@ pub(super) fn lookup_node(
     let unknown = || fault(NOT_FOUND, format!("no node {:?} in resource group {group}", truncate(name)));
     let (id, vm) = at
         .vms()
-        .find(|(_, v)| v.decommissioned_at.is_none() && v.node.as_ref().is_some_and(|n| n.hostname == name))
+        .find(|(_, v)| in_service(v, state.now()) && v.node.as_ref().is_some_and(|n| n.hostname == name))
         .ok_or_else(unknown)?;
     let node = vm.node.as_ref().ok_or_else(unknown)?;
     let config = vm.current().ok_or_else(unknown)?;
@@ -238,6 +282,55 @@ fn list_users(at: At<'_>, caller: &Node, group: &str) -> Result<Value, Fault> {
 /// `{rg: [permission, …]}`: the group is a key even with no permission in it.
 fn group_permissions(group: &str, granted: &[&str]) -> Value {
     Value::Struct(BTreeMap::from([(group.to_owned(), Value::Array(granted.iter().map(|p| text(*p)).collect()))]))
+}
+
+/// Decommissioned VMs whose data is still to be removed, with their cumulative stages:
+/// `prepare` and `soft` from the decommissioning, `hard` after 7 days, `purge` after 30; a
+/// VM leaves the list 90 days after. A decommissioning planned for later is not listed yet.
+fn deletions(at: At<'_>, now: domain::Instant) -> Value {
+    let mut listed = BTreeMap::new();
+    for (_, vm) in at.vms() {
+        let (Some(node), Some(gone)) = (&vm.node, vm.decommissioned_at) else { continue };
+        let days = (now - gone).num_days();
+        if now < gone || days >= LISTED_DAYS {
+            continue;
+        }
+        let mut stages = vec![text("prepare"), text("soft")];
+        if days >= HARD_AFTER_DAYS {
+            stages.push(text("hard"));
+        }
+        if days >= PURGE_AFTER_DAYS {
+            stages.push(text("purge"));
+        }
+        listed.insert(node.hostname.clone(), structure([("stages", Value::Array(stages))]));
+    }
+    Value::Struct(listed)
+}
+
+/// The VMs of a location, for the infrastructure that runs and backs them up.
+fn list_virtual_machines(at: At<'_>, location: &str, now: domain::Instant) -> Value {
+    let mut vms: Vec<(String, Value)> = at
+        .vms()
+        .filter(|(_, v)| v.location == location && in_service(v, now))
+        .filter_map(|(_, v)| {
+            let node = v.node.as_ref()?;
+            let project = at.project(&v.current()?.project_id)?;
+            let parameters = structure([
+                ("resource_group", text(project.resource_group.clone())),
+                ("backy_server", text("")),
+                ("backy_schedule", text("default")),
+                ("rbd_pool", text("rbd.hdd")),
+                ("production", Value::Boolean(node.production)),
+                ("environment", text(node.channel.clone().unwrap_or_default())),
+            ]);
+            Some((
+                node.hostname.clone(),
+                structure([("name", text(node.hostname.clone())), ("parameters", parameters)]),
+            ))
+        })
+        .collect();
+    vms.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Array(vms.into_iter().map(|(_, vm)| vm).collect())
 }
 
 /// The six permissions `list_users` names (fc-compat.md).

@@ -52,7 +52,7 @@ async fn call(state: &AppState, headers: &HeaderMap, resource_group: Option<&str
     let node = {
         let catalog = state.catalog();
         let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
-        node_auth::authenticate(catalog.live(), state.node_key(), header)
+        node_auth::authenticate(catalog.live(), state.node_key(), header, state.now())
             .and_then(|node| node_auth::admit(&node, resource_group).map(|()| node))
     };
     let node = match node {

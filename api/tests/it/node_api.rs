@@ -313,3 +313,43 @@ both_stores!(
         );
     }
 );
+
+both_stores!(ring_0_lists_deletions_by_stage_and_a_locations_machines, async |app: &TestApp| {
+    let p = platform(app).await;
+    let secret = password(app, &p, &p.other).await;
+    let ring = "mutation($v: ID!) { setDirectoryRing(vmId: $v, ring: 0) { directoryRing } }";
+    app.ok(BOOT, ring, json!({"v": p.other})).await;
+    let shop =
+        s(&app.ok(BOOT, "query($v: ID!) { vm(id: $v) { projectId } }", json!({"v": p.web})).await["vm"]["projectId"]);
+    let now = chrono::Utc::now();
+    let decommission = "mutation($v: ID!, $t: DateTime!) { decommissionVm(vmId: $v, effectiveAt: $t) { id } }";
+    for (name, days_ago) in [("gone-1", 1), ("gone-10", 10), ("gone-40", 40), ("gone-100", 100), ("leaving", -5)] {
+        let vm = json!({"i": {"projectId": shop, "name": name, "location": "rzob", "cpu": 1, "ramGb": 1, "diskGb": 10, "effectiveAt": "2026-02-01T00:00:00Z", "hostname": name}});
+        let id = s(&app.ok(BOOT, PROVISION, vm).await["provisionVm"]["id"]);
+        let at = (now - chrono::Duration::days(days_ago)).to_rfc3339();
+        app.ok(BOOT, decommission, json!({"v": id, "t": at})).await;
+    }
+    let ring_0 = p.url("x01", &secret, "/v2/api");
+    let deletions = call(ring_0.clone(), "deletions", json!(["vm"])).await;
+    assert_eq!(
+        deletions,
+        json!({
+            "gone-1": {"stages": ["prepare", "soft"]},
+            "gone-10": {"stages": ["prepare", "soft", "hard"]},
+            "gone-40": {"stages": ["prepare", "soft", "hard", "purge"]},
+        }),
+        "after 90 days a VM leaves the list; one decommissioned next week is not on it yet"
+    );
+    assert_eq!(call(ring_0.clone(), "deletions", json!(["router"])).await["fault"], 400);
+    let machines = call(ring_0.clone(), "list_virtual_machines", json!(["rzob"])).await;
+    let names: Vec<&str> = machines.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["db01", "leaving", "web01", "x01"], "in service at rzob, by name");
+    assert_eq!(machines[2]["parameters"]["resource_group"], "shop");
+    assert_eq!(call(ring_0, "list_virtual_machines", json!(["nowhere"])).await, json!([]));
+    // Ring 0 methods need the ring 0 path; ring 1 nodes cannot reach it at all.
+    let on_group_path = call(p.url("x01", &secret, "/v2/api/rg-other"), "deletions", json!(["vm"])).await;
+    assert_eq!(on_group_path["fault"], 403, "{on_group_path}");
+    let web_secret = password(app, &p, &p.web).await;
+    let from_ring_1 = call(p.url("web01", &web_secret, "/v2/api/rg-shop"), "deletions", json!(["vm"])).await;
+    assert_eq!(from_ring_1["fault"], 403, "{from_ring_1}");
+});
