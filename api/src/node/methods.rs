@@ -36,7 +36,7 @@ pub async fn dispatch(
             let [name] = arguments::<1>(method, params, "the node's name")?;
             let name = string(method, "name", name)?;
             let catalog = state.catalog();
-            lookup_node(state, catalog.live(), node, super::group(node, path), &name)
+            lookup_node(state, catalog.live(), node, path, &name)
         }
         "list_users" => {
             let group = match params.len() {
@@ -127,15 +127,16 @@ fn number(id: &uuid::Uuid) -> i32 {
     (u32::from_be_bytes(id.as_bytes()[..4].try_into().expect("16 bytes")) & 0x7fff_ffff) as i32
 }
 
-/// The node's ENC: `name`, `roles`, `classes` and its `parameters`.
+/// The node's ENC: `name`, `roles`, `classes` and its `parameters`. On a resource group's
+/// path the node must be of that group; on the ring 0 path it may be any.
 pub(super) fn lookup_node(
     state: &AppState,
     at: At<'_>,
     caller: &Node,
-    group: &str,
+    path: Option<&str>,
     name: &str,
 ) -> Result<Value, Fault> {
-    let unknown = || fault(NOT_FOUND, format!("no node {:?} in resource group {group}", truncate(name)));
+    let unknown = || fault(NOT_FOUND, format!("no node {:?} here", truncate(name)));
     let (id, vm) = at
         .vms()
         .find(|(_, v)| in_service(v, state.now()) && v.node.as_ref().is_some_and(|n| n.hostname == name))
@@ -144,7 +145,7 @@ pub(super) fn lookup_node(
     let config = vm.current().ok_or_else(unknown)?;
     let project = at.project(&config.project_id).ok_or_else(unknown)?;
     // Another resource group's nodes look unknown, whoever asks on this path.
-    if project.resource_group != group || !caller.may_reach(group) {
+    if path.is_some_and(|group| project.resource_group != group) || !caller.may_reach(&project.resource_group) {
         return Err(unknown());
     }
     let parent = project.parent_id.and_then(|p| at.project(&p)).map(|p| p.resource_group.clone()).unwrap_or_default();

@@ -81,8 +81,9 @@ pub fn enc(state: &AppState, hostname: &str) -> Option<serde_json::Value> {
     let at = catalog.live();
     let (_, vm) = at.vms().find(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == hostname))?;
     let resource_group = at.project(&vm.current()?.project_id)?.resource_group.clone();
+    // Staff, as a ring 0 node that is none of the VMs (so no password is shown).
     let staff = Node { vm: domain::VmId(uuid::Uuid::nil()), hostname: String::new(), resource_group, ring: 0 };
-    methods::lookup_node(state, at, &staff, &staff.resource_group, hostname).ok().map(|v| json(&v))
+    methods::lookup_node(state, at, &staff, None, hostname).ok().map(|v| json(&v))
 }
 
 /// An XML-RPC value as the agents write it into JSON.

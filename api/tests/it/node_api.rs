@@ -181,6 +181,8 @@ both_stores!(node_credentials_open_their_own_path_only, async |app: &TestApp| {
     assert!(lookup(p.url("x01", &other_secret, "/v2/api")).await.is_array());
     let enc = call(p.url("x01", &other_secret, "/v2/api/rg-shop"), "lookup_node", json!(["web01"])).await;
     assert_eq!(enc["parameters"]["directory_password"], "", "never another node's password");
+    let anywhere = call(p.url("x01", &other_secret, "/v2/api"), "lookup_node", json!(["web01"])).await;
+    assert_eq!(anywhere["parameters"]["resource_group"], "shop", "ring 0 looks up any node: {anywhere}");
 
     // A rotated password, or a decommissioned node, is refused.
     let rotate = "mutation($v: ID!) { rotateNodePassword(vmId: $v) { password } }";
