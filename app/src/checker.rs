@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::http_monitor::{Hop, MonitorCommand, MonitorConfig, MonitorState, Observed};
+use domain::http_monitor::{self, Hop, MonitorCommand, MonitorConfig, MonitorState, Observed};
 use domain::{CustomerId, Instant, MonitorId};
 
 use std::net::IpAddr;
@@ -272,7 +272,9 @@ impl Checker {
             let project = monitor.as_ref().and_then(|m| m.project_id).and_then(|p| live.project(&p));
             (monitor, Reach::of_project(project.is_some_and(|p| p.internal_monitor_targets)))
         };
-        let Some(monitor) = current.filter(|m| m.deleted_at.is_none() && !m.paused && m.active_at(now)) else {
+        let Some(monitor) = current.filter(|m| {
+            m.deleted_at.is_none() && !m.paused && m.active_at(now) && m.checked_by == http_monitor::Checker::Directory
+        }) else {
             return Ok(None);
         };
         let Some(config) = monitor.config.clone() else { return Ok(None) };
@@ -332,7 +334,12 @@ impl Checker {
                 .monitors
                 .iter()
                 // A monitor effective later is not checked before then.
-                .filter(|(_, m)| m.deleted_at.is_none() && !m.paused && m.active_at(now))
+                .filter(|(_, m)| {
+                    m.deleted_at.is_none()
+                        && !m.paused
+                        && m.active_at(now)
+                        && m.checked_by == http_monitor::Checker::Directory
+                })
                 .filter_map(|(id, m)| m.config.as_ref().map(|c| (*id, c.interval_seconds, m.customer_id)))
                 .collect()
         };

@@ -642,7 +642,13 @@ async fn checker(monitors: usize, rounds: usize) -> anyhow::Result<()> {
             interval_seconds: 60,
             timeout_seconds: 10,
         };
-        let cmd = MonitorCommand::Create { id, project, spec, effective_at: state.now() };
+        let cmd = MonitorCommand::Create {
+            checked_by: domain::http_monitor::Checker::Directory,
+            id,
+            project,
+            spec,
+            effective_at: state.now(),
+        };
         state
             .bus
             .create(&state.bus.monitors, (&id.to_string(), true), cmd, &envelope())

@@ -183,6 +183,9 @@ impl AnyEvent {
                 HttpMonitorEvent::HttpMonitorPaused { .. } => "Paused".to_owned(),
                 HttpMonitorEvent::HttpMonitorResumed { .. } => "Resumed".to_owned(),
                 HttpMonitorEvent::HttpMonitorDeleted { .. } => "Deleted".to_owned(),
+                HttpMonitorEvent::MonitorCheckerChanged { checked_by } => {
+                    format!("Checked by {checked_by:?} from now on")
+                }
                 HttpMonitorEvent::MonitorWentDown { at, observed_status, error, .. } => {
                     let why = match (observed_status, error) {
                         (_, Some(e)) => e.clone(),

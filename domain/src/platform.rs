@@ -86,6 +86,14 @@ pub fn candidates(name: &str, max: usize) -> impl Iterator<Item = String> {
     })
 }
 
+/// An instant an external checker writes in its local time without an offset
+/// (`2026-04-20T15:12:40`, Europe/Berlin); in a repeated hour, the earlier one.
+pub fn berlin_instant(local: &str) -> Option<crate::Instant> {
+    use chrono::TimeZone;
+    let local = chrono::NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    Some(chrono_tz::Europe::Berlin.from_local_datetime(&local).earliest()?.with_timezone(&chrono::Utc))
+}
+
 /// The resource group of a project created before resource groups were recorded:
 /// derived from its id, so every fold gives it the same one (and a migration holds it).
 pub fn legacy_resource_group(id: &uuid::Uuid) -> String {
@@ -136,6 +144,16 @@ mod tests {
                 assert!(hostname("hostname", &c).is_ok(), "{name:?} gives {c:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_external_checkers_local_time_is_berlin_time() {
+        let utc = |s: &str| s.parse::<crate::Instant>().unwrap();
+        assert_eq!(berlin_instant("2026-04-20T15:12:40"), Some(utc("2026-04-20T13:12:40Z")), "summer");
+        assert_eq!(berlin_instant("2026-01-20T15:12:40.5"), Some(utc("2026-01-20T14:12:40.5Z")), "winter");
+        assert_eq!(berlin_instant("2026-10-25T02:30:00"), Some(utc("2026-10-25T00:30:00Z")), "the earlier of two");
+        assert_eq!(berlin_instant("2026-03-29T02:30:00"), None, "no such time");
+        assert_eq!(berlin_instant("yesterday"), None);
     }
 
     #[test]

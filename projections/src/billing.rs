@@ -527,6 +527,7 @@ mod tests {
         events.push((
             m.to_string(),
             AnyEvent::HttpMonitor(HttpMonitorEvent::HttpMonitorCreated {
+                checked_by: Default::default(),
                 id: m,
                 project_id: p,
                 customer_id: c,

@@ -12,7 +12,9 @@ use projections::At;
 use projections::catalog::InLog;
 
 use super::new_or;
-use super::types::{MonitorNode, MonitorState, PersonNode, ProjectNode, VmBackupHealth, VmNode, monitors_of};
+use super::types::{
+    MonitorChecker, MonitorNode, MonitorState, PersonNode, ProjectNode, VmBackupHealth, VmNode, monitors_of,
+};
 use super::{View, answered, app, as_of_instant, envelope, parse_id, parsed, principal, reads, view};
 use app::auth::Principal;
 use app::backup_health;
@@ -38,6 +40,10 @@ pub struct CreateHttpMonitorInput {
     #[graphql(default = 10)]
     pub timeout_seconds: Option<i32>,
     pub effective_at: Option<DateTime<Utc>>,
+    /// Who checks it: the built-in checker, or an external one reporting over the node API
+    /// (staff OPS choose that).
+    #[graphql(default_with = "Some(MonitorChecker::Directory)")]
+    pub checked_by: Option<MonitorChecker>,
 }
 
 #[derive(InputObject)]
@@ -48,6 +54,8 @@ pub struct ReconfigureHttpMonitorInput {
     pub expected_status: Option<String>,
     pub interval_seconds: Option<i32>,
     pub timeout_seconds: Option<i32>,
+    /// Who checks it from now on (staff OPS).
+    pub checked_by: Option<MonitorChecker>,
     pub paused: Option<bool>,
     /// From when `paused` applies (default: now). An earlier instant corrects the past (a
     /// pause or resume that was not recorded in time) and changes what is billed: staff
@@ -295,9 +303,14 @@ impl MonitoringMutation {
             monitors,
         })?;
         may_manage(&app.catalog(), who, project_id, &[Staff::Ops])?;
+        let checked_by = input.checked_by.unwrap_or(MonitorChecker::Directory);
+        if checked_by == MonitorChecker::External {
+            who.require(&[Staff::Ops])?;
+        }
         reachable(app, Some(project_id), &input.url).await?;
         let env = envelope(ctx, who, input.command_id.as_ref(), reason)?;
         let cmd = MonitorCommand::Create {
+            checked_by: checked_by.into(),
             id,
             project,
             spec: MonitorSpec {
@@ -344,6 +357,9 @@ impl MonitoringMutation {
             }
             _ => None,
         };
+        if input.checked_by.is_some() {
+            who.require(&[Staff::Ops])?;
+        }
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
         let changes = MonitorChanges {
             url: input.url,
@@ -352,6 +368,7 @@ impl MonitoringMutation {
             expected_status: input.expected_status,
             interval_seconds: input.interval_seconds.map(i64::from),
             timeout_seconds: input.timeout_seconds.map(i64::from),
+            checked_by: input.checked_by.map(Into::into),
             paused: input.paused,
             paused_from,
         };

@@ -499,6 +499,14 @@ pub enum MonitorState {
     Paused,
 }
 
+/// Who checks a monitor: the built-in checker, or an external one over the node API.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::http_monitor::Checker")]
+pub enum MonitorChecker {
+    Directory,
+    External,
+}
+
 pub struct MonitorNode(pub MonitorId, pub HttpMonitor);
 
 /// A redirect hop as a person reads it: `301 https://example.com/next`.
@@ -532,6 +540,9 @@ impl MonitorNode {
     }
     async fn timeout_seconds(&self) -> u32 {
         self.1.config.as_ref().map_or(0, |c| c.timeout_seconds)
+    }
+    async fn checked_by(&self) -> MonitorChecker {
+        self.1.checked_by.into()
     }
     async fn state(&self) -> MonitorState {
         self.1.state().into()

@@ -8,14 +8,17 @@ use dxr::{Fault, Value};
 use projections::At;
 
 use super::xml::{BAD_REQUEST, FORBIDDEN, NOT_FOUND, UNKNOWN_METHOD, fault};
+use app::commands::Envelope;
+use app::error::ApiError;
 use app::node_auth::Node;
 use app::state::AppState;
-use domain::PersonId;
+use domain::http_monitor::{Checker, MonitorCommand, Observed};
 use domain::person::{Role, StaffRole};
+use domain::{MonitorId, PersonId};
 
 /// The methods served, by ring: what an unknown method's fault lists.
 const RING_1: &[&str] = &["lookup_node", "list_users", "list_permissions"];
-const RING_0: &[&str] = &["deletions", "list_virtual_machines"];
+const RING_0: &[&str] = &["deletions", "list_virtual_machines", "list_servicechecks", "register_servicecheck_results"];
 
 /// Days after a decommissioning when a VM's data reaches each deletion stage, and when it
 /// leaves the list (fc-compat.md, *ours*).
@@ -63,6 +66,17 @@ pub async fn dispatch(
                 }
                 other => Err(fault(BAD_REQUEST, format!("deletions knows \"vm\" only, not {:?}", truncate(other)))),
             }
+        }
+        "list_servicechecks" => {
+            ring_0(method, path)?;
+            arguments::<0>(method, params, "no arguments")?;
+            let catalog = state.catalog();
+            Ok(list_servicechecks(catalog.live(), state.now()))
+        }
+        "register_servicecheck_results" => {
+            ring_0(method, path)?;
+            let [results] = arguments::<1>(method, params, "a list of results")?;
+            register_servicecheck_results(state, node, results).await
         }
         "list_virtual_machines" => {
             ring_0(method, path)?;
@@ -332,6 +346,123 @@ fn list_virtual_machines(at: At<'_>, location: &str, now: domain::Instant) -> Va
         .collect();
     vms.sort_by(|a, b| a.0.cmp(&b.0));
     Value::Array(vms.into_iter().map(|(_, vm)| vm).collect())
+}
+
+/// The monitors an external checker runs: every active one that staff gave to it, with an
+/// id that stays the monitor's.
+fn list_servicechecks(at: At<'_>, now: domain::Instant) -> Value {
+    let mut checks = vec![];
+    for (project_id, project) in at.projects() {
+        for id in at.monitors_of(*project_id) {
+            let Some(m) = at.monitor_settings(&id) else { continue };
+            let Some(config) = m.config.as_ref().filter(|_| m.checked_by == Checker::External) else { continue };
+            if m.deleted_at.is_some() || !m.active_at(now) {
+                continue;
+            }
+            let acceptable = config.expected_status.codes().map(|c| Value::Integer(c.into())).collect();
+            checks.push(structure([
+                ("id", Value::Integer(number(&id.0))),
+                ("resource_group", text(project.resource_group.clone())),
+                ("url", text(config.url.clone())),
+                ("redirect", Value::Boolean(config.follow_redirects)),
+                ("acceptable", Value::Array(acceptable)),
+            ]));
+        }
+    }
+    Value::Array(checks)
+}
+
+/// One external result, checked before anything is recorded.
+struct ExternalResult {
+    monitor: MonitorId,
+    state: Option<Observed>,
+    at: domain::Instant,
+    error: Option<String>,
+}
+
+/// Records an external checker's results as the monitors' transitions (the same UP/DOWN
+/// rules as the built-in checker: WARNING is up, UNKNOWN changes nothing). Every result is
+/// checked first; one that is wrong is a fault and nothing is recorded.
+async fn register_servicecheck_results(state: &AppState, node: &Node, results: Value) -> Result<Value, Fault> {
+    const METHOD: &str = "register_servicecheck_results";
+    let Value::Array(items) = results else {
+        return Err(fault(BAD_REQUEST, format!("{METHOD} takes a list of results")));
+    };
+    let parsed: Vec<ExternalResult> = {
+        let catalog = state.catalog();
+        let at = catalog.live();
+        let by_number: BTreeMap<i32, (MonitorId, Checker)> = at
+            .projects()
+            .flat_map(|(p, _)| at.monitors_of(*p))
+            .filter_map(|id| at.monitor_settings(&id).map(|m| (number(&id.0), (id, m.checked_by))))
+            .collect();
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(n, item)| {
+                let bad = |what: &str| fault(BAD_REQUEST, format!("{METHOD}: result {n}: {what}"));
+                let Value::Struct(fields) = item else { return Err(bad("must be a struct")) };
+                let int = |key: &str| match fields.get(key) {
+                    Some(Value::Integer(i)) => Ok(i64::from(*i)),
+                    Some(Value::Long(l)) => Ok(*l),
+                    _ => Err(bad(&format!("{key} must be an int"))),
+                };
+                let id = i32::try_from(int("id")?).map_err(|_| bad("no such check"))?;
+                let (monitor, checker) = *by_number.get(&id).ok_or_else(|| bad(&format!("no check {id}")))?;
+                if checker != Checker::External {
+                    return Err(bad(&format!("check {id} is run by the Directory's own checker, not an external one")));
+                }
+                let state = match int("state")? {
+                    0 | 1 => Some(Observed::Up),
+                    2 => Some(Observed::Down),
+                    3 => None,
+                    other => return Err(bad(&format!("state {other} is not 0 (OK), 1, 2 or 3"))),
+                };
+                let last_check = match fields.get("last_check") {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => return Err(bad("last_check must be an ISO instant (Europe/Berlin, without offset)")),
+                };
+                let at = domain::platform::berlin_instant(&last_check)
+                    .ok_or_else(|| bad("last_check must be a Europe/Berlin time such as 2026-04-20T15:12:40"))?;
+                let error = match (state, fields.get("result")) {
+                    (Some(Observed::Down), Some(Value::String(r))) if !r.trim().is_empty() => {
+                        Some(r.chars().take(1000).collect())
+                    }
+                    (Some(Observed::Down), _) => Some("CRITICAL".to_owned()),
+                    _ => None,
+                };
+                Ok(ExternalResult { monitor, state, at, error })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    for result in parsed {
+        let Some(state_) = result.state else { continue };
+        let command = MonitorCommand::RecordTransition {
+            state: state_,
+            at: result.at,
+            observed_status: None,
+            redirect_chain: vec![],
+            error: result.error,
+        };
+        match state.bus.execute(&state.bus.monitors, &result.monitor.to_string(), command, &envelope(node)).await {
+            Ok(_) => {}
+            // Already so, or not checked then (paused, deleted): the state stands as it is.
+            Err(ApiError::RuleViolation(_)) => {}
+            Err(e) => return Err(fault(super::xml::UNAVAILABLE, format!("{}: {}", e.code(), e.message()))),
+        }
+    }
+    Ok(text(""))
+}
+
+/// What a node's change is recorded as: its own actor, a command of its own.
+fn envelope(node: &Node) -> Envelope {
+    Envelope {
+        actor: node.actor(),
+        command_id: uuid::Uuid::new_v4().to_string(),
+        retryable: false,
+        payload_hash: String::new(),
+        reason: None,
+    }
 }
 
 /// The six permissions `list_users` names (fc-compat.md).

@@ -14,6 +14,7 @@ pub const BAD_REQUEST: i32 = 400;
 pub const FORBIDDEN: i32 = 403;
 pub const NOT_FOUND: i32 = 404;
 pub const UNKNOWN_METHOD: i32 = 405;
+pub const UNAVAILABLE: i32 = 503;
 
 pub fn fault(code: i32, message: impl Into<String>) -> Fault {
     Fault::new(code, message.into())

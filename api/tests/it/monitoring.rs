@@ -29,6 +29,14 @@ both_stores!(a_manager_configures_a_monitor_and_staff_record_its_transitions, as
     );
     assert_eq!(m["state"], "UNKNOWN", "unknown until its first result");
     let id = s(&m["id"]);
+    // Who checks a monitor is staff's choice: a manager cannot hand it to an external checker.
+    let head = app.head().await;
+    let external = json!({"m": id, "i": {"checkedBy": "EXTERNAL"}});
+    assert_eq!(app.code(&w.acme_token, RECONFIGURE, external).await, "FORBIDDEN");
+    let mut input = monitor_input(&w.acme_root, "https://shop.example.com/other");
+    input["i"]["checkedBy"] = json!("EXTERNAL");
+    assert_eq!(app.code(&w.acme_token, CREATE, input).await, "FORBIDDEN");
+    assert_eq!(app.head().await, head);
 
     // Another customer's project, a bad URL, bad status lists: refused, nothing appended.
     let before = app.head().await;

@@ -355,3 +355,82 @@ both_stores!(ring_0_lists_deletions_by_stage_and_a_locations_machines, async |ap
     let from_ring_1 = call(p.url("web01", &web_secret, "/v2/api/rg-shop"), "deletions", json!(["vm"])).await;
     assert_eq!(from_ring_1["fault"], 403, "{from_ring_1}");
 });
+
+both_stores!(
+    an_external_checker_runs_the_monitors_staff_gave_it_and_its_results_are_transitions,
+    async |app: &TestApp| {
+        let p = platform(app).await;
+        let secret = password(app, &p, &p.other).await;
+        app.ok(BOOT, "mutation($v: ID!) { setDirectoryRing(vmId: $v, ring: 0) { id } }", json!({"v": p.other})).await;
+        let shop = s(
+            &app.ok(BOOT, "query($v: ID!) { vm(id: $v) { projectId } }", json!({"v": p.web})).await["vm"]["projectId"],
+        );
+        let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id checkedBy } }";
+        let monitor = |url: &str, checker: &str| json!({"i": {"projectId": shop, "url": url, "followRedirects": true, "expectedStatus": "200,301-302", "effectiveAt": "2026-01-01T00:00:00Z", "checkedBy": checker}});
+        let external =
+            app.ok(&p.ops, create, monitor("https://shop.example.com/", "EXTERNAL")).await["createHttpMonitor"].clone();
+        assert_eq!(external["checkedBy"], "EXTERNAL");
+        let own =
+            app.ok(&p.ops, create, monitor("https://api.example.com/", "DIRECTORY")).await["createHttpMonitor"].clone();
+        let ring_0 = p.url("x01", &secret, "/v2/api");
+
+        let checks = call(ring_0.clone(), "list_servicechecks", json!([])).await;
+        let checks = checks.as_array().unwrap_or_else(|| panic!("{checks}"));
+        assert_eq!(checks.len(), 1, "only the monitors the external checker runs: {checks:?}");
+        let check = &checks[0];
+        assert_eq!(
+            (
+                check["resource_group"].clone(),
+                check["url"].clone(),
+                check["redirect"].clone(),
+                check["acceptable"].clone()
+            ),
+            (json!("shop"), json!("https://shop.example.com/"), json!(true), json!([200, 301, 302]))
+        );
+        let id = check["id"].as_i64().unwrap();
+
+        // Results in the checker's local time (Berlin): CRITICAL is down, WARNING up, UNKNOWN nothing.
+        let result = |state: i64, at: &str| json!({"id": id, "state": state, "result": "HTTP 503", "last_check": at});
+        let register = |results: Value| call(ring_0.clone(), "register_servicecheck_results", json!([results]));
+        assert_eq!(register(json!([result(2, "2026-11-20T15:00:00")])).await, "");
+        let state = "query($m: ID!) { httpMonitor(id: $m) { state lastTransitionAt } }";
+        let seen = app.ok(BOOT, state, json!({"m": external["id"]})).await["httpMonitor"].clone();
+        assert_eq!(seen, json!({"state": "DOWN", "lastTransitionAt": "2026-11-20T14:00:00+00:00"}));
+        register(json!([result(1, "2026-11-20T15:10:00"), result(3, "2026-11-20T15:20:00")])).await;
+        let seen = app.ok(BOOT, state, json!({"m": external["id"]})).await["httpMonitor"].clone();
+        assert_eq!(seen, json!({"state": "UP", "lastTransitionAt": "2026-11-20T14:10:00+00:00"}));
+        let history = "query($e: ID!) { history(entityId: $e) { eventType actor } }";
+        let lines = app.ok(BOOT, history, json!({"e": external["id"]})).await["history"].clone();
+        let actors: Vec<&str> =
+            lines.as_array().unwrap().iter().skip(1).map(|l| l["actor"].as_str().unwrap()).collect();
+        assert_eq!(actors, ["node:x01", "node:x01"]);
+
+        // Wrong results are faults, and none of a faulty list is recorded.
+        let head = app.head().await;
+        // The node API's id of a monitor: 31 bits of its UUID, stable for ever.
+        let own_id = {
+            let uuid: uuid::Uuid = s(&own["id"]).parse().unwrap();
+            i64::from(u32::from_be_bytes(uuid.as_bytes()[..4].try_into().unwrap()) & 0x7fff_ffff)
+        };
+        for (results, why) in [
+            (
+                json!([result(2, "2026-11-21T10:00:00"), {"id": 7, "state": 2, "last_check": "2026-11-21T10:00:00"}]),
+                "no check 7",
+            ),
+            (json!([{"id": own_id, "state": 2, "last_check": "2026-11-21T10:00:00"}]), "the Directory's own checker"),
+            (json!([result(5, "2026-11-21T10:00:00")]), "state 5"),
+            (json!([result(2, "tomorrow")]), "last_check"),
+            (json!([42]), "must be a struct"),
+        ] {
+            let answer = register(results).await;
+            assert_eq!(answer["fault"], 400, "{answer}");
+            assert!(answer["message"].as_str().unwrap().contains(why), "{answer}");
+        }
+        assert_eq!(app.head().await, head);
+        let _ = own;
+        // Ring 1 nodes do not reach them.
+        let web_secret = password(app, &p, &p.web).await;
+        let denied = call(p.url("web01", &web_secret, "/v2/api/rg-shop"), "list_servicechecks", json!([])).await;
+        assert_eq!(denied["fault"], 403);
+    }
+);

@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 pub struct ExpectedStatus(Vec<(u16, u16)>);
 
 impl ExpectedStatus {
+    /// Every code it accepts, in order.
+    pub fn codes(&self) -> impl Iterator<Item = u16> + '_ {
+        self.0.iter().flat_map(|(from, to)| *from..=*to)
+    }
+
     pub fn contains(&self, code: u16) -> bool {
         self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code))
     }

@@ -40,6 +40,16 @@ pub enum Observed {
     Down,
 }
 
+/// Who checks a monitor: the Directory's own checker, or an external one that reports its
+/// results over the node API. One of them, so results never count twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checker {
+    #[default]
+    Directory,
+    External,
+}
+
 /// One redirect followed: the status that redirected and where to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hop {
@@ -78,6 +88,8 @@ pub struct MonitorChanges {
     pub expected_status: Option<String>,
     pub interval_seconds: Option<i64>,
     pub timeout_seconds: Option<i64>,
+    /// Who checks it from now on (staff's choice).
+    pub checked_by: Option<Checker>,
     pub paused: Option<bool>,
     /// When the pause or resume takes effect (a correction of the past); the command's
     /// instant when absent. A new configuration always takes effect when it is recorded:
@@ -159,6 +171,9 @@ pub struct HttpMonitor {
     pub created_at: Option<Instant>,
     pub paused: bool,
     pub deleted_at: Option<Instant>,
+    /// Who checks it.
+    #[serde(default)]
+    pub checked_by: Checker,
     /// When it was created, paused, resumed and deleted: (instant, checked from then on).
     pub activity: Vec<(Instant, bool)>,
     /// Every transition, in effective order.
@@ -222,6 +237,7 @@ pub enum MonitorCommand {
         id: MonitorId,
         project: ProjectFacts,
         spec: MonitorSpec,
+        checked_by: Checker,
         effective_at: Instant,
     },
     Reconfigure {
@@ -248,6 +264,9 @@ pub enum HttpMonitorEvent {
         customer_id: CustomerId,
         config: MonitorConfig,
         effective_at: Instant,
+        /// Absent in monitors created before an external checker could own one.
+        #[serde(default)]
+        checked_by: Checker,
     },
     HttpMonitorReconfigured {
         config: MonitorConfig,
@@ -261,6 +280,9 @@ pub enum HttpMonitorEvent {
     },
     HttpMonitorDeleted {
         at: Instant,
+    },
+    MonitorCheckerChanged {
+        checked_by: Checker,
     },
     MonitorWentDown {
         at: Instant,
@@ -281,6 +303,7 @@ event_names!(HttpMonitorEvent {
     HttpMonitorPaused,
     HttpMonitorResumed,
     HttpMonitorDeleted,
+    MonitorCheckerChanged,
     MonitorWentDown,
     MonitorRecovered,
 });
@@ -335,7 +358,7 @@ pub fn decide(m: &HttpMonitor, cmd: MonitorCommand) -> Result<Vec<HttpMonitorEve
     use HttpMonitorEvent as E;
     use MonitorCommand as C;
     match cmd {
-        C::Create { id, project, spec, effective_at } => {
+        C::Create { id, project, spec, checked_by, effective_at } => {
             if m.id.is_some() {
                 return Err(MonitorError::AlreadyExists);
             }
@@ -352,6 +375,7 @@ pub fn decide(m: &HttpMonitor, cmd: MonitorCommand) -> Result<Vec<HttpMonitorEve
                 customer_id: project.customer_id,
                 config,
                 effective_at,
+                checked_by,
             }])
         }
         C::Reconfigure { changes, at } => {
@@ -379,6 +403,10 @@ pub fn decide(m: &HttpMonitor, cmd: MonitorCommand) -> Result<Vec<HttpMonitorEve
                 if config != *current {
                     events.push(E::HttpMonitorReconfigured { config, at });
                 }
+            }
+            if let Some(checked_by) = changes.checked_by.filter(|c| *c != m.checked_by) {
+                m.live()?;
+                events.push(E::MonitorCheckerChanged { checked_by });
             }
             if let Some(paused) = changes.paused {
                 // Paused from an instant on: the checks stop there until the next resume.
@@ -467,7 +495,8 @@ pub fn evolve(m: &mut HttpMonitor, event: &HttpMonitorEvent) {
                 error: None,
             },
         ),
-        E::HttpMonitorCreated { id, project_id, customer_id, config, effective_at } => {
+        E::HttpMonitorCreated { id, project_id, customer_id, config, effective_at, checked_by } => {
+            m.checked_by = *checked_by;
             m.id = Some(*id);
             m.project_id = Some(*project_id);
             m.customer_id = Some(*customer_id);
@@ -484,6 +513,7 @@ pub fn evolve(m: &mut HttpMonitor, event: &HttpMonitorEvent) {
             activity(m, *at, true);
             m.paused = m.deleted_at.is_none() && m.activity.last().is_some_and(|(_, on)| !on);
         }
+        E::MonitorCheckerChanged { checked_by } => m.checked_by = *checked_by,
         E::HttpMonitorDeleted { at } => {
             m.deleted_at = Some(*at);
             activity(m, *at, false);

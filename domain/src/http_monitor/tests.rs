@@ -22,6 +22,7 @@ fn config() -> MonitorConfig {
 }
 fn created() -> HttpMonitorEvent {
     HttpMonitorEvent::HttpMonitorCreated {
+        checked_by: Default::default(),
         id: MonitorId(uuid(9)),
         project_id: project().id,
         customer_id: project().customer_id,
@@ -66,6 +67,7 @@ fn creates_a_monitor_with_a_canonical_configuration() {
     MonitorTest::with(())
         .given_no_previous_events()
         .when(MonitorCommand::Create {
+            checked_by: Checker::Directory,
             id: MonitorId(uuid(9)),
             project: project(),
             spec: MonitorSpec { expected_status: "301, 200-299".into(), ..spec() },
@@ -92,13 +94,20 @@ fn refuses_bad_configurations() {
         MonitorSpec { max_redirects: 21, ..spec() },
     ];
     for spec in cases {
-        let cmd = MonitorCommand::Create { id: MonitorId(uuid(9)), project: project(), spec, effective_at: at(1, 1) };
+        let cmd = MonitorCommand::Create {
+            checked_by: Checker::Directory,
+            id: MonitorId(uuid(9)),
+            project: project(),
+            spec,
+            effective_at: at(1, 1),
+        };
         let err = MonitorTest::with(()).given_no_previous_events().when(cmd.clone()).inspect_result().unwrap_err();
         assert_eq!(err.refusal(), Refusal::BadInput, "{cmd:?}");
     }
     MonitorTest::with(())
         .given_no_previous_events()
         .when(MonitorCommand::Create {
+            checked_by: Checker::Directory,
             id: MonitorId(uuid(9)),
             project: ProjectFacts { archived: true, ..project() },
             spec: spec(),
@@ -106,6 +115,7 @@ fn refuses_bad_configurations() {
         })
         .then_expect_error(MonitorError::ProjectArchived);
     let create = |monitors| MonitorCommand::Create {
+        checked_by: Checker::Directory,
         id: MonitorId(uuid(9)),
         project: ProjectFacts { monitors, ..project() },
         spec: spec(),
@@ -122,6 +132,7 @@ fn refuses_bad_configurations() {
     MonitorTest::with(())
         .given(vec![created()])
         .when(MonitorCommand::Create {
+            checked_by: Checker::Directory,
             id: MonitorId(uuid(9)),
             project: project(),
             spec: spec(),

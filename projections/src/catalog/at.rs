@@ -156,6 +156,11 @@ impl<'a> At<'a> {
         Some(monitor)
     }
 
+    /// A monitor without its transitions (its settings and state of checking).
+    pub fn monitor_settings(&self, id: &MonitorId) -> Option<&'a HttpMonitor> {
+        self.catalog.monitors.get_at(id, self.position)
+    }
+
     /// The project's monitors (deleted ones included).
     pub fn monitors_of(&self, project: ProjectId) -> impl Iterator<Item = MonitorId> + 'a {
         let at = *self;
