@@ -12,13 +12,20 @@ use app::commands::Envelope;
 use app::error::ApiError;
 use app::node_auth::Node;
 use app::state::AppState;
+use domain::backup_log::{BackupLogCommand, BackupStatus, VmFacts};
 use domain::http_monitor::{Checker, MonitorCommand, Observed};
 use domain::person::{Role, StaffRole};
 use domain::{MonitorId, PersonId};
 
 /// The methods served, by ring: what an unknown method's fault lists.
 const RING_1: &[&str] = &["lookup_node", "list_users", "list_permissions"];
-const RING_0: &[&str] = &["deletions", "list_virtual_machines", "list_servicechecks", "register_servicecheck_results"];
+const RING_0: &[&str] = &[
+    "deletions",
+    "list_virtual_machines",
+    "list_servicechecks",
+    "register_servicecheck_results",
+    "publish_backup_status",
+];
 
 /// Days after a decommissioning when a VM's data reaches each deletion stage, and when it
 /// leaves the list (fc-compat.md, *ours*).
@@ -77,6 +84,12 @@ pub async fn dispatch(
             ring_0(method, path)?;
             let [results] = arguments::<1>(method, params, "a list of results")?;
             register_servicecheck_results(state, node, results).await
+        }
+        "publish_backup_status" => {
+            ring_0(method, path)?;
+            let [vm, revisions] = arguments::<2>(method, params, "the VM's name and its revisions")?;
+            let vm = string(method, "vm", vm)?;
+            publish_backup_status(state, node, &vm, revisions).await
         }
         "list_virtual_machines" => {
             ring_0(method, path)?;
@@ -452,6 +465,86 @@ async fn register_servicecheck_results(state: &AppState, node: &Node, results: V
         }
     }
     Ok(text(""))
+}
+
+/// A backup server's revisions of one VM, each a backup record of that VM once (by its
+/// `uuid`; one already recorded is skipped). The shape of every revision is checked before
+/// any is recorded; then each is a record of its own, so one the VM's log refuses (say,
+/// from before it existed) is named in the fault while the others stand, and sending the
+/// list again records nothing twice.
+async fn publish_backup_status(state: &AppState, node: &Node, vm: &str, revisions: Value) -> Result<Value, Fault> {
+    const METHOD: &str = "publish_backup_status";
+    let Value::Array(items) = revisions else {
+        return Err(fault(BAD_REQUEST, format!("{METHOD} takes the VM's name and a list of revisions")));
+    };
+    let facts = {
+        let catalog = state.catalog();
+        let at = catalog.live();
+        let (id, v) = at
+            .vms()
+            .find(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == vm))
+            .ok_or_else(|| fault(NOT_FOUND, format!("no node {:?}", truncate(vm))))?;
+        VmFacts {
+            id: *id,
+            provisioned_at: v.provisioned_at().unwrap_or_default(),
+            decommissioned_at: v.decommissioned_at,
+        }
+    };
+    let mut records = vec![];
+    for (n, item) in items.into_iter().enumerate() {
+        let bad = |what: &str| fault(BAD_REQUEST, format!("{METHOD}: revision {n}: {what}"));
+        let Value::Struct(fields) = item else { return Err(bad("must be a struct")) };
+        let Some(Value::String(uuid)) = fields.get("uuid") else { return Err(bad("uuid must be a string")) };
+        let finished_at = match fields.get("timestamp") {
+            Some(Value::DateTime(t)) => chrono::NaiveDateTime::from(*t).and_utc(),
+            Some(Value::String(t)) => t.parse().map_err(|_| bad("timestamp must be an ISO instant"))?,
+            _ => return Err(bad("timestamp must be a dateTime")),
+        };
+        let stats = match fields.get("stats") {
+            Some(Value::Struct(stats)) => stats.clone(),
+            _ => BTreeMap::new(),
+        };
+        let number = |key: &str| match stats.get(key) {
+            Some(Value::Integer(i)) => Some(f64::from(*i)),
+            Some(Value::Long(l)) => Some(*l as f64),
+            Some(Value::Double(d)) => Some(*d),
+            _ => None,
+        };
+        let size_bytes = number("bytes_written").map(|b| b.max(0.0) as i64);
+        let duration = chrono::Duration::milliseconds((number("duration").unwrap_or(0.0).max(0.0) * 1000.0) as i64);
+        let tags = match fields.get("tags") {
+            Some(Value::Array(tags)) => tags
+                .iter()
+                .map(|t| match t {
+                    Value::String(t) => Ok(t.clone()),
+                    _ => Err(bad("tags must be strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => vec![],
+        };
+        records.push(BackupLogCommand::Record {
+            vm: facts.clone(),
+            backup_id: uuid.clone(),
+            status: BackupStatus::Succeeded,
+            started_at: finished_at - duration,
+            finished_at,
+            size_bytes,
+            tags,
+            error: None,
+        });
+    }
+    let mut refused = vec![];
+    for record in records {
+        match state.bus.execute(&state.bus.backups, &facts.id.to_string(), record, &envelope(node)).await {
+            // Recorded before (the backup server reports every revision it keeps).
+            Ok(_) | Err(ApiError::Conflict(_)) => {}
+            Err(e) => refused.push(e.message().to_owned()),
+        }
+    }
+    match refused.is_empty() {
+        true => Ok(text("")),
+        false => Err(fault(BAD_REQUEST, format!("{METHOD}: not recorded: {}", refused.join("; ")))),
+    }
 }
 
 /// What a node's change is recorded as: its own actor, a command of its own.

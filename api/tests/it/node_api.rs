@@ -434,3 +434,45 @@ both_stores!(
         assert_eq!(denied["fault"], 403);
     }
 );
+
+/// A backup server's call as backy makes it: revisions with a `dateTime` timestamp.
+const BACKUP: &str = r#"
+import datetime, json, sys, xmlrpc.client
+url, vm = sys.argv[1], sys.argv[2]
+proxy = xmlrpc.client.ServerProxy(url, allow_none=True, use_datetime=True)
+revisions = [
+    {"uuid": "rev-1", "timestamp": datetime.datetime(2026, 11, 20, 2, 0, 0), "stats": {"bytes_written": 1500000000, "duration": 120.5}, "tags": ["daily"], "trust": "trusted", "server": "backy01"},
+    {"uuid": "rev-2", "timestamp": datetime.datetime(2026, 11, 21, 2, 0, 0), "stats": {"bytes_written": 20, "duration": 3.0}, "tags": ["daily", "weekly"], "trust": "trusted", "server": "backy01"},
+]
+try:
+    result = proxy.publish_backup_status(vm, revisions)
+except xmlrpc.client.Fault as f:
+    result = {"fault": f.faultCode, "message": f.faultString}
+json.dump(result, sys.stdout, sort_keys=True)
+"#;
+
+both_stores!(a_backup_server_publishes_revisions_as_backup_records_once, async |app: &TestApp| {
+    let p = platform(app).await;
+    let secret = password(app, &p, &p.other).await;
+    app.ok(BOOT, "mutation($v: ID!) { setDirectoryRing(vmId: $v, ring: 0) { id } }", json!({"v": p.other})).await;
+    let ring_0 = p.url("x01", &secret, "/v2/api");
+    assert_eq!(python(BACKUP, vec![ring_0.clone(), "web01".into()], vec![]).await, "");
+    let history =
+        "query($v: ID!) { backupHistory(vmId: $v) { nodes { backupId status startedAt finishedAt sizeBytes tags } } }";
+    let backups = app.ok(BOOT, history, json!({"v": p.web})).await["backupHistory"]["nodes"].clone();
+    let mut backups: Vec<Value> = backups.as_array().unwrap().clone();
+    backups.sort_by_key(|b| b["backupId"].as_str().unwrap().to_owned());
+    assert_eq!(
+        backups[0],
+        json!({"backupId": "rev-1", "status": "SUCCEEDED", "startedAt": "2026-11-20T01:57:59.500+00:00", "finishedAt": "2026-11-20T02:00:00+00:00", "sizeBytes": 1500000000i64, "tags": ["daily"]})
+    );
+    assert_eq!(backups.len(), 2);
+    // Again: nothing new.
+    let head = app.head().await;
+    assert_eq!(python(BACKUP, vec![ring_0.clone(), "web01".into()], vec![]).await, "");
+    assert_eq!(app.head().await, head);
+    let unknown = python(BACKUP, vec![ring_0, "nobody".into()], vec![]).await;
+    assert_eq!(unknown["fault"], 404, "{unknown}");
+    let events = app.ok(BOOT, "query($e: ID!) { history(entityId: $e) { actor } }", json!({"e": p.web})).await;
+    assert!(events.to_string().contains("node:x01"), "{events}");
+});
