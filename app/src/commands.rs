@@ -195,12 +195,7 @@ impl Bus {
         A::Command: Clone,
         A::Error: Classify + Display,
     {
-        if generated {
-            framework.assume_new(aggregate_id);
-            return self.execute(framework, aggregate_id, command, envelope).await;
-        }
-        let guard = Guard { fresh_id: true, ..Guard::default() };
-        self.execute_guarded(framework, aggregate_id, command, envelope, guard).await
+        self.create_guarded(framework, (aggregate_id, generated), command, envelope, Guard::default()).await
     }
 
     /// As [`Bus::create`], with the unique names the new stream takes (`guard`'s claims).

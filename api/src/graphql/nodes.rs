@@ -46,13 +46,8 @@ impl NodesQuery {
     /// The VM's node API credentials (staff OPS). Every showing is recorded in the VM's
     /// history with who saw them, so this read appends an event.
     async fn node_credentials(&self, ctx: &Context<'_>, vm_id: ID) -> Result<NodeCredentials> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[Staff::Ops])?;
-        let id: VmId = parse_id(&vm_id, "vmId")?;
-        visible_vm(&app.catalog(), who, id)?;
-        let env = envelope(ctx, who, None, None)?;
-        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::ShowNodeCredentials, &env).await?;
-        Ok(credentials(app, &done)?)
+        let done = vm_command(ctx, &vm_id, &[Staff::Ops], (None, None), VmCommand::ShowNodeCredentials).await?;
+        Ok(credentials(app(ctx), &done)?)
     }
 }
 
@@ -70,13 +65,8 @@ impl NodesMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<VmNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[Staff::Ops])?;
-        let id: VmId = parse_id(&vm_id, "vmId")?;
-        visible_vm(&app.catalog(), who, id)?;
-        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::SetRoles { roles }, &env).await?;
-        Ok(vm_node(app, &done)?)
+        let done = vm_command(ctx, &vm_id, &[Staff::Ops], (command_id, reason), VmCommand::SetRoles { roles }).await?;
+        Ok(vm_node(app(ctx), &done)?)
     }
 
     /// Which node API ring the VM's credentials reach: 1 (its resource group; staff OPS) or
@@ -89,14 +79,10 @@ impl NodesMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<VmNode> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(if ring == 0 { &[] } else { &[Staff::Ops] })?;
-        let id: VmId = parse_id(&vm_id, "vmId")?;
-        visible_vm(&app.catalog(), who, id)?;
-        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let cmd = VmCommand::SetDirectoryRing { ring: ring.into() };
-        let done = app.bus.execute(&app.bus.vms, &id.to_string(), cmd, &env).await?;
-        Ok(vm_node(app, &done)?)
+        let roles: &[Staff] = if ring == 0 { &[] } else { &[Staff::Ops] };
+        let command = VmCommand::SetDirectoryRing { ring: ring.into() };
+        let done = vm_command(ctx, &vm_id, roles, (command_id, reason), command).await?;
+        Ok(vm_node(app(ctx), &done)?)
     }
 
     /// A new node API password for the VM (staff OPS); the old one stops working at once.
@@ -107,12 +93,25 @@ impl NodesMutation {
         command_id: Option<ID>,
         reason: Option<String>,
     ) -> Result<NodeCredentials> {
-        let (app, who) = (app(ctx), principal(ctx)?);
-        who.require(&[Staff::Ops])?;
-        let id: VmId = parse_id(&vm_id, "vmId")?;
-        visible_vm(&app.catalog(), who, id)?;
-        let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let done = app.bus.execute(&app.bus.vms, &id.to_string(), VmCommand::RotateNodePassword, &env).await?;
-        Ok(credentials(app, &done)?)
+        let command = VmCommand::RotateNodePassword;
+        let done = vm_command(ctx, &vm_id, &[Staff::Ops], (command_id, reason), command).await?;
+        Ok(credentials(app(ctx), &done)?)
     }
+}
+
+/// The shared path of the node settings: the roles, the VM (NOT_FOUND when not visible),
+/// the command.
+async fn vm_command(
+    ctx: &Context<'_>,
+    vm_id: &ID,
+    roles: &[Staff],
+    (command_id, reason): (Option<ID>, Option<String>),
+    command: VmCommand,
+) -> Result<Executed, ApiError> {
+    let (app, who) = (app(ctx), principal(ctx)?);
+    who.require(roles)?;
+    let id: VmId = parse_id(vm_id, "vmId")?;
+    visible_vm(&app.catalog(), who, id)?;
+    let env = envelope(ctx, who, command_id.as_ref(), reason)?;
+    app.bus.execute(&app.bus.vms, &id.to_string(), command, &env).await
 }
