@@ -149,9 +149,12 @@ fn in_service(vm: &domain::vm::Vm, now: domain::Instant) -> bool {
     vm.decommissioned_at.is_none_or(|d| d > now)
 }
 
-/// A number the agents know a thing by: 31 bits of its id, the same on every call.
-fn number(id: &uuid::Uuid) -> i32 {
-    (u32::from_be_bytes(id.as_bytes()[..4].try_into().expect("16 bytes")) & 0x7fff_ffff) as i32
+/// Where service users' numbers start: a person's come from 1000 up, one per person.
+const SERVICE_USER_NUMBERS: i32 = 1_000_000;
+
+/// The number the agents know a project, VM or monitor by (given in creation order, never twice).
+fn number(at: At<'_>, id: &uuid::Uuid) -> i32 {
+    at.platform_number(id).map_or(0, |n| n as i32)
 }
 
 /// The node's ENC: `name`, `roles`, `classes` and its `parameters`. On a resource group's
@@ -201,7 +204,7 @@ pub(super) fn lookup_node(
         ("rbd_pool", text("rbd.hdd")),
         ("online", Value::Boolean(true)),
         ("kvm_host", text("")),
-        ("id", Value::Integer(number(&id.0))),
+        ("id", Value::Integer(number(at, &id.0))),
         ("directory_password", text(password)),
         ("directory_ring", Value::Integer(vm.directory_ring.into())),
         ("interfaces", Value::Struct(BTreeMap::new())),
@@ -292,8 +295,8 @@ fn list_users(at: At<'_>, caller: &Node, group: &str) -> Result<Value, Fault> {
     let service = format!("s-{group}");
     users.push(structure([
         ("class", text("service")),
-        // Above every person's number: service users never share one with a person.
-        ("id", Value::Integer((0x4000_0000 | number(&project.0)) & 0x7fff_ffff)),
+        // Far above every person's number: service users never share one with a person.
+        ("id", Value::Integer(SERVICE_USER_NUMBERS + number(at, &project.0))),
         ("uid", text(service.clone())),
         ("gid", Value::Integer(101)),
         ("name", text(format!("Service user of {group}"))),
@@ -374,7 +377,7 @@ fn list_servicechecks(at: At<'_>, now: domain::Instant) -> Value {
             }
             let acceptable = config.expected_status.codes().map(|c| Value::Integer(c.into())).collect();
             checks.push(structure([
-                ("id", Value::Integer(number(&id.0))),
+                ("id", Value::Integer(number(at, &id.0))),
                 ("resource_group", text(project.resource_group.clone())),
                 ("url", text(config.url.clone())),
                 ("redirect", Value::Boolean(config.follow_redirects)),
@@ -407,7 +410,7 @@ async fn register_servicecheck_results(state: &AppState, node: &Node, results: V
         let by_number: BTreeMap<i32, (MonitorId, Checker)> = at
             .projects()
             .flat_map(|(p, _)| at.monitors_of(*p))
-            .filter_map(|id| at.monitor_settings(&id).map(|m| (number(&id.0), (id, m.checked_by))))
+            .filter_map(|id| at.monitor_settings(&id).map(|m| (number(at, &id.0), (id, m.checked_by))))
             .collect();
         items
             .into_iter()

@@ -139,7 +139,8 @@ both_stores!(a_node_looks_itself_up_as_the_agents_do_and_sees_only_its_resource_
     ] {
         assert_eq!(params[key], expected, "{key}: {enc}");
     }
-    assert!(params["id"].is_i64());
+    // Numbers in creation order: the projects shop and other, then web01 (db01 and x01 after).
+    assert_eq!(params["id"], 3, "{enc}");
     // A neighbour's ENC, without its password; another resource group's node is unknown.
     let db = call(url.clone(), "lookup_node", json!(["db01"])).await;
     assert_eq!((db["name"].as_str(), db["parameters"]["directory_password"].as_str()), (Some("db01"), Some("")));
@@ -370,8 +371,8 @@ both_stores!(
         let external =
             app.ok(&p.ops, create, monitor("https://shop.example.com/", "EXTERNAL")).await["createHttpMonitor"].clone();
         assert_eq!(external["checkedBy"], "EXTERNAL");
-        let own =
-            app.ok(&p.ops, create, monitor("https://api.example.com/", "DIRECTORY")).await["createHttpMonitor"].clone();
+        // One the Directory checks itself, created right after.
+        app.ok(&p.ops, create, monitor("https://api.example.com/", "DIRECTORY")).await;
         let ring_0 = p.url("x01", &secret, "/v2/api");
 
         let checks = call(ring_0.clone(), "list_servicechecks", json!([])).await;
@@ -407,15 +408,12 @@ both_stores!(
 
         // Wrong results are faults, and none of a faulty list is recorded.
         let head = app.head().await;
-        // The node API's id of a monitor: 31 bits of its UUID, stable for ever.
-        let own_id = {
-            let uuid: uuid::Uuid = s(&own["id"]).parse().unwrap();
-            i64::from(u32::from_be_bytes(uuid.as_bytes()[..4].try_into().unwrap()) & 0x7fff_ffff)
-        };
+        // Numbers are given in creation order: the monitor created next has the next one.
+        let own_id = id + 1;
         for (results, why) in [
             (
-                json!([result(2, "2026-11-21T10:00:00"), {"id": 7, "state": 2, "last_check": "2026-11-21T10:00:00"}]),
-                "no check 7",
+                json!([result(2, "2026-11-21T10:00:00"), {"id": 999_999, "state": 2, "last_check": "2026-11-21T10:00:00"}]),
+                "no check 999999",
             ),
             (json!([{"id": own_id, "state": 2, "last_check": "2026-11-21T10:00:00"}]), "the Directory's own checker"),
             (json!([result(5, "2026-11-21T10:00:00")]), "state 5"),
@@ -427,7 +425,6 @@ both_stores!(
             assert!(answer["message"].as_str().unwrap().contains(why), "{answer}");
         }
         assert_eq!(app.head().await, head);
-        let _ = own;
         // Ring 1 nodes do not reach them.
         let web_secret = password(app, &p, &p.web).await;
         let denied = call(p.url("web01", &web_secret, "/v2/api/rg-shop"), "list_servicechecks", json!([])).await;

@@ -281,6 +281,11 @@ impl<'a> At<'a> {
     }
 
     /// The strongest role a person holds on a project, directly or through an ancestor.
+    /// The number the platform's machines know a project, VM or monitor by (the node API's `id`).
+    pub fn platform_number(&self, id: &uuid::Uuid) -> Option<u32> {
+        self.catalog.platform_numbers.get(id).copied()
+    }
+
     /// A person's login on the platform's machines, if the person exists in this view.
     pub fn login(&self, person: &PersonId) -> Option<&'a super::Login> {
         self.person(person)?;

@@ -96,6 +96,9 @@ pub struct Catalog {
     logins: BTreeMap<PersonId, Login>,
     /// The login names given, for the next one's choice.
     uids: BTreeSet<String>,
+    /// The number the platform's machines know each project, VM and monitor by (the node
+    /// API's `id`): 1, 2, 3, … in the order they were created, so never one twice.
+    platform_numbers: BTreeMap<uuid::Uuid, u32>,
     pub projects: Versions<ProjectId, Project>,
     pub vms: Versions<VmId, Vm>,
     pub keys: Versions<SshKeyId, SshKey>,
@@ -136,8 +139,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v15: people have logins, see [`Login`].)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v15";
+    /// (v16: people have logins, VMs and monitors platform numbers, see [`Login`].)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v16";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -272,6 +275,7 @@ impl Catalog {
         let Some(pid) = id::<ProjectId>(aggregate_id) else { return };
         project::evolve(self.projects.next(pid, position), ev);
         if let ProjectEvent::ProjectCreated { customer_id, parent_id, .. } = ev {
+            self.number(pid.0);
             self.customer_projects.entry(*customer_id).or_default().insert(pid);
             if let Some(parent) = parent_id {
                 self.project_children.entry(*parent).or_default().insert(pid);
@@ -287,6 +291,15 @@ impl Catalog {
         for project in v.projects() {
             self.project_vms.entry(project).or_default().insert(vid);
         }
+        if let VmEvent::VmProvisioned { .. } = ev {
+            self.number(vid.0);
+        }
+    }
+
+    /// Gives a project, VM or monitor the next platform number, once.
+    fn number(&mut self, id: uuid::Uuid) {
+        let next = self.platform_numbers.len() as u32 + 1;
+        self.platform_numbers.entry(id).or_insert(next);
     }
 
     fn backup(&mut self, aggregate_id: &str, position: i64, cut: Instant, ev: &BackupLogEvent) {
@@ -321,6 +334,7 @@ impl Catalog {
                 http_monitor::evolve(self.monitors.next(mid, position), ev);
                 if let HttpMonitorEvent::HttpMonitorCreated { project_id, .. } = ev {
                     self.project_monitors.entry(*project_id).or_default().insert(mid);
+                    self.number(mid.0);
                 }
             }
         }
