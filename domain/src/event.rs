@@ -147,6 +147,11 @@ impl AnyEvent {
                     format!("Node API password rotated (generation {generation})")
                 }
                 VmEvent::NodeCredentialsShown {} => "Node API credentials shown".to_owned(),
+                VmEvent::NodeServiceStatusMarked { in_service: true, .. } => "Marked in service".to_owned(),
+                VmEvent::NodeServiceStatusMarked { in_service: false, until, .. } => format!(
+                    "Marked out of service{}",
+                    until.map(|u| format!(" until {}", u.to_rfc3339())).unwrap_or_default()
+                ),
                 VmEvent::VmResized { resources: r, effective_at } => format!(
                     "Resized to {} vCPU, {} GB RAM, {} GB disk effective {}",
                     r.cpu,

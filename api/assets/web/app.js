@@ -177,7 +177,7 @@ const pages = {
     const after = params.get("after");
     const d = await gql(
       `query($v: ID!, $a: String, $t: DateTime) {
-        vm(id: $v, asOf: $t) { id name projectId location cpu ramGb diskGb decommissionedAt hostname channel roles production directoryRing configurations { from projectId cpu ramGb diskGb } }
+        vm(id: $v, asOf: $t) { id name projectId location cpu ramGb diskGb decommissionedAt hostname channel roles production servicing directoryRing configurations { from projectId cpu ramGb diskGb } }
         backupHistory(vmId: $v, first: 20, after: $a, asOf: $t) { nodes { backupId status startedAt finishedAt sizeBytes error expiredAt } pageInfo { hasNextPage endCursor } totalCount } }`,
       { v: id, a: after },
     );
@@ -193,6 +193,7 @@ const pages = {
         <dt>Channel</dt><dd>${v.channel ? h(v.channel) : '<span class="muted">none</span>'}</dd>
         <dt>Roles</dt><dd id="vm-roles">${v.roles.map(h).join(", ") || '<span class="muted">none</span>'}</dd>
         <dt>Production</dt><dd>${v.production ? "yes" : "no"}</dd>
+        <dt>In service</dt><dd>${v.servicing ? "yes" : '<span class="warn">no (its agent marked it out of service)</span>'}</dd>
         <dt>Node API ring</dt><dd>${v.directoryRing === 0 ? "0 (the whole platform)" : "1 (its resource group)"}</dd></dl>
       ${staff && !v.decommissionedAt && !session.asOf ? `<form class="stack" id="roles-form"><label>Roles <input name="roles" value="${h(v.roles.join(" "))}" placeholder="webgateway postgresql15"><span class="field-error" data-for="roles"></span></label>
         <button type="submit">Set roles</button><p class="error" id="form-error" role="alert"></p></form>` : ""}

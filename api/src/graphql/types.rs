@@ -290,6 +290,10 @@ impl VmNode {
     async fn roles(&self) -> &[String] {
         self.vm.node.as_ref().map_or(&[], |n| n.roles.as_slice())
     }
+    /// Whether its machine is in service now (its agent marks it out for maintenance).
+    async fn servicing(&self, ctx: &Context<'_>) -> bool {
+        self.vm.servicing_at(app(ctx).now())
+    }
     async fn production(&self) -> bool {
         self.vm.node.as_ref().is_none_or(|n| n.production)
     }

@@ -15,10 +15,11 @@ use app::state::AppState;
 use domain::backup_log::{BackupLogCommand, BackupStatus, VmFacts};
 use domain::http_monitor::{Checker, MonitorCommand, Observed};
 use domain::person::{Role, StaffRole};
+use domain::vm::VmCommand;
 use domain::{MonitorId, PersonId};
 
 /// The methods served, by ring: what an unknown method's fault lists.
-const RING_1: &[&str] = &["lookup_node", "list_users", "list_permissions"];
+const RING_1: &[&str] = &["lookup_node", "list_users", "list_permissions", "mark_node_service_status"];
 const RING_0: &[&str] = &[
     "deletions",
     "list_virtual_machines",
@@ -59,6 +60,7 @@ pub async fn dispatch(
             let catalog = state.catalog();
             list_users(catalog.live(), node, &group)
         }
+        "mark_node_service_status" => mark_node_service_status(state, node, path, method, params).await,
         "list_permissions" => {
             arguments::<0>(method, params, "no arguments")?;
             Ok(list_permissions())
@@ -145,7 +147,7 @@ fn structure<const N: usize>(members: [(&str, Value); N]) -> Value {
 
 /// Whether a VM's machine runs at `now`: provisioned and not yet decommissioned (one
 /// planned for later still runs).
-fn in_service(vm: &domain::vm::Vm, now: domain::Instant) -> bool {
+fn running_at(vm: &domain::vm::Vm, now: domain::Instant) -> bool {
     vm.decommissioned_at.is_none_or(|d| d > now)
 }
 
@@ -169,7 +171,7 @@ pub(super) fn lookup_node(
     let unknown = || fault(NOT_FOUND, format!("no node {:?} here", truncate(name)));
     let (id, vm) = at
         .vms()
-        .find(|(_, v)| in_service(v, state.now()) && v.node.as_ref().is_some_and(|n| n.hostname == name))
+        .find(|(_, v)| running_at(v, state.now()) && v.node.as_ref().is_some_and(|n| n.hostname == name))
         .ok_or_else(unknown)?;
     let node = vm.node.as_ref().ok_or_else(unknown)?;
     let config = vm.current().ok_or_else(unknown)?;
@@ -194,7 +196,7 @@ pub(super) fn lookup_node(
         ("release_changelog", text("")),
         ("production", Value::Boolean(node.production)),
         ("machine", text("virtual")),
-        ("servicing", Value::Boolean(true)),
+        ("servicing", Value::Boolean(vm.servicing_at(state.now()))),
         ("service_description", text("")),
         ("timezone", text("Europe/Berlin")),
         ("profile", text("generic")),
@@ -342,7 +344,7 @@ fn deletions(at: At<'_>, now: domain::Instant) -> Value {
 fn list_virtual_machines(at: At<'_>, location: &str, now: domain::Instant) -> Value {
     let mut vms: Vec<(String, Value)> = at
         .vms()
-        .filter(|(_, v)| v.location == location && in_service(v, now))
+        .filter(|(_, v)| v.location == location && running_at(v, now))
         .filter_map(|(_, v)| {
             let node = v.node.as_ref()?;
             let project = at.project(&v.current()?.project_id)?;
@@ -547,6 +549,57 @@ async fn publish_backup_status(state: &AppState, node: &Node, vm: &str, revision
     match refused.is_empty() {
         true => Ok(text("")),
         false => Err(fault(BAD_REQUEST, format!("{METHOD}: not recorded: {}", refused.join("; ")))),
+    }
+}
+
+/// `mark_node_service_status(name, in_service[, seconds])`: a node of the caller's group
+/// goes out of service (back by itself after `seconds`, if given) or back into it.
+async fn mark_node_service_status(
+    state: &AppState,
+    caller: &Node,
+    path: Option<&str>,
+    method: &str,
+    params: Vec<Value>,
+) -> Result<Value, Fault> {
+    let given = params.len();
+    let mut params = params.into_iter();
+    let (Some(name), Some(in_service)) = (params.next(), params.next()) else {
+        return Err(fault(BAD_REQUEST, format!("{method} takes a name, in_service and seconds, got {given}")));
+    };
+    let name = string(method, "name", name)?;
+    let Value::Boolean(in_service) = in_service else {
+        return Err(fault(BAD_REQUEST, format!("{method}: in_service must be a boolean")));
+    };
+    let seconds = match params.next() {
+        None | Some(Value::Nil) => None,
+        Some(Value::Integer(s)) => Some(i64::from(s)),
+        Some(Value::Long(s)) => Some(s),
+        Some(Value::Double(s)) if s.is_finite() => Some(s as i64),
+        Some(_) => return Err(fault(BAD_REQUEST, format!("{method}: seconds must be a number"))),
+    };
+    if params.next().is_some() || seconds.is_some_and(|s| !(1..=366 * 86_400).contains(&s)) {
+        return Err(fault(BAD_REQUEST, format!("{method} takes a name, in_service and at most a year of seconds")));
+    }
+    let now = state.now();
+    let vm = {
+        let catalog = state.catalog();
+        let at = catalog.live();
+        let unknown = || fault(NOT_FOUND, format!("no node {:?} here", truncate(&name)));
+        let (id, vm) = at
+            .vms()
+            .find(|(_, v)| running_at(v, now) && v.node.as_ref().is_some_and(|n| n.hostname == name))
+            .ok_or_else(unknown)?;
+        let project = vm.current().and_then(|c| at.project(&c.project_id)).ok_or_else(unknown)?;
+        if path.is_some_and(|group| project.resource_group != group) || !caller.may_reach(&project.resource_group) {
+            return Err(unknown());
+        }
+        *id
+    };
+    let until = seconds.map(|s| now + chrono::Duration::seconds(s));
+    let command = VmCommand::MarkServiceStatus { in_service, until, at: now };
+    match state.bus.execute(&state.bus.vms, &vm.to_string(), command, &envelope(caller)).await {
+        Ok(_) => Ok(text("")),
+        Err(e) => Err(fault(BAD_REQUEST, format!("{method}: {}", e.message()))),
     }
 }
 

@@ -473,3 +473,37 @@ both_stores!(a_backup_server_publishes_revisions_as_backup_records_once, async |
     let events = app.ok(BOOT, "query($e: ID!) { history(entityId: $e) { actor } }", json!({"e": p.web})).await;
     assert!(events.to_string().contains("node:x01"), "{events}");
 });
+
+both_stores!(a_node_marks_itself_out_of_service_and_comes_back, async |app: &TestApp| {
+    let p = platform(app).await;
+    let secret = password(app, &p, &p.web).await;
+    let url = p.url("web01", &secret, "/v2/api/rg-shop");
+    let servicing = |enc: &Value| enc["parameters"]["servicing"].clone();
+    assert_eq!(servicing(&call(url.clone(), "lookup_node", json!(["web01"])).await), true);
+    assert_eq!(call(url.clone(), "mark_node_service_status", json!(["web01", false])).await, "");
+    assert_eq!(servicing(&call(url.clone(), "lookup_node", json!(["web01"])).await), false);
+    let q = "query($v: ID!) { vm(id: $v) { servicing } }";
+    assert_eq!(app.ok(BOOT, q, json!({"v": p.web})).await["vm"]["servicing"], false);
+    assert_eq!(call(url.clone(), "mark_node_service_status", json!(["web01", true])).await, "");
+    assert_eq!(app.ok(BOOT, q, json!({"v": p.web})).await["vm"]["servicing"], true);
+    // For a while only: back by itself after the seconds given.
+    assert_eq!(call(url.clone(), "mark_node_service_status", json!(["db01", false, 3600])).await, "");
+    assert_eq!(app.ok(BOOT, q, json!({"v": p.db})).await["vm"]["servicing"], false);
+    let later = app
+        .server_with_clock(std::sync::Arc::new(app::clock::ManualClock::new(
+            chrono::Utc::now() + chrono::Duration::hours(2),
+        )))
+        .await;
+    assert!(later.bus.projector.wait_for(app.head().await, std::time::Duration::from_secs(5)).await);
+    let db: domain::VmId = p.db.parse().unwrap();
+    assert!(later.catalog().live().vm(&db).unwrap().servicing_at(later.now()), "back after an hour");
+    // Recorded as the node; another group's node, and bad arguments, are faults.
+    let history = app.ok(BOOT, "query($e: ID!) { history(entityId: $e) { summary actor } }", json!({"e": p.web})).await;
+    assert!(history.to_string().contains("\"actor\":\"node:web01\""), "{history}");
+    let head = app.head().await;
+    assert_eq!(call(url.clone(), "mark_node_service_status", json!(["x01", false])).await["fault"], 404);
+    assert_eq!(call(url.clone(), "mark_node_service_status", json!(["web01", "no"])).await["fault"], 400);
+    assert_eq!(call(url.clone(), "mark_node_service_status", json!(["web01", false, -5])).await["fault"], 400);
+    assert_eq!(call(url, "mark_node_service_status", json!(["web01"])).await["fault"], 400);
+    assert_eq!(app.head().await, head);
+});

@@ -104,6 +104,16 @@ pub struct Vm {
     pub directory_ring: u8,
     /// How often its node API password was rotated.
     pub password_generation: u32,
+    /// Whether its agent marked it out of service: since when, and until when.
+    #[serde(default)]
+    pub out_of_service: Option<OutOfService>,
+}
+
+/// A node out of service, as its agent marked it: since when, and until when if it said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfService {
+    pub since: Instant,
+    pub until: Option<Instant>,
 }
 
 /// The entry in force at `at` of a history in effective order.
@@ -122,6 +132,14 @@ fn record<T>(history: &mut Vec<(Instant, T)>, at: Instant, value: T) {
 }
 
 impl Vm {
+    /// Whether its machine is in service at `at` (the ENC's `servicing`).
+    pub fn servicing_at(&self, at: Instant) -> bool {
+        match &self.out_of_service {
+            Some(out) => out.since > at || out.until.is_some_and(|until| until <= at),
+            None => true,
+        }
+    }
+
     pub fn provisioned_at(&self) -> Option<Instant> {
         self.sizes.first().map(|(from, _)| *from)
     }
@@ -214,6 +232,12 @@ pub enum VmCommand {
     RotateNodePassword,
     /// Staff were shown the node API credentials: who saw them is the command's actor.
     ShowNodeCredentials,
+    /// The node's agent marks it in or out of service (out: until `until`, if given).
+    MarkServiceStatus {
+        in_service: bool,
+        until: Option<Instant>,
+        at: Instant,
+    },
     Resize {
         cpu: i64,
         ram_gb: i64,
@@ -253,6 +277,11 @@ pub enum VmEvent {
         generation: u32,
     },
     NodeCredentialsShown {},
+    NodeServiceStatusMarked {
+        in_service: bool,
+        until: Option<Instant>,
+        at: Instant,
+    },
     VmResized {
         resources: Resources,
         effective_at: Instant,
@@ -276,6 +305,7 @@ event_names!(VmEvent {
     VmDirectoryRingSet,
     NodePasswordRotated,
     NodeCredentialsShown,
+    NodeServiceStatusMarked,
 });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -363,6 +393,14 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
             vm.in_service()?;
             Ok(vec![E::NodeCredentialsShown {}])
         }
+        C::MarkServiceStatus { in_service, until, at } => {
+            vm.in_service()?;
+            let until = if in_service { None } else { until };
+            // Already so (and, out of service, until the same instant): nothing to record.
+            let same = vm.servicing_at(at) == in_service
+                && (in_service || vm.out_of_service.as_ref().is_some_and(|o| o.until == until));
+            Ok(if same { vec![] } else { vec![E::NodeServiceStatusMarked { in_service, until, at }] })
+        }
         C::Resize { cpu, ram_gb, disk_gb, effective_at } => {
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
             vm.alive_at(effective_at)?;
@@ -412,6 +450,7 @@ pub fn evolve(vm: &mut Vm, event: &VmEvent) {
                 node: Some(node.clone().unwrap_or_else(|| Node::legacy(id))),
                 directory_ring: DEFAULT_RING,
                 password_generation: 0,
+                out_of_service: None,
             }
         }
         E::VmRolesSet { roles } => {
@@ -422,6 +461,9 @@ pub fn evolve(vm: &mut Vm, event: &VmEvent) {
         E::VmDirectoryRingSet { ring } => vm.directory_ring = *ring,
         E::NodePasswordRotated { generation } => vm.password_generation = *generation,
         E::NodeCredentialsShown {} => {}
+        E::NodeServiceStatusMarked { in_service, until, at } => {
+            vm.out_of_service = (!in_service).then_some(OutOfService { since: *at, until: *until });
+        }
         E::VmResized { resources, effective_at } => record(&mut vm.sizes, *effective_at, *resources),
         E::VmMovedToProject { project_id, effective_at, .. } => record(&mut vm.placements, *effective_at, *project_id),
         E::VmDecommissioned { effective_at } => vm.decommissioned_at = Some(*effective_at),

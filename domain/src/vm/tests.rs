@@ -358,3 +358,24 @@ fn a_node_password_rotates_to_the_next_generation_and_a_showing_is_recorded() {
         .then_expect_error(VmError::Decommissioned(at(2, 1)));
     assert_eq!(fold(&[provisioned(), VmEvent::NodePasswordRotated { generation: 1 }]).password_generation, 1);
 }
+
+#[test]
+fn a_node_is_marked_out_of_service_for_a_while_or_until_it_is_back() {
+    let out = |until| VmEvent::NodeServiceStatusMarked { in_service: false, until, at: at(3, 1) };
+    VmTest::with(())
+        .given(vec![provisioned()])
+        .when(VmCommand::MarkServiceStatus { in_service: false, until: Some(at(3, 2)), at: at(3, 1) })
+        .then_expect_events(vec![out(Some(at(3, 2)))]);
+    VmTest::with(())
+        .given(vec![provisioned()])
+        .when(VmCommand::MarkServiceStatus { in_service: true, until: None, at: at(3, 1) })
+        .then_expect_events(vec![]);
+    let vm = fold(&[provisioned(), out(Some(at(3, 2)))]);
+    assert!(vm.servicing_at(at(2, 28)) && !vm.servicing_at(at(3, 1)) && vm.servicing_at(at(3, 2)), "back by itself");
+    let vm = fold(&[provisioned(), out(None)]);
+    assert!(!vm.servicing_at(at(12, 1)), "out until marked back");
+    VmTest::with(())
+        .given(vec![provisioned(), out(None)])
+        .when(VmCommand::MarkServiceStatus { in_service: true, until: None, at: at(3, 5) })
+        .then_expect_events(vec![VmEvent::NodeServiceStatusMarked { in_service: true, until: None, at: at(3, 5) }]);
+}

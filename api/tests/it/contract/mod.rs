@@ -18,7 +18,6 @@ const PENDING: &[(&str, u32)] = &[
     ("NetworkInterface", 21),
     ("Query.networks", 21),
     ("Vm.interfaces", 21),
-    ("Vm.servicing", 21),
 ];
 
 /// Every item of a schema, as `Type`, `Type.field`, `Type.field(arg)` or `Enum.VALUE`,
