@@ -11,8 +11,7 @@ pub fn resource_group(at: At<'_>, given: Option<&str>, name: &str) -> String {
     match given {
         Some(given) => given.trim().to_owned(),
         None => {
-            let taken = |c: &str| at.projects().any(|(_, p)| p.resource_group == c);
-            candidates(name, 40).find(|c| !taken(c)).expect("the candidates never end")
+            candidates(name, 40).find(|c| at.project_by_resource_group(c).is_none()).expect("the candidates never end")
         }
     }
 }
@@ -21,9 +20,6 @@ pub fn resource_group(at: At<'_>, given: Option<&str>, name: &str) -> String {
 pub fn hostname(at: At<'_>, given: Option<&str>, name: &str) -> String {
     match given {
         Some(given) => given.trim().to_owned(),
-        None => {
-            let taken = |c: &str| at.vms().any(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == c));
-            candidates(name, 63).find(|c| !taken(c)).expect("the candidates never end")
-        }
+        None => candidates(name, 63).find(|c| at.vm_by_hostname(c).is_none()).expect("the candidates never end"),
     }
 }

@@ -44,16 +44,14 @@ pub fn authenticate(at: At<'_>, key: &NodeKey, header: Option<&str>, now: domain
         base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| Refused::Unauthenticated)?;
     let decoded = String::from_utf8(decoded).map_err(|_| Refused::Unauthenticated)?;
     let (user, password) = decoded.split_once(':').ok_or(Refused::Unauthenticated)?;
-    let (id, vm) =
-        at.vms().find(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == user)).ok_or(Refused::Unauthenticated)?;
-    if vm.decommissioned_at.is_some_and(|d| d <= now)
-        || !key.verify_node_password(*id, vm.password_generation, password)
+    let (id, vm) = at.vm_by_hostname(user).ok_or(Refused::Unauthenticated)?;
+    if vm.decommissioned_at.is_some_and(|d| d <= now) || !key.verify_node_password(id, vm.password_generation, password)
     {
         return Err(Refused::Unauthenticated);
     }
     let project = vm.current().and_then(|c| at.project(&c.project_id)).ok_or(Refused::Unauthenticated)?;
     Ok(Node {
-        vm: *id,
+        vm: id,
         hostname: user.to_owned(),
         resource_group: project.resource_group.clone(),
         ring: vm.directory_ring,

@@ -169,10 +169,7 @@ pub(super) fn lookup_node(
     name: &str,
 ) -> Result<Value, Fault> {
     let unknown = || fault(NOT_FOUND, format!("no node {:?} here", truncate(name)));
-    let (id, vm) = at
-        .vms()
-        .find(|(_, v)| running_at(v, state.now()) && v.node.as_ref().is_some_and(|n| n.hostname == name))
-        .ok_or_else(unknown)?;
+    let (id, vm) = at.vm_by_hostname(name).filter(|(_, v)| running_at(v, state.now())).ok_or_else(unknown)?;
     let node = vm.node.as_ref().ok_or_else(unknown)?;
     let config = vm.current().ok_or_else(unknown)?;
     let project = at.project(&config.project_id).ok_or_else(unknown)?;
@@ -184,7 +181,7 @@ pub(super) fn lookup_node(
     let release = node.channel.as_deref().and_then(|c| current_release(at, c, state.now())).unwrap_or_default();
     // A node learns its own password (it has it already), never another's.
     let password =
-        if *id == caller.vm { state.node_key().node_password(*id, vm.password_generation) } else { String::new() };
+        if id == caller.vm { state.node_key().node_password(id, vm.password_generation) } else { String::new() };
     let parameters = structure([
         ("resource_group", text(project.resource_group.clone())),
         ("resource_group_parent", text(parent)),
@@ -253,7 +250,7 @@ fn list_users(at: At<'_>, caller: &Node, group: &str) -> Result<Value, Fault> {
     if !caller.may_reach(group) {
         return Err(unreachable());
     }
-    let (project, _) = at.projects().find(|(_, p)| p.resource_group == group).ok_or_else(unreachable)?;
+    let (project, _) = at.project_by_resource_group(group).ok_or_else(unreachable)?;
     let keys = |person: PersonId| -> Vec<Value> {
         at.keys_of(person)
             .filter_map(|k| at.key(&k))
@@ -264,7 +261,7 @@ fn list_users(at: At<'_>, caller: &Node, group: &str) -> Result<Value, Fault> {
     let mut users = vec![];
     let mut service_keys = vec![];
     for (id, person) in at.people().filter(|(_, p)| p.deactivated_at.is_none()) {
-        let role = at.effective_role(*id, *project);
+        let role = at.effective_role(*id, project);
         let ops = person.staff_roles.contains(&StaffRole::Ops);
         let granted = permissions(role, ops);
         if granted.is_empty() {
@@ -485,15 +482,8 @@ async fn publish_backup_status(state: &AppState, node: &Node, vm: &str, revision
     let facts = {
         let catalog = state.catalog();
         let at = catalog.live();
-        let (id, v) = at
-            .vms()
-            .find(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == vm))
-            .ok_or_else(|| fault(NOT_FOUND, format!("no node {:?}", truncate(vm))))?;
-        VmFacts {
-            id: *id,
-            provisioned_at: v.provisioned_at().unwrap_or_default(),
-            decommissioned_at: v.decommissioned_at,
-        }
+        let (id, v) = at.vm_by_hostname(vm).ok_or_else(|| fault(NOT_FOUND, format!("no node {:?}", truncate(vm))))?;
+        VmFacts { id, provisioned_at: v.provisioned_at().unwrap_or_default(), decommissioned_at: v.decommissioned_at }
     };
     let mut records = vec![];
     for (n, item) in items.into_iter().enumerate() {
@@ -585,15 +575,12 @@ async fn mark_node_service_status(
         let catalog = state.catalog();
         let at = catalog.live();
         let unknown = || fault(NOT_FOUND, format!("no node {:?} here", truncate(&name)));
-        let (id, vm) = at
-            .vms()
-            .find(|(_, v)| running_at(v, now) && v.node.as_ref().is_some_and(|n| n.hostname == name))
-            .ok_or_else(unknown)?;
+        let (id, vm) = at.vm_by_hostname(&name).filter(|(_, v)| running_at(v, now)).ok_or_else(unknown)?;
         let project = vm.current().and_then(|c| at.project(&c.project_id)).ok_or_else(unknown)?;
         if path.is_some_and(|group| project.resource_group != group) || !caller.may_reach(&project.resource_group) {
             return Err(unknown());
         }
-        *id
+        id
     };
     let until = seconds.map(|s| now + chrono::Duration::seconds(s));
     let command = VmCommand::MarkServiceStatus { in_service, until, at: now };

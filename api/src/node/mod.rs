@@ -79,7 +79,7 @@ async fn call(state: &AppState, headers: &HeaderMap, resource_group: Option<&str
 pub fn enc(state: &AppState, hostname: &str) -> Option<serde_json::Value> {
     let catalog = state.catalog();
     let at = catalog.live();
-    let (_, vm) = at.vms().find(|(_, v)| v.node.as_ref().is_some_and(|n| n.hostname == hostname))?;
+    let (_, vm) = at.vm_by_hostname(hostname)?;
     let resource_group = at.project(&vm.current()?.project_id)?.resource_group.clone();
     // Staff, as a ring 0 node that is none of the VMs (so no password is shown).
     let staff = Node { vm: domain::VmId(uuid::Uuid::nil()), hostname: String::new(), resource_group, ring: 0 };

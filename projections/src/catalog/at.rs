@@ -99,6 +99,18 @@ impl<'a> At<'a> {
         self.catalog.vms.get_at(id, self.position)
     }
 
+    /// The VM a host name belongs to, if it exists in this view (decommissioned or not).
+    pub fn vm_by_hostname(&self, hostname: &str) -> Option<(VmId, &'a Vm)> {
+        let id = *self.catalog.hostnames.get(hostname)?;
+        Some((id, self.vm(&id)?))
+    }
+
+    /// The project a resource group belongs to, if it exists in this view.
+    pub fn project_by_resource_group(&self, resource_group: &str) -> Option<(ProjectId, &'a Project)> {
+        let id = *self.catalog.resource_groups.get(resource_group)?;
+        Some((id, self.project(&id)?))
+    }
+
     pub fn vms(&self) -> impl Iterator<Item = (&'a VmId, &'a Vm)> {
         self.catalog.vms.iter_at(self.position)
     }

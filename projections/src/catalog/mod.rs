@@ -99,6 +99,10 @@ pub struct Catalog {
     /// The number the platform's machines know each project, VM and monitor by (the node
     /// API's `id`): 1, 2, 3, … in the order they were created, so never one twice.
     platform_numbers: BTreeMap<uuid::Uuid, u32>,
+    /// Each resource group's project and each host name's VM: the names the platform's
+    /// machines ask by, never given twice nor changed.
+    resource_groups: BTreeMap<String, ProjectId>,
+    hostnames: BTreeMap<String, VmId>,
     pub projects: Versions<ProjectId, Project>,
     pub vms: Versions<VmId, Vm>,
     pub keys: Versions<SshKeyId, SshKey>,
@@ -139,8 +143,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v16: people have logins, VMs and monitors platform numbers, see [`Login`].)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v16";
+    /// (v17: people have logins; projects, VMs and monitors platform names and numbers.)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v17";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -273,8 +277,10 @@ impl Catalog {
 
     fn project(&mut self, aggregate_id: &str, position: i64, ev: &ProjectEvent) {
         let Some(pid) = id::<ProjectId>(aggregate_id) else { return };
-        project::evolve(self.projects.next(pid, position), ev);
+        let p = self.projects.next(pid, position);
+        project::evolve(p, ev);
         if let ProjectEvent::ProjectCreated { customer_id, parent_id, .. } = ev {
+            self.resource_groups.insert(p.resource_group.clone(), pid);
             self.number(pid.0);
             self.customer_projects.entry(*customer_id).or_default().insert(pid);
             if let Some(parent) = parent_id {
@@ -292,6 +298,9 @@ impl Catalog {
             self.project_vms.entry(project).or_default().insert(vid);
         }
         if let VmEvent::VmProvisioned { .. } = ev {
+            if let Some(node) = &v.node {
+                self.hostnames.insert(node.hostname.clone(), vid);
+            }
             self.number(vid.0);
         }
     }
