@@ -11,6 +11,7 @@ use domain::billing_run::BillingRun;
 use domain::customer::Customer;
 use domain::http_monitor::HttpMonitor;
 use domain::maintenance_window::MaintenanceWindow;
+use domain::network::Networks;
 use domain::person::Person;
 use domain::price_list::PriceLists;
 use domain::project::Project;
@@ -47,6 +48,7 @@ pub struct Bus {
     pub billing_runs: Cqrs<BillingRun>,
     pub releases: Cqrs<Release>,
     pub channels: Cqrs<ReleaseChannel>,
+    pub networks: Cqrs<Networks>,
 }
 
 /// Who sends a command, under which id, and why.
@@ -97,6 +99,22 @@ impl Envelope {
             payload_hash: hex::encode(h.finalize()),
             reason,
         })
+    }
+
+    /// The envelope of a command that one command entails on another stream (an address
+    /// taken back for it, say): the same actor and reason, a command id of its own.
+    pub fn part(&self, what: &str) -> Envelope {
+        let mut h = Sha256::new();
+        h.update(self.payload_hash.as_bytes());
+        h.update([0]);
+        h.update(what.as_bytes());
+        Envelope {
+            actor: self.actor.clone(),
+            command_id: format!("{}/{what}", self.command_id),
+            retryable: false,
+            payload_hash: hex::encode(h.finalize()),
+            reason: self.reason.clone(),
+        }
     }
 
     fn metadata(&self) -> Metadata {
@@ -174,6 +192,7 @@ impl Bus {
             billing_runs: cqrs(&log, ()),
             releases: cqrs(&log, ()),
             channels: cqrs(&log, ()),
+            networks: cqrs(&log, ()),
             log,
             projector,
         }
@@ -389,6 +408,13 @@ impl Bus {
     pub async fn catch_up(&self) {
         let committed = *self.log.committed().borrow();
         self.catch_up_to(committed).await;
+    }
+
+    /// Waits until the read models show everything committed to the log so far, by any server.
+    pub async fn catch_up_to_head(&self) -> Result<(), ApiError> {
+        let head = self.log.head().await.map_err(ApiError::store)?;
+        self.catch_up_to(head.position).await;
+        Ok(())
     }
 
     /// Waits until the read models have folded `position`.

@@ -4,6 +4,7 @@
 //! checker) and the read of what the catalog no longer keeps. It knows no GraphQL and no
 //! HTTP (the `graphql` feature only turns its error into GraphQL's).
 
+pub mod addresses;
 pub mod auth;
 pub mod backup_health;
 pub mod billing;

@@ -62,6 +62,12 @@ impl NodeKey {
         hex::encode(&self.mac("node", &vm.to_string(), generation).finalize().into_bytes()[..16])
     }
 
+    /// The password of a platform service's client (fc-compat.md, `list_services`): the
+    /// same for the service and the client's host name every time, 32 hex digits.
+    pub fn service_password(&self, service: &str, client: &str) -> String {
+        hex::encode(&self.mac("service", &format!("{service}/{client}"), 0).finalize().into_bytes()[..16])
+    }
+
     /// Whether `given` is the VM's password in that generation, compared in constant time.
     pub fn verify_node_password(&self, vm: VmId, generation: u32, given: &str) -> bool {
         let Ok(given) = hex::decode(given) else { return false };

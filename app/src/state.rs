@@ -33,7 +33,12 @@ pub struct AppState {
     /// The key node API passwords are derived with (`DIRECTORY_NODE_KEY_FILE`); a random one
     /// for this process when the deployment configured none.
     pub node_key: std::sync::OnceLock<crate::node_credentials::NodeKey>,
+    /// The DNS domain of the platform's machines (`DIRECTORY_NODE_DOMAIN`).
+    pub node_domain: std::sync::OnceLock<String>,
 }
+
+/// The platform machines' DNS domain when the deployment configured none.
+pub const NODE_DOMAIN: &str = "fcio.net";
 
 impl AppState {
     pub async fn start(
@@ -64,6 +69,7 @@ impl AppState {
             token_lifetimes: std::sync::OnceLock::new(),
             effective_horizon_days: std::sync::OnceLock::new(),
             node_key: std::sync::OnceLock::new(),
+            node_domain: std::sync::OnceLock::new(),
         })
     }
 
@@ -84,6 +90,10 @@ impl AppState {
 
     pub fn node_key(&self) -> &crate::node_credentials::NodeKey {
         self.node_key.get_or_init(crate::node_credentials::NodeKey::random)
+    }
+
+    pub fn node_domain(&self) -> &str {
+        self.node_domain.get().map_or(NODE_DOMAIN, String::as_str)
     }
 
     pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {

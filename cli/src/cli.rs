@@ -32,6 +32,12 @@ pub enum NodeCommand {
         /// The node's host name.
         hostname: String,
     },
+    /// The users of a resource group's machines as the node API's `list_users` serves
+    /// them, as JSON.
+    Users {
+        /// The resource group's name.
+        resource_group: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,6 +118,10 @@ pub enum Command {
         /// default beside an SQLite database (`PATH.node-key`), else `directory-node.key`.
         #[arg(long, env = "DIRECTORY_NODE_KEY_FILE")]
         node_key_file: Option<std::path::PathBuf>,
+        /// The DNS domain of the platform's machines: the node API names a service's
+        /// address and its clients `<host name>.<domain>`.
+        #[arg(long, env = "DIRECTORY_NODE_DOMAIN", default_value = app::state::NODE_DOMAIN)]
+        node_domain: String,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -229,6 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             token_max_lifetime_days,
             effective_horizon_days,
             node_key_file,
+            node_domain,
         } => {
             let settings = Settings {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
@@ -242,6 +253,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     app::node_credentials::NodeKey::from_file(&path)
                         .with_context(|| format!("the node key file {}", path.display()))?
                 },
+                node_domain,
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
             serve(&cli.database_url, listen, settings, demo.then_some(demo_size), read_only).await
@@ -367,6 +379,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("stopped");
             Ok(())
         }
+        Command::Node { command: NodeCommand::Users { resource_group } } => {
+            let log = EventLog::connect(&cli.database_url).await?;
+            let state = AppState::start(log, Arc::new(SystemClock), None).await?;
+            let users = api::node::users(&state, resource_group.trim())
+                .ok_or_else(|| anyhow::anyhow!("no resource group {:?}", resource_group.trim()))?;
+            println!("{}", serde_json::to_string_pretty(&users)?);
+            Ok(())
+        }
         Command::Node { command: NodeCommand::Enc { hostname } } => {
             let log = EventLog::connect(&cli.database_url).await?;
             let state = AppState::start(log, Arc::new(SystemClock), None).await?;
@@ -460,6 +480,7 @@ struct Settings {
     lifetime: domain::person::TokenLifetime,
     effective_horizon_days: u32,
     node_key: app::node_credentials::NodeKey,
+    node_domain: String,
 }
 
 /// Where the node key lives when none is configured: beside an SQLite database, else in
@@ -512,6 +533,7 @@ async fn serve(
     let _ = state.token_lifetimes.set(settings.lifetime);
     let _ = state.effective_horizon_days.set(settings.effective_horizon_days);
     let _ = state.node_key.set(settings.node_key);
+    let _ = state.node_domain.set(settings.node_domain);
     if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");
         for (who, token) in demo::tokens(&state).await? {

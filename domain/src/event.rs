@@ -8,6 +8,7 @@ use crate::customer::{Customer, CustomerEvent};
 use crate::http_monitor::{HttpMonitor, HttpMonitorEvent};
 use crate::invoice::{Invoice, InvoiceEvent, SERIES_TYPE, SeriesEvent};
 use crate::maintenance_window::{MaintenanceEvent, MaintenanceWindow};
+use crate::network::{NetworkEvent, Networks};
 use crate::person::{Person, PersonEvent};
 use crate::price_list::{PriceListEvent, PriceLists};
 use crate::project::{Project, ProjectEvent};
@@ -33,6 +34,7 @@ pub enum AnyEvent {
     InvoiceSeries(SeriesEvent),
     BillingRun(BillingRunEvent),
     ReleaseChannel(ChannelEvent),
+    Network(NetworkEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ impl AnyEvent {
             SERIES_TYPE => AnyEvent::InvoiceSeries(serde_json::from_str(payload)?),
             BillingRun::TYPE => AnyEvent::BillingRun(serde_json::from_str(payload)?),
             ReleaseChannel::TYPE => AnyEvent::ReleaseChannel(serde_json::from_str(payload)?),
+            Networks::TYPE => AnyEvent::Network(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
     }
@@ -152,6 +155,10 @@ impl AnyEvent {
                     "Marked out of service{}",
                     until.map(|u| format!(" until {}", u.to_rfc3339())).unwrap_or_default()
                 ),
+                VmEvent::VmAddressAssigned { assignment: a } => {
+                    format!("Address {} of {} on VLAN {} ({})", a.address, a.network, a.vlan, a.mac)
+                }
+                VmEvent::VmAddressesReleased {} => "Addresses released".to_owned(),
                 VmEvent::VmResized { resources: r, effective_at } => format!(
                     "Resized to {} vCPU, {} GB RAM, {} GB disk effective {}",
                     r.cpu,
@@ -209,6 +216,10 @@ impl AnyEvent {
                     end.to_rfc3339()
                 ),
                 MaintenanceEvent::MaintenanceCancelled { reason, .. } => format!("Maintenance cancelled: {reason}"),
+                MaintenanceEvent::MaintenancePostponed { start, end } => {
+                    format!("Maintenance moved to {} to {}", start.to_rfc3339(), end.to_rfc3339())
+                }
+                MaintenanceEvent::MaintenanceEnded { at } => format!("Maintenance ended at {}", at.to_rfc3339()),
             },
             A::PriceList(PriceListEvent::PriceListPublished { valid_from, prices: p }) => format!(
                 "Price list valid from {}: vCPU {}, RAM GB {}, disk GB {}, backup GB {}, monitor {}, SLA {}/{}/{} EUR a month",
@@ -266,6 +277,9 @@ impl AnyEvent {
                 "Channel {} decides {} h before the window, after {} h of soak",
                 c.channel, c.lead_hours, c.min_soak_hours
             ),
+            A::Network(NetworkEvent::NetworkDefined { network: n }) => {
+                format!("Network {} of VLAN {} in {} defined, gateway {}", n.cidr, n.vlan, n.location, n.gateway)
+            }
         }
     }
 }

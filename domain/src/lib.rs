@@ -10,6 +10,7 @@ pub mod event;
 pub mod http_monitor;
 pub mod invoice;
 pub mod maintenance_window;
+pub mod network;
 pub mod person;
 pub mod platform;
 pub mod price_list;

@@ -42,6 +42,21 @@ pub fn hostname(field: &str, value: &str) -> Result<String, Invalid> {
     platform_name(field, value, 2..=63)
 }
 
+/// A VLAN's name (`srv`, `fe`, …): 1–32 characters.
+pub fn vlan(field: &str, value: &str) -> Result<String, Invalid> {
+    platform_name(field, value, 1..=32)
+}
+
+/// Roles whose service every VM of the provider's location uses (monitoring, logs,
+/// statistics, backups); any other role's service is used by the VMs of the provider's
+/// resource group there (fc-compat.md, `list_services`, *ours*).
+pub const PLATFORM_SERVICE_ROLES: &[&str] = &["sensuserver", "loghost", "statshost", "backyserver"];
+
+/// The service a role provides: `sensuserver` provides `sensuserver-server`.
+pub fn service(role: &str) -> String {
+    format!("{role}-server")
+}
+
 /// A VM's roles (`webgateway`, `postgresql15`, …): each 1–64 characters of the same set,
 /// at most [`MAX_ROLES`], answered sorted and without repeats.
 pub fn roles(field: &str, values: &[String]) -> Result<Vec<String>, Invalid> {

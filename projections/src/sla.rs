@@ -39,6 +39,8 @@ pub struct MaintenanceUsed {
     pub reason: String,
     pub platform: bool,
     pub announced_in_time: bool,
+    /// The VM whose agent asked for it, and its host name.
+    pub vm: Option<(domain::VmId, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +163,10 @@ pub fn report(at: At<'_>, project: ProjectId, month: Period) -> Option<SlaReport
             reason: w.reason.clone(),
             platform: w.project_id.is_none(),
             announced_in_time: w.announced_in_time(),
+            vm: w.vm_id.map(|v| {
+                let host = at.vm(&v).and_then(|vm| vm.node.as_ref()).map(|n| n.hostname.clone());
+                (v, host.unwrap_or_default())
+            }),
         });
         if w.announced_in_time() {
             holes.push(s);

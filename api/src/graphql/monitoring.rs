@@ -93,6 +93,14 @@ impl MaintenanceNode {
     async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
         self.1.cancelled_at
     }
+    /// The VM whose agent asked for the window (node API `schedule_maintenance`).
+    async fn vm_id(&self) -> Option<ID> {
+        self.1.vm_id.map(|v| ID(v.to_string()))
+    }
+    /// When its agent reported the work done (`end` is then no later).
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.1.ended_at
+    }
 }
 
 #[derive(SimpleObject)]
@@ -462,7 +470,7 @@ impl MonitoringMutation {
             None => None,
         };
         let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
-        let cmd = MaintenanceCommand::Schedule { id: wid, project, start, end, announced_at, reason, now: app.now() };
+        let cmd = MaintenanceCommand::Schedule { id: wid, project, start, end, announced_at, reason, now: app.now(), vm_id: None };
         let done = app.bus.create(&app.bus.maintenance, (&wid.to_string(), generated), cmd, &env).await?;
         Ok(maintenance_node(app, &done)?)
     }

@@ -22,7 +22,7 @@ use super::{View, answered, app, envelope, parse_id, parsed, principal};
 use app::auth::{self, Principal};
 use app::commands::Executed;
 use app::error::ApiError;
-use app::naming;
+use app::{addresses, naming};
 use app::policy::{
     manages_customer, may_manage, self_or_admin, visible_customer, visible_person, visible_project, visible_vm,
 };
@@ -641,19 +641,32 @@ impl CoreMutation {
             roles: input.roles.unwrap_or_default(),
             production: input.production.unwrap_or(true),
         };
-        let guard = Guard { claims: vec![(platform::HOSTNAME.to_owned(), node.hostname.clone())], ..Guard::default() };
-        let cmd = VmCommand::Provision {
-            id,
-            project,
-            name: input.name,
-            location: input.location,
-            cpu: input.cpu.into(),
-            ram_gb: input.ram_gb.into(),
-            disk_gb: input.disk_gb.into(),
-            node,
-            effective_at: app.effective("effectiveAt", Some(input.effective_at))?,
+        let effective_at = app.effective("effectiveAt", Some(input.effective_at))?;
+        let (location, now) = (input.location.trim().to_owned(), app.now());
+        // Its addresses come with it, in the append that claims its host name.
+        let propose = || {
+            let plan = addresses::plan(app.catalog().live(), id, &location, &Default::default(), now)?;
+            let mut claims = vec![(platform::HOSTNAME.to_owned(), node.hostname.clone())];
+            claims.extend(addresses::claims(&plan, &Default::default()));
+            Ok((plan, Guard { claims, ..Guard::default() }))
         };
-        let done = app.bus.create_guarded(&app.bus.vms, (&id.to_string(), generated), cmd, &env, guard).await?;
+        let provision = |addresses, guard| {
+            let cmd = VmCommand::Provision {
+                id,
+                project: project.clone(),
+                name: input.name.clone(),
+                location: location.clone(),
+                cpu: input.cpu.into(),
+                ram_gb: input.ram_gb.into(),
+                disk_gb: input.disk_gb.into(),
+                node: node.clone(),
+                effective_at,
+                addresses,
+            };
+            let env = &env;
+            async move { app.bus.create_guarded(&app.bus.vms, (&id.to_string(), generated), cmd, env, guard).await }
+        };
+        let done = addresses::allocating(&app.bus, &env, now, propose, provision).await?;
         Ok(vm_node(app, &done)?)
     }
 

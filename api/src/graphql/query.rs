@@ -328,5 +328,6 @@ const STREAM_TYPES: &[&str] = {
         billing_run::BillingRun::TYPE,
         release::Release::TYPE,
         release::ReleaseChannel::TYPE,
+        domain::network::Networks::TYPE,
     ]
 };

@@ -25,6 +25,9 @@ pub struct ReportedMaintenance {
     pub reason: String,
     pub platform: bool,
     pub announced_in_time: bool,
+    /// The VM whose agent asked for the window (node API), and its host name.
+    pub vm_id: Option<ID>,
+    pub hostname: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -78,6 +81,8 @@ impl SlaReportNode {
                     reason: m.reason,
                     platform: m.platform,
                     announced_in_time: m.announced_in_time,
+                    vm_id: m.vm.as_ref().map(|(id, _)| ID(id.to_string())),
+                    hostname: m.vm.map(|(_, host)| host),
                 })
                 .collect(),
             daily_availability: r.daily.into_iter().map(Decimal).collect(),

@@ -249,6 +249,16 @@ impl VmNode {
     }
 }
 
+/// A VM's interface on one VLAN.
+#[derive(SimpleObject)]
+pub struct NetworkInterface {
+    pub vlan: String,
+    /// Locally administered (`02:…`), the same for the VM and VLAN for good.
+    pub mac: String,
+    /// Its address in each of the VLAN's networks, with the prefix length (`172.20.2.15/24`).
+    pub addresses: Vec<String>,
+}
+
 #[Object(name = "Vm")]
 impl VmNode {
     async fn id(&self) -> ID {
@@ -296,6 +306,18 @@ impl VmNode {
     }
     async fn production(&self) -> bool {
         self.vm.node.as_ref().is_none_or(|n| n.production)
+    }
+    /// Its interfaces, one per VLAN of its location, with its addresses.
+    async fn interfaces(&self) -> Vec<NetworkInterface> {
+        let vm = &self.vm;
+        vm.interfaces
+            .iter()
+            .map(|(vlan, i)| NetworkInterface {
+                vlan: vlan.clone(),
+                mac: i.mac.clone(),
+                addresses: i.addresses.iter().map(|(net, a)| format!("{a}/{}", net.prefix_len())).collect(),
+            })
+            .collect()
     }
     /// The node API ring its credentials reach: 1 its resource group, 0 the whole platform.
     async fn directory_ring(&self) -> u8 {

@@ -19,7 +19,18 @@ use domain::vm::VmCommand;
 use domain::{MonitorId, PersonId};
 
 /// The methods served, by ring: what an unknown method's fault lists.
-const RING_1: &[&str] = &["lookup_node", "list_users", "list_permissions", "mark_node_service_status"];
+const RING_1: &[&str] = &[
+    "lookup_node",
+    "list_nodes_addresses",
+    "list_users",
+    "list_permissions",
+    "list_services",
+    "list_service_clients",
+    "schedule_maintenance",
+    "postpone_maintenance",
+    "end_maintenance",
+    "mark_node_service_status",
+];
 const RING_0: &[&str] = &[
     "deletions",
     "list_virtual_machines",
@@ -32,7 +43,7 @@ const RING_0: &[&str] = &[
 /// leaves the list (fc-compat.md, *ours*).
 const HARD_AFTER_DAYS: i64 = 7;
 const PURGE_AFTER_DAYS: i64 = 30;
-const LISTED_DAYS: i64 = 90;
+const LISTED_DAYS: i64 = domain::vm::DELETION_DAYS;
 
 /// Answers one method of a node's call.
 pub async fn dispatch(
@@ -61,6 +72,19 @@ pub async fn dispatch(
             list_users(catalog.live(), node, &group)
         }
         "mark_node_service_status" => mark_node_service_status(state, node, path, method, params).await,
+        "list_nodes_addresses" => super::network::list_nodes_addresses(state, node, path, method, params),
+        "list_services" => {
+            arguments::<0>(method, params, "no arguments")?;
+            Ok(super::network::list_services(state, node))
+        }
+        "list_service_clients" => {
+            arguments::<0>(method, params, "no arguments")?;
+            Ok(super::network::list_service_clients(state, node))
+        }
+        "schedule_maintenance" | "postpone_maintenance" | "end_maintenance" => {
+            let [requests] = arguments::<1>(method, params, "a struct of requests by id")?;
+            super::maintenance::dispatch(state, node, method, requests).await
+        }
         "list_permissions" => {
             arguments::<0>(method, params, "no arguments")?;
             Ok(list_permissions())
@@ -120,34 +144,34 @@ fn ring_0(method: &str, path: Option<&str>) -> Result<(), Fault> {
     }
 }
 
-fn truncate(s: &str) -> String {
+pub(super) fn truncate(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
 /// Exactly `N` parameters, or a fault naming what the method takes.
-fn arguments<const N: usize>(method: &str, params: Vec<Value>, takes: &str) -> Result<[Value; N], Fault> {
+pub(super) fn arguments<const N: usize>(method: &str, params: Vec<Value>, takes: &str) -> Result<[Value; N], Fault> {
     let given = params.len();
     params.try_into().map_err(|_| fault(BAD_REQUEST, format!("{method} takes {takes} ({N} parameters), got {given}")))
 }
 
-fn string(method: &str, name: &str, value: Value) -> Result<String, Fault> {
+pub(super) fn string(method: &str, name: &str, value: Value) -> Result<String, Fault> {
     match value {
         Value::String(s) => Ok(s),
         _ => Err(fault(BAD_REQUEST, format!("{method}: {name} must be a string"))),
     }
 }
 
-fn text(s: impl Into<String>) -> Value {
+pub(super) fn text(s: impl Into<String>) -> Value {
     Value::String(s.into())
 }
 
-fn structure<const N: usize>(members: [(&str, Value); N]) -> Value {
+pub(super) fn structure<const N: usize>(members: [(&str, Value); N]) -> Value {
     Value::Struct(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 /// Whether a VM's machine runs at `now`: provisioned and not yet decommissioned (one
 /// planned for later still runs).
-fn running_at(vm: &domain::vm::Vm, now: domain::Instant) -> bool {
+pub(super) fn running_at(vm: &domain::vm::Vm, now: domain::Instant) -> bool {
     vm.decommissioned_at.is_none_or(|d| d > now)
 }
 
@@ -155,7 +179,7 @@ fn running_at(vm: &domain::vm::Vm, now: domain::Instant) -> bool {
 const SERVICE_USER_NUMBERS: i32 = 1_000_000;
 
 /// The number the agents know a project, VM or monitor by (given in creation order, never twice).
-fn number(at: At<'_>, id: &uuid::Uuid) -> i32 {
+pub(super) fn number(at: At<'_>, id: &uuid::Uuid) -> i32 {
     at.platform_number(id).map_or(0, |n| n as i32)
 }
 
@@ -206,7 +230,7 @@ pub(super) fn lookup_node(
         ("id", Value::Integer(number(at, &id.0))),
         ("directory_password", text(password)),
         ("directory_ring", Value::Integer(vm.directory_ring.into())),
-        ("interfaces", Value::Struct(BTreeMap::new())),
+        ("interfaces", super::network::interfaces(at, vm)),
     ]);
     Ok(structure([
         ("name", text(name)),
@@ -244,7 +268,7 @@ fn permissions(role: Option<Role>, ops: bool) -> Vec<&'static str> {
 /// ancestor, staff OPS, and the group's service user `s-<rg>`, whose keys are the active
 /// keys of the project's members and managers. Deactivated people and revoked keys never
 /// appear.
-fn list_users(at: At<'_>, caller: &Node, group: &str) -> Result<Value, Fault> {
+pub(super) fn list_users(at: At<'_>, caller: &Node, group: &str) -> Result<Value, Fault> {
     let unreachable =
         || fault(FORBIDDEN, format!("resource group {:?} is not reachable from this node", truncate(group)));
     if !caller.may_reach(group) {
@@ -591,7 +615,7 @@ async fn mark_node_service_status(
 }
 
 /// What a node's change is recorded as: its own actor, a command of its own.
-fn envelope(node: &Node) -> Envelope {
+pub(super) fn envelope(node: &Node) -> Envelope {
     Envelope {
         actor: node.actor(),
         command_id: uuid::Uuid::new_v4().to_string(),

@@ -4,7 +4,9 @@
 //! their host name and node password. Hostile bodies are refused before they are parsed
 //! ([`xml`]); who may call what is the application layer's ([`app::node_auth`]).
 
+mod maintenance;
 mod methods;
+mod network;
 mod xml;
 
 use std::sync::Arc;
@@ -84,6 +86,15 @@ pub fn enc(state: &AppState, hostname: &str) -> Option<serde_json::Value> {
     // Staff, as a ring 0 node that is none of the VMs (so no password is shown).
     let staff = Node { vm: domain::VmId(uuid::Uuid::nil()), hostname: String::new(), resource_group, ring: 0 };
     methods::lookup_node(state, at, &staff, None, hostname).ok().map(|v| json(&v))
+}
+
+/// The users of a resource group's machines as `list_users` serves them, as JSON, for staff.
+pub fn users(state: &AppState, resource_group: &str) -> Option<serde_json::Value> {
+    let catalog = state.catalog();
+    let at = catalog.live();
+    at.project_by_resource_group(resource_group)?;
+    let staff = Node { vm: domain::VmId(uuid::Uuid::nil()), hostname: String::new(), resource_group: resource_group.to_owned(), ring: 0 };
+    methods::list_users(at, &staff, resource_group).ok().map(|v| json(&v))
 }
 
 /// An XML-RPC value as the agents write it into JSON.

@@ -365,6 +365,7 @@ const PLATFORM_READS: &[(&str, bool)] = &[
     ("releaseChannel", false),
     ("logHead", false),
     ("events", false),
+    ("networks", false),
 ];
 
 both_stores!(customers_see_their_releases_schedule_and_state_and_no_platform_internals, async |app: &TestApp| {

@@ -86,6 +86,7 @@ const MAY: &[(&str, &[&str])] = &[
     ("moveVm", &["OPS"]),
     ("decommissionVm", &["OPS"]),
     ("setVmRoles", &["OPS"]),
+    ("defineNetwork", &["OPS"]),
     ("setDirectoryRing", &["OPS"]),
     ("rotateNodePassword", &["OPS"]),
     ("recordBackup", &["OPS"]),

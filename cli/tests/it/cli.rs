@@ -362,7 +362,7 @@ async fn a_signed_checkpoint_proves_the_log_was_extended_not_rewritten() {
 /// A fixture node's ENC, as `directory node enc` prints it: reviewed by hand once and kept
 /// (`golden/enc.json`); a change to what the agents receive shows here first.
 #[test]
-fn a_fixture_nodes_enc_is_what_was_reviewed() {
+fn a_fixture_nodes_enc_and_users_are_what_was_reviewed() {
     let store = TempStore::sqlite();
     let dir = std::env::temp_dir().join(format!("directory-enc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -377,6 +377,10 @@ fn a_fixture_nodes_enc_is_what_was_reviewed() {
     let enc: serde_json::Value = serde_json::from_str(&run(&["node", "enc", "cache-3-c0"])).unwrap();
     let golden: serde_json::Value = serde_json::from_str(include_str!("golden/enc.json")).unwrap();
     assert_eq!(enc, golden);
+    let group = enc["parameters"]["resource_group"].as_str().unwrap();
+    let users: serde_json::Value = serde_json::from_str(&run(&["node", "users", group])).unwrap();
+    let golden: serde_json::Value = serde_json::from_str(include_str!("golden/users.json")).unwrap();
+    assert_eq!(users, golden);
     let missing = directory(&["node", "enc", "app-6-c0"], &store.url);
     assert!(!missing.status.success(), "a decommissioned node has no ENC");
     let _ = std::fs::remove_dir_all(&dir);

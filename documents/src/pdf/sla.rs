@@ -79,7 +79,11 @@ pub fn render(r: &SlaReport, cx: &Context) -> Vec<u8> {
         rows.push(Row::Window {
             start: when(w.start),
             end: when(w.end),
-            reason: format!("{}{}", w.reason, if w.platform { " (Plattform)" } else { "" }),
+            reason: match &w.vm {
+                Some((_, host)) => format!("{} (VM {host})", w.reason),
+                None if w.platform => format!("{} (Plattform)", w.reason),
+                None => w.reason.clone(),
+            },
             in_time: if w.announced_in_time { "ja, ausgenommen".into() } else { "nein, gezählt".into() },
         });
     }

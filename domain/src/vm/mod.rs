@@ -4,6 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::shared::error::{Classify, Invalid, Refusal};
 use crate::shared::{Instant, validate};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::network::Assignment;
 use crate::{CustomerId, ProjectId, VmId, aggregate, event_names};
 
 #[cfg(test)]
@@ -78,6 +84,17 @@ impl Node {
     }
 }
 
+/// How long after its decommissioning a VM's data is still being removed (the node API's
+/// `deletions` lists it so long); its addresses stay its own until then.
+pub const DELETION_DAYS: i64 = 90;
+
+/// A VM's interface on one VLAN: its MAC and its address in each of the VLAN's networks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub mac: String,
+    pub addresses: BTreeMap<IpNet, IpAddr>,
+}
+
 /// The directory ring a VM's node API credentials reach: 1 its own resource group, 0 the
 /// whole platform (infrastructure machines).
 pub const DEFAULT_RING: u8 = 1;
@@ -107,6 +124,9 @@ pub struct Vm {
     /// Whether its agent marked it out of service: since when, and until when.
     #[serde(default)]
     pub out_of_service: Option<OutOfService>,
+    /// Its interfaces by VLAN, with the addresses it holds.
+    #[serde(default)]
+    pub interfaces: BTreeMap<String, Interface>,
 }
 
 /// A node out of service, as its agent marked it: since when, and until when if it said.
@@ -132,6 +152,16 @@ fn record<T>(history: &mut Vec<(Instant, T)>, at: Instant, value: T) {
 }
 
 impl Vm {
+    /// Every address it holds.
+    pub fn addresses(&self) -> impl Iterator<Item = (&IpNet, &IpAddr)> {
+        self.interfaces.values().flat_map(|i| i.addresses.iter())
+    }
+
+    /// When its addresses become free: once the node API's `deletions` no longer lists it.
+    pub fn addresses_held_until(&self) -> Option<Instant> {
+        self.decommissioned_at.map(|d| d + chrono::Duration::days(DELETION_DAYS))
+    }
+
     /// Whether its machine is in service at `at` (the ENC's `servicing`).
     pub fn servicing_at(&self, at: Instant) -> bool {
         match &self.out_of_service {
@@ -221,6 +251,8 @@ pub enum VmCommand {
         /// Its host name must be unique platform-wide: the store refuses one another VM holds.
         node: Node,
         effective_at: Instant,
+        /// Its addresses from the start, one per network of its location.
+        addresses: Vec<Assignment>,
     },
     SetRoles {
         roles: Vec<String>,
@@ -237,6 +269,14 @@ pub enum VmCommand {
         in_service: bool,
         until: Option<Instant>,
         at: Instant,
+    },
+    /// Addresses in networks it has none in yet; one already held is left out.
+    AssignAddresses {
+        addresses: Vec<Assignment>,
+    },
+    /// Gives up its addresses once its data is removed (`now` is past [`Vm::addresses_held_until`]).
+    ReleaseAddresses {
+        now: Instant,
     },
     Resize {
         cpu: i64,
@@ -282,6 +322,10 @@ pub enum VmEvent {
         until: Option<Instant>,
         at: Instant,
     },
+    VmAddressAssigned {
+        assignment: Assignment,
+    },
+    VmAddressesReleased {},
     VmResized {
         resources: Resources,
         effective_at: Instant,
@@ -306,6 +350,8 @@ event_names!(VmEvent {
     NodePasswordRotated,
     NodeCredentialsShown,
     NodeServiceStatusMarked,
+    VmAddressAssigned,
+    VmAddressesReleased,
 });
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -326,6 +372,12 @@ pub enum VmError {
     BeforeProvisioning { at: Instant, since: Instant },
     #[error("a VM can only move between projects of the same customer")]
     MoveToAnotherCustomer,
+    #[error("the VM is in service: it keeps its addresses")]
+    InService,
+    #[error("the VM holds its addresses until its data is removed ({0})")]
+    AddressesStillHeld(Instant),
+    #[error("the VM's interface on VLAN {vlan} has the MAC {mac}")]
+    OtherMac { vlan: String, mac: String },
 }
 
 impl Classify for VmError {
@@ -338,7 +390,10 @@ impl Classify for VmError {
             | Self::ProjectArchived(_)
             | Self::BeforeProjectCreation { .. }
             | Self::BeforeProvisioning { .. }
-            | Self::MoveToAnotherCustomer => Refusal::RuleViolation,
+            | Self::MoveToAnotherCustomer
+            | Self::InService
+            | Self::AddressesStillHeld(_) => Refusal::RuleViolation,
+            Self::OtherMac { .. } => Refusal::Conflict,
         }
     }
 }
@@ -358,13 +413,13 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
     use VmEvent as E;
     match cmd {
         C::Provision { id, .. } if vm.id.is_some() => Err(VmError::AlreadyProvisioned(id)),
-        C::Provision { id, project, name, location, cpu, ram_gb, disk_gb, node, effective_at } => {
+        C::Provision { id, project, name, location, cpu, ram_gb, disk_gb, node, effective_at, addresses } => {
             let name = validate::name("name", &name)?;
             let node = node.validate()?;
             let location = validate::name("location", &location)?;
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
             usable(&project, effective_at)?;
-            Ok(vec![E::VmProvisioned {
+            let provisioned = E::VmProvisioned {
                 id,
                 customer_id: project.customer_id,
                 project_id: project.id,
@@ -373,7 +428,12 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
                 resources,
                 effective_at,
                 node: Some(node),
-            }])
+            };
+            let mut vm = Vm::default();
+            evolve(&mut vm, &provisioned);
+            let mut events = vec![provisioned];
+            events.extend(assign(&vm, addresses)?);
+            Ok(events)
         }
         C::SetRoles { roles } => {
             let roles = crate::platform::roles("roles", &roles)?;
@@ -400,6 +460,19 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
             let same = vm.servicing_at(at) == in_service
                 && (in_service || vm.out_of_service.as_ref().is_some_and(|o| o.until == until));
             Ok(if same { vec![] } else { vec![E::NodeServiceStatusMarked { in_service, until, at }] })
+        }
+        C::AssignAddresses { addresses } => {
+            vm.in_service()?;
+            assign(vm, addresses)
+        }
+        C::ReleaseAddresses { now } => {
+            vm.provisioned_at().ok_or(VmError::NotFound)?;
+            match vm.addresses_held_until() {
+                None => return Err(VmError::InService),
+                Some(until) if now < until => return Err(VmError::AddressesStillHeld(until)),
+                Some(_) => {}
+            }
+            Ok(if vm.interfaces.is_empty() { vec![] } else { vec![E::VmAddressesReleased {}] })
         }
         C::Resize { cpu, ram_gb, disk_gb, effective_at } => {
             let resources = Resources::new(cpu, ram_gb, disk_gb)?;
@@ -435,6 +508,30 @@ pub fn decide(vm: &Vm, cmd: VmCommand) -> Result<Vec<VmEvent>, VmError> {
     }
 }
 
+/// The events of the addresses a VM gets: one per network it has none in yet (the rest are
+/// left out), each inside its network and on the interface's MAC.
+fn assign(vm: &Vm, addresses: Vec<Assignment>) -> Result<Vec<VmEvent>, VmError> {
+    let mut interfaces = vm.interfaces.clone();
+    let mut events = vec![];
+    for assignment in addresses {
+        if !assignment.network.contains(&assignment.address) {
+            let message = format!("{} is not in {}", assignment.address, assignment.network);
+            return Err(Invalid::new("address", message).into());
+        }
+        let interface = interfaces.entry(assignment.vlan.clone()).or_default();
+        if interface.mac.is_empty() {
+            interface.mac.clone_from(&assignment.mac);
+        } else if interface.mac != assignment.mac {
+            return Err(VmError::OtherMac { vlan: assignment.vlan, mac: interface.mac.clone() });
+        }
+        if !interface.addresses.contains_key(&assignment.network) {
+            interface.addresses.insert(assignment.network, assignment.address);
+            events.push(VmEvent::VmAddressAssigned { assignment });
+        }
+    }
+    Ok(events)
+}
+
 pub fn evolve(vm: &mut Vm, event: &VmEvent) {
     use VmEvent as E;
     match event {
@@ -451,6 +548,7 @@ pub fn evolve(vm: &mut Vm, event: &VmEvent) {
                 directory_ring: DEFAULT_RING,
                 password_generation: 0,
                 out_of_service: None,
+                interfaces: BTreeMap::new(),
             }
         }
         E::VmRolesSet { roles } => {
@@ -464,6 +562,12 @@ pub fn evolve(vm: &mut Vm, event: &VmEvent) {
         E::NodeServiceStatusMarked { in_service, until, at } => {
             vm.out_of_service = (!in_service).then_some(OutOfService { since: *at, until: *until });
         }
+        E::VmAddressAssigned { assignment } => {
+            let interface = vm.interfaces.entry(assignment.vlan.clone()).or_default();
+            interface.mac.clone_from(&assignment.mac);
+            interface.addresses.insert(assignment.network, assignment.address);
+        }
+        E::VmAddressesReleased {} => vm.interfaces.clear(),
         E::VmResized { resources, effective_at } => record(&mut vm.sizes, *effective_at, *resources),
         E::VmMovedToProject { project_id, effective_at, .. } => record(&mut vm.placements, *effective_at, *project_id),
         E::VmDecommissioned { effective_at } => vm.decommissioned_at = Some(*effective_at),

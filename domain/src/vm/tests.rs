@@ -24,6 +24,7 @@ fn provision() -> VmCommand {
         disk_gb: 50,
         node: node(),
         effective_at: at(1, 10),
+        addresses: vec![],
     }
 }
 fn node() -> Node {
@@ -67,6 +68,7 @@ fn refuses_resources_out_of_bounds() {
                 disk_gb: disk,
                 node: node(),
                 effective_at,
+                addresses: vec![],
             })
             .inspect_result()
             .unwrap_err();
@@ -93,6 +95,7 @@ fn refuses_provisioning_twice_into_an_archived_project_or_before_the_project() {
             disk_gb,
             node: node(),
             effective_at,
+            addresses: vec![],
         })
         .then_expect_error(VmError::ProjectArchived(ProjectId(uuid(20))));
     VmTest::with(())
@@ -107,6 +110,7 @@ fn refuses_provisioning_twice_into_an_archived_project_or_before_the_project() {
             disk_gb,
             node: node(),
             effective_at: at(1, 1) - chrono::Duration::days(1),
+            addresses: vec![],
         })
         .then_expect_error(VmError::BeforeProjectCreation {
             at: at(1, 1) - chrono::Duration::days(1),
@@ -305,6 +309,7 @@ fn a_node_is_checked_and_its_roles_and_ring_change_until_it_is_decommissioned() 
             disk_gb,
             node: bad,
             effective_at,
+            addresses: vec![],
         };
         let err = VmTest::with(()).given_no_previous_events().when(cmd).inspect_result().unwrap_err();
         assert!(err.to_string().starts_with(field), "{err}");
@@ -378,4 +383,52 @@ fn a_node_is_marked_out_of_service_for_a_while_or_until_it_is_back() {
         .given(vec![provisioned(), out(None)])
         .when(VmCommand::MarkServiceStatus { in_service: true, until: None, at: at(3, 5) })
         .then_expect_events(vec![VmEvent::NodeServiceStatusMarked { in_service: true, until: None, at: at(3, 5) }]);
+}
+
+fn assignment(vlan: &str, network: &str, address: &str) -> Assignment {
+    Assignment {
+        vlan: vlan.into(),
+        mac: crate::network::mac(id(), vlan, 0),
+        network: network.parse().unwrap(),
+        address: address.parse().unwrap(),
+    }
+}
+
+#[test]
+fn a_vm_gets_one_address_per_network_on_one_interface_per_vlan() {
+    let mut vm = fold(&[provisioned()]);
+    let v4 = assignment("srv", "172.20.2.0/24", "172.20.2.2");
+    let v6 = assignment("srv", "2a02:db8::/64", "2a02:db8::2");
+    let again = assignment("srv", "172.20.2.0/24", "172.20.2.3");
+    let events = decide(&vm, VmCommand::AssignAddresses { addresses: vec![v4.clone(), v6.clone(), again.clone()] })
+        .unwrap();
+    assert_eq!(events.len(), 2, "one address per network, the second left out: {events:?}");
+    events.iter().for_each(|e| evolve(&mut vm, e));
+    assert_eq!(vm.interfaces.len(), 1);
+    assert_eq!(vm.addresses().count(), 2);
+    assert_eq!(decide(&vm, VmCommand::AssignAddresses { addresses: vec![again] }).unwrap(), vec![], "held already");
+    let outside = assignment("fe", "10.0.0.0/24", "10.1.0.2");
+    let e = decide(&vm, VmCommand::AssignAddresses { addresses: vec![outside] }).unwrap_err();
+    assert_eq!(e.refusal(), Refusal::BadInput);
+    let other_mac = Assignment { mac: "02:00:00:00:00:01".into(), ..assignment("srv", "10.9.0.0/24", "10.9.0.2") };
+    let e = decide(&vm, VmCommand::AssignAddresses { addresses: vec![other_mac] }).unwrap_err();
+    assert!(matches!(e, VmError::OtherMac { .. }), "{e}");
+}
+
+#[test]
+fn addresses_are_released_only_once_the_vm_left_deletions() {
+    let mut vm = fold(&[provisioned(), VmEvent::VmAddressAssigned { assignment: assignment("srv", "172.20.2.0/24", "172.20.2.2") }]);
+    let e = decide(&vm, VmCommand::ReleaseAddresses { now: at(6, 1) }).unwrap_err();
+    assert_eq!(e, VmError::InService);
+    evolve(&mut vm, &VmEvent::VmDecommissioned { effective_at: at(2, 1) });
+    let until = at(2, 1) + chrono::Duration::days(DELETION_DAYS);
+    let e = decide(&vm, VmCommand::ReleaseAddresses { now: until - chrono::Duration::seconds(1) }).unwrap_err();
+    assert_eq!(e, VmError::AddressesStillHeld(until));
+    let events = decide(&vm, VmCommand::ReleaseAddresses { now: until }).unwrap();
+    assert_eq!(events, vec![VmEvent::VmAddressesReleased {}]);
+    evolve(&mut vm, &events[0]);
+    assert_eq!(vm.addresses().count(), 0);
+    assert_eq!(decide(&vm, VmCommand::ReleaseAddresses { now: until }).unwrap(), vec![], "nothing left to release");
+    let e = decide(&vm, VmCommand::AssignAddresses { addresses: vec![assignment("srv", "172.20.2.0/24", "172.20.2.2")] });
+    assert!(matches!(e, Err(VmError::Decommissioned(_))), "{e:?}");
 }

@@ -111,6 +111,22 @@ impl<'a> At<'a> {
         Some((id, self.project(&id)?))
     }
 
+    /// Every network defined in this view, in the order defined.
+    pub fn networks(&self) -> impl Iterator<Item = &'a domain::network::Network> + 'a {
+        let position = self.position;
+        self.catalog.networks.iter().take_while(move |(at, _)| *at <= position).map(|(_, n)| n)
+    }
+
+    /// The VM that holds an address now, whatever this view's position: allocation is always now.
+    pub fn address_holder(&self, address: &std::net::IpAddr) -> Option<VmId> {
+        self.catalog.address_holders.get(address).copied()
+    }
+
+    /// The VM whose interface has a MAC now, whatever this view's position.
+    pub fn mac_holder(&self, mac: &str) -> Option<VmId> {
+        self.catalog.mac_holders.get(mac).copied()
+    }
+
     pub fn vms(&self) -> impl Iterator<Item = (&'a VmId, &'a Vm)> {
         self.catalog.vms.iter_at(self.position)
     }

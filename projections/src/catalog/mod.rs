@@ -26,6 +26,7 @@ use domain::customer::{self, Customer, CustomerEvent};
 use domain::http_monitor::{self, HttpMonitor, HttpMonitorEvent, Transition};
 use domain::invoice::{self, Invoice, InvoiceEvent};
 use domain::maintenance_window::{self, MaintenanceEvent, MaintenanceWindow};
+use domain::network::{Network, NetworkEvent};
 use domain::person::{self, Person, PersonEvent};
 use domain::price_list::{PriceListEvent, Prices};
 use domain::project::{self, Project, ProjectEvent};
@@ -103,6 +104,11 @@ pub struct Catalog {
     /// machines ask by, never given twice nor changed.
     resource_groups: BTreeMap<String, ProjectId>,
     hostnames: BTreeMap<String, VmId>,
+    /// Every network with the position that defined it, in the order defined.
+    pub networks: Vec<(i64, Network)>,
+    /// Who holds each address and MAC now: allocation is always now, so these are live only.
+    address_holders: BTreeMap<std::net::IpAddr, VmId>,
+    mac_holders: BTreeMap<String, VmId>,
     pub projects: Versions<ProjectId, Project>,
     pub vms: Versions<VmId, Vm>,
     pub keys: Versions<SshKeyId, SshKey>,
@@ -143,8 +149,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v17: people have logins; projects, VMs and monitors platform names and numbers.)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v17";
+    /// (v18: networks, and the holders of addresses and MACs.)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v18";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -225,6 +231,9 @@ impl Catalog {
             AnyEvent::ReleaseChannel(ChannelEvent::ChannelConfigured { settings }) => {
                 self.channels.entry(settings.channel.clone()).or_default().push((e.position, settings.clone()));
             }
+            AnyEvent::Network(NetworkEvent::NetworkDefined { network }) => {
+                self.networks.push((e.position, network.clone()))
+            }
             AnyEvent::PriceList(PriceListEvent::PriceListPublished { valid_from, prices }) => self
                 .price_lists
                 .push(PriceListRecord { recorded: e.position, valid_from: *valid_from, prices: prices.clone() }),
@@ -292,7 +301,21 @@ impl Catalog {
     fn vm(&mut self, aggregate_id: &str, position: i64, ev: &VmEvent) {
         let Some(vid) = id::<VmId>(aggregate_id) else { return };
         let v = self.vms.next(vid, position);
+        let released: Vec<_> = match ev {
+            VmEvent::VmAddressesReleased {} => v.interfaces.values().cloned().collect(),
+            _ => vec![],
+        };
         vm::evolve(v, ev);
+        for interface in released {
+            self.mac_holders.remove(&interface.mac);
+            for address in interface.addresses.values() {
+                self.address_holders.remove(address);
+            }
+        }
+        if let VmEvent::VmAddressAssigned { assignment } = ev {
+            self.address_holders.insert(assignment.address, vid);
+            self.mac_holders.insert(assignment.mac.clone(), vid);
+        }
         // Every project it was placed in: a move effective in the past changes the past too.
         for project in v.projects() {
             self.project_vms.entry(project).or_default().insert(vid);
