@@ -43,6 +43,23 @@ response = conn.getresponse()
 json.dump({"status": response.status, "body": response.read().decode(errors="replace")}, sys.stdout)
 "#;
 
+/// A call whose body is written by hand (what Python's client never sends, like `<i8>`),
+/// its answer read as the agents read answers.
+const RAW_CALL: &str = r#"
+import base64, http.client, json, sys, urllib.parse, xmlrpc.client
+url, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+body = sys.stdin.buffer.read()
+target = urllib.parse.urlsplit(url)
+conn = http.client.HTTPConnection(target.hostname, target.port)
+auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+conn.request("POST", target.path, body, {"Content-Type": "text/xml", "Authorization": "Basic " + auth})
+try:
+    result = xmlrpc.client.loads(conn.getresponse().read(), use_datetime=True)[0][0]
+except xmlrpc.client.Fault as f:
+    result = {"fault": f.faultCode, "message": f.faultString}
+json.dump(result, sys.stdout, sort_keys=True)
+"#;
+
 async fn python(script: &'static str, args: Vec<String>, stdin: Vec<u8>) -> Value {
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
@@ -93,10 +110,16 @@ async fn platform(app: &TestApp) -> Platform {
     let rg = |name: &str, rg: &str| json!({"i": {"customerId": acme, "name": name, "slaClass": "STANDARD", "effectiveAt": "2025-01-01T00:00:00Z", "resourceGroup": rg}});
     let shop = s(&app.ok(BOOT, project, rg("Shop", "shop")).await["createProject"]["id"]);
     let other = s(&app.ok(BOOT, project, rg("Other", "other")).await["createProject"]["id"]);
+    // Networks of VLAN srv before the VMs, of VLAN fe after them: both give them addresses.
+    let define = "mutation($l: String!, $v: String!, $c: String!, $g: String!) { defineNetwork(location: $l, vlan: $v, cidr: $c, gateway: $g) { cidr } }";
+    let network = |vlan: &str, cidr: &str, gateway: &str| json!({"l": "rzob", "v": vlan, "c": cidr, "g": gateway});
+    app.ok(BOOT, define, network("srv", "172.20.2.0/24", "172.20.2.1")).await;
+    app.ok(BOOT, define, network("srv", "2a02:db8:f030:102::/64", "2a02:db8:f030:102::1")).await;
     let vm = |project: &str, name: &str, roles: Value| json!({"i": {"projectId": project, "name": name, "location": "rzob", "cpu": 2, "ramGb": 4, "diskGb": 50, "effectiveAt": "2026-02-01T00:00:00Z", "hostname": name, "channel": "fc-24.05-production", "roles": roles}});
     let web = s(&app.ok(BOOT, PROVISION, vm(&shop, "web01", json!(["webgateway"]))).await["provisionVm"]["id"]);
     let db = s(&app.ok(BOOT, PROVISION, vm(&shop, "db01", json!(["postgresql15"]))).await["provisionVm"]["id"]);
     let other = s(&app.ok(BOOT, PROVISION, vm(&other, "x01", json!([]))).await["provisionVm"]["id"]);
+    app.ok(BOOT, define, network("fe", "172.20.3.0/24", "172.20.3.1")).await;
     Platform { base: listen(app).await, web, db, other, ops: staff(app, "Otto", "OPS").await }
 }
 
@@ -135,10 +158,26 @@ both_stores!(a_node_looks_itself_up_as_the_agents_do_and_sees_only_its_resource_
         ("disk", json!(50)),
         ("directory_password", json!(secret)),
         ("directory_ring", json!(1)),
-        ("interfaces", json!({})),
     ] {
         assert_eq!(params[key], expected, "{key}: {enc}");
     }
+    let interfaces = &params["interfaces"];
+    assert_eq!(
+        interfaces["srv"]["networks"],
+        json!({"172.20.2.0/24": ["172.20.2.2"], "2a02:db8:f030:102::/64": ["2a02:db8:f030:102::2"]}),
+        "the lowest free addresses, past network and gateway: {enc}"
+    );
+    assert_eq!(
+        interfaces["srv"]["gateways"],
+        json!({"172.20.2.0/24": "172.20.2.1", "2a02:db8:f030:102::/64": "2a02:db8:f030:102::1"})
+    );
+    assert_eq!(interfaces["fe"]["networks"], json!({"172.20.3.0/24": ["172.20.3.2"]}), "given when fe was defined");
+    for vlan in ["srv", "fe"] {
+        assert_eq!(interfaces[vlan]["bridged"], false, "every interface says whether it is bridged");
+        let mac = interfaces[vlan]["mac"].as_str().unwrap();
+        assert!(mac.starts_with("02:") && mac.len() == 17, "locally administered: {mac}");
+    }
+    assert_ne!(interfaces["srv"]["mac"], interfaces["fe"]["mac"]);
     // Numbers in creation order: the projects shop and other, then web01 (db01 and x01 after).
     assert_eq!(params["id"], 3, "{enc}");
     // A neighbour's ENC, without its password; another resource group's node is unknown.
@@ -505,5 +544,148 @@ both_stores!(a_node_marks_itself_out_of_service_and_comes_back, async |app: &Tes
     assert_eq!(call(url.clone(), "mark_node_service_status", json!(["web01", "no"])).await["fault"], 400);
     assert_eq!(call(url.clone(), "mark_node_service_status", json!(["web01", false, -5])).await["fault"], 400);
     assert_eq!(call(url, "mark_node_service_status", json!(["web01"])).await["fault"], 400);
+    assert_eq!(app.head().await, head);
+});
+
+both_stores!(a_node_learns_its_neighbours_addresses_and_the_services_it_uses, async |app: &TestApp| {
+    let p = platform(app).await;
+    let roles = "mutation($v: ID!, $r: [String!]!) { setVmRoles(vmId: $v, roles: $r) { id } }";
+    app.ok(BOOT, roles, json!({"v": p.db, "r": ["postgresql15", "sensuserver"]})).await;
+    app.ok(BOOT, roles, json!({"v": p.other, "r": ["sensuserver", "redis"]})).await;
+    let (web, db, x) = (password(app, &p, &p.web).await, password(app, &p, &p.db).await, password(app, &p, &p.other).await);
+    let head = app.head().await;
+    let web_url = p.url("web01", &web, "/v2/api/rg-shop");
+
+    let srv = call(web_url.clone(), "list_nodes_addresses", json!(["rzob", "srv"])).await;
+    let rows: Vec<(String, String)> = srv
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (s(&r["name"]), s(&r["ip"])))
+        .collect();
+    let expected = [
+        ("web01", "172.20.2.2/24"),
+        ("web01", "2a02:db8:f030:102::2/64"),
+        ("db01", "172.20.2.3/24"),
+        ("db01", "2a02:db8:f030:102::3/64"),
+    ];
+    assert_eq!(rows, expected.map(|(n, ip)| (n.to_owned(), ip.to_owned())), "its group's nodes only: {srv}");
+    let first = &srv[0];
+    assert_eq!((first["vlan"].as_str(), first["rg"].as_str(), first["rg_parent"].as_str()), (Some("srv"), Some("shop"), Some("")));
+    assert_eq!(first["ring"], 1);
+    let enc = call(web_url.clone(), "lookup_node", json!(["web01"])).await;
+    assert_eq!(first["mac"], enc["parameters"]["interfaces"]["srv"]["mac"]);
+    let v4 = call(web_url.clone(), "list_nodes_addresses", json!(["rzob", "srv", 4])).await;
+    assert_eq!(v4.as_array().unwrap().len(), 2, "{v4}");
+    let every = call(web_url.clone(), "list_nodes_addresses", json!(["rzob", ""])).await;
+    assert_eq!(every.as_array().unwrap().len(), 6, "fe too: {every}");
+    assert_eq!(call(web_url.clone(), "list_nodes_addresses", json!(["whq", "srv"])).await, json!([]));
+    assert_eq!(call(web_url.clone(), "list_nodes_addresses", json!(["rzob", "srv", 5])).await["fault"], 400);
+    assert_eq!(call(web_url.clone(), "list_nodes_addresses", json!(["rzob"])).await["fault"], 400);
+
+    // Services: a platform service once per location (its oldest provider), the group's own.
+    let services = call(web_url.clone(), "list_services", json!([])).await;
+    let names: Vec<String> = services.as_array().unwrap().iter().map(|s| s["service"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["postgresql15-server", "sensuserver-server", "webgateway-server"], "{services}");
+    let sensu = &services[1];
+    assert_eq!(sensu["address"], "db01.fcio.net");
+    assert_eq!(sensu["ips"], json!(["172.20.3.3", "172.20.2.3", "2a02:db8:f030:102::3"]), "{sensu}");
+    assert_eq!(sensu["location"], "rzob");
+    let web_password = s(&sensu["password"]);
+    assert_eq!(web_password.len(), 32);
+    // Another group's node uses the platform service, never the group's own.
+    let x_services = call(p.url("x01", &x, "/v2/api/rg-other"), "list_services", json!([])).await;
+    let names: Vec<&str> = x_services.as_array().unwrap().iter().map(|s| s["service"].as_str().unwrap()).collect();
+    assert_eq!(names, ["redis-server", "sensuserver-server"], "{x_services}");
+    assert!(!x_services.to_string().contains("postgresql15"));
+
+    // The provider learns its clients, with the passwords they log in with.
+    let clients = call(p.url("db01", &db, "/v2/api/rg-shop"), "list_service_clients", json!([])).await;
+    let rows: Vec<(&str, &str)> = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["service"].as_str().unwrap(), c["node"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("postgresql15-server", "web01.fcio.net"),
+            ("postgresql15-server", "db01.fcio.net"),
+            ("sensuserver-server", "web01.fcio.net"),
+            ("sensuserver-server", "db01.fcio.net"),
+            ("sensuserver-server", "x01.fcio.net"),
+        ],
+        "{clients}"
+    );
+    assert_eq!(clients[2]["password"], json!(web_password), "the client's and the provider's passwords agree");
+    let none = call(web_url.clone(), "list_service_clients", json!([])).await;
+    assert_eq!(none.as_array().unwrap().iter().filter(|c| c["node"] == "x01.fcio.net").count(), 0, "{none}");
+    assert_eq!(app.head().await, head, "reads append nothing");
+});
+
+both_stores!(a_node_asks_for_maintenance_and_its_window_counts_as_announced, async |app: &TestApp| {
+    let p = platform(app).await;
+    let secret = password(app, &p, &p.web).await;
+    let url = p.url("web01", &secret, "/v2/api/rg-shop");
+    let head = app.head().await;
+    assert_eq!(call(url.clone(), "schedule_maintenance", json!([{}])).await, json!({}), "an empty request");
+    assert_eq!(app.head().await, head);
+
+    let before = head;
+    let asked = call(url.clone(), "schedule_maintenance", json!([{"r1": {"estimate": 1800, "comment": "kernel update"}}])).await;
+    let time = s(&asked["r1"]["time"]);
+    let start = chrono::DateTime::parse_from_rfc3339(&time).unwrap();
+    let berlin = start.with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(chrono::Timelike::hour(&berlin), 22, "in the night slot: {time}");
+    assert!(start >= chrono::Utc::now() + chrono::Duration::hours(24), "a day away at least: {time}");
+    let head = app.head().await;
+    assert_eq!(call(url.clone(), "schedule_maintenance", json!([{"r1": {"estimate": 1800}}])).await, asked, "asked again");
+    assert_eq!(app.head().await, head, "nothing new");
+    // As an agent may write it: <i8> seconds; a second request shares the slot.
+    let body = br#"<?xml version="1.0"?><methodCall><methodName>schedule_maintenance</methodName><params><param><value><struct>
+        <member><name>r2</name><value><struct><member><name>estimate</name><value><i8>600</i8></value></member>
+        <member><name>comment</name><value><nil/></value></member></struct></value></member>
+        </struct></value></param></params></methodCall>"#;
+    let second = python(RAW_CALL, vec![url.clone(), "web01".into(), secret.clone()], body.to_vec()).await;
+    assert_eq!(second["r2"]["time"], json!(time), "{second}");
+
+    // The project's overview and its SLA report show both, with the VM.
+    let overview = "query($p: ID!) { infrastructureOverview(projectId: $p) { project { id } upcomingMaintenance { vmId start end reason announcedInTime } } }";
+    let shop = s(&app.ok(BOOT, "query($v: ID!) { vm(id: $v) { projectId } }", json!({"v": p.web})).await["vm"]["projectId"]);
+    let windows = app.ok(BOOT, overview, json!({"p": shop})).await["infrastructureOverview"]["upcomingMaintenance"].clone();
+    assert_eq!(windows.as_array().unwrap().len(), 2, "{windows}");
+    for w in windows.as_array().unwrap() {
+        assert_eq!((w["vmId"].as_str(), &w["announcedInTime"]), (Some(p.web.as_str()), &json!(true)), "{w}");
+    }
+    assert!(windows.to_string().contains("kernel update") && windows.to_string().contains("Requested by web01"));
+    let month = berlin.format("%Y-%m").to_string();
+    let report = "query($p: ID!, $m: String!) { slaReport(projectId: $p, month: $m) { maintenance { vmId hostname announcedInTime } } }";
+    let used = app.ok(BOOT, report, json!({"p": shop, "m": month})).await["slaReport"]["maintenance"].clone();
+    assert!(used.as_array().unwrap().iter().any(|m| m["hostname"] == "web01" && m["announcedInTime"] == true), "{used}");
+
+    // Moved later; called off before it began; an unknown id is left alone.
+    assert_eq!(call(url.clone(), "postpone_maintenance", json!([{"r2": {"postpone_by": 3600}}])).await, "");
+    let windows = app.ok(BOOT, overview, json!({"p": shop})).await["infrastructureOverview"]["upcomingMaintenance"].clone();
+    let r2 = windows.as_array().unwrap().iter().find(|w| w["reason"] == "Requested by web01").unwrap().clone();
+    assert_eq!(chrono::DateTime::parse_from_rfc3339(&s(&r2["start"])).unwrap(), start + chrono::Duration::hours(1));
+    let ended = json!([{"r1": {"duration": null, "result": "deleted"}}]);
+    assert_eq!(call(url.clone(), "end_maintenance", ended.clone()).await, "");
+    assert_eq!(call(url.clone(), "schedule_maintenance", json!([{"r1": {}}])).await, json!({"r1": {"time": null}}));
+    let head = app.head().await;
+    assert_eq!(call(url.clone(), "end_maintenance", ended).await, "", "reported again");
+    assert_eq!(call(url.clone(), "postpone_maintenance", json!([{"nope": {"postpone_by": 60}}])).await, "");
+    assert_eq!(app.head().await, head);
+    let recorded = app.ok(BOOT, "query($h: Long!) { events(after: $h, first: 50) { actor } }", json!({"h": before})).await;
+    let actors: Vec<&str> = recorded["events"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    assert!(!actors.is_empty() && actors.iter().all(|a| *a == "node:web01"), "{recorded}");
+
+    // Bad requests are faults, and record nothing.
+    for bad in [json!(["x"]), json!([{"r9": 5}]), json!([{"r9": {"estimate": "soon"}}]), json!([])] {
+        let answer = call(url.clone(), "schedule_maintenance", bad.clone()).await;
+        assert_eq!(answer["fault"], 400, "{bad}: {answer}");
+    }
+    assert_eq!(call(url.clone(), "postpone_maintenance", json!([{"r2": {}}])).await["fault"], 400);
+    assert_eq!(call(url, "postpone_maintenance", json!([{"r2": {"postpone_by": -5}}])).await["fault"], 400);
     assert_eq!(app.head().await, head);
 });
