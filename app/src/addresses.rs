@@ -18,7 +18,7 @@ use crate::commands::{Bus, Envelope, Executed};
 use crate::error::ApiError;
 
 /// How often an allocation plans again after losing an address to a concurrent one.
-const ATTEMPTS: usize = 8;
+const ATTEMPTS: usize = 32;
 
 /// What a VM is to get: its addresses, and the VMs past their deletion whose addresses
 /// among them must be released first.

@@ -17,6 +17,7 @@ mod generated;
 mod helpers;
 mod keys;
 mod monitoring;
+mod networks;
 mod node_api;
 mod platform;
 // The pages the benchmarks ask, checked against the portal's script.
