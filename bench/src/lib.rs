@@ -170,6 +170,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 30.0)]
         seconds: f64,
     },
+    /// The node API's six inventory methods, called by the demo fleet's VMs as themselves,
+    /// against `/healthz`, each at the same fixed rate over loopback HTTP (open loop).
+    Nodes {
+        #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        pg: String,
+        /// Calls per second (a fleet of 5,000 VMs makes 50).
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+    },
     /// A fixed fleet whose history grows (1, 2 and 4 years of nightly backups, folded in
     /// process): what a restart loads and how long it takes, against one year.
     History {
@@ -259,6 +270,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
                 BenchCommand::Serve { fixture: fixture.clone(), requests: 400 },
                 BenchCommand::History { vms: 2000 },
                 BenchCommand::Graphql { pg: pg.clone(), rate: 500.0, seconds: 30.0 },
+                BenchCommand::Nodes { pg: pg.clone(), rate: 500.0, seconds: 30.0 },
                 BenchCommand::Billing { fixture: fixture.clone(), period: "2026-10".into() },
                 BenchCommand::Sla { fixture: fixture.clone(), month: "2026-10".into() },
                 BenchCommand::Documents { count: 200 },
@@ -283,6 +295,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::History { vms } => history::run(vms),
         BenchCommand::Load { pg, writes, reads, seconds } => load::load(&pg, writes, reads, seconds).await,
         BenchCommand::Graphql { pg, rate, seconds } => load::graphql(&pg, rate, seconds).await,
+        BenchCommand::Nodes { pg, rate, seconds } => load::nodes(&pg, rate, seconds).await,
     }
 }
 
@@ -597,7 +610,7 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
 }
 
 /// CPU seconds this process has used (user + system), from the kernel.
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();

@@ -4,6 +4,7 @@
 //!
 //! `directory bench load`: writes and reads mixed on PostgreSQL, the reliability target.
 //! `directory bench graphql`: the portal's project page against `/healthz` at one rate.
+//! `directory bench nodes`: the node API's inventory methods against `/healthz` at one rate.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,8 +67,16 @@ impl Stream {
     }
 }
 
-/// One request of a stream: method and path, and a GraphQL body for POSTs.
-type MakeRequest = Arc<dyn Fn(u64) -> (String, Option<Value>) + Send + Sync>;
+/// One request of a stream.
+enum Call {
+    Get(String),
+    /// A GraphQL body, with the bootstrap token.
+    Graphql(Value),
+    /// An XML-RPC call to a node API path, as a node (HTTP Basic).
+    XmlRpc { path: String, user: String, password: String, body: String },
+}
+
+type MakeRequest = Arc<dyn Fn(u64) -> Call + Send + Sync>;
 
 /// Sends `make(n)` every `1/rate` seconds for `seconds`, then waits for the answers.
 async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, make: MakeRequest) -> Stream {
@@ -79,19 +88,34 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
         let due = started + period.mul_f64(n as f64);
         tokio::time::sleep_until(due.into()).await;
         let (client, base, tx) = (client.clone(), base.clone(), tx.clone());
-        let (path, body) = make(n);
+        let call = make(n);
         tokio::spawn(async move {
-            let request = match body {
-                Some(body) => client
-                    .post(format!("{base}{path}"))
+            let xml = matches!(call, Call::XmlRpc { .. });
+            let request = match call {
+                Call::Graphql(body) => client
+                    .post(format!("{base}/graphql"))
                     .bearer_auth(TOKEN)
                     .header("content-type", "application/json")
                     .body(body.to_string()),
-                None => client.get(format!("{base}{path}")),
+                Call::Get(path) => client.get(format!("{base}{path}")),
+                Call::XmlRpc { path, user, password, body } => client
+                    .post(format!("{base}{path}"))
+                    .basic_auth(user, Some(password))
+                    .header("content-type", "text/xml")
+                    .body(body),
             };
             let outcome = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     let bytes = response.bytes().await.unwrap_or_default();
+                    if xml {
+                        let fault = bytes.windows(7).any(|w| w == b"<fault>");
+                        let _ = tx.send((
+                            due.duration_since(started).as_secs() as u32,
+                            due.elapsed(),
+                            if fault { Answer::Error("fault".into()) } else { Answer::Ok },
+                        ));
+                        return;
+                    }
                     match serde_json::from_slice::<Value>(&bytes) {
                         Ok(answer) => match answer["errors"][0]["extensions"]["code"].as_str() {
                             None => Answer::Ok,
@@ -230,7 +254,7 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
                     "variables": {"i": {"name": format!("Load customer {n}"), "country": "DE", "billingAddress": "Berlin"}}
                 }),
             };
-            ("/graphql".to_owned(), Some(body))
+            Call::Graphql(body)
         })
     };
     let read: MakeRequest = {
@@ -242,7 +266,7 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
             } else {
                 json!({"query": PROJECT_PAGE, "variables": {"p": t.projects[rng.random_range(0..t.projects.len())]}})
             };
-            ("/graphql".to_owned(), Some(body))
+            Call::Graphql(body)
         })
     };
     let client = client()?;
@@ -318,12 +342,12 @@ pub async fn graphql(pg: &str, rate: f64, seconds: f64) -> anyhow::Result<()> {
 async fn graphql_on(served: &Served, rate: f64, seconds: f64) -> anyhow::Result<()> {
     let t = Arc::new(targets(&served.state));
     let client = client()?;
-    let health: MakeRequest = Arc::new(|_| ("/healthz".to_owned(), None));
+    let health: MakeRequest = Arc::new(|_| Call::Get("/healthz".to_owned()));
     let page: MakeRequest = {
         let t = t.clone();
         Arc::new(move |n| {
             let project = &t.projects[(n as usize * 7919) % t.projects.len()];
-            ("/graphql".to_owned(), Some(json!({"query": PROJECT_PAGE, "variables": {"p": project}})))
+            Call::Graphql(json!({"query": PROJECT_PAGE, "variables": {"p": project}}))
         })
     };
     let h = stream(client.clone(), served.base.clone(), rate, seconds, health).await;
@@ -349,5 +373,103 @@ async fn graphql_on(served: &Served, rate: f64, seconds: f64) -> anyhow::Result<
         );
     }
     out!("ratio p99 project page / p99 /healthz: {ratio:.2} (target: project page p99 < 20 ms)");
+    Ok(())
+}
+
+/// The six methods every VM's agent calls every ten minutes, with their arguments.
+const NODE_METHODS: [&str; 6] =
+    ["lookup_node", "list_nodes_addresses", "list_users", "list_permissions", "list_services", "list_service_clients"];
+
+/// One node of the fleet: its host name, resource group, location and password.
+struct FleetNode {
+    hostname: String,
+    group: String,
+    location: String,
+    password: String,
+}
+
+fn xml_call(method: &str, params: &[&str]) -> String {
+    let params: String = params.iter().map(|p| format!("<param><value><string>{p}</string></value></param>")).collect();
+    format!("<?xml version=\"1.0\"?><methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>")
+}
+
+/// `directory bench nodes`: the demo fleet's agents calling the six inventory methods at
+/// `rate` calls a second (a fleet of 5,000 VMs makes 50), each VM as itself on its resource
+/// group's path, beside `/healthz` at the same rate.
+pub async fn nodes(pg: &str, rate: f64, seconds: f64) -> anyhow::Result<()> {
+    let served = serve(pg).await?;
+    let result = nodes_on(&served, rate, seconds).await;
+    served.stop().await;
+    result
+}
+
+async fn nodes_on(served: &Served, rate: f64, seconds: f64) -> anyhow::Result<()> {
+    let fleet: Arc<Vec<FleetNode>> = {
+        let catalog = served.state.catalog();
+        let at = catalog.live();
+        let now = served.state.now();
+        let mut fleet = vec![];
+        for (id, vm) in at.vms().filter(|(_, v)| v.decommissioned_at.is_none_or(|d| d > now)) {
+            let (Some(node), Some(config)) = (&vm.node, vm.current()) else { continue };
+            let Some(project) = at.project(&config.project_id) else { continue };
+            fleet.push(FleetNode {
+                hostname: node.hostname.clone(),
+                group: project.resource_group.clone(),
+                location: vm.location.clone(),
+                password: served.state.node_key().node_password(*id, vm.password_generation),
+            });
+        }
+        Arc::new(fleet)
+    };
+    anyhow::ensure!(!fleet.is_empty(), "the fixture has no running VMs");
+    let client = client()?;
+    let health: MakeRequest = Arc::new(|_| Call::Get("/healthz".to_owned()));
+    let calls: MakeRequest = {
+        let fleet = fleet.clone();
+        Arc::new(move |n| {
+            let node = &fleet[(n as usize * 7919) % fleet.len()];
+            let method = NODE_METHODS[n as usize % NODE_METHODS.len()];
+            let body = match method {
+                "lookup_node" => xml_call(method, &[&node.hostname]),
+                "list_nodes_addresses" => xml_call(method, &[&node.location, "srv"]),
+                _ => xml_call(method, &[]),
+            };
+            let path = format!("/v2/api/rg-{}", node.group);
+            Call::XmlRpc { path, user: node.hostname.clone(), password: node.password.clone(), body }
+        })
+    };
+    let cpu = super::cpu_seconds();
+    let h = stream(client.clone(), served.base.clone(), rate, seconds, health).await;
+    let between = super::cpu_seconds();
+    let c = stream(client, served.base.clone(), rate, seconds, calls).await;
+    let after = super::cpu_seconds();
+    let (hf, cf) = (h.figures("/healthz (baseline)"), c.figures("node API, six inventory methods"));
+    let per_call = |cpu: f64, s: &Stream| cpu / s.latencies.len().max(1) as f64 * 1e3;
+    let (h_cpu, c_cpu) = (per_call(between - cpu, &h), per_call(after - between, &c));
+    let ratio = cf.p99.as_secs_f64() / hf.p99.as_secs_f64().max(1e-9);
+    figure("nodes", "rate", rate);
+    figure("nodes", "fleet", fleet.len());
+    figure("nodes", "healthz", h.json());
+    figure("nodes", "node_api", c.json());
+    figure("nodes", "cpu_ms_per_call", json!({"healthz": h_cpu, "node_api": c_cpu}));
+    figure("nodes", "p99_ratio", ratio);
+    out!(
+        "directory bench nodes: {rate} calls/s for {seconds} s each, loopback HTTP, open loop, PostgreSQL (demo fixture, {} running VMs calling as themselves)",
+        fleet.len()
+    );
+    out!("{:<34} {:>7} {:>12} {:>10} {:>10} {:>14}", "request", "errors", "per second", "p50 ms", "p99 ms", "CPU ms/call");
+    for (f, s, cpu) in [(&hf, &h, h_cpu), (&cf, &c, c_cpu)] {
+        out!(
+            "{:<34} {:>7} {:>12.0} {:>10.2} {:>10.2} {:>14.3}",
+            f.label,
+            s.errors(),
+            f.per_second,
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3,
+            cpu
+        );
+    }
+    out!("CPU is this process's (server and load generator together), per call sent.");
+    out!("ratio p99 node API / p99 /healthz: {ratio:.2} (target: node API p99 < 20 ms)");
     Ok(())
 }

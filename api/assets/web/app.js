@@ -177,7 +177,7 @@ const pages = {
     const after = params.get("after");
     const d = await gql(
       `query($v: ID!, $a: String, $t: DateTime) {
-        vm(id: $v, asOf: $t) { id name projectId location cpu ramGb diskGb decommissionedAt hostname channel roles production servicing directoryRing configurations { from projectId cpu ramGb diskGb } }
+        vm(id: $v, asOf: $t) { id name projectId location cpu ramGb diskGb decommissionedAt hostname channel roles production servicing directoryRing interfaces { vlan mac addresses } configurations { from projectId cpu ramGb diskGb } }
         backupHistory(vmId: $v, first: 20, after: $a, asOf: $t) { nodes { backupId status startedAt finishedAt sizeBytes error expiredAt } pageInfo { hasNextPage endCursor } totalCount } }`,
       { v: id, a: after },
     );
@@ -195,6 +195,9 @@ const pages = {
         <dt>Production</dt><dd>${v.production ? "yes" : "no"}</dd>
         <dt>In service</dt><dd>${v.servicing ? "yes" : '<span class="warn">no (its agent marked it out of service)</span>'}</dd>
         <dt>Node API ring</dt><dd>${v.directoryRing === 0 ? "0 (the whole platform)" : "1 (its resource group)"}</dd></dl>
+      <table id="vm-interfaces"><thead><tr><th>VLAN</th><th>MAC</th><th>Addresses</th></tr></thead><tbody>
+      ${v.interfaces.map((i) => `<tr><td>${h(i.vlan)}</td><td><code>${h(i.mac)}</code></td><td>${i.addresses.map((a) => `<code>${h(a)}</code>`).join(" ")}</td></tr>`).join("") || '<tr><td colspan="3" class="muted">No interfaces: no network is defined in its location.</td></tr>'}
+      </tbody></table>
       ${staff && !v.decommissionedAt && !session.asOf ? `<form class="stack" id="roles-form"><label>Roles <input name="roles" value="${h(v.roles.join(" "))}" placeholder="webgateway postgresql15"><span class="field-error" data-for="roles"></span></label>
         <button type="submit">Set roles</button><p class="error" id="form-error" role="alert"></p></form>` : ""}
       <h2>Configuration timeline</h2><table><thead><tr><th>From</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th></tr></thead><tbody>

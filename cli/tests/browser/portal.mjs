@@ -113,7 +113,8 @@ try {
   await staff.click("#as-of-clear");
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
 
-  step("sets the VM's roles on its page, where its node shows");
+  step("sets the VM's roles on its page, where its node and its addresses show");
+  await staff.waitForSelector("#vm-interfaces td:has-text('172.20.2.2/24')");
   await staff.fill("#roles-form input[name=roles]", "webgateway Bad");
   await staff.click("#roles-form button[type=submit]");
   await staff.waitForSelector(".field-error[data-for=roles]:not(:empty)");

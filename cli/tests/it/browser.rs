@@ -74,6 +74,8 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
     let staging =
         s(&server.gql(TOKEN, project, json!({"c": acme, "p": shop, "n": "Shop staging"})).await["createProject"]["id"]);
     let secret = s(&server.gql(TOKEN, project, json!({"c": globex, "n": "Secret"})).await["createProject"]["id"]);
+    let network = "mutation { defineNetwork(location: \"fsn1\", vlan: \"srv\", cidr: \"172.20.2.0/24\", gateway: \"172.20.2.1\") { cidr } }";
+    server.gql(TOKEN, network, json!({})).await;
     let provision = "mutation($p: ID!) { provisionVm(input: {projectId: $p, name: \"web-1\", location: \"fsn1\", cpu: 2, ramGb: 4, diskGb: 40, effectiveAt: \"2026-02-01T00:00:00Z\"}) { id } }";
     let vm = s(&server.gql(TOKEN, provision, json!({"p": staging})).await["provisionVm"]["id"]);
     let before_resize = s(&server.gql(TOKEN, "{ logHead { recordedAt } }", json!({})).await["logHead"]["recordedAt"]);
