@@ -183,7 +183,8 @@ pub async fn define_network(
     command: domain::network::NetworkCommand,
 ) -> Result<Executed, ApiError> {
     let domain::network::NetworkCommand::Define { location, vlan, cidr, gateway } = &command;
-    let network = domain::network::network(location, vlan, cidr, gateway).map_err(|e| ApiError::BadInput(e.to_string()))?;
+    let network =
+        domain::network::network(location, vlan, cidr, gateway).map_err(|e| ApiError::BadInput(e.to_string()))?;
     let vms: Vec<VmId> = {
         let catalog = bus.projector.read();
         let at = catalog.live();

@@ -73,7 +73,12 @@ enum Call {
     /// A GraphQL body, with the bootstrap token.
     Graphql(Value),
     /// An XML-RPC call to a node API path, as a node (HTTP Basic).
-    XmlRpc { path: String, user: String, password: String, body: String },
+    XmlRpc {
+        path: String,
+        user: String,
+        password: String,
+        body: String,
+    },
 }
 
 type MakeRequest = Arc<dyn Fn(u64) -> Call + Send + Sync>;
@@ -390,7 +395,9 @@ struct FleetNode {
 
 fn xml_call(method: &str, params: &[&str]) -> String {
     let params: String = params.iter().map(|p| format!("<param><value><string>{p}</string></value></param>")).collect();
-    format!("<?xml version=\"1.0\"?><methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>")
+    format!(
+        "<?xml version=\"1.0\"?><methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>"
+    )
 }
 
 /// `directory bench nodes`: the demo fleet's agents calling the six inventory methods at
@@ -457,7 +464,15 @@ async fn nodes_on(served: &Served, rate: f64, seconds: f64) -> anyhow::Result<()
         "directory bench nodes: {rate} calls/s for {seconds} s each, loopback HTTP, open loop, PostgreSQL (demo fixture, {} running VMs calling as themselves)",
         fleet.len()
     );
-    out!("{:<34} {:>7} {:>12} {:>10} {:>10} {:>14}", "request", "errors", "per second", "p50 ms", "p99 ms", "CPU ms/call");
+    out!(
+        "{:<34} {:>7} {:>12} {:>10} {:>10} {:>14}",
+        "request",
+        "errors",
+        "per second",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms/call"
+    );
     for (f, s, cpu) in [(&hf, &h, h_cpu), (&cf, &c, c_cpu)] {
         out!(
             "{:<34} {:>7} {:>12.0} {:>10.2} {:>10.2} {:>14.3}",

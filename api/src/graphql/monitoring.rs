@@ -470,7 +470,16 @@ impl MonitoringMutation {
             None => None,
         };
         let env = envelope(ctx, who, command_id.as_ref(), Some(reason.clone()))?;
-        let cmd = MaintenanceCommand::Schedule { id: wid, project, start, end, announced_at, reason, now: app.now(), vm_id: None };
+        let cmd = MaintenanceCommand::Schedule {
+            id: wid,
+            project,
+            start,
+            end,
+            announced_at,
+            reason,
+            now: app.now(),
+            vm_id: None,
+        };
         let done = app.bus.create(&app.bus.maintenance, (&wid.to_string(), generated), cmd, &env).await?;
         Ok(maintenance_node(app, &done)?)
     }

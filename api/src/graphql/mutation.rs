@@ -22,11 +22,11 @@ use super::{View, answered, app, envelope, parse_id, parsed, principal};
 use app::auth::{self, Principal};
 use app::commands::Executed;
 use app::error::ApiError;
-use app::{addresses, naming};
 use app::policy::{
     manages_customer, may_manage, self_or_admin, visible_customer, visible_person, visible_project, visible_vm,
 };
 use app::state::AppState;
+use app::{addresses, naming};
 
 #[derive(InputObject)]
 pub struct RegisterCustomerInput {

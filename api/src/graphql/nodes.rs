@@ -52,7 +52,12 @@ pub struct Network {
 
 impl From<&domain::network::Network> for Network {
     fn from(n: &domain::network::Network) -> Network {
-        Network { location: n.location.clone(), vlan: n.vlan.clone(), cidr: n.cidr.to_string(), gateway: n.gateway.to_string() }
+        Network {
+            location: n.location.clone(),
+            vlan: n.vlan.clone(),
+            cidr: n.cidr.to_string(),
+            gateway: n.gateway.to_string(),
+        }
     }
 }
 
@@ -111,7 +116,8 @@ impl NodesMutation {
         let (app, who) = (app(ctx), principal(ctx)?);
         who.require(&[Staff::Ops])?;
         let env = envelope(ctx, who, command_id.as_ref(), reason)?;
-        let network = domain::network::network(&location, &vlan, &cidr, &gateway).map_err(|e| ApiError::BadInput(e.to_string()))?;
+        let network = domain::network::network(&location, &vlan, &cidr, &gateway)
+            .map_err(|e| ApiError::BadInput(e.to_string()))?;
         let command = NetworkCommand::Define { location, vlan, cidr, gateway };
         app::addresses::define_network(&app.bus, &env, app.now(), command).await?;
         Ok(Network::from(&network))

@@ -20,7 +20,10 @@ const MAX_REQUESTS: usize = 100;
 
 /// The window a VM's request id stands for.
 fn window_id(vm: VmId, request: &str) -> MaintenanceId {
-    MaintenanceId(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("directory:maintenance:{vm}:{request}").as_bytes()))
+    MaintenanceId(uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("directory:maintenance:{vm}:{request}").as_bytes(),
+    ))
 }
 
 pub(super) async fn dispatch(state: &AppState, caller: &Node, method: &str, requests: Value) -> Result<Value, Fault> {
@@ -59,7 +62,8 @@ pub(super) async fn dispatch(state: &AppState, caller: &Node, method: &str, requ
                     _ => "ended".to_owned(),
                 };
                 seconds(method, &request, &fields, "duration")?;
-                let command = MaintenanceCommand::End { at: state.now(), reason: format!("Reported by its agent: {result}") };
+                let command =
+                    MaintenanceCommand::End { at: state.now(), reason: format!("Reported by its agent: {result}") };
                 change(state, caller, method, &request, command).await?;
             }
             Ok(text(""))
@@ -74,7 +78,9 @@ fn seconds(method: &str, request: &str, fields: &BTreeMap<String, Value>, name: 
         Some(Value::Integer(s)) => Ok(Some(i64::from(*s))),
         Some(Value::Long(s)) => Ok(Some(*s)),
         Some(Value::Double(s)) if s.is_finite() && s.abs() < 1e12 => Ok(Some(*s as i64)),
-        Some(_) => Err(fault(BAD_REQUEST, format!("{method}: {name} of request {:?} must be seconds", truncate(request)))),
+        Some(_) => {
+            Err(fault(BAD_REQUEST, format!("{method}: {name} of request {:?} must be seconds", truncate(request))))
+        }
     }
 }
 
@@ -104,7 +110,8 @@ async fn schedule(
                 Some(ProjectFacts { id: c.project_id, customer_id: p.customer_id?, archived: p.archived_at.is_some() })
             });
             // Several requests of one VM share a slot: the one its open windows are in.
-            let open = project.iter().flat_map(|p| at.maintenance_for(p.id)).filter_map(|id| at.maintenance_window(&id));
+            let open =
+                project.iter().flat_map(|p| at.maintenance_for(p.id)).filter_map(|id| at.maintenance_window(&id));
             let open = open
                 .filter(|w| w.vm_id == Some(caller.vm) && w.cancelled_at.is_none() && w.ended_at.is_none())
                 .filter(|w| w.start >= now + chrono::Duration::hours(maintenance::NOTICE_HOURS))
@@ -127,7 +134,8 @@ async fn schedule(
                     now,
                     vm_id: Some(caller.vm),
                 };
-                let done = state.bus.execute(&state.bus.maintenance, &wid.to_string(), command, &envelope(caller)).await;
+                let done =
+                    state.bus.execute(&state.bus.maintenance, &wid.to_string(), command, &envelope(caller)).await;
                 // Refused because a concurrent call recorded it first: answer that one.
                 let catalog = state.catalog();
                 match (catalog.live().maintenance_window(&wid), done) {

@@ -93,7 +93,12 @@ pub fn users(state: &AppState, resource_group: &str) -> Option<serde_json::Value
     let catalog = state.catalog();
     let at = catalog.live();
     at.project_by_resource_group(resource_group)?;
-    let staff = Node { vm: domain::VmId(uuid::Uuid::nil()), hostname: String::new(), resource_group: resource_group.to_owned(), ring: 0 };
+    let staff = Node {
+        vm: domain::VmId(uuid::Uuid::nil()),
+        hostname: String::new(),
+        resource_group: resource_group.to_owned(),
+        ring: 0,
+    };
     methods::list_users(at, &staff, resource_group).ok().map(|v| json(&v))
 }
 

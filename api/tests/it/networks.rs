@@ -13,7 +13,8 @@ use crate::flows::{customer, s};
 use crate::helpers::{BOOT, TestApp, both_stores};
 
 const DEFINE: &str = "mutation($l: String!, $v: String!, $c: String!, $g: String!) { defineNetwork(location: $l, vlan: $v, cidr: $c, gateway: $g) { location vlan cidr gateway } }";
-const PROVISION: &str = "mutation($i: ProvisionVmInput!) { provisionVm(input: $i) { id interfaces { vlan mac addresses } } }";
+const PROVISION: &str =
+    "mutation($i: ProvisionVmInput!) { provisionVm(input: $i) { id interfaces { vlan mac addresses } } }";
 const INTERFACES: &str = "query($v: ID!, $t: DateTime) { vm(id: $v, asOf: $t) { interfaces { vlan mac addresses } } }";
 
 fn network(location: &str, vlan: &str, cidr: &str, gateway: &str) -> Value {
@@ -53,7 +54,10 @@ both_stores!(a_vm_gets_the_lowest_free_address_of_each_network_of_its_location, 
     let before = chrono::Utc::now().to_rfc3339();
     let lonely = s(&app.ok(BOOT, PROVISION, vm(&project, "early", "rzob")).await["provisionVm"]["id"]);
     let defined = app.ok(BOOT, DEFINE, network("rzob", "srv", "172.20.2.0/24", "172.20.2.1")).await;
-    assert_eq!(defined["defineNetwork"], json!({"location": "rzob", "vlan": "srv", "cidr": "172.20.2.0/24", "gateway": "172.20.2.1"}));
+    assert_eq!(
+        defined["defineNetwork"],
+        json!({"location": "rzob", "vlan": "srv", "cidr": "172.20.2.0/24", "gateway": "172.20.2.1"})
+    );
     app.ok(BOOT, DEFINE, network("rzob", "srv", "2a02:db8:f030:102::/64", "2a02:db8:f030:102::1")).await;
     app.ok(BOOT, DEFINE, network("whq", "srv", "10.1.0.0/24", "10.1.0.1")).await;
     // The VM provisioned before the networks got an address in each when it was defined.

@@ -552,17 +552,13 @@ both_stores!(a_node_learns_its_neighbours_addresses_and_the_services_it_uses, as
     let roles = "mutation($v: ID!, $r: [String!]!) { setVmRoles(vmId: $v, roles: $r) { id } }";
     app.ok(BOOT, roles, json!({"v": p.db, "r": ["postgresql15", "sensuserver"]})).await;
     app.ok(BOOT, roles, json!({"v": p.other, "r": ["sensuserver", "redis"]})).await;
-    let (web, db, x) = (password(app, &p, &p.web).await, password(app, &p, &p.db).await, password(app, &p, &p.other).await);
+    let (web, db, x) =
+        (password(app, &p, &p.web).await, password(app, &p, &p.db).await, password(app, &p, &p.other).await);
     let head = app.head().await;
     let web_url = p.url("web01", &web, "/v2/api/rg-shop");
 
     let srv = call(web_url.clone(), "list_nodes_addresses", json!(["rzob", "srv"])).await;
-    let rows: Vec<(String, String)> = srv
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (s(&r["name"]), s(&r["ip"])))
-        .collect();
+    let rows: Vec<(String, String)> = srv.as_array().unwrap().iter().map(|r| (s(&r["name"]), s(&r["ip"]))).collect();
     let expected = [
         ("web01", "172.20.2.2/24"),
         ("web01", "2a02:db8:f030:102::2/64"),
@@ -571,7 +567,10 @@ both_stores!(a_node_learns_its_neighbours_addresses_and_the_services_it_uses, as
     ];
     assert_eq!(rows, expected.map(|(n, ip)| (n.to_owned(), ip.to_owned())), "its group's nodes only: {srv}");
     let first = &srv[0];
-    assert_eq!((first["vlan"].as_str(), first["rg"].as_str(), first["rg_parent"].as_str()), (Some("srv"), Some("shop"), Some("")));
+    assert_eq!(
+        (first["vlan"].as_str(), first["rg"].as_str(), first["rg_parent"].as_str()),
+        (Some("srv"), Some("shop"), Some(""))
+    );
     assert_eq!(first["ring"], 1);
     let enc = call(web_url.clone(), "lookup_node", json!(["web01"])).await;
     assert_eq!(first["mac"], enc["parameters"]["interfaces"]["srv"]["mac"]);
@@ -585,7 +584,8 @@ both_stores!(a_node_learns_its_neighbours_addresses_and_the_services_it_uses, as
 
     // Services: a platform service once per location (its oldest provider), the group's own.
     let services = call(web_url.clone(), "list_services", json!([])).await;
-    let names: Vec<String> = services.as_array().unwrap().iter().map(|s| s["service"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<String> =
+        services.as_array().unwrap().iter().map(|s| s["service"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["postgresql15-server", "sensuserver-server", "webgateway-server"], "{services}");
     let sensu = &services[1];
     assert_eq!(sensu["address"], "db01.fcio.net");
@@ -633,14 +633,20 @@ both_stores!(a_node_asks_for_maintenance_and_its_window_counts_as_announced, asy
     assert_eq!(app.head().await, head);
 
     let before = head;
-    let asked = call(url.clone(), "schedule_maintenance", json!([{"r1": {"estimate": 1800, "comment": "kernel update"}}])).await;
+    let asked =
+        call(url.clone(), "schedule_maintenance", json!([{"r1": {"estimate": 1800, "comment": "kernel update"}}]))
+            .await;
     let time = s(&asked["r1"]["time"]);
     let start = chrono::DateTime::parse_from_rfc3339(&time).unwrap();
     let berlin = start.with_timezone(&chrono_tz::Europe::Berlin);
     assert_eq!(chrono::Timelike::hour(&berlin), 22, "in the night slot: {time}");
     assert!(start >= chrono::Utc::now() + chrono::Duration::hours(24), "a day away at least: {time}");
     let head = app.head().await;
-    assert_eq!(call(url.clone(), "schedule_maintenance", json!([{"r1": {"estimate": 1800}}])).await, asked, "asked again");
+    assert_eq!(
+        call(url.clone(), "schedule_maintenance", json!([{"r1": {"estimate": 1800}}])).await,
+        asked,
+        "asked again"
+    );
     assert_eq!(app.head().await, head, "nothing new");
     // As an agent may write it: <i8> seconds; a second request shares the slot.
     let body = br#"<?xml version="1.0"?><methodCall><methodName>schedule_maintenance</methodName><params><param><value><struct>
@@ -652,8 +658,10 @@ both_stores!(a_node_asks_for_maintenance_and_its_window_counts_as_announced, asy
 
     // The project's overview and its SLA report show both, with the VM.
     let overview = "query($p: ID!) { infrastructureOverview(projectId: $p) { project { id } upcomingMaintenance { vmId start end reason announcedInTime } } }";
-    let shop = s(&app.ok(BOOT, "query($v: ID!) { vm(id: $v) { projectId } }", json!({"v": p.web})).await["vm"]["projectId"]);
-    let windows = app.ok(BOOT, overview, json!({"p": shop})).await["infrastructureOverview"]["upcomingMaintenance"].clone();
+    let shop =
+        s(&app.ok(BOOT, "query($v: ID!) { vm(id: $v) { projectId } }", json!({"v": p.web})).await["vm"]["projectId"]);
+    let windows =
+        app.ok(BOOT, overview, json!({"p": shop})).await["infrastructureOverview"]["upcomingMaintenance"].clone();
     assert_eq!(windows.as_array().unwrap().len(), 2, "{windows}");
     for w in windows.as_array().unwrap() {
         assert_eq!((w["vmId"].as_str(), &w["announcedInTime"]), (Some(p.web.as_str()), &json!(true)), "{w}");
@@ -662,11 +670,15 @@ both_stores!(a_node_asks_for_maintenance_and_its_window_counts_as_announced, asy
     let month = berlin.format("%Y-%m").to_string();
     let report = "query($p: ID!, $m: String!) { slaReport(projectId: $p, month: $m) { maintenance { vmId hostname announcedInTime } } }";
     let used = app.ok(BOOT, report, json!({"p": shop, "m": month})).await["slaReport"]["maintenance"].clone();
-    assert!(used.as_array().unwrap().iter().any(|m| m["hostname"] == "web01" && m["announcedInTime"] == true), "{used}");
+    assert!(
+        used.as_array().unwrap().iter().any(|m| m["hostname"] == "web01" && m["announcedInTime"] == true),
+        "{used}"
+    );
 
     // Moved later; called off before it began; an unknown id is left alone.
     assert_eq!(call(url.clone(), "postpone_maintenance", json!([{"r2": {"postpone_by": 3600}}])).await, "");
-    let windows = app.ok(BOOT, overview, json!({"p": shop})).await["infrastructureOverview"]["upcomingMaintenance"].clone();
+    let windows =
+        app.ok(BOOT, overview, json!({"p": shop})).await["infrastructureOverview"]["upcomingMaintenance"].clone();
     let r2 = windows.as_array().unwrap().iter().find(|w| w["reason"] == "Requested by web01").unwrap().clone();
     assert_eq!(chrono::DateTime::parse_from_rfc3339(&s(&r2["start"])).unwrap(), start + chrono::Duration::hours(1));
     let ended = json!([{"r1": {"duration": null, "result": "deleted"}}]);
@@ -676,8 +688,10 @@ both_stores!(a_node_asks_for_maintenance_and_its_window_counts_as_announced, asy
     assert_eq!(call(url.clone(), "end_maintenance", ended).await, "", "reported again");
     assert_eq!(call(url.clone(), "postpone_maintenance", json!([{"nope": {"postpone_by": 60}}])).await, "");
     assert_eq!(app.head().await, head);
-    let recorded = app.ok(BOOT, "query($h: Long!) { events(after: $h, first: 50) { actor } }", json!({"h": before})).await;
-    let actors: Vec<&str> = recorded["events"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    let recorded =
+        app.ok(BOOT, "query($h: Long!) { events(after: $h, first: 50) { actor } }", json!({"h": before})).await;
+    let actors: Vec<&str> =
+        recorded["events"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
     assert!(!actors.is_empty() && actors.iter().all(|a| *a == "node:web01"), "{recorded}");
 
     // Bad requests are faults, and record nothing.

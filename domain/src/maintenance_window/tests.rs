@@ -181,7 +181,11 @@ fn a_node_window_ended_before_it_began_is_cancelled_and_an_overrun_is_not_exclud
     assert!(matches!(events[..], [MaintenanceEvent::MaintenanceCancelled { .. }]), "{events:?}");
     let events = decide(&w, MaintenanceCommand::End { at: at(3, 20), reason: "done".into() }).unwrap();
     events.iter().for_each(|e| evolve(&mut w, e));
-    assert_eq!(w.end, at(3, 10) + chrono::Duration::hours(2), "the end announced stays: the overrun is not maintenance");
+    assert_eq!(
+        w.end,
+        at(3, 10) + chrono::Duration::hours(2),
+        "the end announced stays: the overrun is not maintenance"
+    );
 }
 
 #[test]

@@ -130,7 +130,8 @@ pub fn decide(all: &Networks, cmd: NetworkCommand) -> Result<Vec<NetworkEvent>, 
     if all.networks.contains(&network) {
         return Ok(vec![]);
     }
-    let overlapping = |n: &&Network| n.cidr.contains(&network.cidr.network()) || network.cidr.contains(&n.cidr.network());
+    let overlapping =
+        |n: &&Network| n.cidr.contains(&network.cidr.network()) || network.cidr.contains(&n.cidr.network());
     if let Some(other) = all.networks.iter().find(overlapping) {
         return Err(NetworkError::Overlaps {
             cidr: network.cidr,

@@ -400,8 +400,8 @@ fn a_vm_gets_one_address_per_network_on_one_interface_per_vlan() {
     let v4 = assignment("srv", "172.20.2.0/24", "172.20.2.2");
     let v6 = assignment("srv", "2a02:db8::/64", "2a02:db8::2");
     let again = assignment("srv", "172.20.2.0/24", "172.20.2.3");
-    let events = decide(&vm, VmCommand::AssignAddresses { addresses: vec![v4.clone(), v6.clone(), again.clone()] })
-        .unwrap();
+    let events =
+        decide(&vm, VmCommand::AssignAddresses { addresses: vec![v4.clone(), v6.clone(), again.clone()] }).unwrap();
     assert_eq!(events.len(), 2, "one address per network, the second left out: {events:?}");
     events.iter().for_each(|e| evolve(&mut vm, e));
     assert_eq!(vm.interfaces.len(), 1);
@@ -417,7 +417,10 @@ fn a_vm_gets_one_address_per_network_on_one_interface_per_vlan() {
 
 #[test]
 fn addresses_are_released_only_once_the_vm_left_deletions() {
-    let mut vm = fold(&[provisioned(), VmEvent::VmAddressAssigned { assignment: assignment("srv", "172.20.2.0/24", "172.20.2.2") }]);
+    let mut vm = fold(&[
+        provisioned(),
+        VmEvent::VmAddressAssigned { assignment: assignment("srv", "172.20.2.0/24", "172.20.2.2") },
+    ]);
     let e = decide(&vm, VmCommand::ReleaseAddresses { now: at(6, 1) }).unwrap_err();
     assert_eq!(e, VmError::InService);
     evolve(&mut vm, &VmEvent::VmDecommissioned { effective_at: at(2, 1) });
@@ -429,6 +432,7 @@ fn addresses_are_released_only_once_the_vm_left_deletions() {
     evolve(&mut vm, &events[0]);
     assert_eq!(vm.addresses().count(), 0);
     assert_eq!(decide(&vm, VmCommand::ReleaseAddresses { now: until }).unwrap(), vec![], "nothing left to release");
-    let e = decide(&vm, VmCommand::AssignAddresses { addresses: vec![assignment("srv", "172.20.2.0/24", "172.20.2.2")] });
+    let e =
+        decide(&vm, VmCommand::AssignAddresses { addresses: vec![assignment("srv", "172.20.2.0/24", "172.20.2.2")] });
     assert!(matches!(e, Err(VmError::Decommissioned(_))), "{e:?}");
 }
