@@ -112,16 +112,10 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
             let outcome = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     let bytes = response.bytes().await.unwrap_or_default();
-                    if xml {
-                        let fault = bytes.windows(7).any(|w| w == b"<fault>");
-                        let _ = tx.send((
-                            due.duration_since(started).as_secs() as u32,
-                            due.elapsed(),
-                            if fault { Answer::Error("fault".into()) } else { Answer::Ok },
-                        ));
-                        return;
-                    }
+                    // An XML-RPC fault comes with HTTP 200, as does a GraphQL error.
+                    let fault = xml && bytes.windows(7).any(|w| w == b"<fault>");
                     match serde_json::from_slice::<Value>(&bytes) {
+                        _ if fault => Answer::Error("fault".into()),
                         Ok(answer) => match answer["errors"][0]["extensions"]["code"].as_str() {
                             None => Answer::Ok,
                             Some("CONFLICT") => Answer::Conflict,
@@ -222,8 +216,13 @@ fn targets(state: &AppState) -> Targets {
 
 /// `directory bench load`.
 pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64) -> anyhow::Result<()> {
+    on_demo(pg, async |served| load_on(served, writes, reads, seconds).await).await
+}
+
+/// Runs `bench` against a server on the demo fixture, then stops it and drops its database.
+async fn on_demo(pg: &str, bench: impl AsyncFnOnce(&Served) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let served = serve(pg).await?;
-    let result = load_on(&served, writes, reads, seconds).await;
+    let result = bench(&served).await;
     served.stop().await;
     result
 }
@@ -338,10 +337,7 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
 
 /// `directory bench graphql`: the project page and `/healthz` at the same rate, one after the other.
 pub async fn graphql(pg: &str, rate: f64, seconds: f64) -> anyhow::Result<()> {
-    let served = serve(pg).await?;
-    let result = graphql_on(&served, rate, seconds).await;
-    served.stop().await;
-    result
+    on_demo(pg, async |served| graphql_on(served, rate, seconds).await).await
 }
 
 async fn graphql_on(served: &Served, rate: f64, seconds: f64) -> anyhow::Result<()> {
@@ -404,10 +400,7 @@ fn xml_call(method: &str, params: &[&str]) -> String {
 /// `rate` calls a second (a fleet of 5,000 VMs makes 50), each VM as itself on its resource
 /// group's path, beside `/healthz` at the same rate.
 pub async fn nodes(pg: &str, rate: f64, seconds: f64) -> anyhow::Result<()> {
-    let served = serve(pg).await?;
-    let result = nodes_on(&served, rate, seconds).await;
-    served.stop().await;
-    result
+    on_demo(pg, async |served| nodes_on(served, rate, seconds).await).await
 }
 
 async fn nodes_on(served: &Served, rate: f64, seconds: f64) -> anyhow::Result<()> {

@@ -118,6 +118,20 @@ impl TestApp {
     }
 }
 
+/// A GraphQL request as staff to one server's router (another server on the store, say).
+pub async fn ask(router: &axum::Router, query: &str, variables: Value) -> Value {
+    let body = serde_json::to_vec(&json!({"query": query, "variables": variables})).unwrap();
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {BOOT}"))
+        .body(Body::from(body))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 /// The text of a PDF, as `pdftotext -layout` extracts it.
 pub fn pdftotext(pdf: &[u8]) -> String {
     use std::io::Write;

@@ -8,25 +8,12 @@ use app::clock::SystemClock;
 use app::state::AppState;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use store::EventLog;
 use tower::ServiceExt;
 
 use crate::flows::{customer, project};
-use crate::helpers::{BOOT, TestApp};
-
-async fn ask(router: &axum::Router, query: &str, variables: Value) -> Value {
-    let body = serde_json::to_vec(&json!({"query": query, "variables": variables})).unwrap();
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {BOOT}"))
-        .body(Body::from(body))
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
+use crate::helpers::{BOOT, TestApp, ask};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_server_answers_queries_while_the_primary_takes_writes() {
