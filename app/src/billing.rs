@@ -196,21 +196,27 @@ async fn run_period(app: &AppState, period: Period, now: Instant) -> Result<bool
     Ok(true)
 }
 
-/// The scheduler task of `directory serve`.
-pub fn spawn_scheduler(app: std::sync::Arc<AppState>) {
+/// The scheduler task of `directory serve`. Among several servers of one database, the
+/// one holding the billing lease runs; the others look again each time the lease could
+/// have passed to them.
+pub fn spawn_scheduler(app: std::sync::Arc<AppState>, sharing: bool) {
     tokio::spawn(async move {
         loop {
-            match run_scheduled(&app, app.now()).await {
-                Ok(periods) => {
-                    for period in periods {
-                        tracing::info!(%period, "scheduled billing run completed");
+            let mine = !sharing || app.leases.holds(crate::leases::BILLING).is_some();
+            if mine {
+                match run_scheduled(&app, app.now()).await {
+                    Ok(periods) => {
+                        for period in periods {
+                            tracing::info!(%period, "scheduled billing run completed");
+                        }
                     }
+                    Err(e) => tracing::warn!(error = %e.message(), "scheduled billing run failed; retrying later"),
                 }
-                Err(e) => tracing::warn!(error = %e.message(), "scheduled billing run failed; retrying later"),
             }
             // Wake at the next due instant, and hourly in case the clock jumped.
             let wait = (next_schedule(app.now()) - app.now()).to_std().unwrap_or_default();
-            tokio::time::sleep(wait.min(std::time::Duration::from_secs(3600))).await;
+            let most = if mine { std::time::Duration::from_secs(3600) } else { app.leases.ttl() };
+            tokio::time::sleep(wait.min(most)).await;
         }
     });
 }

@@ -202,6 +202,9 @@ pub struct Checker {
     limits: Limits,
     failures: Mutex<HashMap<MonitorId, u32>>,
     schedule: Mutex<Schedule>,
+    /// Whether this checker checks only the monitors of the shards its process holds
+    /// (several servers on one database), rather than every monitor.
+    sharded: bool,
 }
 
 /// When each monitor is due and which checks are running, by customer: one customer's
@@ -253,7 +256,30 @@ impl Checker {
     }
 
     pub fn with_limits(app: Arc<AppState>, probe: Probe, limits: Limits) -> Arc<Checker> {
-        Arc::new(Checker { app, probe, limits, failures: Mutex::new(HashMap::new()), schedule: Mutex::default() })
+        Arc::new(Checker {
+            app,
+            probe,
+            limits,
+            failures: Mutex::new(HashMap::new()),
+            schedule: Mutex::default(),
+            sharded: false,
+        })
+    }
+
+    /// The checker of a server that shares its database with others: it checks the
+    /// monitors of the shards its process's leases hold (see [`crate::leases`]).
+    pub fn sharded(app: Arc<AppState>) -> Arc<Checker> {
+        let mut checker = Checker::with_probe(app, Probe::new());
+        if let Some(c) = Arc::get_mut(&mut checker) {
+            c.sharded = true;
+        }
+        checker
+    }
+
+    /// The lease token under which this process may check `id` now (`Some(0)` for a checker
+    /// that checks every monitor), or `None` when another process checks it.
+    fn lease(&self, id: MonitorId) -> Option<i64> {
+        if self.sharded { self.app.leases.checks(&id.0) } else { Some(0) }
     }
 
     /// Checks running now.
@@ -264,6 +290,7 @@ impl Checker {
     /// Checks one monitor now; answers the transition it recorded, if any. Paused,
     /// deleted and unknown monitors are not checked.
     pub async fn check(&self, id: MonitorId) -> Result<Option<Observed>, ApiError> {
+        let Some(token) = self.lease(id) else { return Ok(None) };
         let now = self.app.now();
         let (current, reach) = {
             let catalog = self.app.catalog();
@@ -301,6 +328,10 @@ impl Checker {
             }
         };
         let Some(observed) = change else { return Ok(None) };
+        // The shard passed to another process while this check ran: that one decides now.
+        if self.lease(id) != Some(token) {
+            return Ok(None);
+        }
         let envelope = Envelope {
             actor: "system:checker".into(),
             command_id: uuid::Uuid::new_v4().to_string(),
@@ -340,6 +371,7 @@ impl Checker {
                         && m.active_at(now)
                         && m.checked_by == http_monitor::Checker::Directory
                 })
+                .filter(|(id, _)| self.lease(**id).is_some())
                 .filter_map(|(id, m)| m.config.as_ref().map(|c| (*id, c.interval_seconds, m.customer_id)))
                 .collect()
         };

@@ -66,10 +66,15 @@ pub async fn decide_due(app: &AppState, now: Instant) -> Result<Vec<ReleaseId>, 
 }
 
 /// The release scheduler of `directory serve`: at start (decisions that fell due while the
-/// server was down) and every 30 seconds.
-pub fn spawn_scheduler(app: Arc<AppState>) {
+/// server was down) and every 30 seconds; among several servers of one database, the one
+/// holding the releases lease decides.
+pub fn spawn_scheduler(app: Arc<AppState>, sharing: bool) {
     tokio::spawn(async move {
         loop {
+            if sharing && app.leases.holds(crate::leases::RELEASES).is_none() {
+                tokio::time::sleep(app.leases.ttl().min(Duration::from_secs(30))).await;
+                continue;
+            }
             match decide_due(&app, app.now()).await {
                 Ok(decided) if !decided.is_empty() => tracing::info!(count = decided.len(), "release decisions made"),
                 Ok(_) => {}

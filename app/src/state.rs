@@ -35,6 +35,8 @@ pub struct AppState {
     pub node_key: std::sync::OnceLock<crate::node_credentials::NodeKey>,
     /// The DNS domain of the platform's machines (`DIRECTORY_NODE_DOMAIN`).
     pub node_domain: std::sync::OnceLock<String>,
+    /// The work this process does alone among the processes of one database.
+    pub leases: Arc<crate::leases::Leases>,
 }
 
 /// The platform machines' DNS domain when the deployment configured none.
@@ -61,6 +63,7 @@ impl AppState {
         let snapshot_every = if log.is_read_only() { i64::MAX } else { snapshot_every };
         let projector = Projector::start_with(log.clone(), snapshot_every).await?;
         Ok(AppState {
+            leases: crate::leases::Leases::new(log.clone(), crate::leases::DEFAULT_TTL),
             bus: Bus::new(log, projector),
             clock,
             bootstrap_hash: bootstrap_token.filter(|t| !t.is_empty()).map(crate::auth::token_hash),

@@ -122,6 +122,11 @@ pub enum Command {
         /// address and its clients `<host name>.<domain>`.
         #[arg(long, env = "DIRECTORY_NODE_DOMAIN", default_value = app::state::NODE_DOMAIN)]
         node_domain: String,
+        /// Seconds a lease on shared work (a share of the monitors, the billing run, the
+        /// release decisions) lasts: a killed server's work passes to another within
+        /// about this long and a third more.
+        #[arg(long, env = "DIRECTORY_LEASE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        lease_seconds: u64,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -240,6 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             effective_horizon_days,
             node_key_file,
             node_domain,
+            lease_seconds,
         } => {
             let settings = Settings {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
@@ -254,6 +260,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("the node key file {}", path.display()))?
                 },
                 node_domain,
+                lease: std::time::Duration::from_secs(lease_seconds),
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
             serve(&cli.database_url, listen, settings, demo.then_some(demo_size), read_only).await
@@ -373,9 +380,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor => {
             let log = EventLog::connect(&cli.database_url).await?;
             let state = Arc::new(AppState::start(log, Arc::new(SystemClock), None).await?);
-            app::checker::Checker::new(state).spawn();
+            // It shares the monitors with the servers of the same database, by leases.
+            state.leases.tend(false).await?;
+            state.leases.clone().spawn(false);
+            app::checker::Checker::sharded(state.clone()).spawn();
             tracing::info!("checking monitors");
             shutdown().await;
+            state.leases.give_up_all().await;
             tracing::info!("stopped");
             Ok(())
         }
@@ -481,6 +492,7 @@ struct Settings {
     effective_horizon_days: u32,
     node_key: app::node_credentials::NodeKey,
     node_domain: String,
+    lease: std::time::Duration,
 }
 
 /// Where the node key lives when none is configured: beside an SQLite database, else in
@@ -526,7 +538,9 @@ async fn serve(
         }
         Err(_) => projections::SNAPSHOT_EVERY,
     };
-    let state = AppState::start_with(log, Arc::new(SystemClock), settings.bootstrap.as_deref(), snapshot_every).await?;
+    let mut state =
+        AppState::start_with(log, Arc::new(SystemClock), settings.bootstrap.as_deref(), snapshot_every).await?;
+    state.leases = app::leases::Leases::new(state.bus.log.clone(), settings.lease);
     if let Some(token) = &settings.metrics {
         let _ = state.metrics_token_hash.set(app::auth::token_hash(token));
     }
@@ -543,15 +557,23 @@ async fn serve(
     let state = Arc::new(state);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let _ = state.listen.set(listener.local_addr()?);
-    // The primary bills, releases and checks; a read-only server only answers.
+    // Servers on the primary bill, release and check, each what its leases hold; a
+    // read-only server only answers.
     if !read_only {
-        app::billing::spawn_scheduler(state.clone());
-        app::releases::spawn_scheduler(state.clone());
-        app::checker::Checker::new(state.clone()).spawn();
+        if let Err(e) = state.leases.tend(true).await {
+            tracing::warn!(error = %e, "taking the leases failed; the keeper retries");
+        }
+        state.leases.clone().spawn(true);
+        app::billing::spawn_scheduler(state.clone(), true);
+        app::releases::spawn_scheduler(state.clone(), true);
+        app::checker::Checker::sharded(state.clone()).spawn();
     }
+    let leases = state.leases.clone();
     let app = http::router(state, metrics);
-    tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), read_only, "serving");
+    tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), read_only, holder = leases.holder(), "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    // The work passes to the other servers now rather than when the leases expire.
+    leases.give_up_all().await;
     tracing::info!("stopped");
     Ok(())
 }

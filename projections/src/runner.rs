@@ -1,7 +1,8 @@
 //! Keeps the catalog caught up with the log. At start it loads the latest snapshot and
 //! folds the tail; then a task folds what this process appends straight from the writer,
-//! and reads the log for anything else (commits of other processes, found by the position
-//! gap or at the latest after a short poll interval). It stores a snapshot of the catalog
+//! and reads the log for anything else: commits of other processes, announced by the
+//! database where it can (a notice on a primary, the replay position on a standby), found
+//! by the position gap, or at the latest after a short poll interval. It stores a snapshot of the catalog
 //! (every version included) that the next start folds forward from: after `snapshot_every`
 //! events, or after a quarter of the log's length if that is more, so the cost of
 //! snapshots stays proportional to the events folded however large the catalog grows.
@@ -142,12 +143,27 @@ fn due(last: i64, every: i64, position: i64) -> bool {
 
 async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sender<i64>, mut snapshots: Snapshots) {
     let mut appended = log.appended();
+    let mut announced = log.announced();
+    let mut announcing = log.follow() != store::Follow::Poll;
+    let committed = log.committed();
     loop {
         let from_writer = tokio::select! {
             group = appended.recv() => match group {
                 Ok(group) => Some(group),
                 Err(broadcast::error::RecvError::Lagged(_)) => None,
                 Err(broadcast::error::RecvError::Closed) => return,
+            },
+            changed = announced.changed(), if announcing => {
+                let folded = state.read().map(|s| s.position).unwrap_or_default();
+                let newest = *announced.borrow_and_update();
+                // This process's own commits come from the writer, folded without a read.
+                if changed.is_err() {
+                    announcing = false;
+                    continue;
+                } else if newest <= folded || newest <= *committed.borrow() {
+                    continue;
+                }
+                None
             },
             _ = tokio::time::sleep(POLL) => None,
         };

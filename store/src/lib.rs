@@ -12,6 +12,8 @@
 
 mod cache;
 pub mod chain;
+mod follow;
+mod leases;
 mod postgres;
 mod repository;
 mod sqlite;
@@ -33,6 +35,8 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use cache::{Cqrs, cqrs};
+pub use follow::Follow;
+pub use leases::Lease;
 pub use repository::{Claimed, DuplicateCommand, IdInUse, LogRepository};
 
 /// The default store when `DATABASE_URL` is unset.
@@ -179,6 +183,9 @@ struct Inner {
     appended: broadcast::Sender<Arc<[StoredEvent]>>,
     busy: writer::Busy,
     read_only: bool,
+    /// The newest position the database announced (see [`follow`]).
+    announced: watch::Receiver<i64>,
+    follow: Follow,
 }
 
 /// Another session's transaction that holds the log head and sits idle: nothing can be
@@ -193,17 +200,23 @@ pub struct HeadHolder {
 impl EventLog {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…` and applies the migrations.
     pub async fn connect(url: &str) -> Result<EventLog, StoreError> {
-        Self::open(url, false).await
+        Self::open(url, false, true).await
+    }
+
+    /// As [`EventLog::connect`], but never woken by other processes' commits: its followers
+    /// find them by polling only. For measuring what the notices save.
+    pub async fn connect_polling(url: &str) -> Result<EventLog, StoreError> {
+        Self::open(url, false, false).await
     }
 
     /// Connects without ever writing: no migrations, no appends (each is refused), for a
     /// server that answers queries from a PostgreSQL streaming replica (or any connection
     /// that may only read). The schema must already be there.
     pub async fn connect_read_only(url: &str) -> Result<EventLog, StoreError> {
-        Self::open(url, true).await
+        Self::open(url, true, true).await
     }
 
-    async fn open(url: &str, read_only: bool) -> Result<EventLog, StoreError> {
+    async fn open(url: &str, read_only: bool, follow: bool) -> Result<EventLog, StoreError> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -242,13 +255,25 @@ impl EventLog {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        Self::start(pool, read_only).await
+        Self::start(pool, read_only, follow).await
     }
 
-    async fn start(pool: Pool, read_only: bool) -> Result<EventLog, StoreError> {
+    async fn start(pool: Pool, read_only: bool, follow: bool) -> Result<EventLog, StoreError> {
         let head = match &pool {
             Pool::Postgres(p) => postgres::head(p).await?,
             Pool::Sqlite(p) => sqlite::head(p).await?,
+        };
+        let (announce, announced) = watch::channel(head.position);
+        let follow = match &pool {
+            Pool::Postgres(p) if follow && follow::in_recovery(p).await? => {
+                follow::spawn_replay_watch(p.clone(), announce);
+                Follow::Replay
+            }
+            Pool::Postgres(p) if follow => {
+                follow::spawn_listener(p.clone(), announce);
+                Follow::Notify
+            }
+            _ => Follow::Poll,
         };
         let (committed_tx, committed) = watch::channel(head.position);
         let (appended, _) = broadcast::channel(1024);
@@ -262,7 +287,9 @@ impl EventLog {
                 writer::spawn(sqlite::SqliteAppender(p.clone()), committed_tx, appended.clone(), busy.clone())
             }
         };
-        Ok(EventLog { inner: Arc::new(Inner { pool, writer, committed, appended, busy, read_only }) })
+        Ok(EventLog {
+            inner: Arc::new(Inner { pool, writer, committed, appended, busy, read_only, announced, follow }),
+        })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -276,6 +303,17 @@ impl EventLog {
     /// The last position this process committed or saw committed; changes wake readers.
     pub fn committed(&self) -> watch::Receiver<i64> {
         self.inner.committed.clone()
+    }
+
+    /// The newest log position the database announced, committed by any process; it
+    /// changes only where [`EventLog::follow`] is not [`Follow::Poll`].
+    pub fn announced(&self) -> watch::Receiver<i64> {
+        self.inner.announced.clone()
+    }
+
+    /// What tells this process of other processes' commits.
+    pub fn follow(&self) -> Follow {
+        self.inner.follow
     }
 
     /// Appends commits in the order given (each one aggregate's events, numbered from its

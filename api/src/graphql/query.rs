@@ -8,8 +8,8 @@ use domain::{CustomerId, PersonId, ProjectId, VmId};
 use super::scalars::Long;
 use super::search;
 use super::types::{
-    BackupConnection, BackupNode, CustomerConnection, CustomerNode, HistoryEntry, LogHead, PersonNode, ProjectNode,
-    SearchHit, Viewer, VmBackupHealth, VmNode, page,
+    BackupConnection, BackupNode, CustomerConnection, CustomerNode, HistoryEntry, Lease, LogHead, PersonNode,
+    ProjectNode, SearchHit, Viewer, VmBackupHealth, VmNode, page,
 };
 use super::{app, as_of_instant, page_size, parse_id, principal, reads, view};
 use app::auth::Principal;
@@ -256,6 +256,17 @@ impl CoreQuery {
             chain_hash: hex::encode(head.chain_hash),
             recorded_at: head.recorded_at,
         })
+    }
+
+    /// Which server process holds which shared work (a share of the monitors' checks,
+    /// the billing run, the release decisions, a VM's maintenance slot being decided) and
+    /// until when, for staff and auditors; expired leases are listed with `live: false`.
+    async fn leases(&self, ctx: &Context<'_>) -> Result<Vec<Lease>> {
+        if !principal(ctx)?.is_staff() {
+            return Err(ApiError::staff_only().into());
+        }
+        let leases = app(ctx).bus.log.leases().await.map_err(ApiError::store)?;
+        Ok(leases.into_iter().map(Lease::from).collect())
     }
 }
 

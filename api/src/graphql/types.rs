@@ -418,6 +418,34 @@ pub struct LogHead {
     pub recorded_at: Option<DateTime<Utc>>,
 }
 
+/// Shared work one server process does until `expiresAt` (by the database's clock).
+#[derive(SimpleObject)]
+pub struct Lease {
+    pub name: String,
+    /// The holding process: host, pid and a random part.
+    pub holder: String,
+    /// Grows each time the lease passes to another holder.
+    pub token: Long,
+    pub acquired_at: DateTime<Utc>,
+    pub renewed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub live: bool,
+}
+
+impl From<store::Lease> for Lease {
+    fn from(l: store::Lease) -> Lease {
+        Lease {
+            name: l.name,
+            holder: l.holder,
+            token: Long(l.token),
+            acquired_at: l.acquired_at,
+            renewed_at: l.renewed_at,
+            expires_at: l.expires_at,
+            live: l.live,
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct HistoryEntry {
     pub position: Long,

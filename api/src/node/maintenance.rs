@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use dxr::{Fault, Value};
 
 use super::methods::{envelope, structure, text, truncate};
-use super::xml::{BAD_REQUEST, NOT_FOUND, fault};
+use super::xml::{BAD_REQUEST, NOT_FOUND, UNAVAILABLE, fault};
 use app::node_auth::Node;
 use app::state::AppState;
 use domain::maintenance_window::{self as maintenance, MaintenanceCommand, NODE_SLOT_HOURS, ProjectFacts};
@@ -17,6 +17,8 @@ use domain::{Instant, MaintenanceId, VmId};
 
 /// The most requests one call may carry.
 const MAX_REQUESTS: usize = 100;
+/// How long a call waits while another server decides the same VM's slot.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The window a VM's request id stands for.
 fn window_id(vm: VmId, request: &str) -> MaintenanceId {
@@ -91,6 +93,14 @@ async fn schedule(
     caller: &Node,
     requests: Vec<(String, BTreeMap<String, Value>)>,
 ) -> Result<Value, Fault> {
+    // One server at a time decides this VM's slot, from a catalog that holds every window
+    // other servers recorded: all of them answer alike.
+    let _deciding = state
+        .leases
+        .lock(&format!("{}{}", app::leases::MAINTENANCE, caller.vm), LOCK_WAIT)
+        .await
+        .map_err(|e| fault(UNAVAILABLE, e.message()))?;
+    state.bus.catch_up_to_head().await.map_err(|e| fault(UNAVAILABLE, e.message()))?;
     let now = state.now();
     let mut answers = BTreeMap::new();
     for (request, fields) in requests {

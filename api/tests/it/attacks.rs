@@ -364,6 +364,7 @@ const PLATFORM_READS: &[(&str, bool)] = &[
     ("releasePolicyPreview", false),
     ("releaseChannel", false),
     ("logHead", false),
+    ("leases", false),
     ("events", false),
     ("networks", false),
 ];

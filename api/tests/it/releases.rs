@@ -156,7 +156,7 @@ both_stores!(a_decision_that_fell_due_while_the_server_was_down_is_made_at_start
     // …it stops; the next server starts after the due instant and decides at start, once.
     clock.set(at("2027-04-13T09:00:00Z"));
     let restarted = app.server_with_clock(clock.clone()).await;
-    app::releases::spawn_scheduler(restarted.clone());
+    app::releases::spawn_scheduler(restarted.clone(), false);
     let q = "query($c: String) { releases(channel: $c) { id state decision { at automatic } } }";
     let mut decided = serde_json::Value::Null;
     for _ in 0..100 {

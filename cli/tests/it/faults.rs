@@ -4,97 +4,18 @@
 //! `flows::ten_concurrent_retries_…`.)
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use app::clock::SystemClock;
 use app::state::AppState;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{Connection, Row};
 use store::EventLog;
 use store::testing::TempStore;
 
-const TOKEN: &str = "fault-test-token-0123456789abcdefg";
-const REGISTER: &str = "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }";
-
-fn free_addr() -> String {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().to_string()
-}
-
-fn register_vars(command_id: &str) -> Value {
-    json!({"i": {"commandId": command_id, "name": format!("Customer {command_id}"), "country": "DE", "billingAddress": "Berlin"}})
-}
-
-/// One GraphQL request over loopback; answers the HTTP status and the body.
-async fn post(client: &reqwest::Client, addr: &str, query: &str, variables: Value) -> reqwest::Result<(u16, Value)> {
-    let res = client
-        .post(format!("http://{addr}/graphql"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(json!({"query": query, "variables": variables}).to_string())
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    let body = res.bytes().await?;
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
-}
-
-/// `directory serve` as its own process.
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    /// Starts it on `addr` and waits until it is ready.
-    fn start(database_url: &str, addr: &str) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_directory"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("DIRECTORY_LISTEN", addr)
-            .env("DIRECTORY_BOOTSTRAP_TOKEN", TOKEN)
-            .env("DIRECTORY_NODE_KEY_FILE", std::env::temp_dir().join("directory-faults.node-key"))
-            // Snapshots often, so that kills land while one is being written too.
-            .env("DIRECTORY_SNAPSHOT_EVERY", "40")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start directory serve");
-        let server = Server { child };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = std::net::TcpStream::connect(addr).is_ok_and(|mut s| {
-                use std::io::{Read, Write};
-                let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-                let mut answer = String::new();
-                let _ = s.read_to_string(&mut answer);
-                answer.starts_with("HTTP/1.1 200")
-            });
-            if ready {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "the server did not get ready");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn kill9(mut self) {
-        let status = Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use super::support::{Cluster, REGISTER, Server, TOKEN, post, register_vars};
 
 /// Every command record has its events, every customer event its command record, the
 /// chain verifies, and the acknowledged commands are there with the ids they answered.
@@ -144,8 +65,9 @@ async fn sigkill_under_writes_twenty_times_loses_no_acknowledged_command() {
     let mut acked = BTreeMap::new();
     let mut per_cycle = Vec::new();
     for cycle in 0..20 {
-        let addr = free_addr();
-        let server = Server::start(&store.url, &addr);
+        // Snapshots often, so that kills land while one is being written too.
+        let server = Server::start(&store.url, &[], &[("DIRECTORY_SNAPSHOT_EVERY", "40")]);
+        let addr = server.addr.clone();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let writers: Vec<_> = (0..8)
             .map(|w| {
@@ -191,91 +113,6 @@ async fn sigkill_under_writes_twenty_times_loses_no_acknowledged_command() {
     assert_restart_equals_rebuild(&log).await;
     eprintln!("20 kills: {} acknowledged commands, all in the log; per cycle {per_cycle:?}", acked.len());
     store.remove().await;
-}
-
-/// A PostgreSQL cluster of this test's own, on its own port, so that restarting it
-/// disturbs no other test.
-struct Cluster {
-    dir: PathBuf,
-    port: u16,
-    bin: PathBuf,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's server binaries under /usr/lib/postgresql")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|p| p.join("pg_ctl").exists())
-            .expect("pg_ctl");
-        let port = free_addr().rsplit(':').next().unwrap().parse().unwrap();
-        let dir = std::env::temp_dir().join(format!("directory-pg-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let cluster = Cluster { dir, port, bin };
-        if Self::as_root() {
-            // PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
-            assert!(
-                Command::new("chown")
-                    .args(["postgres:postgres", cluster.dir.to_str().unwrap()])
-                    .status()
-                    .unwrap()
-                    .success()
-            );
-        }
-        cluster.run("initdb", &["-D", cluster.data().as_str(), "-A", "trust", "-U", "postgres", "--no-sync"]);
-        cluster.pg_ctl(&["start"]);
-        cluster
-    }
-
-    fn as_root() -> bool {
-        Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
-    }
-
-    fn data(&self) -> String {
-        self.dir.join("data").display().to_string()
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let path = self.bin.join(tool);
-        let out = if Self::as_root() {
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&path).args(args).output()
-        } else {
-            Command::new(&path).args(args).output()
-        }
-        .expect("run a PostgreSQL tool");
-        assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn pg_ctl(&self, args: &[&str]) {
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
-        let log = self.dir.join("server.log").display().to_string();
-        let data = self.data();
-        let mut all = vec!["-D", data.as_str(), "-o", options.as_str(), "-l", log.as_str(), "-w"];
-        all.extend_from_slice(args);
-        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
-        self.run("pg_ctl", &all.iter().map(String::as_str).collect::<Vec<_>>());
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let _ = if Self::as_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&path)
-                .args(["-D", &data, "-m", "immediate", "stop"])
-                .output()
-        } else {
-            Command::new(&path).args(["-D", &data, "-m", "immediate", "stop"]).output()
-        };
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

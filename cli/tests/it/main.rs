@@ -4,4 +4,6 @@
 mod browser;
 mod cli;
 mod faults;
+mod replicas;
 mod schema;
+mod support;
