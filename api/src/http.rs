@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::admission::Admission;
 use crate::graphql::limits::{Checked, check_document};
 use crate::graphql::{self, DirectorySchema};
 use app::auth;
@@ -36,19 +37,30 @@ pub struct Http {
     pub public_schema: DirectorySchema,
     pub metrics: Option<PrometheusHandle>,
     pub issuer: Arc<documents::pdf::invoice::Issuer>,
+    /// Who may work now (`admission`).
+    pub admission: Admission,
 }
 
 pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router {
+    router_with(state, metrics, Admission::default())
+}
+
+/// As [`router`], with the server's own bound on the work it does at once.
+pub fn router_with(state: Arc<AppState>, metrics: Option<PrometheusHandle>, admission: Admission) -> Router {
     let (schema, public_schema) = (graphql::build(state.clone()), graphql::build_public(state.clone()));
+    // Documents do real work: they wait for a permit like GraphQL and the node API.
+    let documents = Router::new()
+        .route("/invoices/{file}", get(invoice_document))
+        .route("/reports/sla/{project}/{file}", get(sla_document))
+        .route("/keys/{project}/{file}", get(key_list))
+        .route_layer(axum::middleware::from_fn_with_state(admission.clone(), crate::admission::layer));
     Router::new()
         .route("/graphql", get(|| async { graphiql("index.html") }).post(graphql_post))
         .route("/assets/graphiql-3.9.0/{file}", get(|Path(file): Path<String>| async move { graphiql(&file) }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .route("/invoices/{file}", get(invoice_document))
-        .route("/reports/sla/{project}/{file}", get(sla_document))
-        .route("/keys/{project}/{file}", get(key_list))
+        .merge(documents)
         .route("/", get(|| async { page("text/html; charset=utf-8", include_str!("../assets/web/index.html")) }))
         .route(
             "/assets/app.js",
@@ -66,8 +78,9 @@ pub fn router(state: Arc<AppState>, metrics: Option<PrometheusHandle>) -> Router
             public_schema,
             metrics,
             issuer: Arc::new(documents::pdf::invoice::Issuer::from_env()),
+            admission: admission.clone(),
         })
-        .merge(crate::node::router(state))
+        .merge(crate::node::router(state, admission))
 }
 
 /// The portal's Content-Security-Policy: scripts, styles and connections to this server only.
@@ -137,7 +150,13 @@ async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: axum::
     if http.throttle.over_budget(&actor, Instant::now()) {
         tokio::time::sleep(crate::throttle::WAIT).await;
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+    // Taken after the wait above, so that a throttled client never holds a permit idle.
+    let _permit = match http.admission.enter().await {
+        Ok(permit) => permit,
+        Err(shed) => return shed,
+    };
+    let body = match body {
         Ok(body) => body,
         Err(e) => {
             let too_large =

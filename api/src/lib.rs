@@ -2,6 +2,7 @@
 //! health, metrics) and the portal's assets. They ask the application layer (`app`) and
 //! map its types; nothing but the binary and the benchmarks depends on this crate.
 
+pub mod admission;
 pub mod graphql;
 pub mod http;
 pub mod node;

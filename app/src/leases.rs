@@ -8,7 +8,7 @@
 //! stops before anyone else may start. A killed holder's work passes to another process
 //! once its leases expire, at the next round of that process's keeper.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

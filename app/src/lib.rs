@@ -14,6 +14,7 @@ pub mod commands;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod head_watch;
 pub mod leases;
 pub mod naming;
 pub mod node_auth;

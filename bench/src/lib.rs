@@ -25,6 +25,7 @@ macro_rules! out {
 
 pub mod abuse;
 pub mod abuse_cases;
+pub mod cluster;
 pub mod portal_pages;
 
 /// A `directory serve` of this binary in a child process, as in production (its own
@@ -37,6 +38,17 @@ pub(crate) struct Server {
 impl Server {
     /// Starts it on a free loopback port with `args` and waits until `/readyz` answers.
     pub async fn start(url: &str, token: &str, args: &[&str], patience: Duration) -> anyhow::Result<Server> {
+        Self::start_with(url, token, args, &[], patience).await
+    }
+
+    /// As [`Server::start`], with more environment variables.
+    pub async fn start_with(
+        url: &str,
+        token: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        patience: Duration,
+    ) -> anyhow::Result<Server> {
         use anyhow::Context as _;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = std::process::Command::new(std::env::current_exe()?)
@@ -47,6 +59,7 @@ impl Server {
             .env("DIRECTORY_BOOTSTRAP_TOKEN", token)
             .env("DIRECTORY_NODE_KEY_FILE", std::env::temp_dir().join("directory-bench.node-key"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()
             .context("starting directory serve")?;
@@ -80,6 +93,7 @@ impl Drop for Server {
 mod history;
 pub mod load;
 pub mod report;
+mod scale_out;
 mod serve;
 
 use report::figure;
@@ -211,6 +225,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         count: usize,
     },
+    /// Several processes on one machine, on a PostgreSQL primary and two streaming hot
+    /// standbys of the bench's own: catch-up of another process polled against notified,
+    /// standby lag, reads on one server against three, writes on one server against three,
+    /// and the failover of shared work when its holder is killed.
+    ScaleOut {
+        /// Seconds of each throughput phase and of the lag measurement.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The servers' lease length (`DIRECTORY_LEASE_SECONDS`).
+        #[arg(long, default_value_t = 15)]
+        lease_seconds: u64,
+    },
 }
 
 /// A PostgreSQL database that holds a fixture, kept between runs.
@@ -276,6 +302,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
                 BenchCommand::Documents { count: 200 },
                 BenchCommand::Checker { monitors: 2000, rounds: 3 },
                 BenchCommand::Abuse { rounds: 5 },
+                BenchCommand::ScaleOut { seconds: 10.0, lease_seconds: 15 },
             ];
             for step in steps {
                 Box::pin(run_one(step)).await?;
@@ -288,6 +315,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::AsOf { fixture, samples } => as_of(&fixture, samples).await,
         BenchCommand::Billing { fixture, period } => billing(&fixture, &period).await,
         BenchCommand::Documents { count } => documents(count),
+        BenchCommand::ScaleOut { seconds, lease_seconds } => scale_out::scale_out(seconds, lease_seconds).await,
         BenchCommand::Checker { monitors, rounds } => checker(monitors, rounds).await,
         BenchCommand::Sla { fixture, month } => sla(&fixture, &month).await,
         BenchCommand::Abuse { rounds } => abuse::run(rounds).await,

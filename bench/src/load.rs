@@ -29,6 +29,8 @@ enum Answer {
     Ok,
     /// A refusal the contract expects under concurrency (another write won the race).
     Conflict,
+    /// Turned away at capacity (503 with `Retry-After`), before any work.
+    Shed,
     /// Anything else: an error code, an HTTP status, or no answer.
     Error(String),
 }
@@ -61,7 +63,7 @@ impl Stream {
             "sent": self.latencies.len(), "per_second": f.per_second,
             "p50_ms": f.p50.as_secs_f64() * 1e3, "p99_ms": f.p99.as_secs_f64() * 1e3,
             "max_ms": self.latencies.iter().max().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            "ok": self.count(&Answer::Ok), "conflicts": self.count(&Answer::Conflict), "errors": self.errors(),
+            "ok": self.count(&Answer::Ok), "conflicts": self.count(&Answer::Conflict), "shed": self.count(&Answer::Shed), "errors": self.errors(),
             "error_kinds": self.outcomes.iter().filter_map(|(o, n)| match o { Answer::Error(e) => Some((e.clone(), *n)), _ => None }).collect::<BTreeMap<_, _>>(),
         })
     }
@@ -83,6 +85,44 @@ enum Call {
 
 type MakeRequest = Arc<dyn Fn(u64) -> Call + Send + Sync>;
 
+/// Sends one request and tells how it ended.
+async fn send(client: &reqwest::Client, base: &str, call: Call) -> Answer {
+    let xml = matches!(call, Call::XmlRpc { .. });
+    let request = match call {
+        Call::Graphql(body) => client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+        Call::Get(path) => client.get(format!("{base}{path}")),
+        Call::XmlRpc { path, user, password, body } => client
+            .post(format!("{base}{path}"))
+            .basic_auth(user, Some(password))
+            .header("content-type", "text/xml")
+            .body(body),
+    };
+    match request.send().await {
+        Ok(response) if response.status().is_success() => {
+            let bytes = response.bytes().await.unwrap_or_default();
+            // An XML-RPC fault comes with HTTP 200, as does a GraphQL error.
+            let fault = xml && bytes.windows(7).any(|w| w == b"<fault>");
+            match serde_json::from_slice::<Value>(&bytes) {
+                _ if fault => Answer::Error("fault".into()),
+                Ok(answer) => match answer["errors"][0]["extensions"]["code"].as_str() {
+                    None => Answer::Ok,
+                    Some("CONFLICT") => Answer::Conflict,
+                    Some(code) => Answer::Error(code.to_owned()),
+                },
+                // `/healthz` answers plain text.
+                Err(_) => Answer::Ok,
+            }
+        }
+        Ok(response) if response.status().as_u16() == 503 => Answer::Shed,
+        Ok(response) => Answer::Error(format!("HTTP {}", response.status().as_u16())),
+        Err(e) => Answer::Error(if e.is_timeout() { "timeout".into() } else { "no answer".into() }),
+    }
+}
+
 /// Sends `make(n)` every `1/rate` seconds for `seconds`, then waits for the answers.
 async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, make: MakeRequest) -> Stream {
     let period = Duration::from_secs_f64(1.0 / rate);
@@ -95,39 +135,7 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
         let (client, base, tx) = (client.clone(), base.clone(), tx.clone());
         let call = make(n);
         tokio::spawn(async move {
-            let xml = matches!(call, Call::XmlRpc { .. });
-            let request = match call {
-                Call::Graphql(body) => client
-                    .post(format!("{base}/graphql"))
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(body.to_string()),
-                Call::Get(path) => client.get(format!("{base}{path}")),
-                Call::XmlRpc { path, user, password, body } => client
-                    .post(format!("{base}{path}"))
-                    .basic_auth(user, Some(password))
-                    .header("content-type", "text/xml")
-                    .body(body),
-            };
-            let outcome = match request.send().await {
-                Ok(response) if response.status().is_success() => {
-                    let bytes = response.bytes().await.unwrap_or_default();
-                    // An XML-RPC fault comes with HTTP 200, as does a GraphQL error.
-                    let fault = xml && bytes.windows(7).any(|w| w == b"<fault>");
-                    match serde_json::from_slice::<Value>(&bytes) {
-                        _ if fault => Answer::Error("fault".into()),
-                        Ok(answer) => match answer["errors"][0]["extensions"]["code"].as_str() {
-                            None => Answer::Ok,
-                            Some("CONFLICT") => Answer::Conflict,
-                            Some(code) => Answer::Error(code.to_owned()),
-                        },
-                        // `/healthz` answers plain text.
-                        Err(_) => Answer::Ok,
-                    }
-                }
-                Ok(response) => Answer::Error(format!("HTTP {}", response.status().as_u16())),
-                Err(e) => Answer::Error(if e.is_timeout() { "timeout".into() } else { "no answer".into() }),
-            };
+            let outcome = send(&client, &base, call).await;
             let _ = tx.send((due.duration_since(started).as_secs() as u32, due.elapsed(), outcome));
         });
     }
@@ -140,7 +148,7 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
     };
     while let Some((second, latency, outcome)) = rx.recv().await {
         result.latencies.push(latency);
-        result.samples.push((second, latency, matches!(outcome, Answer::Error(_))));
+        result.samples.push((second, latency, !matches!(outcome, Answer::Ok | Answer::Conflict)));
         *result.outcomes.entry(outcome).or_default() += 1;
     }
     result.elapsed = started.elapsed();
@@ -276,8 +284,9 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
     let client = client()?;
     let (w, r) = tokio::join!(
         stream(client.clone(), served.base.clone(), writes, seconds, write),
-        stream(client, served.base.clone(), reads, seconds, read)
+        stream(client, served.base.clone(), reads, seconds, read.clone())
     );
+    let read_mix = read;
     let head = served.state.bus.log.head().await?.position;
     figure("load", "seconds", seconds);
     figure("load", "writes", w.json());
@@ -332,6 +341,104 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
         let ((wp, we), (rp, re)) = (of(&w), of(&r));
         out!("  {start:>4}-{:<4} s   writes {wp:>9.2} ms {we:>6}   reads {rp:>9.2} ms {re:>6}", start + window);
     }
+    overload_on(served, read_mix).await
+}
+
+/// The overload phase of `bench load`: the read mix's capacity found in a closed loop,
+/// then twice that sent open loop, then half of it again, by second: how much was shed,
+/// how fast the admitted requests were, and how soon latency was back to normal.
+async fn overload_on(served: &Served, read: MakeRequest) -> anyhow::Result<()> {
+    const CLIENTS: usize = 64;
+    let client = client()?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let loops: Vec<_> = (0..CLIENTS as u64)
+        .map(|c| {
+            let (client, base, read, stop, done) =
+                (client.clone(), served.base.clone(), read.clone(), stop.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut n = c;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if send(&client, &base, read(n)).await == Answer::Ok {
+                        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    n += CLIENTS as u64;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for l in loops {
+        l.await?;
+    }
+    let capacity = done.load(std::sync::atomic::Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let ok_p99 = |s: &Stream, window: Option<u32>| {
+        let mut l: Vec<Duration> = s
+            .samples
+            .iter()
+            .filter(|(t, _, failed)| !failed && window.is_none_or(|w| *t == w))
+            .map(|(_, l, _)| *l)
+            .collect();
+        l.sort();
+        l.get(((l.len() as f64 * 0.99) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default()
+    };
+    let base = served.base.clone();
+    let before = stream(client.clone(), base.clone(), capacity / 2.0, 5.0, read.clone()).await;
+    let over = stream(client.clone(), base.clone(), capacity * 2.0, 10.0, read.clone()).await;
+    let after = stream(client, base, capacity / 2.0, 15.0, read).await;
+    let normal = ok_p99(&before, None);
+    let shed = over.count(&Answer::Shed) as f64 / over.latencies.len().max(1) as f64;
+    // Recovered from the first second after which every second's p99 is within twice normal.
+    let windows: Vec<Duration> = (0..15).map(|w| ok_p99(&after, Some(w))).collect();
+    let recovered = (0..windows.len()).find(|&w| windows[w..].iter().all(|p| *p <= normal * 2)).map(|w| w as f64);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    out!("overload: the read mix's capacity (closed loop, {CLIENTS} clients) {capacity:.0} requests/s");
+    out!(
+        "{:<34} {:>10} {:>8} {:>8} {:>10} {:>8}",
+        "phase, open loop",
+        "per second",
+        "ok",
+        "shed",
+        "ok p99 ms",
+        "errors"
+    );
+    for (label, s, rate) in [
+        ("half capacity, before", &before, capacity / 2.0),
+        ("twice capacity", &over, capacity * 2.0),
+        ("half capacity, after", &after, capacity / 2.0),
+    ] {
+        out!(
+            "{:<34} {:>10.0} {:>8} {:>8} {:>10.2} {:>8}",
+            label,
+            rate,
+            s.count(&Answer::Ok),
+            s.count(&Answer::Shed),
+            ms(ok_p99(s, None)),
+            s.errors()
+        );
+    }
+    let windows_ms: Vec<String> = windows.iter().map(|w| format!("{:.1}", ms(*w))).collect();
+    out!("after the overload, p99 ms by second: {}", windows_ms.join(" "));
+    match recovered {
+        Some(s) => out!(
+            "shed {:.1} % at twice capacity; back to normal (p99 within twice {:.2} ms) after {s} s",
+            shed * 100.0,
+            ms(normal)
+        ),
+        None => out!("shed {:.1} % at twice capacity; not back to normal within 15 s", shed * 100.0),
+    }
+    figure(
+        "load",
+        "overload",
+        json!({
+            "capacity_per_second": capacity, "normal_p99_ms": ms(normal),
+            "before": before.json(), "over": over.json(), "after": after.json(),
+            "shed_share": shed, "admitted_p99_ms": ms(ok_p99(&over, None)),
+            "recover_seconds": recovered, "after_p99_ms_by_second": windows.iter().map(|w| ms(*w)).collect::<Vec<_>>(),
+        }),
+    );
     Ok(())
 }
 

@@ -127,6 +127,17 @@ pub enum Command {
         /// about this long and a third more.
         #[arg(long, env = "DIRECTORY_LEASE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
         lease_seconds: u64,
+        /// Seconds another database session may hold the log head idle in its transaction
+        /// (which stops every write) before the server ends that session.
+        #[arg(long, env = "DIRECTORY_HEAD_IDLE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        head_idle_seconds: u64,
+        /// Requests that may work at once (GraphQL, documents, the node API); more wait.
+        #[arg(long, env = "DIRECTORY_MAX_IN_FLIGHT", default_value_t = api::admission::DEFAULT_IN_FLIGHT as u64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        max_in_flight: u64,
+        /// Milliseconds a request waits for its turn before it is answered 503 with
+        /// `Retry-After` (shed rather than queued).
+        #[arg(long, env = "DIRECTORY_QUEUE_WAIT_MS", default_value_t = api::admission::DEFAULT_WAIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+        queue_wait_ms: u64,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -246,6 +257,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             node_key_file,
             node_domain,
             lease_seconds,
+            head_idle_seconds,
+            max_in_flight,
+            queue_wait_ms,
         } => {
             let settings = Settings {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
@@ -261,6 +275,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 node_domain,
                 lease: std::time::Duration::from_secs(lease_seconds),
+                head_idle: std::time::Duration::from_secs(head_idle_seconds),
+                admission: api::admission::Admission::new(
+                    max_in_flight as usize,
+                    std::time::Duration::from_millis(queue_wait_ms),
+                ),
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
             serve(&cli.database_url, listen, settings, demo.then_some(demo_size), read_only).await
@@ -484,7 +503,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// as hopeless as guessing an issued token.
 pub const MIN_SECRET_CHARS: usize = 32;
 
-/// The tokens `serve` is configured with.
+/// What `serve` is configured with.
 struct Settings {
     bootstrap: Option<String>,
     metrics: Option<String>,
@@ -493,6 +512,8 @@ struct Settings {
     node_key: app::node_credentials::NodeKey,
     node_domain: String,
     lease: std::time::Duration,
+    head_idle: std::time::Duration,
+    admission: api::admission::Admission,
 }
 
 /// Where the node key lives when none is configured: beside an SQLite database, else in
@@ -567,9 +588,10 @@ async fn serve(
         app::billing::spawn_scheduler(state.clone(), true);
         app::releases::spawn_scheduler(state.clone(), true);
         app::checker::Checker::sharded(state.clone()).spawn();
+        app::head_watch::spawn(state.clone(), settings.head_idle);
     }
     let leases = state.leases.clone();
-    let app = http::router(state, metrics);
+    let app = http::router_with(state, metrics, settings.admission);
     tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), read_only, holder = leases.holder(), "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     // The work passes to the other servers now rather than when the leases expire.

@@ -432,6 +432,17 @@ impl EventLog {
         }
     }
 
+    /// Ends the session of another transaction that holds the log head and has sat idle
+    /// for at least `idle_for` (PostgreSQL only), so that appends resume; answers the
+    /// database pid ended. Needs the right to signal that session (the same role, a
+    /// member of `pg_signal_backend`, or a superuser); without it, the error says so.
+    pub async fn end_idle_head_holder(&self, idle_for: Duration) -> Result<Option<i32>, StoreError> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => postgres::end_idle_head_holder(p, idle_for.as_secs_f64()).await,
+            Pool::Sqlite(_) => Ok(None),
+        }
+    }
+
     /// The last position and chain hash.
     pub async fn head(&self) -> Result<LogHead, StoreError> {
         match &self.inner.pool {

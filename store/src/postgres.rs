@@ -102,6 +102,24 @@ pub(crate) async fn head_holder(pool: &PgPool) -> Result<Option<HeadHolder>, Sto
     row.map(|r| Ok(HeadHolder { pid: r.try_get("pid")?, open_seconds: r.try_get("open_seconds")? })).transpose()
 }
 
+/// Ends the session of the oldest transaction that holds the log head and has sat idle
+/// for at least `idle_seconds`; answers its pid, if there was one and it was ended.
+pub(crate) async fn end_idle_head_holder(pool: &PgPool, idle_seconds: f64) -> Result<Option<i32>, StoreError> {
+    let ended: Option<(i32, bool)> = sqlx::query_as(
+        "SELECT a.pid, pg_terminate_backend(a.pid) \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.relation = 'log_head'::regclass AND l.granted \
+           AND l.mode IN ('RowShareLock', 'RowExclusiveLock') AND a.pid <> pg_backend_pid() \
+           AND a.state LIKE 'idle in transaction%' \
+           AND a.state_change <= clock_timestamp() - $1 * interval '1 second' \
+         ORDER BY a.xact_start LIMIT 1",
+    )
+    .bind(idle_seconds)
+    .fetch_optional(pool)
+    .await?;
+    Ok(ended.filter(|(_, done)| *done).map(|(pid, _)| pid))
+}
+
 pub(crate) async fn command(pool: &PgPool, actor: &str, command_id: &str) -> Result<Option<CommandRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT command_id, payload_hash, aggregate_type, aggregate_id, position, recorded_at FROM commands \

@@ -24,10 +24,11 @@ use app::state::AppState;
 /// The largest body a node sends (a backup server's revisions of one VM fit many times).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, admission: crate::admission::Admission) -> Router {
     Router::new()
         .route("/v2/api", post(ring_0))
         .route("/v2/api/{path}", post(ring_1))
+        .route_layer(axum::middleware::from_fn_with_state(admission, crate::admission::layer))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -201,7 +201,9 @@ async fn serve_demo_fills_an_empty_store_and_prints_working_tokens() {
             tokens.insert(line.split_whitespace().next().unwrap().to_owned(), token.to_owned());
         }
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not start listening");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let me = |token: &str| {

@@ -15,7 +15,9 @@ use sqlx::{Connection, Row};
 use store::EventLog;
 use store::testing::TempStore;
 
-use super::support::{Cluster, REGISTER, Server, TOKEN, post, register_vars};
+use bench::cluster::Cluster;
+
+use super::support::{REGISTER, Server, TOKEN, post, register_vars};
 
 /// Every command record has its events, every customer event its command record, the
 /// chain verifies, and the acknowledged commands are there with the ids they answered.
@@ -117,7 +119,7 @@ async fn sigkill_under_writes_twenty_times_loses_no_acknowledged_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_under_load_gives_retryable_errors_only_and_loses_nothing() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::primary().unwrap();
     let log = EventLog::connect(&cluster.url()).await.unwrap();
     let state = Arc::new(AppState::start(log.clone(), Arc::new(SystemClock), Some(TOKEN)).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -180,9 +182,9 @@ async fn postgres_restarted_under_load_gives_retryable_errors_only_and_loses_not
     assert!(before > 0, "the load is running");
     // An immediate stop is a crash for PostgreSQL: it recovers from its WAL on start.
     let pg = tokio::task::spawn_blocking(move || {
-        cluster.pg_ctl(&["-m", "immediate", "stop"]);
+        cluster.pg_ctl(&["-m", "immediate", "stop"]).unwrap();
         std::thread::sleep(Duration::from_secs(2));
-        cluster.pg_ctl(&["start"]);
+        cluster.pg_ctl(&["start"]).unwrap();
         cluster
     });
     let cluster = pg.await.unwrap();

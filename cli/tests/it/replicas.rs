@@ -14,7 +14,9 @@ use sqlx::Connection;
 use store::EventLog;
 use store::testing::TempStore;
 
-use super::support::{Cluster, REGISTER, Server, TOKEN, node_key_file, post, register_vars};
+use bench::cluster::Cluster;
+
+use super::support::{REGISTER, Server, TOKEN, node_key_file, post, register_vars};
 
 /// What both servers are asked, to compare: the log's end and the whole customer list.
 const SAME: &str = "{ logHead { position chainHash } customers(first: 500) { totalCount nodes { id name country } } }";
@@ -30,7 +32,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hot_standby_answers_as_its_primary_refuses_writes_and_takes_over_when_promoted() {
-    let primary = Cluster::start();
+    let primary = Cluster::primary().unwrap();
     let writer = Server::start(&primary.url(), &[], &[]);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     // History before the standby exists (it arrives in the base backup) and after (streamed).
@@ -38,7 +40,7 @@ async fn a_hot_standby_answers_as_its_primary_refuses_writes_and_takes_over_when
         let (_, answer) = post(&client, &writer.addr, REGISTER, register_vars(&format!("before-{i}"))).await.unwrap();
         assert!(answer["data"]["registerCustomer"]["id"].is_string(), "{answer}");
     }
-    let standby = Cluster::standby_of(&primary);
+    let standby = Cluster::standby_of(&primary).unwrap();
     let reader = Server::start(&standby.url(), &["--read-only"], &[]);
 
     // A steady write load on the primary, 100 commands a second for 3 s; each acknowledged
@@ -106,9 +108,9 @@ async fn a_hot_standby_answers_as_its_primary_refuses_writes_and_takes_over_when
     // takes writes and holds every acknowledged one.
     writer.kill9();
     drop(reader);
-    primary.pg_ctl(&["-m", "fast", "stop"]);
+    primary.pg_ctl(&["-m", "fast", "stop"]).unwrap();
     let promoted = Instant::now();
-    standby.promote();
+    standby.promote().unwrap();
     let verify = Command::new(env!("CARGO_BIN_EXE_directory"))
         .args(["replay", "verify"])
         .env("DATABASE_URL", standby.url())

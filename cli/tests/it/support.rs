@@ -1,8 +1,6 @@
-//! What the process-level tests share: `directory serve` as its own process, PostgreSQL
-//! clusters of a test's own (a primary, a streaming hot standby of it), and GraphQL over
-//! loopback.
+//! What the process-level tests share: `directory serve` as its own process and GraphQL
+//! over loopback. (PostgreSQL clusters of a test's own are `bench::cluster`'s.)
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,12 +12,6 @@ pub const REGISTER: &str = "mutation($i: RegisterCustomerInput!) { registerCusto
 /// The node key every server of these tests derives node passwords with.
 pub fn node_key_file() -> std::path::PathBuf {
     std::env::temp_dir().join("directory-faults.node-key")
-}
-
-/// A loopback address no listener holds right now.
-pub fn free_addr() -> String {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().to_string()
 }
 
 pub fn register_vars(command_id: &str) -> Value {
@@ -130,106 +122,5 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A PostgreSQL cluster of a test's own, on its own port, run as the `postgres` user when
-/// the tests run as root, so that restarting or promoting it disturbs no other test.
-pub struct Cluster {
-    dir: PathBuf,
-    pub port: u16,
-    bin: PathBuf,
-}
-
-impl Cluster {
-    fn new() -> Cluster {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's server binaries under /usr/lib/postgresql")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|p| p.join("pg_ctl").exists())
-            .expect("pg_ctl");
-        let port = free_addr().rsplit(':').next().unwrap().parse().unwrap();
-        let dir = std::env::temp_dir().join(format!("directory-pg-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let cluster = Cluster { dir, port, bin };
-        if Self::as_root() {
-            // PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
-            let dir = cluster.dir.to_str().unwrap();
-            assert!(Command::new("chown").args(["postgres:postgres", dir]).status().unwrap().success());
-        }
-        cluster
-    }
-
-    /// A new primary, started.
-    pub fn start() -> Cluster {
-        let cluster = Cluster::new();
-        cluster.run("initdb", &["-D", cluster.data().as_str(), "-A", "trust", "-U", "postgres", "--no-sync"]);
-        cluster.pg_ctl(&["start"]);
-        cluster
-    }
-
-    /// A streaming hot standby of `primary` (a base backup that follows its WAL), started.
-    pub fn standby_of(primary: &Cluster) -> Cluster {
-        let cluster = Cluster::new();
-        let port = primary.port.to_string();
-        let data = cluster.data();
-        let args = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-D", &data, "-R", "-X", "stream", "--no-sync"];
-        cluster.run("pg_basebackup", &args);
-        cluster.pg_ctl(&["start"]);
-        cluster
-    }
-
-    /// Ends recovery: the standby becomes a primary that takes writes.
-    pub fn promote(&self) {
-        self.pg_ctl(&["promote"]);
-    }
-
-    fn as_root() -> bool {
-        Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
-    }
-
-    fn data(&self) -> String {
-        self.dir.join("data").display().to_string()
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let path = self.bin.join(tool);
-        let out = if Self::as_root() {
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&path).args(args).output()
-        } else {
-            Command::new(&path).args(args).output()
-        }
-        .expect("run a PostgreSQL tool");
-        assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    pub fn pg_ctl(&self, args: &[&str]) {
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
-        let log = self.dir.join("server.log").display().to_string();
-        let data = self.data();
-        let mut all = vec!["-D", data.as_str(), "-o", options.as_str(), "-l", log.as_str(), "-w"];
-        all.extend_from_slice(args);
-        self.run("pg_ctl", &all);
-    }
-
-    pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let _ = if Self::as_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&path)
-                .args(["-D", &data, "-m", "immediate", "stop"])
-                .output()
-        } else {
-            Command::new(&path).args(["-D", &data, "-m", "immediate", "stop"]).output()
-        };
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

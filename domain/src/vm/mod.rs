@@ -524,8 +524,8 @@ fn assign(vm: &Vm, addresses: Vec<Assignment>) -> Result<Vec<VmEvent>, VmError> 
         } else if interface.mac != assignment.mac {
             return Err(VmError::OtherMac { vlan: assignment.vlan, mac: interface.mac.clone() });
         }
-        if !interface.addresses.contains_key(&assignment.network) {
-            interface.addresses.insert(assignment.network, assignment.address);
+        if let std::collections::btree_map::Entry::Vacant(free) = interface.addresses.entry(assignment.network) {
+            free.insert(assignment.address);
             events.push(VmEvent::VmAddressAssigned { assignment });
         }
     }

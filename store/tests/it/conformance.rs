@@ -360,3 +360,60 @@ both_stores!(a_stale_cached_aggregate_collides_and_is_then_read_fresh, |log: Eve
     here.execute_with_metadata("x", vec![], meta(None)).await.unwrap();
     assert_eq!(log.head().await.unwrap().position, 3);
 });
+
+both_stores!(a_lease_has_one_holder_until_it_expires_or_is_given_up, |log: EventLog, url: String| async move {
+    let ttl = std::time::Duration::from_millis(400);
+    let other = EventLog::connect(&url).await.unwrap();
+    assert_eq!(log.take_lease("billing", "a", ttl).await.unwrap(), Some(1), "a free lease is taken");
+    assert_eq!(other.take_lease("billing", "b", ttl).await.unwrap(), None, "held by a: refused to b");
+    assert_eq!(log.take_lease("billing", "a", ttl).await.unwrap(), Some(1), "the holder renews, same token");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(other.take_lease("billing", "b", ttl).await.unwrap(), Some(2), "expired: b takes it, a new token");
+    assert_eq!(log.take_lease("billing", "a", ttl).await.unwrap(), None, "a's renewal comes too late");
+    let leases = log.leases().await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!((leases[0].holder.as_str(), leases[0].token, leases[0].live), ("b", 2, true));
+    assert!(leases[0].acquired_at <= leases[0].renewed_at && leases[0].renewed_at < leases[0].expires_at);
+
+    log.release_lease("billing", "a").await.unwrap();
+    assert!(log.leases().await.unwrap()[0].live, "only the holder gives a lease up");
+    other.release_lease("billing", "b").await.unwrap();
+    assert!(!log.leases().await.unwrap()[0].live, "given up: expired at once");
+    assert_eq!(log.take_lease("billing", "a", ttl).await.unwrap(), Some(3), "the token still grows");
+
+    // Many takers at once: one wins.
+    let takers = (0..16).map(|i| {
+        let log = log.clone();
+        tokio::spawn(async move { log.take_lease("releases", &format!("p{i}"), ttl).await.unwrap() })
+    });
+    let won = futures::future::join_all(takers).await.into_iter().filter(|t| t.as_ref().unwrap().is_some()).count();
+    assert_eq!(won, 1, "one of 16 concurrent takers holds it");
+
+    // Long-expired presences are forgotten; live ones and other names stay.
+    log.take_lease("members/x", "x", std::time::Duration::from_millis(1)).await.unwrap();
+    log.take_lease("members/y", "y", ttl).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(log.forget_leases("members/", std::time::Duration::from_millis(10)).await.unwrap(), 1);
+    let names: Vec<String> = log.leases().await.unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(names, ["billing", "members/y", "releases"]);
+    assert_eq!(log.forget_leases("members_", std::time::Duration::ZERO).await.unwrap(), 0, "_ is no wildcard");
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_the_primary_is_announced_to_every_other_process() {
+    let store = TempStore::postgres().await;
+    let writer = EventLog::connect(&store.url).await.unwrap();
+    let follower = EventLog::connect(&store.url).await.unwrap();
+    let polling = EventLog::connect_polling(&store.url).await.unwrap();
+    assert_eq!((follower.follow(), polling.follow()), (store::Follow::Notify, store::Follow::Poll));
+    let mut announced = follower.announced();
+    // The listener may start listening after the first commit: the head it reads then covers it.
+    let counters = cqrs::<Counter>(&writer, ());
+    for i in 1..=3 {
+        counters.execute_with_metadata("a", vec![i], meta(None)).await.unwrap();
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(5), announced.wait_for(|p| *p >= i)).await;
+        assert!(heard.is_ok(), "commit {i} announced to the other process");
+    }
+    assert_eq!(*polling.announced().borrow(), 0, "a polling log is told nothing");
+    store.remove().await;
+}
