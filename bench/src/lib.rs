@@ -172,6 +172,9 @@ pub enum BenchCommand {
         reads: f64,
         #[arg(long, default_value_t = 300.0)]
         seconds: f64,
+        /// Events between two snapshots of the read models (the server's `DIRECTORY_SNAPSHOT_EVERY`).
+        #[arg(long, default_value_t = projections::SNAPSHOT_EVERY)]
+        snapshot_every: i64,
     },
     /// The portal's project page query against `/healthz`, each at the same fixed rate over
     /// loopback HTTP (open loop).
@@ -224,6 +227,16 @@ pub enum BenchCommand {
         /// How many documents of each kind.
         #[arg(long, default_value_t = 200)]
         count: usize,
+    },
+    /// The resize-heavy load: every VM of the small fixture resized `per-vm` times a second,
+    /// open loop, with the timeline of answers, sheds, failures and memory.
+    Resizes {
+        #[arg(long, env = "DIRECTORY_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        pg: String,
+        #[arg(long, default_value_t = 2.0)]
+        per_vm: f64,
+        #[arg(long, default_value_t = 180.0)]
+        seconds: f64,
     },
     /// Several processes on one machine, on a PostgreSQL primary and two streaming hot
     /// standbys of the bench's own: catch-up of another process polled against notified,
@@ -321,9 +334,12 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Abuse { rounds } => abuse::run(rounds).await,
         BenchCommand::Serve { fixture, requests } => serve::run(&fixture, requests).await,
         BenchCommand::History { vms } => history::run(vms),
-        BenchCommand::Load { pg, writes, reads, seconds } => load::load(&pg, writes, reads, seconds).await,
+        BenchCommand::Load { pg, writes, reads, seconds, snapshot_every } => {
+            load::load(&pg, writes, reads, seconds, snapshot_every).await
+        }
         BenchCommand::Graphql { pg, rate, seconds } => load::graphql(&pg, rate, seconds).await,
         BenchCommand::Nodes { pg, rate, seconds } => load::nodes(&pg, rate, seconds).await,
+        BenchCommand::Resizes { pg, per_vm, seconds } => load::resizes(&pg, per_vm, seconds).await,
     }
 }
 
@@ -370,6 +386,11 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     anyhow::ensure!(restarted.position() == head, "the restart folded to {} of {head}", restarted.position());
     let kept: usize = restarted.read().backups.values().map(|s| s.records.len()).sum();
     let (decoded, settled) = restarted.read().version_counts();
+    // What storing a snapshot costs the fold: the catalog is copied while the fold waits.
+    let copying = Instant::now();
+    let copy = restarted.read().clone();
+    let copy_ms = copying.elapsed().as_secs_f64() * 1e3;
+    drop(copy);
     drop(restarted);
     let backups: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM events WHERE aggregate_type = $1 AND event_type IN ('BackupSucceeded', 'BackupFailed')",
@@ -402,6 +423,8 @@ async fn replay(fixture: &FixtureDb) -> anyhow::Result<()> {
     figure("replay", "ratio", raw / rebuilt.seconds);
     figure("replay", "restart_seconds", startup);
     figure("replay", "snapshot_mib", snapshot_bytes as f64 / 1048576.0);
+    out!("a copy of the catalog (the fold waits for it when a snapshot is stored): {copy_ms:.1} ms");
+    figure("replay", "catalog_copy_ms", copy_ms);
     out!("backups kept in memory: {kept} of {backups} recorded");
     figure("replay", "backups_kept", kept);
     figure("replay", "backups_recorded", backups);

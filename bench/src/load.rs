@@ -40,6 +40,8 @@ struct Stream {
     latencies: Vec<Duration>,
     /// (seconds since the start when the request was due, its latency, whether it failed), for the timeline.
     samples: Vec<(u32, Duration, bool)>,
+    /// When each shed request was due (seconds since the start).
+    shed_at: Vec<u32>,
     outcomes: BTreeMap<Answer, usize>,
     elapsed: Duration,
 }
@@ -143,12 +145,16 @@ async fn stream(client: reqwest::Client, base: String, rate: f64, seconds: f64, 
     let mut result = Stream {
         latencies: Vec::with_capacity(total as usize),
         samples: Vec::with_capacity(total as usize),
+        shed_at: Vec::new(),
         outcomes: BTreeMap::new(),
         elapsed: Duration::ZERO,
     };
     while let Some((second, latency, outcome)) = rx.recv().await {
         result.latencies.push(latency);
         result.samples.push((second, latency, !matches!(outcome, Answer::Ok | Answer::Conflict)));
+        if outcome == Answer::Shed {
+            result.shed_at.push(second);
+        }
         *result.outcomes.entry(outcome).or_default() += 1;
     }
     result.elapsed = started.elapsed();
@@ -174,11 +180,11 @@ impl Served {
     }
 }
 
-async fn serve(pg: &str) -> anyhow::Result<Served> {
+async fn serve(pg: &str, size: fixtures::Size, snapshot_every: i64) -> anyhow::Result<Served> {
     let db = BenchDb::create(pg).await?;
     let log = store::EventLog::connect(&db.url).await?;
-    log.append_in_order(fixtures::generate(fixtures::Size::Demo, 1).map(|c| c.appendable())).await?;
-    let state = Arc::new(AppState::start(log, Arc::new(SystemClock), Some(TOKEN)).await?);
+    log.append_in_order(fixtures::generate(size, 1).map(|c| c.appendable())).await?;
+    let state = Arc::new(AppState::start_with(log, Arc::new(SystemClock), Some(TOKEN), snapshot_every).await?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let router = api::http::router(state.clone(), None);
@@ -222,14 +228,17 @@ fn targets(state: &AppState) -> Targets {
     t
 }
 
-/// `directory bench load`.
-pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64) -> anyhow::Result<()> {
-    on_demo(pg, async |served| load_on(served, writes, reads, seconds).await).await
+/// `directory bench load`, storing a snapshot of the read models every `snapshot_every` events.
+pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64, snapshot_every: i64) -> anyhow::Result<()> {
+    let served = serve(pg, fixtures::Size::Demo, snapshot_every).await?;
+    let result = load_on(&served, writes, reads, seconds).await;
+    served.stop().await;
+    result
 }
 
 /// Runs `bench` against a server on the demo fixture, then stops it and drops its database.
 async fn on_demo(pg: &str, bench: impl AsyncFnOnce(&Served) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let served = serve(pg).await?;
+    let served = serve(pg, fixtures::Size::Demo, projections::SNAPSHOT_EVERY).await?;
     let result = bench(&served).await;
     served.stop().await;
     result
@@ -282,13 +291,28 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
         })
     };
     let client = client()?;
+    let snapshot_before = served
+        .state
+        .bus
+        .log
+        .snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX)
+        .await?
+        .map(|(p, _)| p);
     let (w, r) = tokio::join!(
         stream(client.clone(), served.base.clone(), writes, seconds, write),
         stream(client, served.base.clone(), reads, seconds, read.clone())
     );
     let read_mix = read;
     let head = served.state.bus.log.head().await?.position;
+    let snapshot_after = served
+        .state
+        .bus
+        .log
+        .snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX)
+        .await?
+        .map(|(p, _)| p);
     figure("load", "seconds", seconds);
+    figure("load", "newest_snapshot_before_and_after", json!([snapshot_before, snapshot_after]));
     figure("load", "writes", w.json());
     figure("load", "reads", r.json());
     figure("load", "log_head", head);
@@ -326,6 +350,7 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
         }
     }
     out!("log head after the run: {head}; targets: p99 write < 50 ms, p99 read < 20 ms, no errors");
+    out!("newest snapshot of the read models before the run at {snapshot_before:?}, after it at {snapshot_after:?}");
     out!("timeline (by when requests were due): window, then p99 ms and errors of writes and of reads");
     let window = 10u32;
     for start in (0..seconds.ceil() as u32).step_by(window as usize) {
@@ -439,6 +464,77 @@ async fn overload_on(served: &Served, read: MakeRequest) -> anyhow::Result<()> {
             "recover_seconds": recovered, "after_p99_ms_by_second": windows.iter().map(|w| ms(*w)).collect::<Vec<_>>(),
         }),
     );
+    Ok(())
+}
+
+/// `directory bench resizes`: every VM of the small fixture resized `per_vm` times a
+/// second, open loop, for `seconds`; by ten-second window: resizes answered, shed and
+/// failed, the p99 of those answered, and the process's resident memory.
+pub async fn resizes(pg: &str, per_vm: f64, seconds: f64) -> anyhow::Result<()> {
+    let served = serve(pg, fixtures::Size::Small, projections::SNAPSHOT_EVERY).await?;
+    let result = resizes_on(&served, per_vm, seconds).await;
+    served.stop().await;
+    result
+}
+
+async fn resizes_on(served: &Served, per_vm: f64, seconds: f64) -> anyhow::Result<()> {
+    let vms = Arc::new(targets(&served.state).vms);
+    anyhow::ensure!(!vms.is_empty(), "the fixture has no VMs in service");
+    let rate = per_vm * vms.len() as f64;
+    let resize: MakeRequest = {
+        let vms = vms.clone();
+        Arc::new(move |n| {
+            Call::Graphql(json!({
+                "query": "mutation($v: ID!, $c: Int!, $t: DateTime!) { resizeVm(vmId: $v, cpu: $c, ramGb: 8, diskGb: 80, effectiveAt: $t) { cpu } }",
+                "variables": {"v": vms[n as usize % vms.len()], "c": 2 + (n / vms.len() as u64 % 7) as i64, "t": chrono::Utc::now().to_rfc3339()}
+            }))
+        })
+    };
+    let memory = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sampler = {
+        let memory = memory.clone();
+        tokio::spawn(async move {
+            loop {
+                memory
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(super::memory_mib("self", "VmRSS:").unwrap_or(0.0));
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        })
+    };
+    let s = stream(client()?, served.base.clone(), rate, seconds, resize).await;
+    sampler.abort();
+    let memory = memory.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    out!(
+        "directory bench resizes: {} VMs × {per_vm} resizes/s = {rate:.0}/s for {seconds} s, open loop, small fixture",
+        vms.len()
+    );
+    out!("{:<12} {:>8} {:>8} {:>8} {:>10} {:>10}", "window s", "ok", "shed", "failed", "ok p99 ms", "RSS MiB");
+    let window = 10u32;
+    for (i, start) in (0..seconds.ceil() as u32).step_by(window as usize).enumerate() {
+        let within: Vec<&(u32, Duration, bool)> =
+            s.samples.iter().filter(|(t, _, _)| (start..start + window).contains(t)).collect();
+        let mut ok: Vec<Duration> = within.iter().filter(|(_, _, failed)| !failed).map(|(_, l, _)| *l).collect();
+        ok.sort();
+        let shed = s.shed_at.iter().filter(|t| (start..start + window).contains(*t)).count();
+        let p99 =
+            ok.get(((ok.len() as f64 * 0.99) as usize).min(ok.len().saturating_sub(1))).copied().unwrap_or_default();
+        out!(
+            "{:<12} {:>8} {:>8} {:>8} {:>10.2} {:>10.0}",
+            format!("{start}-{}", start + window),
+            ok.len(),
+            shed,
+            within.len() - ok.len() - shed,
+            p99.as_secs_f64() * 1e3,
+            memory.get(i).copied().unwrap_or_default()
+        );
+    }
+    out!("outcomes: {:?}", s.outcomes);
+    figure("resizes", "rate", rate);
+    figure("resizes", "vms", vms.len());
+    figure("resizes", "all", s.json());
+    figure("resizes", "rss_mib_by_10s", memory);
     Ok(())
 }
 

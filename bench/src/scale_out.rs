@@ -123,7 +123,7 @@ async fn catch_up(client: &reqwest::Client, writer: &Server, url: &str) -> anyho
     let notified_log = store::EventLog::connect(url).await?;
     let notified = projections::Projector::start(notified_log.clone()).await?;
     let (mut by_poll, mut by_notice) = (vec![], vec![]);
-    for n in 0..200 {
+    for n in 0..200u64 {
         graphql(client, &writer.base, &register(format!("c{n}"))).await?;
         let acked = Instant::now();
         let head = notified_log.head().await?.position;
@@ -136,10 +136,12 @@ async fn catch_up(client: &reqwest::Client, writer: &Server, url: &str) -> anyho
             notified.wait_for(head, limit).await;
             acked.elapsed()
         };
-        let (p, n) = tokio::join!(poll, notice);
-        by_poll.push(p);
-        by_notice.push(n);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (polled_after, notified_after) = tokio::join!(poll, notice);
+        by_poll.push(polled_after);
+        by_notice.push(notified_after);
+        // Writes at spread moments: right after a poll found the last one, a fixed pause
+        // would always land at the same point of the poll's period.
+        tokio::time::sleep(Duration::from_millis(20 + (n * 7919 % 250) as u64)).await;
     }
     by_poll.sort();
     by_notice.sort();

@@ -35,14 +35,28 @@ impl Projector {
 
     /// As [`Projector::start`], storing a snapshot every `snapshot_every` events.
     pub async fn start_with(log: EventLog, snapshot_every: i64) -> Result<Projector, StoreError> {
-        let catalog = load_snapshot(&log).await?.unwrap_or_default();
-        // Counted from the stored snapshot, so a long tail folded at start is stored soon
-        // after, and the next start does not fold it again.
-        let snapshot_at = catalog.position;
+        let catalog = load_snapshot(&log, i64::MAX).await?.unwrap_or_default();
+        let mut snapshot_at = catalog.position;
         let state = Arc::new(RwLock::new(catalog));
         let position = catch_up(&log, &state).await?;
+        let every = snapshot_every.max(1);
+        // A long tail folded at start is stored now, from the catalog itself (nothing waits
+        // for it yet), so that the next start does not fold it again.
+        if due(snapshot_at, every, position) && !log.is_read_only() {
+            let bytes = {
+                let catalog = state.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+                catalog.to_snapshot()
+            };
+            match bytes {
+                Ok(bytes) => match log.save_snapshot(Catalog::SNAPSHOT_MODEL, position, &bytes).await {
+                    Ok(()) => snapshot_at = position,
+                    Err(e) => tracing::warn!(position, error = %e, "catalog snapshot not stored"),
+                },
+                Err(e) => tracing::warn!(position, error = %e, "catalog snapshot not serialised"),
+            }
+        }
         let (tx, rx) = watch::channel(position);
-        let snapshots = Snapshots { log: log.clone(), every: snapshot_every.max(1), last: snapshot_at, writing: None };
+        let snapshots = Snapshots { log: log.clone(), every, last: snapshot_at, writing: None };
         tokio::spawn(follow(log, state.clone(), tx, snapshots));
         Ok(Projector { state, position: rx })
     }
@@ -64,10 +78,10 @@ impl Projector {
     }
 }
 
-/// The latest stored catalog. A snapshot that does not decode (written by other code) is
-/// ignored: the fold starts from the beginning instead.
-async fn load_snapshot(log: &EventLog) -> Result<Option<Catalog>, StoreError> {
-    let Some((at, bytes)) = log.snapshot_at_or_before(Catalog::SNAPSHOT_MODEL, i64::MAX).await? else {
+/// The latest stored catalog at or before `position`. A snapshot that does not decode
+/// (written by other code) is ignored: the fold starts from the beginning instead.
+async fn load_snapshot(log: &EventLog, position: i64) -> Result<Option<Catalog>, StoreError> {
+    let Some((at, bytes)) = log.snapshot_at_or_before(Catalog::SNAPSHOT_MODEL, position).await? else {
         return Ok(None);
     };
     match tokio::task::spawn_blocking(move || Catalog::from_snapshot(&bytes)).await.ok().flatten() {
@@ -108,32 +122,55 @@ struct Snapshots {
 }
 
 impl Snapshots {
-    /// Stores one when due; the copy is serialised and written off the folding task, and
-    /// the snapshots before the previous one are dropped (one is kept in case the newest
-    /// does not decode).
-    fn maybe_save(&mut self, state: &RwLock<Catalog>) {
-        let position = state.read().map(|s| s.position).unwrap_or_default();
+    /// Stores one when due, made apart from the live catalog: the previous snapshot is
+    /// decoded and the log folded onto it up to `position` in a task of its own, so the
+    /// fold that reads and writes wait for never stops for a snapshot (a copy of the live
+    /// catalog would hold it for as long as the copy takes). The snapshots before the
+    /// previous one are dropped (one is kept in case the newest does not decode).
+    fn maybe_save(&mut self, position: i64) {
         if !due(self.last, self.every, position) || self.writing.as_ref().is_some_and(|w| !w.is_finished()) {
             return;
         }
         let previous = std::mem::replace(&mut self.last, position);
-        let copy = state.read().map(|s| s.clone()).unwrap_or_default();
         let log = self.log.clone();
         self.writing = Some(tokio::spawn(async move {
-            let bytes = match tokio::task::spawn_blocking(move || copy.to_snapshot()).await {
-                Ok(Ok(bytes)) => bytes,
-                _ => return,
-            };
-            let saved = log.save_snapshot(Catalog::SNAPSHOT_MODEL, position, &bytes).await;
-            let pruned = match saved {
-                Ok(()) => log.prune_snapshots(Catalog::SNAPSHOT_MODEL, previous).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = pruned {
+            if let Err(e) = store_snapshot(&log, position, previous).await {
                 tracing::warn!(position, error = %e, "catalog snapshot not stored");
             }
         }));
     }
+}
+
+/// Folds the catalog at `position` from the newest snapshot at or before it and stores it,
+/// dropping the snapshots before `previous`.
+async fn store_snapshot(log: &EventLog, position: i64, previous: i64) -> Result<(), StoreError> {
+    let mut catalog = load_snapshot(log, position).await?.unwrap_or_default();
+    while catalog.position < position {
+        // Positions are gapless: this page ends at `position` at the latest.
+        let limit = u32::try_from(position - catalog.position).unwrap_or(PAGE).min(PAGE);
+        let page = log.read_after(catalog.position, limit).await?;
+        if page.is_empty() {
+            break;
+        }
+        catalog = off_the_runtime(move || {
+            catalog.fold(&page);
+            catalog
+        })
+        .await?;
+    }
+    if catalog.position != position {
+        return Err(StoreError::Corrupt { position, reason: format!("the log ends at {}", catalog.position) });
+    }
+    let bytes = off_the_runtime(move || catalog.to_snapshot())
+        .await?
+        .map_err(|e| StoreError::Corrupt { position, reason: format!("the catalog does not serialise: {e}") })?;
+    log.save_snapshot(Catalog::SNAPSHOT_MODEL, position, &bytes).await?;
+    log.prune_snapshots(Catalog::SNAPSHOT_MODEL, previous).await
+}
+
+/// Runs CPU-bound work on the blocking pool.
+async fn off_the_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| StoreError::Closed)
 }
 
 /// Whether a snapshot is due at `position`, the last one having been taken at `last`.
@@ -181,7 +218,7 @@ async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sen
                     *old = (*old).max(p);
                     newer
                 });
-                snapshots.maybe_save(&state);
+                snapshots.maybe_save(p);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "catching up with the log failed; retrying");
