@@ -3,10 +3,14 @@
 //! address of each of the VLAN's networks. The catalog proposes, the store decides: every
 //! address and MAC is a claim of the VM's append, so two VMs never hold one, whichever
 //! server allocated it; an allocation that lost a race plans again once the read models
-//! show the winner. A decommissioned VM's addresses are taken back once `deletions` no
-//! longer lists it.
+//! show the winner. Within one process, an address being claimed is reserved until its
+//! append ends, so concurrent allocations of one server plan different addresses at once
+//! instead of losing to each other in turns. A decommissioned VM's addresses are taken
+//! back once `deletions` no longer lists it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use domain::network::{ADDRESS, Assignment, MAC, mac};
 use domain::vm::{Interface, VmCommand};
@@ -28,15 +32,36 @@ pub struct Plan {
     pub reclaim: Vec<VmId>,
 }
 
+/// The addresses this process is claiming now, in appends not yet ended.
+#[derive(Clone, Default)]
+pub struct Reserved(Arc<Mutex<BTreeSet<IpAddr>>>);
+
+/// Addresses reserved for one allocation, given back when it ends however it ends (the
+/// request may be dropped halfway).
+struct Reservation {
+    reserved: Reserved,
+    addresses: Vec<IpAddr>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut set = self.reserved.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for a in &self.addresses {
+            set.remove(a);
+        }
+    }
+}
+
 /// The addresses VM `vm` in `location` (holding `interfaces`) lacks: for each network of
-/// the location it has none in, the lowest address no one holds, or whose holder's data
-/// was removed by `now`. RULE_VIOLATION when a network has no address left.
+/// the location it has none in, the lowest address no one holds (nor `reserved`), or whose
+/// holder's data was removed by `now`. RULE_VIOLATION when a network has no address left.
 pub fn plan(
     at: At<'_>,
     vm: VmId,
     location: &str,
     interfaces: &BTreeMap<String, Interface>,
     now: Instant,
+    reserved: &BTreeSet<IpAddr>,
 ) -> Result<Plan, ApiError> {
     let mut plan = Plan::default();
     let mut macs: BTreeMap<&str, String> = interfaces.iter().map(|(vlan, i)| (vlan.as_str(), i.mac.clone())).collect();
@@ -51,7 +76,7 @@ pub fn plan(
             })
             .clone();
         let mut reclaim = None;
-        let free = network.hosts().find(|address| match at.address_holder(address) {
+        let free = network.hosts().filter(|a| !reserved.contains(a)).find(|address| match at.address_holder(address) {
             None => true,
             Some(holder) => {
                 let gone = at.vm(&holder).and_then(|v| v.addresses_held_until()).is_some_and(|until| until <= now);
@@ -98,13 +123,19 @@ pub async fn allocating<P, R, F>(
     mut run: R,
 ) -> Result<Executed, ApiError>
 where
-    P: FnMut() -> Result<(Plan, Guard), ApiError>,
+    P: FnMut(&BTreeSet<IpAddr>) -> Result<(Plan, Guard), ApiError>,
     R: FnMut(Vec<Assignment>, Guard) -> F,
     F: Future<Output = Result<Executed, ApiError>>,
 {
     let mut refused: Option<(Vec<Assignment>, ApiError)> = None;
     for _ in 0..ATTEMPTS {
-        let (plan, guard) = propose()?;
+        let (plan, guard, _reservation) = {
+            let mut set = bus.reserved.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (plan, guard) = propose(&set)?;
+            let addresses: Vec<IpAddr> = plan.addresses.iter().map(|a| a.address).collect();
+            set.extend(addresses.iter().copied());
+            (plan, guard, Reservation { reserved: bus.reserved.clone(), addresses })
+        };
         if let Some((tried, error)) = refused.take() {
             // Refused for another reason than a concurrent allocation: the plan stands.
             if tried == plan.addresses {
@@ -145,13 +176,13 @@ async fn reclaim(bus: &Bus, envelope: &Envelope, now: Instant, holder: VmId) -> 
 
 /// The plan of the addresses an existing VM lacks, with the claims its append makes; an
 /// empty plan for a VM that is gone or being decommissioned.
-fn lacking(bus: &Bus, vm: VmId, now: Instant) -> Result<(Plan, Guard), ApiError> {
+fn lacking(bus: &Bus, vm: VmId, now: Instant, reserved: &BTreeSet<IpAddr>) -> Result<(Plan, Guard), ApiError> {
     let catalog = bus.projector.read();
     let at = catalog.live();
     let Some(v) = at.vm(&vm).filter(|v| v.decommissioned_at.is_none()) else {
         return Ok((Plan::default(), Guard::default()));
     };
-    let plan = plan(at, vm, &v.location, &v.interfaces, now)?;
+    let plan = plan(at, vm, &v.location, &v.interfaces, now, reserved)?;
     let guard = Guard { claims: claims(&plan, &v.interfaces), ..Guard::default() };
     Ok((plan, guard))
 }
@@ -169,7 +200,7 @@ pub async fn fill(bus: &Bus, envelope: &Envelope, now: Instant, vm: VmId) -> Res
             bus.execute_guarded(&bus.vms, &vm.to_string(), command, part, guard).await
         }
     };
-    allocating(bus, &part, now, || lacking(bus, vm, now), run).await?;
+    allocating(bus, &part, now, |reserved| lacking(bus, vm, now, reserved), run).await?;
     Ok(())
 }
 

@@ -49,6 +49,8 @@ pub struct Bus {
     pub releases: Cqrs<Release>,
     pub channels: Cqrs<ReleaseChannel>,
     pub networks: Cqrs<Networks>,
+    /// Addresses this process is claiming now (`addresses`).
+    pub reserved: crate::addresses::Reserved,
 }
 
 /// Who sends a command, under which id, and why.
@@ -193,6 +195,7 @@ impl Bus {
             releases: cqrs(&log, ()),
             channels: cqrs(&log, ()),
             networks: cqrs(&log, ()),
+            reserved: crate::addresses::Reserved::default(),
             log,
             projector,
         }

@@ -175,6 +175,9 @@ pub enum BenchCommand {
         /// Events between two snapshots of the read models (the server's `DIRECTORY_SNAPSHOT_EVERY`).
         #[arg(long, default_value_t = projections::SNAPSHOT_EVERY)]
         snapshot_every: i64,
+        /// Never told of commits by the database: follow by polling only (to compare).
+        #[arg(long)]
+        polling: bool,
     },
     /// The portal's project page query against `/healthz`, each at the same fixed rate over
     /// loopback HTTP (open loop).
@@ -334,8 +337,8 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Abuse { rounds } => abuse::run(rounds).await,
         BenchCommand::Serve { fixture, requests } => serve::run(&fixture, requests).await,
         BenchCommand::History { vms } => history::run(vms),
-        BenchCommand::Load { pg, writes, reads, seconds, snapshot_every } => {
-            load::load(&pg, writes, reads, seconds, snapshot_every).await
+        BenchCommand::Load { pg, writes, reads, seconds, snapshot_every, polling } => {
+            load::load(&pg, writes, reads, seconds, snapshot_every, polling).await
         }
         BenchCommand::Graphql { pg, rate, seconds } => load::graphql(&pg, rate, seconds).await,
         BenchCommand::Nodes { pg, rate, seconds } => load::nodes(&pg, rate, seconds).await,

@@ -181,9 +181,20 @@ impl Served {
 }
 
 async fn serve(pg: &str, size: fixtures::Size, snapshot_every: i64) -> anyhow::Result<Served> {
+    serve_following(pg, size, snapshot_every, false).await
+}
+
+/// As [`serve`]; with `polling`, the server is never told of commits by the database.
+async fn serve_following(pg: &str, size: fixtures::Size, snapshot_every: i64, polling: bool) -> anyhow::Result<Served> {
     let db = BenchDb::create(pg).await?;
-    let log = store::EventLog::connect(&db.url).await?;
-    log.append_in_order(fixtures::generate(size, 1).map(|c| c.appendable())).await?;
+    let loader = store::EventLog::connect(&db.url).await?;
+    loader.append_in_order(fixtures::generate(size, 1).map(|c| c.appendable())).await?;
+    drop(loader);
+    let log = if polling {
+        store::EventLog::connect_polling(&db.url).await?
+    } else {
+        store::EventLog::connect(&db.url).await?
+    };
     let state = Arc::new(AppState::start_with(log, Arc::new(SystemClock), Some(TOKEN), snapshot_every).await?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -228,9 +239,18 @@ fn targets(state: &AppState) -> Targets {
     t
 }
 
-/// `directory bench load`, storing a snapshot of the read models every `snapshot_every` events.
-pub async fn load(pg: &str, writes: f64, reads: f64, seconds: f64, snapshot_every: i64) -> anyhow::Result<()> {
-    let served = serve(pg, fixtures::Size::Demo, snapshot_every).await?;
+/// `directory bench load`, storing a snapshot of the read models every `snapshot_every`
+/// events; with `polling`, the server is not told of commits by the database (as before
+/// issue 22), to compare.
+pub async fn load(
+    pg: &str,
+    writes: f64,
+    reads: f64,
+    seconds: f64,
+    snapshot_every: i64,
+    polling: bool,
+) -> anyhow::Result<()> {
+    let served = serve_following(pg, fixtures::Size::Demo, snapshot_every, polling).await?;
     let result = load_on(&served, writes, reads, seconds).await;
     served.stop().await;
     result

@@ -644,8 +644,8 @@ impl CoreMutation {
         let effective_at = app.effective("effectiveAt", Some(input.effective_at))?;
         let (location, now) = (input.location.trim().to_owned(), app.now());
         // Its addresses come with it, in the append that claims its host name.
-        let propose = || {
-            let plan = addresses::plan(app.catalog().live(), id, &location, &Default::default(), now)?;
+        let propose = |reserved: &_| {
+            let plan = addresses::plan(app.catalog().live(), id, &location, &Default::default(), now, reserved)?;
             let mut claims = vec![(platform::HOSTNAME.to_owned(), node.hostname.clone())];
             claims.extend(addresses::claims(&plan, &Default::default()));
             Ok((plan, Guard { claims, ..Guard::default() }))
