@@ -2,8 +2,8 @@
 //! folds the tail; then a task folds what this process appends straight from the writer,
 //! and reads the log for anything else: commits of other processes, announced by the
 //! database where it can (a notice on a primary, the replay position on a standby), found
-//! by the position gap, or at the latest after a short poll interval. It stores a snapshot of the catalog
-//! (every version included) that the next start folds forward from: after `snapshot_every`
+//! by the position gap, or at the latest after a short poll interval. It stores a snapshot
+//! of the catalog (every version included) that the next start folds forward from: after `snapshot_every`
 //! events, or after a quarter of the log's length if that is more, so the cost of
 //! snapshots stays proportional to the events folded however large the catalog grows.
 
@@ -43,10 +43,10 @@ impl Projector {
         // A long tail folded at start is stored now, from the catalog itself (nothing waits
         // for it yet), so that the next start does not fold it again.
         if due(snapshot_at, every, position) && !log.is_read_only() {
-            let bytes = {
-                let catalog = state.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-                catalog.to_snapshot()
-            };
+            let folded = state.clone();
+            let bytes =
+                off_the_runtime(move || folded.read().unwrap_or_else(|poisoned| poisoned.into_inner()).to_snapshot())
+                    .await?;
             match bytes {
                 Ok(bytes) => match log.save_snapshot(Catalog::SNAPSHOT_MODEL, position, &bytes).await {
                     Ok(()) => snapshot_at = position,
