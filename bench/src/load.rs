@@ -311,26 +311,18 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
         })
     };
     let client = client()?;
-    let snapshot_before = served
-        .state
-        .bus
-        .log
-        .snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX)
-        .await?
-        .map(|(p, _)| p);
+    let newest_snapshot = async || {
+        let log = &served.state.bus.log;
+        anyhow::Ok(log.snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX).await?.map(|(p, _)| p))
+    };
+    let snapshot_before = newest_snapshot().await?;
     let (w, r) = tokio::join!(
         stream(client.clone(), served.base.clone(), writes, seconds, write),
         stream(client, served.base.clone(), reads, seconds, read.clone())
     );
     let read_mix = read;
     let head = served.state.bus.log.head().await?.position;
-    let snapshot_after = served
-        .state
-        .bus
-        .log
-        .snapshot_at_or_before(projections::Catalog::SNAPSHOT_MODEL, i64::MAX)
-        .await?
-        .map(|(p, _)| p);
+    let snapshot_after = newest_snapshot().await?;
     figure("load", "seconds", seconds);
     figure("load", "newest_snapshot_before_and_after", json!([snapshot_before, snapshot_after]));
     figure("load", "writes", w.json());

@@ -88,11 +88,7 @@ pub async fn scale_out(seconds: f64, lease_seconds: u64) -> anyhow::Result<()> {
     let one = closed_loop(&client, std::slice::from_ref(&writer.base), seconds, page.clone()).await?;
     let bases = vec![writer.base.clone(), readers[0].base.clone(), readers[1].base.clone()];
     let three = closed_loop(&client, &bases, seconds, page).await?;
-    out!("{:<44} {:>10} {:>12.0}", "reads: the customer page, primary only", 1, one);
-    out!("{:<44} {:>10} {:>12.0}", "reads: primary + two standbys", 3, three);
-    figure("scale_out", "reads_per_second_1", one);
-    figure("scale_out", "reads_per_second_3", three);
-    figure("scale_out", "read_ratio_3_vs_1", three / one);
+    compare("reads", ["the customer page, primary only", "primary + two standbys"], one, three);
     drop(readers);
 
     let writes = Arc::new(|n: usize| register(format!("w{n}")));
@@ -104,16 +100,22 @@ pub async fn scale_out(seconds: f64, lease_seconds: u64) -> anyhow::Result<()> {
     let bases = vec![writer.base.clone(), more[0].base.clone(), more[1].base.clone()];
     let writes = Arc::new(|n: usize| register(format!("x{n}")));
     let three = closed_loop(&client, &bases, seconds, writes).await?;
-    out!("{:<44} {:>10} {:>12.0}", "writes: registrations, one server", 1, one);
-    out!("{:<44} {:>10} {:>12.0}", "writes: three servers on the primary", 3, three);
-    figure("scale_out", "writes_per_second_1", one);
-    figure("scale_out", "writes_per_second_3", three);
-    figure("scale_out", "write_ratio_3_vs_1", three / one);
+    compare("writes", ["registrations, one server", "three servers on the primary"], one, three);
 
     let mut servers = vec![writer];
     servers.extend(more);
     failover(&client, servers, lease_seconds).await?;
     Ok(())
+}
+
+/// Prints and records a throughput on one server against three: `{kind}_per_second_1`,
+/// `…_3` and the ratio (`read_ratio_3_vs_1`, `write_ratio_3_vs_1`).
+fn compare(kind: &str, [alone, three_label]: [&str; 2], one: f64, three: f64) {
+    out!("{:<44} {:>10} {:>12.0}", format!("{kind}: {alone}"), 1, one);
+    out!("{:<44} {:>10} {:>12.0}", format!("{kind}: {three_label}"), 3, three);
+    figure("scale_out", &format!("{kind}_per_second_1"), one);
+    figure("scale_out", &format!("{kind}_per_second_3"), three);
+    figure("scale_out", &format!("{}_ratio_3_vs_1", kind.trim_end_matches('s')), three / one);
 }
 
 /// A write acknowledged by the server, then the time until this process's read models
@@ -141,7 +143,7 @@ async fn catch_up(client: &reqwest::Client, writer: &Server, url: &str) -> anyho
         by_notice.push(notified_after);
         // Writes at spread moments: right after a poll found the last one, a fixed pause
         // would always land at the same point of the poll's period.
-        tokio::time::sleep(Duration::from_millis(20 + (n * 7919 % 250) as u64)).await;
+        tokio::time::sleep(Duration::from_millis(20 + n * 7919 % 250)).await;
     }
     by_poll.sort();
     by_notice.sort();

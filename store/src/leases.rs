@@ -25,15 +25,22 @@ pub struct Lease {
     pub live: bool,
 }
 
-const PG_TAKE: &str = "INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at) \
-     VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond') \
-     ON CONFLICT (name) DO UPDATE SET \
-       holder = excluded.holder, \
-       token = CASE WHEN l.holder = excluded.holder THEN l.token ELSE l.token + 1 END, \
-       acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at ELSE excluded.acquired_at END, \
-       renewed_at = excluded.renewed_at, expires_at = excluded.expires_at \
-     WHERE l.holder = excluded.holder OR l.expires_at < excluded.renewed_at \
-     RETURNING token";
+/// The upsert that takes or renews a lease, in either database's dialect: its three
+/// parameters (name, holder, milliseconds to live), the database's clock and how it adds
+/// the milliseconds to it.
+fn take_sql([name, holder]: [&str; 2], now: &str, expires: &str) -> String {
+    format!(
+        "INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at) \
+         VALUES ({name}, {holder}, 1, {now}, {now}, {expires}) \
+         ON CONFLICT (name) DO UPDATE SET \
+           holder = excluded.holder, \
+           token = CASE WHEN l.holder = excluded.holder THEN l.token ELSE l.token + 1 END, \
+           acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at ELSE excluded.acquired_at END, \
+           renewed_at = excluded.renewed_at, expires_at = excluded.expires_at \
+         WHERE l.holder = excluded.holder OR l.expires_at < excluded.renewed_at \
+         RETURNING token"
+    )
+}
 
 const SQLITE_NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
@@ -47,20 +54,12 @@ impl EventLog {
         let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         Ok(match self.pool() {
             Pool::Postgres(p) => {
-                sqlx::query_scalar(PG_TAKE).bind(name).bind(holder).bind(ttl as f64).fetch_optional(p).await?
+                let now = "clock_timestamp()";
+                let sql = take_sql(["$1", "$2"], now, &format!("{now} + $3 * interval '1 millisecond'"));
+                sqlx::query_scalar(&sql).bind(name).bind(holder).bind(ttl as f64).fetch_optional(p).await?
             }
             Pool::Sqlite(p) => {
-                let sql = format!(
-                    "INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at) \
-                     VALUES (?1, ?2, 1, {SQLITE_NOW}, {SQLITE_NOW}, {SQLITE_NOW} + ?3) \
-                     ON CONFLICT (name) DO UPDATE SET \
-                       holder = excluded.holder, \
-                       token = CASE WHEN l.holder = excluded.holder THEN l.token ELSE l.token + 1 END, \
-                       acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at ELSE excluded.acquired_at END, \
-                       renewed_at = excluded.renewed_at, expires_at = excluded.expires_at \
-                     WHERE l.holder = excluded.holder OR l.expires_at < excluded.renewed_at \
-                     RETURNING token"
-                );
+                let sql = take_sql(["?1", "?2"], SQLITE_NOW, &format!("{SQLITE_NOW} + ?3"));
                 sqlx::query_scalar(&sql).bind(name).bind(holder).bind(ttl).fetch_optional(p).await?
             }
         })
