@@ -367,22 +367,34 @@ async fn sla_document(
             return refusal(StatusCode::BAD_REQUEST, &ApiError::BadInput("asOf: an RFC 3339 instant".into()));
         }
     };
-    let found = {
+    let position = {
         let catalog = http.state.catalog();
         let at = position.map_or_else(|| catalog.live(), |p| catalog.at(p));
-        at.project(&id).filter(|p| app::policy::may_read_project(&principal, p)).and_then(|p| {
-            let report = projections::sla::report(at, id, month)?;
+        let visible = at.project(&id).is_some_and(|p| app::policy::may_read_project(&principal, p));
+        visible.then(|| at.position())
+    };
+    let Some(position) = position else { return not_found() };
+    let reads = app::state::LogReads::default();
+    let report = match app::sla::report_of(&http.state, position, id, month, &reads).await {
+        Ok(Some(report)) => report,
+        Ok(None) => return not_found(),
+        Err(e) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &e),
+    };
+    let found = {
+        let catalog = http.state.catalog();
+        let at = catalog.at(position);
+        at.project(&id).map(|p| {
             let customer = p.customer_id.and_then(|c| at.customer(&c)).map(|c| c.name.clone()).unwrap_or_default();
             let path = at.ancestry(id).iter().rev().filter_map(|a| at.project(a).map(|x| x.name.clone())).collect();
             let monitors = report
                 .incidents
                 .iter()
                 .filter_map(|i| {
-                    at.monitor(&i.monitor_id)
-                        .map(|m| (i.monitor_id.to_string(), m.config.map(|c| c.url).unwrap_or_default()))
+                    let url = at.monitor(&i.monitor_id)?.config.as_ref().map(|c| c.url.clone());
+                    Some((i.monitor_id.to_string(), url.unwrap_or_default()))
                 })
                 .collect();
-            Some((report, documents::pdf::sla::Context { project: p.name.clone(), customer, path, monitors, as_of }))
+            (report, documents::pdf::sla::Context { project: p.name.clone(), customer, path, monitors, as_of })
         })
     };
     let Some((report, cx)) = found else { return not_found() };

@@ -295,7 +295,8 @@ impl Checker {
         let (current, reach) = {
             let catalog = self.app.catalog();
             let live = catalog.live();
-            let monitor = live.monitor(&id);
+            // Live, the latest transition is always in memory.
+            let monitor = live.monitor_with_state(&id).and_then(Result::ok);
             let project = monitor.as_ref().and_then(|m| m.project_id).and_then(|p| live.project(&p));
             (monitor, Reach::of_project(project.is_some_and(|p| p.internal_monitor_targets)))
         };

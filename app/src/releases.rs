@@ -5,27 +5,43 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::http_monitor::Observed;
 use domain::release::{PolicyInputs, Release, ReleaseCommand};
 use domain::{Instant, ReleaseId};
 
 use crate::commands::Envelope;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, LogReads};
 
 /// What the policy sees for a release at `instant`.
 pub async fn inputs(app: &AppState, id: ReleaseId, instant: Instant) -> Result<(Release, PolicyInputs), ApiError> {
     let position = if instant <= app.now() { Some(app.position_at(instant).await?) } else { None };
-    let catalog = app.catalog();
-    let live = catalog.live();
-    let release =
-        live.release(&id).cloned().ok_or_else(|| ApiError::NotFound(format!("release {id} does not exist")))?;
-    let at = position.map_or(live, |p| catalog.at(p));
+    let (release, position, watched, min_soak_hours) = {
+        let catalog = app.catalog();
+        let live = catalog.live();
+        let release =
+            live.release(&id).cloned().ok_or_else(|| ApiError::NotFound(format!("release {id} does not exist")))?;
+        let at = position.map_or(live, |p| catalog.at(p));
+        let watched = at.platform_monitors(&release.channel, instant);
+        let min_soak_hours = at.channel(&release.channel).min_soak_hours;
+        (release, at.position(), watched, min_soak_hours)
+    };
+    // A monitor's state at the instant is its latest transition by then (which a decision
+    // made long after may have to read from the monitor's log).
+    let reads = LogReads::default();
+    let mut platform_monitors_down = vec![];
+    for monitor in watched {
+        let transitions = app.transitions(monitor, position, instant, &reads).await?;
+        if transitions.first().is_some_and(|t| t.at <= instant && t.state == Observed::Down) {
+            platform_monitors_down.push(monitor);
+        }
+    }
     let inputs = PolicyInputs {
         at: instant,
         open_vetoes: release.open_vetoes(instant),
-        platform_monitors_down: at.platform_monitors_down(&release.channel, instant),
+        platform_monitors_down,
         scheduled_at: release.scheduled_at.unwrap_or(instant),
-        min_soak_hours: at.channel(&release.channel).min_soak_hours,
+        min_soak_hours,
     };
     Ok((release, inputs))
 }

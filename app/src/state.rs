@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLockReadGuard};
 
+use domain::http_monitor::Transition;
 use domain::invoice::InvoiceContent;
 use domain::person::TokenLifetime;
-use domain::{CustomerId, Instant, Period, VmId};
+use domain::{CustomerId, Instant, MonitorId, Period, VmId};
 use projections::catalog::{Backups, InLog};
 use projections::{BackupView, Catalog, Projector};
 use store::EventLog;
@@ -164,6 +165,54 @@ impl AppState {
             .await
     }
 
+    /// What the catalog answers for the monitor's transitions at `position` from its state
+    /// at `since` on, read from its log when the catalog no longer keeps them.
+    pub async fn transitions(
+        &self,
+        monitor: MonitorId,
+        position: i64,
+        since: Instant,
+        reads: &LogReads,
+    ) -> Result<Vec<Transition>, ApiError> {
+        let kept = self.catalog().at(position).transitions(&monitor, since);
+        match kept {
+            Ok(transitions) => Ok(transitions),
+            Err(InLog) => {
+                let mut read = self.transitions_in_log(&[monitor], position, since, reads).await?;
+                Ok(read.remove(&monitor).unwrap_or_default())
+            }
+        }
+    }
+
+    /// What the catalog would answer for each monitor's transitions at `position` from
+    /// `since` on, read from the monitors' logs (a few at a time, each once per request).
+    pub async fn transitions_in_log(
+        &self,
+        monitors: &[MonitorId],
+        position: i64,
+        since: Instant,
+        reads: &LogReads,
+    ) -> Result<projections::monitor_log::FromLog, ApiError> {
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(monitors.iter().copied())
+            .map(|monitor| async move {
+                let cell = LogReads::cell(&reads.transitions, (monitor, position, since));
+                let read = cell
+                    .get_or_try_init(|| async {
+                        reads.count();
+                        let mut one = projections::monitor_log::transitions(&self.bus.log, &[monitor], position, since)
+                            .await
+                            .map_err(ApiError::store)?;
+                        Ok::<_, ApiError>(one.remove(&monitor).unwrap_or_default())
+                    })
+                    .await?;
+                Ok::<_, ApiError>((monitor, read.clone()))
+            })
+            .buffered(projections::backup_log::LOG_READS)
+            .try_collect()
+            .await
+    }
+
     /// What the customer owes for the period as of `position` (live when `None`), by the
     /// billing rules; backups the catalog no longer keeps are read from the log.
     pub async fn invoice_content(
@@ -173,7 +222,8 @@ impl AppState {
         period: Period,
         reads: &LogReads,
     ) -> Result<Option<InvoiceContent>, ApiError> {
-        use projections::billing::{NeedsLog, compute, with_log};
+        use projections::billing::compute;
+        use projections::from_log::{NeedsLog, with_log};
         // Both passes and the read at one position (the live one is the view at the head);
         // the catalog is locked only while computing.
         let position = position.unwrap_or_else(|| self.catalog().live().position());
@@ -209,6 +259,7 @@ impl AppState {
 pub struct LogReads {
     histories: Memo<(VmId, i64), Arc<Vec<BackupView>>>,
     windows: Memo<(VmId, i64, Instant), Backups>,
+    transitions: Memo<(MonitorId, i64, Instant), Vec<Transition>>,
     reads: std::sync::atomic::AtomicUsize,
 }
 
@@ -223,7 +274,7 @@ impl LogReads {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// How many VM logs this request has read.
+    /// How many VM and monitor logs this request has read.
     pub fn reads(&self) -> usize {
         self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -802,19 +802,24 @@ async fn sla(fixture: &FixtureDb, month: &str) -> anyhow::Result<()> {
     let (log, _) = fixture.open().await?;
     let head = log.head().await?.position;
     let state = AppState::start(log, Arc::new(SystemClock), None).await?;
-    let catalog = state.catalog();
-    let at = catalog.live();
-    let projects: Vec<domain::ProjectId> = at.projects().map(|(id, _)| *id).collect();
-    let started = Instant::now();
-    let mut transitions = 0usize;
-    for p in &projects {
-        for m in at.monitors_of(*p) {
-            transitions += at.monitor(&m).map_or(0, |m| m.transitions.len());
+    let (projects, position, transitions, read_seconds) = {
+        let catalog = state.catalog();
+        let at = catalog.live();
+        let projects: Vec<domain::ProjectId> = at.projects().map(|(id, _)| *id).collect();
+        let started = Instant::now();
+        let mut transitions = 0usize;
+        for p in &projects {
+            for m in at.monitors_of(*p) {
+                transitions += at.transitions(&m, month.start()).map_or(0, |t| t.len());
+            }
         }
-    }
-    let read_seconds = started.elapsed().as_secs_f64();
+        (projects, at.position(), transitions, started.elapsed().as_secs_f64())
+    };
     let started = Instant::now();
-    let reports: Vec<_> = projects.iter().filter_map(|p| projections::sla::report(at, *p, month)).collect();
+    let reads = app::state::LogReads::default();
+    let reports = app::sla::reports(&state, position, &projects, month, &reads)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     let report_seconds = started.elapsed().as_secs_f64();
     let breached = reports.iter().filter(|r| r.breached).count();
     out!("directory bench sla: {month} for {} projects over {head} events ({transitions} transitions)", projects.len());

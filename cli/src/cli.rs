@@ -429,10 +429,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let month = api::graphql::sla::month(&month).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             let log = EventLog::connect(&cli.database_url).await?;
             let state = AppState::start(log, Arc::new(SystemClock), None).await?;
-            let reports = {
-                let catalog = state.catalog();
-                api::graphql::sla::all(catalog.live(), month, false)
-            };
+            let reads = app::state::LogReads::default();
+            let reports = api::graphql::sla::all(&state, api::graphql::View::Live, month, false, &reads)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             match format {
                 ReportFormat::Csv => {
                     println!(

@@ -9,9 +9,6 @@ use domain::VmId;
 use domain::backup_log::BackupLog;
 use store::{EventLog, StoreError};
 
-/// Events read per page.
-const PAGE: u32 = 1_000;
-
 /// The VM's backups with every detail, as they were known at `position`, in the order
 /// they were recorded.
 pub async fn backups_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<BackupView>, StoreError> {
@@ -42,20 +39,5 @@ pub const LOG_READS: usize = 8;
 
 /// The VM's backup log up to `position`: its own events read by id (an index range).
 async fn events_at(log: &EventLog, vm: VmId, position: i64) -> Result<Vec<Recorded>, StoreError> {
-    let id = vm.to_string();
-    let (mut events, mut after) = (vec![], 0);
-    loop {
-        let page = log.history(&[<BackupLog as cqrs_es::Aggregate>::TYPE], &id, after, PAGE).await?;
-        for stored in page.iter().take_while(|e| e.position <= position) {
-            // An undecodable event is skipped, as the catalog skips it (and counts it there).
-            if let Ok(r) = Recorded::decode(stored) {
-                events.push(r);
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == PAGE as usize && last.position < position => after = last.position,
-            _ => break,
-        }
-    }
-    Ok(events)
+    crate::own_events::read(log, <BackupLog as cqrs_es::Aggregate>::TYPE, &vm.to_string(), position).await
 }

@@ -21,6 +21,7 @@ use domain::{CustomerId, Instant, Period, ProjectId, VmId};
 use rust_decimal::Decimal;
 
 use crate::catalog::{At, Backups, InLog, PriceListRecord};
+use crate::from_log::NeedsLog;
 
 pub const VAT_DE: Decimal = Decimal::from_parts(19, 0, 0, false, 2);
 pub const REVERSE_CHARGE: &str = "Reverse charge";
@@ -57,30 +58,6 @@ struct Context<'a> {
 /// Backups read from the VMs' own logs, at the view's position and from the period's
 /// start, for the VMs whose backups the catalog no longer keeps ([`NeedsLog`]).
 pub type FromLog = BTreeMap<VmId, Backups>;
-
-/// The VMs whose backups [`compute`] needs read from their logs first.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NeedsLog(pub Vec<VmId>);
-
-/// The one pass for answers that may need backups the catalog no longer keeps: `compute`
-/// is asked with nothing read; when it names VMs, `read` reads their backups from the
-/// log and `compute` is asked once more with them. Answers the second [`NeedsLog`] if
-/// even that was not enough (a VM's log could not be read).
-pub async fn with_log<T, E, F>(
-    compute: impl Fn(&FromLog) -> Result<T, NeedsLog>,
-    read: impl FnOnce(Vec<VmId>) -> F,
-) -> Result<Result<T, NeedsLog>, E>
-where
-    F: Future<Output = Result<FromLog, E>>,
-{
-    match compute(&FromLog::new()) {
-        Ok(answer) => Ok(Ok(answer)),
-        Err(NeedsLog(vms)) => {
-            let read = read(vms).await?;
-            Ok(compute(&read))
-        }
-    }
-}
 
 impl<'a> Context<'a> {
     fn price_at(&self, t: Instant) -> Option<&'a PriceListRecord> {
@@ -337,7 +314,7 @@ pub fn compute(
     customer: CustomerId,
     period: Period,
     from_log: &FromLog,
-) -> Result<Option<InvoiceContent>, NeedsLog> {
+) -> Result<Option<InvoiceContent>, NeedsLog<VmId>> {
     let Some(c) = at.customer(&customer) else { return Ok(None) };
     let cx = Context { at, period, span: (period.start(), period.end()), lists: at.price_lists(), from_log };
     let mut lines: BTreeMap<ProjectId, Vec<InvoiceLine>> = BTreeMap::new();

@@ -11,7 +11,9 @@ use domain::project::SlaClass;
 use domain::{Instant, MonitorId, Period, ProjectId};
 use rust_decimal::Decimal;
 
-use crate::catalog::At;
+use crate::catalog::{At, InLog};
+use crate::from_log::NeedsLog;
+use crate::monitor_log::FromLog;
 
 type Span = (Instant, Instant);
 
@@ -111,9 +113,16 @@ fn truncate3(d: Decimal) -> Decimal {
     t
 }
 
-/// The project's SLA report for a month, as the view shows the log; none for an unknown project.
-pub fn report(at: At<'_>, project: ProjectId, month: Period) -> Option<SlaReport> {
-    let p = at.project(&project)?;
+/// The project's SLA report for a month, as the view shows the log; none for an unknown
+/// project. [`NeedsLog`] names the monitors whose transitions must be read from their logs
+/// into `from_log` (at the view's position, from the month's start) before it can answer.
+pub fn report(
+    at: At<'_>,
+    project: ProjectId,
+    month: Period,
+    from_log: &FromLog,
+) -> Result<Option<SlaReport>, NeedsLog<MonitorId>> {
+    let Some(p) = at.project(&project) else { return Ok(None) };
     let span = (month.start(), month.end());
     let class = p
         .sla_timeline
@@ -123,15 +132,27 @@ pub fn report(at: At<'_>, project: ProjectId, month: Period) -> Option<SlaReport
         .or(p.sla_timeline.first())
         .map_or(SlaClass::Basic, |(_, c)| *c);
 
-    let mut incidents = vec![];
-    let mut down: Vec<Span> = vec![];
+    let mut monitors = vec![];
+    let mut needs_log = vec![];
     for mid in at.monitors_of(project) {
         let Some(m) = at.monitor(&mid) else { continue };
-        for (i, t) in m.transitions.iter().enumerate() {
+        match at.transitions(&mid, span.0).or_else(|InLog| from_log.get(&mid).cloned().ok_or(InLog)) {
+            Ok(transitions) => monitors.push((mid, m, transitions)),
+            Err(InLog) => needs_log.push(mid),
+        }
+    }
+    if !needs_log.is_empty() {
+        return Err(NeedsLog(needs_log));
+    }
+
+    let mut incidents = vec![];
+    let mut down: Vec<Span> = vec![];
+    for (mid, m, transitions) in monitors {
+        for (i, t) in transitions.iter().enumerate() {
             if t.state != Observed::Down {
                 continue;
             }
-            let recovered = m.transitions[i + 1..].iter().find(|n| n.state == Observed::Up).map(|n| n.at);
+            let recovered = transitions[i + 1..].iter().find(|n| n.state == Observed::Up).map(|n| n.at);
             // Unchecked from a pause or deletion on: down only until then.
             let stopped = m.activity.iter().find(|(when, on)| !on && *when > t.at).map(|(when, _)| *when);
             let end = [recovered, stopped].into_iter().flatten().min().unwrap_or(span.1);
@@ -207,7 +228,7 @@ pub fn report(at: At<'_>, project: ProjectId, month: Period) -> Option<SlaReport
         day_start = next;
     }
 
-    Some(SlaReport {
+    Ok(Some(SlaReport {
         project_id: project,
         month,
         class,
@@ -219,7 +240,7 @@ pub fn report(at: At<'_>, project: ProjectId, month: Period) -> Option<SlaReport
         incidents,
         maintenance,
         daily,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ async fn recompute(
     at: projections::At<'_>,
     content: &domain::invoice::InvoiceContent,
 ) -> Result<Option<domain::invoice::InvoiceContent>, StoreError> {
-    use projections::billing::{compute, with_log};
+    use projections::billing::compute;
+    use projections::from_log::with_log;
     let again = with_log(
         |read| compute(at, content.customer_id, content.period, read),
         |vms| async move { projections::backup_log::backups(log, &vms, at.position(), content.period.start()).await },

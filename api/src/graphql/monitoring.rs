@@ -205,6 +205,7 @@ impl MonitoringQuery {
     }
 
     /// One monitor; with `asOf`, as recorded at that instant.
+    #[graphql(complexity = "super::query::as_of_cost(&as_of, super::limits::LOG_READ, child_complexity)")]
     async fn http_monitor(
         &self,
         ctx: &Context<'_>,
@@ -215,17 +216,16 @@ impl MonitoringQuery {
         let id: MonitorId = parse_id(&id, "id")?;
         let view = view(ctx, as_of).await?;
         Ok(view.with(app(ctx), |at| {
-            at.monitor(&id)
-                .filter(|m| m.customer_id.is_some_and(|c| who.can_read_customer(c)))
-                .map(|m| MonitorNode(id, m))
+            let visible = at.monitor(&id).is_some_and(|m| m.customer_id.is_some_and(|c| who.can_read_customer(c)));
+            visible.then(|| MonitorNode::new(id, at)).flatten()
         }))
     }
 }
 
 fn monitor_node(app: &AppState, done: &Executed) -> Result<MonitorNode, ApiError> {
     let id: MonitorId = parsed(done.aggregate_id())?;
-    let found = answered(done).with(app, |at| at.monitor(&id));
-    found.map(|m| MonitorNode(id, m)).ok_or_else(|| ApiError::NotFound(format!("monitor {id} does not exist")))
+    let found = answered(done).with(app, |at| MonitorNode::new(id, at));
+    found.ok_or_else(|| ApiError::NotFound(format!("monitor {id} does not exist")))
 }
 
 fn maintenance_node(app: &AppState, done: &Executed) -> Result<MaintenanceNode, ApiError> {

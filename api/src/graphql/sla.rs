@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::{Period, ProjectId};
 
 use super::scalars::{Decimal, SlaClass};
-use super::{app, parse_id, principal, view};
+use super::{app, parse_id, principal, reads, view};
 use app::error::ApiError;
 
 #[derive(SimpleObject)]
@@ -115,9 +115,14 @@ impl SlaQuery {
         let view = view(ctx, as_of).await?;
         let found = view.with(app(ctx), |at| {
             let project = at.project(&id).filter(|p| p.customer_id.is_some_and(|c| who.can_read_customer(c)))?;
-            projections::sla::report(at, id, month).map(|r| SlaReportNode::new(r, project.name.clone()))
+            Some((at.position(), project.name.clone()))
         });
-        Ok(found.ok_or_else(|| ApiError::NotFound(format!("project {id} does not exist")))?)
+        let Some((position, name)) = found else {
+            return Err(ApiError::NotFound(format!("project {id} does not exist")).into());
+        };
+        let report = app::sla::report_of(app(ctx), position, id, month, reads(ctx)).await?;
+        let report = report.ok_or_else(|| ApiError::NotFound(format!("project {id} does not exist")))?;
+        Ok(SlaReportNode::new(report, name))
     }
 
     /// Every project's report for a month (staff), breached ones only if asked, worst first.
@@ -134,17 +139,31 @@ impl SlaQuery {
         }
         let month = self::month(&month)?;
         let view = view(ctx, as_of).await?;
-        Ok(view.with(app(ctx), |at| all(at, month, breached_only.unwrap_or(false))))
+        Ok(all(app(ctx), view, month, breached_only.unwrap_or(false), reads(ctx)).await?)
     }
 }
 
 /// Every project's report for a month, worst availability first.
-pub fn all(at: projections::At<'_>, month: Period, breached_only: bool) -> Vec<SlaReportNode> {
-    let mut reports: Vec<_> = at
-        .projects()
-        .filter_map(|(id, p)| projections::sla::report(at, *id, month).map(|r| (r, p.name.clone())))
-        .filter(|(r, _)| !breached_only || r.breached)
+pub async fn all(
+    app: &app::state::AppState,
+    view: super::View,
+    month: Period,
+    breached_only: bool,
+    reads: &app::state::LogReads,
+) -> Result<Vec<SlaReportNode>, ApiError> {
+    let (position, projects): (i64, Vec<(ProjectId, String)>) =
+        view.with(app, |at| (at.position(), at.projects().map(|(id, p)| (*id, p.name.clone())).collect()));
+    let ids: Vec<ProjectId> = projects.iter().map(|(id, _)| *id).collect();
+    let names: std::collections::BTreeMap<ProjectId, String> = projects.into_iter().collect();
+    let mut reports: Vec<_> = app::sla::reports(app, position, &ids, month, reads)
+        .await?
+        .into_iter()
+        .filter(|r| !breached_only || r.breached)
+        .map(|r| {
+            let name = names.get(&r.project_id).cloned().unwrap_or_default();
+            (r, name)
+        })
         .collect();
     reports.sort_by(|a, b| a.0.availability_percent.cmp(&b.0.availability_percent).then(a.1.cmp(&b.1)));
-    reports.into_iter().map(|(r, name)| SlaReportNode::new(r, name)).collect()
+    Ok(reports.into_iter().map(|(r, name)| SlaReportNode::new(r, name)).collect())
 }

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::customer::Customer;
-use domain::http_monitor::{Hop, HttpMonitor};
+use domain::http_monitor::{Hop, HttpMonitor, Transition};
 use domain::person::Person;
 use domain::project::Project;
 use domain::ssh_key::SshKey;
@@ -561,7 +561,37 @@ pub enum MonitorChecker {
     External,
 }
 
-pub struct MonitorNode(pub MonitorId, pub HttpMonitor);
+pub struct MonitorNode {
+    pub id: MonitorId,
+    /// Its settings, and its latest transition at the view unless that must be read from
+    /// its log.
+    pub monitor: HttpMonitor,
+    latest: Result<(), InLog>,
+    /// The view's position, for reading the monitor's log if need be.
+    position: i64,
+}
+
+impl MonitorNode {
+    /// The monitor as the view shows it, if it exists there.
+    pub fn new(id: MonitorId, at: At<'_>) -> Option<MonitorNode> {
+        let position = at.position();
+        Some(match at.monitor_with_state(&id)? {
+            Ok(monitor) => MonitorNode { id, monitor, latest: Ok(()), position },
+            Err(InLog) => MonitorNode { id, monitor: at.monitor(&id)?.clone(), latest: Err(InLog), position },
+        })
+    }
+
+    /// Its latest transition at the view.
+    async fn last(&self, ctx: &Context<'_>) -> Result<Option<Transition>, ApiError> {
+        match self.latest {
+            Ok(()) => Ok(self.monitor.transitions.last().cloned()),
+            Err(InLog) => {
+                let since = DateTime::<Utc>::MAX_UTC;
+                Ok(app(ctx).transitions(self.id, self.position, since, reads(ctx)).await?.pop())
+            }
+        }
+    }
+}
 
 /// A redirect hop as a person reads it: `301 https://example.com/next`.
 fn hop(h: &Hop) -> String {
@@ -571,53 +601,53 @@ fn hop(h: &Hop) -> String {
 #[Object(name = "HttpMonitor")]
 impl MonitorNode {
     async fn id(&self) -> ID {
-        ID(self.0.to_string())
+        ID(self.id.to_string())
     }
     async fn project_id(&self) -> ID {
-        ID(self.1.project_id.map(|p| p.to_string()).unwrap_or_default())
+        ID(self.monitor.project_id.map(|p| p.to_string()).unwrap_or_default())
     }
     async fn url(&self) -> &str {
-        self.1.config.as_ref().map_or("", |c| &c.url)
+        self.monitor.config.as_ref().map_or("", |c| &c.url)
     }
     async fn follow_redirects(&self) -> bool {
-        self.1.config.as_ref().is_some_and(|c| c.follow_redirects)
+        self.monitor.config.as_ref().is_some_and(|c| c.follow_redirects)
     }
     async fn max_redirects(&self) -> u32 {
-        self.1.config.as_ref().map_or(0, |c| c.max_redirects)
+        self.monitor.config.as_ref().map_or(0, |c| c.max_redirects)
     }
     /// In canonical form: sorted, overlaps merged.
     async fn expected_status(&self) -> String {
-        self.1.config.as_ref().map(|c| c.expected_status.to_string()).unwrap_or_default()
+        self.monitor.config.as_ref().map(|c| c.expected_status.to_string()).unwrap_or_default()
     }
     async fn interval_seconds(&self) -> u32 {
-        self.1.config.as_ref().map_or(0, |c| c.interval_seconds)
+        self.monitor.config.as_ref().map_or(0, |c| c.interval_seconds)
     }
     async fn timeout_seconds(&self) -> u32 {
-        self.1.config.as_ref().map_or(0, |c| c.timeout_seconds)
+        self.monitor.config.as_ref().map_or(0, |c| c.timeout_seconds)
     }
     async fn checked_by(&self) -> MonitorChecker {
-        self.1.checked_by.into()
+        self.monitor.checked_by.into()
     }
-    async fn state(&self) -> MonitorState {
-        self.1.state().into()
+    async fn state(&self, ctx: &Context<'_>) -> Result<MonitorState, ApiError> {
+        Ok(self.monitor.state_after(self.last(ctx).await?.as_ref()).into())
     }
-    async fn last_transition_at(&self) -> Option<DateTime<Utc>> {
-        self.1.transitions.last().map(|t| t.at)
+    async fn last_transition_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, ApiError> {
+        Ok(self.last(ctx).await?.map(|t| t.at))
     }
     /// The redirects the last transition's check followed, each `STATUS LOCATION`.
-    async fn last_redirect_chain(&self) -> Vec<String> {
-        self.1.transitions.last().map(|t| t.redirect_chain.iter().map(hop).collect()).unwrap_or_default()
+    async fn last_redirect_chain(&self, ctx: &Context<'_>) -> Result<Vec<String>, ApiError> {
+        Ok(self.last(ctx).await?.map(|t| t.redirect_chain.iter().map(hop).collect()).unwrap_or_default())
     }
     /// The last transition's observed status code, if there was an answer.
-    async fn last_observed_status(&self) -> Option<u16> {
-        self.1.transitions.last().and_then(|t| t.observed_status)
+    async fn last_observed_status(&self, ctx: &Context<'_>) -> Result<Option<u16>, ApiError> {
+        Ok(self.last(ctx).await?.and_then(|t| t.observed_status))
     }
     /// Why the last check that took it down failed.
-    async fn last_error(&self) -> Option<&str> {
-        self.1.transitions.last().and_then(|t| t.error.as_deref())
+    async fn last_error(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        Ok(self.last(ctx).await?.and_then(|t| t.error))
     }
     async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.1.deleted_at
+        self.monitor.deleted_at
     }
 }
 
@@ -625,11 +655,14 @@ impl MonitorNode {
 pub fn monitors_of(at: At<'_>, project: ProjectId) -> Vec<MonitorNode> {
     let mut nodes: Vec<_> = at
         .monitors_of(project)
-        .filter_map(|m| at.monitor(&m).map(|x| MonitorNode(m, x)))
-        .filter(|m| m.1.deleted_at.is_none())
+        .filter(|m| at.monitor(m).is_some_and(|m| m.deleted_at.is_none()))
+        .filter_map(|m| MonitorNode::new(m, at))
         .collect();
     nodes.sort_by(|a, b| {
-        a.1.config.as_ref().map(|c| &c.url).cmp(&b.1.config.as_ref().map(|c| &c.url)).then(a.0.cmp(&b.0))
+        fn url(n: &MonitorNode) -> Option<&str> {
+            n.monitor.config.as_ref().map(|c| c.url.as_str())
+        }
+        url(a).cmp(&url(b)).then(a.id.cmp(&b.id))
     });
     nodes
 }

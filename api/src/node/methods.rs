@@ -393,7 +393,7 @@ fn list_servicechecks(at: At<'_>, now: domain::Instant) -> Value {
     let mut checks = vec![];
     for (project_id, project) in at.projects() {
         for id in at.monitors_of(*project_id) {
-            let Some(m) = at.monitor_settings(&id) else { continue };
+            let Some(m) = at.monitor(&id) else { continue };
             let Some(config) = m.config.as_ref().filter(|_| m.checked_by == Checker::External) else { continue };
             if m.deleted_at.is_some() || !m.active_at(now) {
                 continue;
@@ -433,7 +433,7 @@ async fn register_servicecheck_results(state: &AppState, node: &Node, results: V
         let by_number: BTreeMap<i32, (MonitorId, Checker)> = at
             .projects()
             .flat_map(|(p, _)| at.monitors_of(*p))
-            .filter_map(|id| at.monitor_settings(&id).map(|m| (number(at, &id.0), (id, m.checked_by))))
+            .filter_map(|id| at.monitor(&id).map(|m| (number(at, &id.0), (id, m.checked_by))))
             .collect();
         items
             .into_iter()

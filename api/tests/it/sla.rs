@@ -1,5 +1,6 @@
 //! SLA reports by the contract's rules, against both stores.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::flows::{project, s, world};
@@ -41,6 +42,13 @@ both_stores!(a_month_counts_the_union_of_outages_less_announced_maintenance, asy
     outage(app, &a, "2026-03-20T02:10:00Z", "2026-03-20T02:40:00Z").await;
     outage(app, &a, "2026-03-25T02:00:00Z", "2026-03-25T02:20:00Z").await;
 
+    {
+        // Recorded months after they took effect, March's transitions settle at once but
+        // each monitor's latest: its March is read from its log.
+        let catalog = app.state.catalog();
+        let series = &catalog.transitions[&a.parse().unwrap()];
+        assert!(series.settled_through() > 0 && series.len() == 1, "{series:?}");
+    }
     let r = app.ok(&w.acme_token, REPORT, json!({"p": w.acme_root, "m": "2026-03"})).await["slaReport"].clone();
     assert_eq!(r["slaClass"], "STANDARD");
     assert_eq!((r["targetPercent"].clone(), r["breached"].clone()), (json!("99.5"), json!(false)));
@@ -80,6 +88,22 @@ both_stores!(a_month_counts_the_union_of_outages_less_announced_maintenance, asy
         (json!(2700), 2),
         "as recorded then"
     );
+    // The monitor's state as recorded before its last outage ended, from its log.
+    let state = "query($m: ID!, $t: DateTime) { httpMonitor(id: $m, asOf: $t) { state lastTransitionAt } }";
+    let head = app.ok(BOOT, "{ logHead { position recordedAt } }", json!({})).await["logHead"].clone();
+    let between = head["recordedAt"].clone();
+    app.ok(BOOT, TRANSITION, json!({"m": a, "s": "DOWN", "t": "2026-04-02T00:00:00Z"})).await;
+    app.ok(BOOT, TRANSITION, json!({"m": a, "s": "UP", "t": "2026-04-02T01:00:00Z"})).await;
+    let now = app.ok(BOOT, state, json!({"m": a})).await["httpMonitor"].clone();
+    assert_eq!(now, json!({"state": "UP", "lastTransitionAt": "2026-04-02T01:00:00+00:00"}));
+    let in_memory = app
+        .state
+        .catalog()
+        .at(head["position"].as_i64().unwrap())
+        .transitions(&a.parse().unwrap(), DateTime::<Utc>::MAX_UTC);
+    assert_eq!(in_memory, Err(projections::catalog::InLog), "settled when April's outage was recorded");
+    let then = app.ok(BOOT, state, json!({"m": a, "t": between})).await["httpMonitor"].clone();
+    assert_eq!(then, json!({"state": "UP", "lastTransitionAt": "2026-03-25T02:20:00+00:00"}), "from the log");
 
     // A premium project down three hours breaches; staff list the breaches.
     let premium = project(app, &w.acme, None, "Payments").await;

@@ -184,11 +184,17 @@ impl HttpMonitor {
     /// The state now: paused, or the latest transition since it was last (re)activated,
     /// or unknown until its first result.
     pub fn state(&self) -> MonitorState {
+        self.state_after(self.transitions.last())
+    }
+
+    /// The state now, given its latest transition (for a monitor whose transitions are
+    /// kept apart from it).
+    pub fn state_after(&self, last: Option<&Transition>) -> MonitorState {
         if self.paused {
             return MonitorState::Paused;
         }
         let since = self.activity.last().map(|(at, _)| *at);
-        match self.transitions.last() {
+        match last {
             Some(t) if since.is_none_or(|s| t.at >= s) => match t.state {
                 Observed::Up => MonitorState::Up,
                 Observed::Down => MonitorState::Down,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::customer::Customer;
-use domain::http_monitor::HttpMonitor;
+use domain::http_monitor::{HttpMonitor, Transition};
 use domain::invoice::Invoice;
 use domain::maintenance_window::MaintenanceWindow;
 use domain::person::{Person, Role};
@@ -26,7 +26,8 @@ pub struct At<'a> {
 }
 
 /// Everything a view shows, in canonical form: two views that show the same are equal.
-/// Backups apart: [`At::backups`] answers them the same from memory or from the log.
+/// Backups and monitor transitions apart: [`At::backups`] and [`At::transitions`] answer
+/// them the same from memory or from the log.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct State {
     pub customers: BTreeMap<CustomerId, Customer>,
@@ -175,18 +176,26 @@ impl<'a> At<'a> {
         members(self.catalog.person_keys.get(&person), move |k| at.key(&k).is_some_and(|k| k.person_id == Some(person)))
     }
 
-    /// A monitor with the transitions recorded by this position.
-    pub fn monitor(&self, id: &MonitorId) -> Option<HttpMonitor> {
-        let mut monitor = self.catalog.monitors.get_at(id, self.position)?.clone();
-        let records = self.catalog.transitions.get(id).map_or(&[][..], Vec::as_slice);
-        monitor.transitions =
-            records.iter().filter(|r| r.recorded <= self.position).map(|r| r.transition.clone()).collect();
-        Some(monitor)
+    /// A monitor without its transitions (its settings and state of checking), which
+    /// [`At::transitions`] answers.
+    pub fn monitor(&self, id: &MonitorId) -> Option<&'a HttpMonitor> {
+        self.catalog.monitors.get_at(id, self.position)
     }
 
-    /// A monitor without its transitions (its settings and state of checking).
-    pub fn monitor_settings(&self, id: &MonitorId) -> Option<&'a HttpMonitor> {
-        self.catalog.monitors.get_at(id, self.position)
+    /// The monitor's transitions known at this view from its state at `since` on: the
+    /// latest that took effect by `since`, then every later one, in effective order.
+    /// [`InLog`] when some that matter were settled: [`crate::monitor_log`] reads them.
+    pub fn transitions(&self, id: &MonitorId, since: Instant) -> Result<Vec<Transition>, InLog> {
+        match self.catalog.transitions.get(id) {
+            Some(series) => series.at(self.position, since),
+            None => Ok(vec![]),
+        }
+    }
+
+    /// The monitor with its latest transition at this view (its state then), or [`InLog`].
+    pub fn monitor_with_state(&self, id: &MonitorId) -> Option<Result<HttpMonitor, InLog>> {
+        let monitor = self.monitor(id)?;
+        Some(self.transitions(id, Instant::MAX_UTC).map(|last| HttpMonitor { transitions: last, ..monitor.clone() }))
     }
 
     /// The project's monitors (deleted ones included).
@@ -245,9 +254,9 @@ impl<'a> At<'a> {
         self.catalog.releases.get_at(id, self.position)
     }
 
-    /// The platform's own monitors that were down at `instant` (by effective time), for
-    /// the release policy.
-    pub fn platform_monitors_down(&self, channel: &str, instant: Instant) -> Vec<MonitorId> {
+    /// The platform's own monitors of a release channel that were being checked at
+    /// `instant` (by effective time), for the release policy, which asks which were down.
+    pub fn platform_monitors(&self, channel: &str, instant: Instant) -> Vec<MonitorId> {
         let Some(platform) = self.channel(channel).platform_project else { return vec![] };
         let mut projects = vec![platform];
         let mut i = 0;
@@ -259,11 +268,7 @@ impl<'a> At<'a> {
         projects
             .iter()
             .flat_map(|p| self.monitors_of(*p).collect::<Vec<_>>())
-            .filter(|m| {
-                self.monitor(m).is_some_and(|m| {
-                    m.active_at(instant) && m.observed_at(instant) == Some(domain::http_monitor::Observed::Down)
-                })
-            })
+            .filter(|m| self.monitor(m).is_some_and(|m| m.active_at(instant)))
             .collect()
     }
 
@@ -346,7 +351,7 @@ impl<'a> At<'a> {
             project_vms: index(projects.keys().copied(), |p| self.vms_in(p).collect()),
             person_keys: index(people.keys().copied(), |p| self.keys_of(p).collect()),
             keys: self.keys().map(|(k, v)| (*k, v.clone())).collect(),
-            monitors: self.catalog.monitors.keys().filter_map(|m| self.monitor(m).map(|x| (*m, x))).collect(),
+            monitors: self.catalog.monitors.iter_at(self.position).map(|(k, v)| (*k, v.clone())).collect(),
             maintenance: self.catalog.maintenance.iter_at(self.position).map(|(k, v)| (*k, v.clone())).collect(),
             project_monitors: index(projects.keys().copied(), |p| self.monitors_of(p).collect()),
             project_maintenance: index(projects.keys().copied(), |p| self.maintenance_for(p).collect()),

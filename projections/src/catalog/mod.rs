@@ -12,9 +12,10 @@
 //! deflated and decoded only when a question reaches back to them (see [`Versions`]), so
 //! a restart decodes the fleet as it is and its recent changes, not its whole history.
 //!
-//! Backups are the exception, as they are most of the log: the catalog keeps those that
-//! may still matter, and a question about older ones is answered from the VM's backup log
-//! (see [`backups`]).
+//! Backups and monitor transitions are the exception, as they grow with the log even
+//! where the fleet does not: the catalog keeps those that may still matter, and a question
+//! about older ones is answered from the entity's own events (see [`backups`] and
+//! [`transitions`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use domain::backup_log::BackupLogEvent;
 use domain::customer::{self, Customer, CustomerEvent};
-use domain::http_monitor::{self, HttpMonitor, HttpMonitorEvent, Transition};
+use domain::http_monitor::{self, HttpMonitor, HttpMonitorEvent};
 use domain::invoice::{self, Invoice, InvoiceEvent};
 use domain::maintenance_window::{self, MaintenanceEvent, MaintenanceWindow};
 use domain::network::{Network, NetworkEvent};
@@ -46,15 +47,10 @@ mod tests;
 
 mod at;
 mod backups;
+mod transitions;
 pub use at::At;
 pub use backups::{BackupRecord, BackupSeries, Backups, InLog};
-
-/// A monitor transition and the log position that recorded it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TransitionRecord {
-    pub recorded: i64,
-    pub transition: Transition,
-}
+pub use transitions::{TransitionRecord, TransitionSeries, from_events as transitions_from_events};
 
 /// A published price list and the log position that recorded it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,8 +113,8 @@ pub struct Catalog {
     /// Monitors without their transitions, which are kept apart (a monitor's versions
     /// would otherwise copy its whole history at every transition).
     pub monitors: Versions<MonitorId, HttpMonitor>,
-    /// Each monitor's transitions in effective order.
-    pub transitions: BTreeMap<MonitorId, Vec<TransitionRecord>>,
+    /// Each monitor's transitions that may still matter, in effective order.
+    pub transitions: BTreeMap<MonitorId, TransitionSeries>,
     pub maintenance: Versions<MaintenanceId, MaintenanceWindow>,
     pub releases: Versions<ReleaseId, Release>,
     /// Each release channel's settings, every version with its position.
@@ -149,8 +145,8 @@ fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
 impl Catalog {
     /// The storage key of the catalog's snapshots; bump the version whenever `apply`
     /// changes, so that snapshots folded by the old code are not used.
-    /// (v18: networks, and the holders of addresses and MACs.)
-    pub const SNAPSHOT_MODEL: &'static str = "catalog/v18";
+    /// (v19: monitor transitions settle.)
+    pub const SNAPSHOT_MODEL: &'static str = "catalog/v19";
 
     /// The catalog as a snapshot stores it: its JSON, deflated. A large catalog's JSON
     /// passes PostgreSQL's 1 GB limit on one value (6.4 million events made about 1.1 GB);
@@ -208,6 +204,9 @@ impl Catalog {
             for series in self.backups.values_mut() {
                 series.settle_ended_before(cut, e.position);
             }
+            for series in self.transitions.values_mut() {
+                series.settle_before(cut, e.position);
+            }
             self.settle_versions(self.month_began);
             self.month_began = e.position;
         }
@@ -220,7 +219,7 @@ impl Catalog {
             AnyEvent::Project(ev) => self.project(&e.aggregate_id, e.position, ev),
             AnyEvent::Vm(ev) => self.vm(&e.aggregate_id, e.position, ev),
             AnyEvent::BackupLog(ev) => self.backup(&e.aggregate_id, e.position, cut, ev),
-            AnyEvent::HttpMonitor(ev) => self.monitor(&e.aggregate_id, e.position, ev),
+            AnyEvent::HttpMonitor(ev) => self.monitor(&e.aggregate_id, e.position, cut, ev),
             AnyEvent::Maintenance(ev) => self.maintenance(&e.aggregate_id, e.position, ev),
             AnyEvent::Release(ev) => self.release(&e.aggregate_id, e.position, ev),
             AnyEvent::Invoice(ev) => self.invoice(&e.aggregate_id, e.position, ev),
@@ -346,7 +345,7 @@ impl Catalog {
         }
     }
 
-    fn monitor(&mut self, aggregate_id: &str, position: i64, ev: &HttpMonitorEvent) {
+    fn monitor(&mut self, aggregate_id: &str, position: i64, cut: Instant, ev: &HttpMonitorEvent) {
         let Some(mid) = id::<MonitorId>(aggregate_id) else { return };
         let transition = match ev {
             HttpMonitorEvent::MonitorWentDown { .. } | HttpMonitorEvent::MonitorRecovered { .. } => {
@@ -358,9 +357,8 @@ impl Catalog {
         };
         match transition {
             Some(transition) => {
-                let records = self.transitions.entry(mid).or_default();
-                let i = records.partition_point(|r| r.transition.at <= transition.at);
-                records.insert(i, TransitionRecord { recorded: position, transition });
+                let record = TransitionRecord { recorded: position, transition };
+                self.transitions.entry(mid).or_default().add(record, cut, position);
             }
             None => {
                 http_monitor::evolve(self.monitors.next(mid, position), ev);

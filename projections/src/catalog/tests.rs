@@ -487,3 +487,120 @@ fn the_versions_decoded_do_not_grow_with_the_length_of_the_history() {
     // The entities of the history, and two versions a week since the start of the month before.
     assert!(one <= 30 && three <= 30, "one year decodes {one}, three years decode {three}");
 }
+
+/// The history, then a monitor of the root project created on 1 January and down for an
+/// hour every third day for `days`, each transition recorded when `recorded` says; on
+/// day 100, an outage of day 20 is imported (recorded late, effective long before).
+fn flapping(days: i64, recorded: impl Fn(Instant) -> Instant) -> (MonitorId, Vec<Recorded>) {
+    use domain::http_monitor::{ExpectedStatus, MonitorConfig};
+    let (c, root, ..) = ids();
+    let monitor = MonitorId(Uuid::from_u128(9));
+    let mut events = history();
+    let push = |events: &mut Vec<Recorded>, when: Instant, event: HttpMonitorEvent| {
+        let position = events.len() as i64 + 1;
+        let recorded_at = recorded(when).max(events.last().map_or(when, |e: &Recorded| e.recorded_at));
+        events.push(Recorded { recorded_at, ..rec(position, monitor, AnyEvent::HttpMonitor(event)) });
+    };
+    let config = MonitorConfig {
+        url: "https://shop.example/".into(),
+        follow_redirects: false,
+        max_redirects: 0,
+        expected_status: "200".parse::<ExpectedStatus>().unwrap(),
+        interval_seconds: 60,
+        timeout_seconds: 10,
+    };
+    let created = HttpMonitorEvent::HttpMonitorCreated {
+        id: monitor,
+        project_id: root,
+        customer_id: c,
+        config,
+        effective_at: at(1),
+        checked_by: Default::default(),
+    };
+    push(&mut events, at(1), created);
+    let down = |at: Instant| HttpMonitorEvent::MonitorWentDown {
+        at,
+        observed_status: Some(503),
+        redirect_chain: vec![],
+        error: Some("503".into()),
+    };
+    let up =
+        |at: Instant| HttpMonitorEvent::MonitorRecovered { at, observed_status: Some(200), redirect_chain: vec![] };
+    for day in 1..=days {
+        let start = at(1) + chrono::Duration::days(day) + chrono::Duration::hours(10);
+        if day == 100 {
+            let imported = at(1) + chrono::Duration::days(20) + chrono::Duration::hours(3);
+            push(&mut events, start, down(imported));
+            push(&mut events, start, up(imported + chrono::Duration::minutes(20)));
+        }
+        if day % 3 == 0 {
+            push(&mut events, start, down(start));
+            push(&mut events, start + chrono::Duration::hours(1), up(start + chrono::Duration::hours(1)));
+        }
+    }
+    (monitor, events)
+}
+
+#[test]
+fn transitions_that_took_effect_long_ago_leave_memory_and_are_answered_the_same_from_the_log() {
+    let (_, root, ..) = ids();
+    let (monitor, events) = flapping(400, |t| t);
+    let mut catalog = Catalog::default();
+    events.iter().for_each(|e| catalog.apply(e));
+    let series = &catalog.transitions[&monitor];
+    // Since a day before the start of the month before the last recorded one, and the floor.
+    assert!(series.len() < 50, "{} kept of {}", series.len(), 2 * (400 / 3) + 2);
+    assert!(series.settled_through() > 0);
+
+    let month = |y: i32, m: u32| chrono::Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).unwrap();
+    let since = [at(1), month(2026, 1) + chrono::Duration::days(21), month(2026, 6), month(2027, 1), Instant::MAX_UTC];
+    let (mut from_memory, mut from_log) = (0, 0);
+    for position in (0..=catalog.position).step_by(7).chain([catalog.position]) {
+        for since in since {
+            let log = transitions_from_events(&events, position, since);
+            match catalog.at(position).transitions(&monitor, since) {
+                Ok(kept) => {
+                    assert_eq!(kept, log, "as of position {position}, from {since}");
+                    from_memory += 1;
+                }
+                Err(InLog) => from_log += 1,
+            }
+        }
+    }
+    // Views from before the last settling read the log, as they do for backups.
+    assert!(from_memory > 0 && from_log > 0, "{from_memory} from memory, {from_log} from the log");
+    // The present and the last two months are always answered from memory.
+    let live = catalog.live();
+    let recent = month(2027, 1);
+    assert!(live.transitions(&monitor, recent).is_ok() && live.monitor_with_state(&monitor).unwrap().is_ok());
+
+    // The SLA of an old month names the monitor whose log it needs, then answers as a
+    // catalog that kept everything (the same events recorded in one month) does.
+    let old = "2026-01".parse().unwrap();
+    assert_eq!(crate::sla::report(live, root, old, &Default::default()), Err(crate::from_log::NeedsLog(vec![monitor])));
+    let read = [(monitor, transitions_from_events(&events, catalog.position, old.start()))].into();
+    let from_log = crate::sla::report(live, root, old, &read).unwrap().unwrap();
+    let (_, at_once) = flapping(400, |_| at(1));
+    let mut whole = Catalog::default();
+    at_once.iter().for_each(|e| whole.apply(e));
+    assert_eq!(whole.transitions[&monitor].settled_through(), 0);
+    let kept = crate::sla::report(whole.live(), root, old, &Default::default()).unwrap().unwrap();
+    assert_eq!(from_log, kept);
+    assert_eq!(from_log.incidents.len(), 10 + 1, "every third day of January, and the imported outage");
+
+    let restarted = Catalog::from_snapshot(&catalog.to_snapshot().unwrap()).unwrap();
+    assert_eq!(restarted, catalog);
+}
+
+#[test]
+fn the_transitions_kept_do_not_grow_with_the_length_of_the_history() {
+    let kept = |days: i64| {
+        let (monitor, events) = flapping(days, |t| t);
+        let mut catalog = Catalog::default();
+        events.iter().for_each(|e| catalog.apply(e));
+        catalog.transitions[&monitor].len()
+    };
+    let (one, three) = (kept(365), kept(3 * 365));
+    // Two a third day from a day before the start of the month before, and the floor: 44 at most.
+    assert!(one <= 44 && three <= 44, "one year keeps {one}, three years keep {three}");
+}

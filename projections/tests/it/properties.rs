@@ -67,6 +67,16 @@ proptest! {
                         }
                     }
                 }
+                // Monitor transitions, the same way.
+                for monitor in rebuilt.monitors.keys() {
+                    let own: Vec<_> = recorded.iter().filter(|e| e.aggregate_id == monitor.to_string()).cloned().collect();
+                    for since in [fixtures::start(), fixtures::start() + chrono::Duration::days(300), chrono::DateTime::<chrono::Utc>::MAX_UTC] {
+                        let log = projections::catalog::transitions_from_events(&own, position, since);
+                        if let Ok(kept) = rebuilt.at(position).transitions(monitor, since) {
+                            assert_eq!(kept, log, "monitor {monitor} as of position {position} from {since}");
+                        }
+                    }
+                }
             }
             store.remove().await;
         });
