@@ -95,6 +95,7 @@ pub mod load;
 pub mod report;
 mod scale_out;
 mod serve;
+mod settling;
 
 use report::figure;
 
@@ -208,6 +209,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         vms: usize,
     },
+    /// The longest fold of one event on a large fleet's months of history (each month
+    /// begins a settling, moved on in steps) against the settling done at once, and the
+    /// memory that questions about the past decode, with and without a budget.
+    Settling {
+        /// VMs in the fleet, each with a monitor.
+        #[arg(long, default_value_t = 10_000)]
+        vms: usize,
+        /// Months of history, recorded as it happens.
+        #[arg(long, default_value_t = 6)]
+        months: u32,
+    },
     /// `directory serve` (read-only) on a fixture database after a restart: the time until
     /// `/readyz` answers, its resident and peak memory once it has answered the portal's
     /// pages live and as of random instants, and those pages' latency over HTTP.
@@ -311,6 +323,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
                 BenchCommand::AsOf { fixture: fixture.clone(), samples: 1000 },
                 BenchCommand::Serve { fixture: fixture.clone(), requests: 400 },
                 BenchCommand::History { vms: 2000 },
+                BenchCommand::Settling { vms: 10_000, months: 6 },
                 BenchCommand::Graphql { pg: pg.clone(), rate: 500.0, seconds: 30.0 },
                 BenchCommand::Nodes { pg: pg.clone(), rate: 500.0, seconds: 30.0 },
                 BenchCommand::Billing { fixture: fixture.clone(), period: "2026-10".into() },
@@ -337,6 +350,7 @@ async fn run_one(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Abuse { rounds } => abuse::run(rounds).await,
         BenchCommand::Serve { fixture, requests } => serve::run(&fixture, requests).await,
         BenchCommand::History { vms } => history::run(vms),
+        BenchCommand::Settling { vms, months } => settling::run(vms, months),
         BenchCommand::Load { pg, writes, reads, seconds, snapshot_every, polling } => {
             load::load(&pg, writes, reads, seconds, snapshot_every, polling).await
         }

@@ -138,6 +138,10 @@ pub enum Command {
         /// `Retry-After` (shed rather than queued).
         #[arg(long, env = "DIRECTORY_QUEUE_WAIT_MS", default_value_t = api::admission::DEFAULT_WAIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
         queue_wait_ms: u64,
+        /// MiB of settled history the read models keep decoded for questions about the
+        /// past; the least recently read beyond it is given back.
+        #[arg(long, env = "DIRECTORY_PAST_CACHE_MIB", default_value_t = (projections::runner::PAST_BUDGET >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        past_cache_mib: u64,
         /// The fixture `--demo` loads (tests use a small one).
         #[arg(long, default_value = "demo", hide = true)]
         demo_size: fixtures::Size,
@@ -260,6 +264,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             head_idle_seconds,
             max_in_flight,
             queue_wait_ms,
+            past_cache_mib,
         } => {
             let settings = Settings {
                 bootstrap: secret("DIRECTORY_BOOTSTRAP_TOKEN", bootstrap_token)?,
@@ -280,6 +285,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     max_in_flight as usize,
                     std::time::Duration::from_millis(queue_wait_ms),
                 ),
+                past_budget: usize::try_from(past_cache_mib << 20).unwrap_or(usize::MAX),
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
             serve(&cli.database_url, listen, settings, demo.then_some(demo_size), read_only).await
@@ -514,6 +520,7 @@ struct Settings {
     lease: std::time::Duration,
     head_idle: std::time::Duration,
     admission: api::admission::Admission,
+    past_budget: usize,
 }
 
 /// Where the node key lives when none is configured: beside an SQLite database, else in
@@ -562,6 +569,7 @@ async fn serve(
     let mut state =
         AppState::start_with(log, Arc::new(SystemClock), settings.bootstrap.as_deref(), snapshot_every).await?;
     state.leases = app::leases::Leases::new(state.bus.log.clone(), settings.lease);
+    state.bus.projector.set_past_budget(settings.past_budget);
     if let Some(token) = &settings.metrics {
         let _ = state.metrics_token_hash.set(app::auth::token_hash(token));
     }

@@ -7,6 +7,7 @@
 //! events, or after a quarter of the log's length if that is more, so the cost of
 //! snapshots stays proportional to the events folded however large the catalog grows.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -19,12 +20,15 @@ const PAGE: u32 = 2000;
 const POLL: Duration = Duration::from_millis(250);
 /// Events between two snapshots of the catalog.
 pub const SNAPSHOT_EVERY: i64 = 10_000;
+/// The bytes of JSON the catalog keeps decoded for questions about the past, unless set.
+pub const PAST_BUDGET: usize = 256 << 20;
 
 /// A read model kept in memory and caught up by a background task.
 #[derive(Clone)]
 pub struct Projector {
     state: Arc<RwLock<Catalog>>,
     position: watch::Receiver<i64>,
+    past_budget: Arc<AtomicUsize>,
 }
 
 impl Projector {
@@ -57,8 +61,15 @@ impl Projector {
         }
         let (tx, rx) = watch::channel(position);
         let snapshots = Snapshots { log: log.clone(), every, last: snapshot_at, writing: None };
-        tokio::spawn(follow(log, state.clone(), tx, snapshots));
-        Ok(Projector { state, position: rx })
+        let past_budget = Arc::new(AtomicUsize::new(PAST_BUDGET));
+        tokio::spawn(follow(log, state.clone(), tx, snapshots, past_budget.clone()));
+        Ok(Projector { state, position: rx, past_budget })
+    }
+
+    /// How many bytes of JSON the catalog may keep decoded for questions about the past;
+    /// the least recently read beyond it are given back as the log is followed.
+    pub fn set_past_budget(&self, bytes: usize) {
+        self.past_budget.store(bytes, Ordering::Relaxed);
     }
 
     /// The catalog as folded so far.
@@ -178,7 +189,13 @@ fn due(last: i64, every: i64, position: i64) -> bool {
     position - last >= every.max(last / 4)
 }
 
-async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sender<i64>, mut snapshots: Snapshots) {
+async fn follow(
+    log: EventLog,
+    state: Arc<RwLock<Catalog>>,
+    position: watch::Sender<i64>,
+    mut snapshots: Snapshots,
+    past_budget: Arc<AtomicUsize>,
+) {
     let mut appended = log.appended();
     let mut announced = log.announced();
     let mut announcing = log.follow() != store::Follow::Poll;
@@ -225,9 +242,22 @@ async fn follow(log: EventLog, state: Arc<RwLock<Catalog>>, position: watch::Sen
                 tokio::time::sleep(POLL).await;
             }
         }
+        evict_past(&state, past_budget.load(Ordering::Relaxed));
         if position.is_closed() {
             return;
         }
+    }
+}
+
+/// Gives back what questions about the past decoded beyond the budget; every pass of the
+/// follow loop (at least one per poll interval) is one tick of the chunks' recent use.
+fn evict_past(state: &RwLock<Catalog>, budget: usize) {
+    crate::versions::tick();
+    let decoded = state.read().unwrap_or_else(|poisoned| poisoned.into_inner()).past_decoded_bytes();
+    metrics::gauge!("directory_past_decoded_bytes").set(decoded as f64);
+    if decoded > budget {
+        let freed = state.write().unwrap_or_else(|poisoned| poisoned.into_inner()).evict_past(budget);
+        metrics::counter!("directory_past_evicted_bytes_total").increment(freed as u64);
     }
 }
 

@@ -40,7 +40,7 @@ use domain::{
 };
 
 use crate::Recorded;
-use crate::versions::Versions;
+use crate::versions::{ChunkAt, Settle, Versions};
 
 #[cfg(test)]
 mod tests;
@@ -207,9 +207,11 @@ impl Catalog {
             for series in self.transitions.values_mut() {
                 series.settle_before(cut, e.position);
             }
-            self.settle_versions(self.month_began);
+            self.start_settling(self.month_began);
             self.month_began = e.position;
         }
+        // A settling moves on a step with each event, so that no one event pays for it all.
+        self.all_versions().into_iter().for_each(|v| v.settle_step());
         self.position = e.position;
         self.recorded_at = Some(e.recorded_at);
         match &e.event {
@@ -398,16 +400,77 @@ impl Catalog {
         }
     }
 
-    fn settle_versions(&mut self, position: i64) {
-        self.customers.settle(position);
-        self.people.settle(position);
-        self.projects.settle(position);
-        self.vms.settle(position);
-        self.keys.settle(position);
-        self.monitors.settle(position);
-        self.maintenance.settle(position);
-        self.releases.settle(position);
-        self.invoices.settle(position);
+    /// Every kind's versions, for what is done to all alike.
+    fn all_versions(&mut self) -> [&mut dyn Settle; 9] {
+        [
+            &mut self.customers,
+            &mut self.people,
+            &mut self.projects,
+            &mut self.vms,
+            &mut self.keys,
+            &mut self.monitors,
+            &mut self.maintenance,
+            &mut self.releases,
+            &mut self.invoices,
+        ]
+    }
+
+    fn start_settling(&mut self, position: i64) {
+        self.all_versions().into_iter().for_each(|v| v.start_settling(position));
+    }
+
+    /// Finishes a settling under way at once, as if the events that would move it on in
+    /// steps had been folded (what a settling cost before it was done in steps).
+    pub fn finish_settling(&mut self) {
+        for versions in self.all_versions() {
+            while versions.settling() {
+                versions.settle_step();
+            }
+        }
+    }
+
+    /// The bytes of JSON decoded from settled versions for questions about the past.
+    pub fn past_decoded_bytes(&self) -> usize {
+        let kinds: [&dyn Settle; 9] = [
+            &self.customers,
+            &self.people,
+            &self.projects,
+            &self.vms,
+            &self.keys,
+            &self.monitors,
+            &self.maintenance,
+            &self.releases,
+            &self.invoices,
+        ];
+        kinds.iter().map(|v| v.decoded_bytes()).sum()
+    }
+
+    /// Gives back the least recently read of the versions decoded for questions about the
+    /// past (by [`crate::versions::tick`]) until at most three quarters of `budget` bytes
+    /// stay decoded, when more than `budget` are; answers the bytes given back.
+    pub fn evict_past(&mut self, budget: usize) -> usize {
+        let before = self.past_decoded_bytes();
+        if before <= budget {
+            return 0;
+        }
+        let mut decoded: Vec<(u64, usize, usize, ChunkAt)> = vec![];
+        for (kind, versions) in self.all_versions().into_iter().enumerate() {
+            decoded.extend(versions.decoded_chunks().into_iter().map(|(used, bytes, at)| (used, bytes, kind, at)));
+        }
+        decoded.sort_by_key(|(used, ..)| *used);
+        let (mut left, target) = (before, budget / 4 * 3);
+        let mut evict: [Vec<ChunkAt>; 9] = Default::default();
+        for (_, bytes, kind, at) in decoded {
+            if left <= target {
+                break;
+            }
+            left -= bytes;
+            evict[kind].push(at);
+        }
+        for (versions, chunks) in self.all_versions().into_iter().zip(&evict) {
+            versions.evict(chunks);
+        }
+        before - self.past_decoded_bytes()
     }
 
     /// How many entity versions are decoded and how many are settled.

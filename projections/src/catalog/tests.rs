@@ -464,8 +464,9 @@ fn versions_superseded_long_ago_are_settled_and_answer_as_before() {
     assert_eq!(decoded + settled, whole.version_counts().0);
     assert!(decoded < 30 && settled > 90, "{decoded} decoded, {settled} settled");
 
-    let restarted = Catalog::from_snapshot(&settling.to_snapshot().unwrap()).unwrap();
+    let mut restarted = Catalog::from_snapshot(&settling.to_snapshot().unwrap()).unwrap();
     assert_eq!(restarted, settling);
+    assert_eq!(restarted.past_decoded_bytes(), 0);
     for position in 0..=settling.position {
         let expected = whole.at(position).state();
         assert_eq!(settling.at(position).state(), expected, "at {position}");
@@ -473,6 +474,13 @@ fn versions_superseded_long_ago_are_settled_and_answer_as_before() {
         let (_, _, _, _, vm) = ids();
         assert_eq!(restarted.at(position).vm_events(&vm), whole.at(position).vm_events(&vm));
     }
+    // What those questions decoded is given back under a budget, and decodes again.
+    let decoded = restarted.past_decoded_bytes();
+    assert!(decoded > 0);
+    assert_eq!(restarted.evict_past(decoded), 0, "within the budget");
+    assert_eq!(restarted.evict_past(0), decoded);
+    assert_eq!(restarted.past_decoded_bytes(), 0);
+    assert_eq!(restarted.at(3).state(), whole.at(3).state());
 }
 
 #[test]
