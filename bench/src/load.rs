@@ -378,13 +378,17 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
         let ((wp, we), (rp, re)) = (of(&w), of(&r));
         out!("  {start:>4}-{:<4} s   writes {wp:>9.2} ms {we:>6}   reads {rp:>9.2} ms {re:>6}", start + window);
     }
-    overload_on(served, read_mix).await
+    // A server process of its own on the same database takes the overload: in this one,
+    // the generator's tasks would share the server's runtime and shed nothing.
+    let own = crate::Server::start(&served.db.url, TOKEN, &[], Duration::from_secs(120)).await?;
+    overload_on(&own.base, read_mix).await
 }
 
-/// The overload phase of `bench load`: the read mix's capacity found in a closed loop,
-/// then twice that sent open loop, then half of it again, by second: how much was shed,
-/// how fast the admitted requests were, and how soon latency was back to normal.
-async fn overload_on(served: &Served, read: MakeRequest) -> anyhow::Result<()> {
+/// The overload phase of `bench load`, against the server at `base`: the read mix's
+/// capacity found in a closed loop, then twice that sent open loop, then half of it again,
+/// by second: how much was shed, how fast the admitted requests were, and how soon latency
+/// was back to normal.
+async fn overload_on(base: &str, read: MakeRequest) -> anyhow::Result<()> {
     const CLIENTS: usize = 64;
     let client = client()?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -393,7 +397,7 @@ async fn overload_on(served: &Served, read: MakeRequest) -> anyhow::Result<()> {
     let loops: Vec<_> = (0..CLIENTS as u64)
         .map(|c| {
             let (client, base, read, stop, done) =
-                (client.clone(), served.base.clone(), read.clone(), stop.clone(), done.clone());
+                (client.clone(), base.to_owned(), read.clone(), stop.clone(), done.clone());
             tokio::spawn(async move {
                 let mut n = c;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -421,7 +425,7 @@ async fn overload_on(served: &Served, read: MakeRequest) -> anyhow::Result<()> {
         l.sort();
         l.get(((l.len() as f64 * 0.99) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default()
     };
-    let base = served.base.clone();
+    let base = base.to_owned();
     let before = stream(client.clone(), base.clone(), capacity / 2.0, 5.0, read.clone()).await;
     let over = stream(client.clone(), base.clone(), capacity * 2.0, 10.0, read.clone()).await;
     let after = stream(client, base, capacity / 2.0, 15.0, read).await;
