@@ -20,11 +20,12 @@ pub const MAX_NESTING: usize = 64;
 /// Fields written in the document (fragments counted once): merging same-named fields
 /// is quadratic in their number, and each field may read the store.
 pub const MAX_FIELDS: usize = 1_000;
-/// What a field costs that may read one VM's backup log (memoised per request, so only
-/// distinct arguments read again): at most 100 such fields in a request.
+/// What a field costs that may read one VM's backup log or one project's monitors' logs
+/// (memoised per request, so only distinct arguments read again): at most 100 such
+/// fields in a request.
 pub const LOG_READ: usize = 100;
-/// What a field costs that may read every visible VM's backup log (a question about an
-/// instant before the catalog's settling): at most 5 in a request.
+/// What a field costs that may read every visible VM's backup log or every monitor's log
+/// (a question about an instant before the catalog's settling): at most 5 in a request.
 pub const FLEET_LOG_READ: usize = 2_000;
 
 /// What the checks learnt of a document that passed them.

@@ -102,6 +102,7 @@ pub struct SlaQuery;
 impl SlaQuery {
     /// A project's availability in a month against its class's target, with the
     /// incidents and maintenance that went into it; with `asOf`, as recorded then.
+    #[graphql(complexity = "super::limits::LOG_READ + child_complexity")]
     async fn sla_report(
         &self,
         ctx: &Context<'_>,
@@ -126,6 +127,7 @@ impl SlaQuery {
     }
 
     /// Every project's report for a month (staff), breached ones only if asked, worst first.
+    #[graphql(complexity = "super::limits::FLEET_LOG_READ + child_complexity")]
     async fn sla_reports(
         &self,
         ctx: &Context<'_>,

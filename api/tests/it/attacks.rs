@@ -495,6 +495,28 @@ both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, 
     assert!(!alone[&vm_id].records.is_empty());
     assert!(windows.iter().all(|w| w.as_ref().is_ok_and(|w| w[&vm_id] == alone[&vm_id])));
     assert_eq!(reads.reads(), 3, "one more read for the window, shared by 100 callers");
+
+    // SLA reports may read every monitor of the project from its log (an old month), every
+    // project's for staff: priced so, and each monitor's log read once per request.
+    let project = &acme.ids[&Kind::Project];
+    let report = format!("slaReport(projectId: \"{project}\", month: \"2026-03\") {{ downtimeSeconds }}");
+    assert_eq!(code(&call(app, &acme_token, &aliases(150, &report)).await), Some("BAD_INPUT"));
+    assert_eq!(code(&call(app, &acme_token, &aliases(60, &report)).await), None);
+    let reports = "slaReports(month: \"2026-03\") { downtimeSeconds }";
+    assert_eq!(code(&call(app, BOOT, &aliases(6, reports)).await), Some("BAD_INPUT"));
+    let create = "mutation($i: CreateHttpMonitorInput!) { createHttpMonitor(input: $i) { id } }";
+    let input = json!({"i": {"projectId": project, "url": "https://a.example/", "followRedirects": false, "expectedStatus": "200", "effectiveAt": "2026-01-01T00:00:00Z"}});
+    let monitor: domain::MonitorId = s(&app.ok(BOOT, create, input).await["createHttpMonitor"]["id"]).parse().unwrap();
+    let transition = "mutation($m: ID!, $s: MonitorState!, $t: DateTime!) { recordMonitorTransition(monitorId: $m, state: $s, at: $t) { state } }";
+    for (state, at) in [("DOWN", "2026-03-02T00:00:00Z"), ("UP", "2026-03-02T01:00:00Z")] {
+        app.ok(BOOT, transition, json!({"m": monitor.to_string(), "s": state, "t": at})).await;
+    }
+    let position = app.head().await;
+    let reads = app::state::LogReads::default();
+    let all = futures::future::join_all((0..100).map(|_| state.transitions(monitor, position, since, &reads))).await;
+    assert!(all.iter().all(|t| t.as_ref().is_ok_and(|t| t.len() == 2)), "{all:?}");
+    // Recorded months late, March's outage settled at once: it is read from the log, once.
+    assert_eq!(reads.reads(), 1, "100 callers, one read");
 });
 
 both_stores!(whoever_keeps_sending_refused_documents_waits_and_others_do_not, async |app: &TestApp| {

@@ -18,6 +18,7 @@
 //! [`transitions`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,8 @@ pub struct Catalog {
     pub recorded_at: Option<Instant>,
     /// The position of the first event recorded in the month of `recorded_at`.
     month_began: i64,
+    /// The VMs' backups still to settle since that month began, a few VMs per event.
+    backups_settling: Option<BackupsSettling>,
     pub customers: Versions<CustomerId, Customer>,
     pub people: Versions<PersonId, Person>,
     /// Each person's login, given at registration.
@@ -136,6 +139,18 @@ pub struct Catalog {
     /// SHA-256 (hex) of a token → its owner, live only (authentication is always now).
     /// Revoked tokens are removed.
     pub tokens: BTreeMap<String, TokenOwner>,
+}
+
+/// VMs whose backups one settling step looks at: about a hundred kept backups each.
+const BACKUPS_STEP: usize = 256;
+
+/// A settling of the VMs' backups under way: the VMs after `after` still settle what
+/// ended before `cut`, as of the event at `position` that began the month.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct BackupsSettling {
+    cut: Instant,
+    position: i64,
+    after: Option<VmId>,
 }
 
 fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
@@ -201,16 +216,20 @@ impl Catalog {
         if self.recorded_at.map(month) != Some(month(e.recorded_at)) {
             // A new month: what ended before the one before it leaves memory, and the
             // versions superseded before then are put away.
-            for series in self.backups.values_mut() {
-                series.settle_ended_before(cut, e.position);
+            while self.backups_settling.is_some() {
+                self.settle_backups_step();
             }
+            self.backups_settling = Some(BackupsSettling { cut, position: e.position, after: None });
             for series in self.transitions.values_mut() {
                 series.settle_before(cut, e.position);
             }
             self.start_settling(self.month_began);
             self.month_began = e.position;
         }
-        // A settling moves on a step with each event, so that no one event pays for it all.
+        // A settling moves on a step with each event, so that no one event pays for a whole
+        // fleet. Settling later never changes an answer, and the steps depend only on the
+        // events, so every fold of the log settles alike.
+        self.settle_backups_step();
         self.all_versions().into_iter().for_each(|v| v.settle_step());
         self.position = e.position;
         self.recorded_at = Some(e.recorded_at);
@@ -400,6 +419,25 @@ impl Catalog {
         }
     }
 
+    /// Settles what ended before the cut in the backups of the next few VMs.
+    fn settle_backups_step(&mut self) {
+        let Some(settling) = &mut self.backups_settling else { return };
+        let rest = match settling.after {
+            Some(after) => self.backups.range_mut((Bound::Excluded(after), Bound::Unbounded)),
+            None => self.backups.range_mut(..),
+        };
+        let looked = rest
+            .take(BACKUPS_STEP)
+            .map(|(vm, series)| {
+                series.settle_ended_before(settling.cut, settling.position);
+                settling.after = Some(*vm);
+            })
+            .count();
+        if looked < BACKUPS_STEP {
+            self.backups_settling = None;
+        }
+    }
+
     /// Every kind's versions, for what is done to all alike.
     fn all_versions(&mut self) -> [&mut dyn Settle; 9] {
         [
@@ -422,6 +460,9 @@ impl Catalog {
     /// Finishes a settling under way at once, as if the events that would move it on in
     /// steps had been folded (what a settling cost before it was done in steps).
     pub fn finish_settling(&mut self) {
+        while self.backups_settling.is_some() {
+            self.settle_backups_step();
+        }
         for versions in self.all_versions() {
             while versions.settling() {
                 versions.settle_step();

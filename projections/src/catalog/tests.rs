@@ -612,3 +612,61 @@ fn the_transitions_kept_do_not_grow_with_the_length_of_the_history() {
     // Two a third day from a day before the start of the month before, and the floor: 44 at most.
     assert!(one <= 44 && three <= 44, "one year keeps {one}, three years keep {three}");
 }
+
+#[test]
+fn a_fleets_settling_is_done_in_steps_and_ends_as_one_done_at_once() {
+    let vms: Vec<VmId> = (0..600u128).map(|n| VmId(Uuid::from_u128(100 + n))).collect();
+    let night = |n: i64| at(1) + chrono::Duration::days(n) + chrono::Duration::hours(2);
+    let mut events = vec![];
+    for n in 0..75 {
+        for vm in &vms {
+            let mut push = |event| {
+                let position = events.len() as i64 + 1;
+                events.push(Recorded { recorded_at: night(n), ..rec(position, vm, AnyEvent::BackupLog(event)) });
+            };
+            push(BackupLogEvent::BackupSucceeded {
+                vm_id: *vm,
+                backup_id: format!("b-{n}"),
+                started_at: night(n),
+                finished_at: night(n),
+                size_bytes: 10,
+                tags: vec![],
+            });
+            if n >= 5 {
+                push(BackupLogEvent::BackupExpired { backup_id: format!("b-{}", n - 5), at: night(n) });
+            }
+        }
+    }
+    let (mut stepped, mut at_once) = (Catalog::default(), Catalog::default());
+    let mut boundaries = 0;
+    for e in &events {
+        let month = stepped.month_began;
+        stepped.apply(e);
+        at_once.apply(e);
+        at_once.finish_settling();
+        if stepped.month_began != month && month != 0 {
+            boundaries += 1;
+            // March's first event settled the first VMs' January; the last VM's waits.
+            let kept = |c: &Catalog, vm: &VmId| c.backups[vm].records.len();
+            assert_eq!(kept(&stepped, &vms[0]), kept(&at_once, &vms[0]));
+            if boundaries == 2 {
+                assert!(kept(&stepped, &vms[599]) > kept(&at_once, &vms[599]), "not settled yet");
+            }
+        }
+        if e.position % 97 == 0 || stepped.backups_settling.is_some() {
+            for vm in [vms[0], vms[300], vms[599]] {
+                for since in [at(1), night(40), night(70), Instant::MAX_UTC] {
+                    let (a, b) = (stepped.live().backups(vm, since), at_once.live().backups(vm, since));
+                    // Settling later never changes an answer: either answers the same.
+                    if let (Ok(a), Ok(b)) = (&a, &b) {
+                        assert_eq!(a, b, "VM {vm} from {since} at {}", e.position);
+                    }
+                    assert!(a.is_ok() || b.is_err(), "memory answers what it answered before settling");
+                }
+            }
+        }
+    }
+    assert_eq!(boundaries, 2, "February and March began");
+    assert!(stepped.backups_settling.is_none());
+    assert_eq!(stepped, at_once, "the same catalog once the steps are done");
+}
