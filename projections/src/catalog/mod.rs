@@ -88,8 +88,9 @@ pub struct Catalog {
     pub recorded_at: Option<Instant>,
     /// The position of the first event recorded in the month of `recorded_at`.
     month_began: i64,
-    /// The VMs' backups still to settle since that month began, a few VMs per event.
-    backups_settling: Option<BackupsSettling>,
+    /// The backups and monitor transitions still to settle since that month began, a few
+    /// VMs and monitors per event.
+    series_settling: Option<SeriesSettling>,
     pub customers: Versions<CustomerId, Customer>,
     pub people: Versions<PersonId, Person>,
     /// Each person's login, given at registration.
@@ -141,16 +142,47 @@ pub struct Catalog {
     pub tokens: BTreeMap<String, TokenOwner>,
 }
 
-/// VMs whose backups one settling step looks at: about a hundred kept backups each.
-const BACKUPS_STEP: usize = 256;
+/// VMs (or monitors) whose series one settling step looks at: about a hundred kept backups
+/// (or a few dozen transitions) each.
+const SERIES_STEP: usize = 256;
 
-/// A settling of the VMs' backups under way: the VMs after `after` still settle what
-/// ended before `cut`, as of the event at `position` that began the month.
+/// A settling of the VMs' backups and the monitors' transitions under way: what ended (or
+/// took effect) before `cut` leaves memory, as of the event at `position` that began the
+/// month. Dropping a fleet's worth at once took tens of milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct BackupsSettling {
+struct SeriesSettling {
     cut: Instant,
     position: i64,
-    after: Option<VmId>,
+    backups: Cursor<VmId>,
+    transitions: Cursor<MonitorId>,
+}
+
+/// Where a settling goes on in one kind's series: after this key (from the start if
+/// none); `None` once every series was looked at.
+type Cursor<K> = Option<Option<K>>;
+
+/// Applies `settle` to the next `n` series after the cursor and moves it on.
+fn settle_some<K: Ord + Copy, V>(
+    series: &mut BTreeMap<K, V>,
+    cursor: &mut Cursor<K>,
+    n: usize,
+    mut settle: impl FnMut(&mut V),
+) {
+    let Some(after) = cursor else { return };
+    let rest = match *after {
+        Some(key) => series.range_mut((Bound::Excluded(key), Bound::Unbounded)),
+        None => series.range_mut(..),
+    };
+    let looked = rest
+        .take(n)
+        .map(|(key, value)| {
+            settle(value);
+            *after = Some(*key);
+        })
+        .count();
+    if looked < n {
+        *cursor = None;
+    }
 }
 
 fn id<T: std::str::FromStr>(aggregate_id: &str) -> Option<T> {
@@ -216,20 +248,18 @@ impl Catalog {
         if self.recorded_at.map(month) != Some(month(e.recorded_at)) {
             // A new month: what ended before the one before it leaves memory, and the
             // versions superseded before then are put away.
-            while self.backups_settling.is_some() {
-                self.settle_backups_step();
+            while self.series_settling.is_some() {
+                self.settle_series_step();
             }
-            self.backups_settling = Some(BackupsSettling { cut, position: e.position, after: None });
-            for series in self.transitions.values_mut() {
-                series.settle_before(cut, e.position);
-            }
+            let (backups, transitions) = (Some(None), Some(None));
+            self.series_settling = Some(SeriesSettling { cut, position: e.position, backups, transitions });
             self.start_settling(self.month_began);
             self.month_began = e.position;
         }
         // A settling moves on a step with each event, so that no one event pays for a whole
         // fleet. Settling later never changes an answer, and the steps depend only on the
         // events, so every fold of the log settles alike.
-        self.settle_backups_step();
+        self.settle_series_step();
         self.all_versions().into_iter().for_each(|v| v.settle_step());
         self.position = e.position;
         self.recorded_at = Some(e.recorded_at);
@@ -419,22 +449,15 @@ impl Catalog {
         }
     }
 
-    /// Settles what ended before the cut in the backups of the next few VMs.
-    fn settle_backups_step(&mut self) {
-        let Some(settling) = &mut self.backups_settling else { return };
-        let rest = match settling.after {
-            Some(after) => self.backups.range_mut((Bound::Excluded(after), Bound::Unbounded)),
-            None => self.backups.range_mut(..),
-        };
-        let looked = rest
-            .take(BACKUPS_STEP)
-            .map(|(vm, series)| {
-                series.settle_ended_before(settling.cut, settling.position);
-                settling.after = Some(*vm);
-            })
-            .count();
-        if looked < BACKUPS_STEP {
-            self.backups_settling = None;
+    /// Settles what ended before the cut in the backups of the next few VMs, and in the
+    /// transitions of the next few monitors.
+    fn settle_series_step(&mut self) {
+        let Some(s) = &mut self.series_settling else { return };
+        let (cut, position) = (s.cut, s.position);
+        settle_some(&mut self.backups, &mut s.backups, SERIES_STEP, |b| b.settle_ended_before(cut, position));
+        settle_some(&mut self.transitions, &mut s.transitions, SERIES_STEP, |t| t.settle_before(cut, position));
+        if s.backups.is_none() && s.transitions.is_none() {
+            self.series_settling = None;
         }
     }
 
@@ -460,8 +483,8 @@ impl Catalog {
     /// Finishes a settling under way at once, as if the events that would move it on in
     /// steps had been folded (what a settling cost before it was done in steps).
     pub fn finish_settling(&mut self) {
-        while self.backups_settling.is_some() {
-            self.settle_backups_step();
+        while self.series_settling.is_some() {
+            self.settle_series_step();
         }
         for versions in self.all_versions() {
             while versions.settling() {

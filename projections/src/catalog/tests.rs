@@ -635,6 +635,18 @@ fn a_fleets_settling_is_done_in_steps_and_ends_as_one_done_at_once() {
             if n >= 5 {
                 push(BackupLogEvent::BackupExpired { backup_id: format!("b-{}", n - 5), at: night(n) });
             }
+            // Each VM's monitor goes down for an hour every night.
+            let monitor = MonitorId(vm.0);
+            for (hours, down) in [(3, true), (4, false)] {
+                let at = night(n) + chrono::Duration::hours(hours);
+                let event = if down {
+                    HttpMonitorEvent::MonitorWentDown { at, observed_status: None, redirect_chain: vec![], error: None }
+                } else {
+                    HttpMonitorEvent::MonitorRecovered { at, observed_status: Some(200), redirect_chain: vec![] }
+                };
+                let position = events.len() as i64 + 1;
+                events.push(Recorded { recorded_at: at, ..rec(position, monitor, AnyEvent::HttpMonitor(event)) });
+            }
         }
     }
     let (mut stepped, mut at_once) = (Catalog::default(), Catalog::default());
@@ -648,12 +660,15 @@ fn a_fleets_settling_is_done_in_steps_and_ends_as_one_done_at_once() {
             boundaries += 1;
             // March's first event settled the first VMs' January; the last VM's waits.
             let kept = |c: &Catalog, vm: &VmId| c.backups[vm].records.len();
+            let transitions = |c: &Catalog, vm: &VmId| c.transitions[&MonitorId(vm.0)].len();
             assert_eq!(kept(&stepped, &vms[0]), kept(&at_once, &vms[0]));
+            assert_eq!(transitions(&stepped, &vms[0]), transitions(&at_once, &vms[0]));
             if boundaries == 2 {
                 assert!(kept(&stepped, &vms[599]) > kept(&at_once, &vms[599]), "not settled yet");
+                assert!(transitions(&stepped, &vms[599]) > transitions(&at_once, &vms[599]));
             }
         }
-        if e.position % 97 == 0 || stepped.backups_settling.is_some() {
+        if e.position % 97 == 0 || stepped.series_settling.is_some() {
             for vm in [vms[0], vms[300], vms[599]] {
                 for since in [at(1), night(40), night(70), Instant::MAX_UTC] {
                     let (a, b) = (stepped.live().backups(vm, since), at_once.live().backups(vm, since));
@@ -662,11 +677,18 @@ fn a_fleets_settling_is_done_in_steps_and_ends_as_one_done_at_once() {
                         assert_eq!(a, b, "VM {vm} from {since} at {}", e.position);
                     }
                     assert!(a.is_ok() || b.is_err(), "memory answers what it answered before settling");
+                    let monitor = MonitorId(vm.0);
+                    let (a, b) =
+                        (stepped.live().transitions(&monitor, since), at_once.live().transitions(&monitor, since));
+                    if let (Ok(a), Ok(b)) = (&a, &b) {
+                        assert_eq!(a, b, "monitor {monitor} from {since} at {}", e.position);
+                    }
+                    assert!(a.is_ok() || b.is_err());
                 }
             }
         }
     }
     assert_eq!(boundaries, 2, "February and March began");
-    assert!(stepped.backups_settling.is_none());
+    assert!(stepped.series_settling.is_none());
     assert_eq!(stepped, at_once, "the same catalog once the steps are done");
 }

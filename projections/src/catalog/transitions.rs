@@ -59,7 +59,9 @@ impl TransitionSeries {
         let before = self.records.partition_point(|r| r.transition.at < cut);
         if before > 1 {
             self.records.drain(..before - 1);
-            self.through = position;
+            // A settling done in steps may reach this series after a later event settled
+            // some of it: the latest position stands, as if all had been settled at once.
+            self.through = self.through.max(position);
         }
     }
 
