@@ -49,9 +49,28 @@ impl Server {
         env: &[(&str, &str)],
         patience: Duration,
     ) -> anyhow::Result<Server> {
+        Self::spawn(std::process::Command::new(std::env::current_exe()?), url, token, args, env, patience).await
+    }
+
+    /// As [`Server::start`], running on the CPU cores `cores` only (`taskset -c`), so that
+    /// a load generator on the others does not take the server's time.
+    pub async fn start_on(cores: &str, url: &str, token: &str, patience: Duration) -> anyhow::Result<Server> {
+        let mut command = std::process::Command::new("taskset");
+        command.arg("-c").arg(cores).arg(std::env::current_exe()?);
+        Self::spawn(command, url, token, &[], &[], patience).await
+    }
+
+    async fn spawn(
+        mut command: std::process::Command,
+        url: &str,
+        token: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        patience: Duration,
+    ) -> anyhow::Result<Server> {
         use anyhow::Context as _;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = std::process::Command::new(std::env::current_exe()?)
+        let child = command
             .arg("serve")
             .args(args)
             .env("DATABASE_URL", url)
@@ -82,6 +101,17 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// Runs this process's threads on the CPU cores `cores` only (`taskset -a -p -c`).
+fn pin_self(cores: &str) -> anyhow::Result<()> {
+    let pid = std::process::id().to_string();
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cores, &pid])
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "taskset -c {cores} failed: {status}");
+    Ok(())
 }
 
 impl Drop for Server {
@@ -679,7 +709,12 @@ async fn billing_on(url: &str, period: domain::Period) -> anyhow::Result<()> {
 
 /// CPU seconds this process has used (user + system), from the kernel.
 pub(crate) fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+/// CPU seconds a process (`self` or a pid) has used (user + system), from the kernel.
+pub(crate) fn cpu_seconds_of(process: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();

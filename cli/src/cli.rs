@@ -138,6 +138,11 @@ pub enum Command {
         /// `Retry-After` (shed rather than queued).
         #[arg(long, env = "DIRECTORY_QUEUE_WAIT_MS", default_value_t = api::admission::DEFAULT_WAIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
         queue_wait_ms: u64,
+        /// Milliseconds the server's runtime may run late (its cores saturated, requests
+        /// queueing before any permit sees them) before every request is shed with 503;
+        /// 0 turns this off.
+        #[arg(long, env = "DIRECTORY_SHED_LAG_MS", default_value_t = api::admission::DEFAULT_LAG_LIMIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+        shed_lag_ms: u64,
         /// MiB of settled history the read models keep decoded for questions about the
         /// past; the least recently read beyond it is given back.
         #[arg(long, env = "DIRECTORY_PAST_CACHE_MIB", default_value_t = (projections::runner::PAST_BUDGET >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
@@ -264,6 +269,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             head_idle_seconds,
             max_in_flight,
             queue_wait_ms,
+            shed_lag_ms,
             past_cache_mib,
         } => {
             let settings = Settings {
@@ -285,6 +291,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     max_in_flight as usize,
                     std::time::Duration::from_millis(queue_wait_ms),
                 ),
+                shed_lag: (shed_lag_ms > 0).then(|| std::time::Duration::from_millis(shed_lag_ms)),
                 past_budget: usize::try_from(past_cache_mib << 20).unwrap_or(usize::MAX),
             };
             anyhow::ensure!(!(demo && read_only), "--demo writes the demo fixture; a read-only server cannot");
@@ -520,6 +527,7 @@ struct Settings {
     lease: std::time::Duration,
     head_idle: std::time::Duration,
     admission: api::admission::Admission,
+    shed_lag: Option<std::time::Duration>,
     past_budget: usize,
 }
 
@@ -599,7 +607,11 @@ async fn serve(
         app::head_watch::spawn(state.clone(), settings.head_idle);
     }
     let leases = state.leases.clone();
-    let app = http::router_with(state, metrics, settings.admission);
+    let admission = match settings.shed_lag {
+        Some(limit) => settings.admission.watching_lag(limit),
+        None => settings.admission,
+    };
+    let app = http::router_with(state, metrics, admission);
     tracing::info!(address = %listener.local_addr()?, store = %redact(database_url), read_only, holder = leases.holder(), "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     // The work passes to the other servers now rather than when the leases expire.
