@@ -404,7 +404,8 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
     // A server process of its own on the same database takes the overload, on cores of its
     // own: in this process the generator's tasks would share the server's runtime, and on
     // shared cores the generator's backlog, not the server, would set the latency.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let taskset = std::process::Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
+    let cores = if taskset { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
     let patience = Duration::from_secs(120);
     let own = if cores >= 2 {
         let own = crate::Server::start_on(&format!("0-{}", cores - 2), &served.db.url, TOKEN, patience).await?;
@@ -417,10 +418,10 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
     if cores >= 2 {
         crate::pin_self(&format!("0-{}", cores - 1))?;
     }
-    out!(
-        "(the server on {} of the {cores} cores, the load generator on the other)",
-        if cores >= 2 { cores - 1 } else { 1 }
-    );
+    match cores {
+        1 => out!("(the server and the load generator shared the cores: one core, or no taskset)"),
+        n => out!("(the server on {} of the {n} cores, the load generator on the other)", n - 1),
+    }
     result
 }
 
