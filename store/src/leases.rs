@@ -27,7 +27,9 @@ pub struct Lease {
 
 /// The upsert that takes or renews a lease, in either database's dialect: its three
 /// parameters (name, holder, milliseconds to live), the database's clock and how it adds
-/// the milliseconds to it.
+/// the milliseconds to it. A lease is free from the instant it expires (a given-up one
+/// expires when it is given up), as `live` says: SQLite's clock has milliseconds, so a
+/// take in the same millisecond as the release is common there.
 fn take_sql([name, holder]: [&str; 2], now: &str, expires: &str) -> String {
     format!(
         "INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at) \
@@ -37,7 +39,7 @@ fn take_sql([name, holder]: [&str; 2], now: &str, expires: &str) -> String {
            token = CASE WHEN l.holder = excluded.holder THEN l.token ELSE l.token + 1 END, \
            acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at ELSE excluded.acquired_at END, \
            renewed_at = excluded.renewed_at, expires_at = excluded.expires_at \
-         WHERE l.holder = excluded.holder OR l.expires_at < excluded.renewed_at \
+         WHERE l.holder = excluded.holder OR l.expires_at <= excluded.renewed_at \
          RETURNING token"
     )
 }
