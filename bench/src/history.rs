@@ -42,19 +42,9 @@ fn folded(vms: usize, years: i32) -> (Catalog, i64) {
             event,
         });
     };
-    let ids: Vec<VmId> = (0..vms).map(|n| VmId(uuid::Uuid::from_u128(1_000 + n as u128))).collect();
+    let ids: Vec<VmId> = (0..vms).map(fleet_vm).collect();
     for (n, vm) in ids.iter().enumerate() {
-        let provisioned = VmEvent::VmProvisioned {
-            id: *vm,
-            customer_id: customer,
-            project_id: project,
-            name: format!("vm-{n}"),
-            location: "fsn1".into(),
-            resources: Resources { cpu: 2, ram_gb: 4, disk_gb: 40 },
-            effective_at: start,
-            node: None,
-        };
-        apply(&mut catalog, start, *vm, AnyEvent::Vm(provisioned));
+        apply(&mut catalog, start, *vm, provisioned(n, customer, project, start));
     }
     let mut kept: Vec<Vec<(String, Instant)>> = vec![vec![]; vms];
     for night in 0..(end - start).num_days() {
@@ -65,32 +55,63 @@ fn folded(vms: usize, years: i32) -> (Catalog, i64) {
                 let resized = VmEvent::VmResized { resources, effective_at: finished_at };
                 apply(&mut catalog, finished_at, *vm, AnyEvent::Vm(resized));
             }
-            let backup_id = format!("b-{night}");
-            let event = if rng.random_bool(0.03) {
-                let error = "snapshot timed out".to_owned();
-                BackupLogEvent::BackupFailed { vm_id: *vm, backup_id, started_at: finished_at, finished_at, error }
-            } else {
-                kept.push((backup_id.clone(), finished_at));
-                let size_bytes = rng.random_range(2_000_000_000..20_000_000_000);
-                let tags = vec!["daily".to_owned()];
-                BackupLogEvent::BackupSucceeded {
-                    vm_id: *vm,
-                    backup_id,
-                    started_at: finished_at,
-                    finished_at,
-                    size_bytes,
-                    tags,
-                }
-            };
-            apply(&mut catalog, finished_at, *vm, AnyEvent::BackupLog(event));
-            while kept.first().is_some_and(|(_, f)| *f + Duration::days(30) <= finished_at) {
-                let (backup_id, _) = kept.remove(0);
-                let expired = BackupLogEvent::BackupExpired { backup_id, at: finished_at };
-                apply(&mut catalog, finished_at, *vm, AnyEvent::BackupLog(expired));
+            for event in nightly_backup(&mut rng, *vm, night, finished_at, kept) {
+                apply(&mut catalog, finished_at, *vm, event);
             }
         }
     }
     (catalog, position)
+}
+
+/// The `n`th VM of a bench fleet.
+pub(super) fn fleet_vm(n: usize) -> VmId {
+    VmId(uuid::Uuid::from_u128(1_000 + n as u128))
+}
+
+/// The `n`th VM of a bench fleet provisioned at `start`.
+pub(super) fn provisioned(n: usize, customer: CustomerId, project: ProjectId, start: Instant) -> AnyEvent {
+    AnyEvent::Vm(VmEvent::VmProvisioned {
+        id: fleet_vm(n),
+        customer_id: customer,
+        project_id: project,
+        name: format!("vm-{n}"),
+        location: "fsn1".into(),
+        resources: Resources { cpu: 2, ram_gb: 4, disk_gb: 40 },
+        effective_at: start,
+        node: None,
+    })
+}
+
+/// A VM's backup of `night` (3 % failed; a good one is added to `kept`), then the expiry of
+/// each kept backup 30 days old.
+pub(super) fn nightly_backup(
+    rng: &mut impl Rng,
+    vm: VmId,
+    night: i64,
+    finished_at: Instant,
+    kept: &mut Vec<(String, Instant)>,
+) -> Vec<AnyEvent> {
+    let backup_id = format!("b-{night}");
+    let backup = if rng.random_bool(0.03) {
+        let error = "snapshot timed out".to_owned();
+        BackupLogEvent::BackupFailed { vm_id: vm, backup_id, started_at: finished_at, finished_at, error }
+    } else {
+        kept.push((backup_id.clone(), finished_at));
+        BackupLogEvent::BackupSucceeded {
+            vm_id: vm,
+            backup_id,
+            started_at: finished_at,
+            finished_at,
+            size_bytes: rng.random_range(2_000_000_000..20_000_000_000),
+            tags: vec!["daily".to_owned()],
+        }
+    };
+    let mut events = vec![AnyEvent::BackupLog(backup)];
+    while kept.first().is_some_and(|(_, f)| *f + Duration::days(30) <= finished_at) {
+        let (backup_id, _) = kept.remove(0);
+        events.push(AnyEvent::BackupLog(BackupLogEvent::BackupExpired { backup_id, at: finished_at }));
+    }
+    events
 }
 
 pub fn run(vms: usize) -> anyhow::Result<()> {
@@ -164,7 +185,7 @@ pub fn run(vms: usize) -> anyhow::Result<()> {
 /// question about the live state.
 fn as_of(catalog: &Catalog, vms: usize) -> anyhow::Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let vm = |n: usize| VmId(uuid::Uuid::from_u128(1_000 + n as u128));
+    let vm = fleet_vm;
     let timed = |samples: usize, rng: &mut rand::rngs::StdRng, ask: &dyn Fn(i64, VmId) -> usize, live: bool| {
         let mut micros: Vec<f64> = (0..samples)
             .map(|_| {

@@ -24,6 +24,7 @@ use domain::{AnyEvent, CustomerId, Instant, MonitorId, ProjectId, VmId};
 use projections::{Catalog, Recorded};
 use rand::{Rng, SeedableRng};
 
+use super::history::{fleet_vm, nightly_backup, provisioned};
 use super::report::figure;
 
 /// The monthly settling may stop the fold (and every write waiting for it) this long.
@@ -77,23 +78,10 @@ fn history(vms: usize, months: u32, end: Instant) -> Folding {
         before_last: None,
         month: None,
     };
-    let ids: Vec<(VmId, MonitorId)> = (0..vms)
-        .map(|n| {
-            (VmId(uuid::Uuid::from_u128(1_000 + n as u128)), MonitorId(uuid::Uuid::from_u128(1 << 64 | n as u128)))
-        })
-        .collect();
+    let ids: Vec<(VmId, MonitorId)> =
+        (0..vms).map(|n| (fleet_vm(n), MonitorId(uuid::Uuid::from_u128(1 << 64 | n as u128)))).collect();
     for (n, (vm, monitor)) in ids.iter().enumerate() {
-        let provisioned = VmEvent::VmProvisioned {
-            id: *vm,
-            customer_id: customer,
-            project_id: project,
-            name: format!("vm-{n}"),
-            location: "fsn1".into(),
-            resources: Resources { cpu: 2, ram_gb: 4, disk_gb: 40 },
-            effective_at: start,
-            node: None,
-        };
-        f.apply(start, vm.to_string(), AnyEvent::Vm(provisioned));
+        f.apply(start, vm.to_string(), provisioned(n, customer, project, start));
         let created = HttpMonitorEvent::HttpMonitorCreated {
             id: *monitor,
             project_id: project,
@@ -150,26 +138,8 @@ fn history(vms: usize, months: u32, end: Instant) -> Folding {
                 f.apply(down, monitor.to_string(), AnyEvent::HttpMonitor(went_down));
                 f.apply(down, monitor.to_string(), AnyEvent::HttpMonitor(recovered));
             }
-            let backup_id = format!("b-{night}");
-            let event = if rng.random_bool(0.03) {
-                let error = "snapshot timed out".to_owned();
-                BackupLogEvent::BackupFailed { vm_id: *vm, backup_id, started_at: finished_at, finished_at, error }
-            } else {
-                kept.push((backup_id.clone(), finished_at));
-                BackupLogEvent::BackupSucceeded {
-                    vm_id: *vm,
-                    backup_id,
-                    started_at: finished_at,
-                    finished_at,
-                    size_bytes: rng.random_range(2_000_000_000..20_000_000_000),
-                    tags: vec!["daily".to_owned()],
-                }
-            };
-            f.apply(finished_at, vm.to_string(), AnyEvent::BackupLog(event));
-            while kept.first().is_some_and(|(_, t)| *t + Duration::days(30) <= finished_at) {
-                let (backup_id, _) = kept.remove(0);
-                let expired = BackupLogEvent::BackupExpired { backup_id, at: finished_at };
-                f.apply(finished_at, vm.to_string(), AnyEvent::BackupLog(expired));
+            for event in nightly_backup(&mut rng, *vm, night, finished_at, kept) {
+                f.apply(finished_at, vm.to_string(), event);
             }
         }
     }
@@ -245,7 +215,7 @@ pub fn run(vms: usize, months: u32) -> anyhow::Result<()> {
 /// one between rounds, as the follow loop does between folds.
 fn past(catalog: &mut Catalog, vms: usize) -> anyhow::Result<()> {
     const ROUNDS: usize = 40;
-    let vm = |n: usize| VmId(uuid::Uuid::from_u128(1_000 + n as u128));
+    let vm = fleet_vm;
     let per_round = (vms / 20).max(1);
     let budget = 16usize << 20;
     let mib = |bytes: usize| bytes as f64 / f64::from(1 << 20);

@@ -511,6 +511,9 @@ both_stores!(what_reads_the_log_costs_accordingly_and_is_read_once_per_request, 
     for (state, at) in [("DOWN", "2026-03-02T00:00:00Z"), ("UP", "2026-03-02T01:00:00Z")] {
         app.ok(BOOT, transition, json!({"m": monitor.to_string(), "s": state, "t": at})).await;
     }
+    // A monitor as of an earlier instant may read its log too: priced like a VM's history.
+    let as_of = format!("httpMonitor(id: \"{monitor}\", asOf: \"2026-12-01T00:00:00Z\") {{ state }}");
+    assert_eq!(code(&call(app, &acme_token, &aliases(150, &as_of)).await), Some("BAD_INPUT"));
     let position = app.head().await;
     let reads = app::state::LogReads::default();
     let all = futures::future::join_all((0..100).map(|_| state.transitions(monitor, position, since, &reads))).await;
