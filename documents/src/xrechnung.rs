@@ -1,35 +1,53 @@
 //! The issued invoice as XRechnung 3.0 in the UN/CEFACT Cross Industry Invoice syntax
-//! (EN 16931). Every invoice line becomes one line item with quantity 1 and its rounded
-//! amount as price, so that quantity × price = line amount holds exactly; the line's real
-//! units, unit price and proration travel in the line's note and billing period.
+//! (EN 16931), written with quick-xml (which escapes every text and attribute).
+//!
+//! Every invoice line becomes one line item with its real quantity in its UN/ECE
+//! Recommendation 20 unit (vCPUs and the SLA surcharge as `C62` "one", gigabytes as `E34`)
+//! and the net price of one unit for the line's billing period: the monthly unit price
+//! prorated by the seconds of the line's interval, so that quantity × price rounded
+//! half-up to cents is the line amount (rules.md). Backup lines already carry the
+//! prorated average gigabytes, so their price is the monthly one.
 //! A cancellation invoice is a credit note (type 381) with positive amounts that refers
 //! to the invoice it cancels.
 
-use std::fmt::Write;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Berlin;
-use domain::invoice::{Invoice, InvoiceKind, TaxCase};
+use domain::invoice::{Invoice, InvoiceContent, InvoiceKind, InvoiceLine, TaxCase, cents};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
 use rust_decimal::Decimal;
 
 use crate::pdf::invoice::Issuer;
 
 pub const GUIDELINE: &str = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0";
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+type W = Writer<Vec<u8>>;
+type Written = std::io::Result<()>;
+
+/// The UN/ECE Recommendation 20 unit of an invoice line's component.
+pub fn unit_code(component: &str) -> &'static str {
+    if component.ends_with("GB") { "E34" } else { "C62" }
+}
+
+/// The net price of one unit over the line's interval, with as few decimals (at least
+/// two) as make quantity × price round to the line's amount.
+pub fn unit_price(line: &InvoiceLine, content: &InvoiceContent) -> Decimal {
+    let period = (content.period.end() - content.period.start()).num_seconds();
+    let exact = if line.component == "Backup GB" || period <= 0 {
+        line.unit_price
+    } else {
+        line.unit_price * Decimal::from((line.to - line.from).num_seconds()) / Decimal::from(period)
+    };
+    let rounded = |places| exact.round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    (2..=12).map(rounded).find(|p| cents(line.units * *p).abs() == line.amount.abs()).unwrap_or_else(|| {
+        // Units rounded before the amount was taken (backups): the price that gives it.
+        if line.units.is_zero() { Decimal::ZERO } else { (line.amount / line.units).abs().round_dp(12).normalize() }
+    })
+}
+
+/// Text as XML 1.0 may carry it: control characters other than tab and newline become spaces.
+fn clean(s: &str) -> String {
+    s.chars().map(|c| if (c as u32) < 0x20 && c != '\n' && c != '\t' { ' ' } else { c }).collect()
 }
 
 fn day(at: DateTime<Utc>) -> String {
@@ -37,34 +55,69 @@ fn day(at: DateTime<Utc>) -> String {
 }
 
 fn amount(d: Decimal) -> String {
-    format!("{:.2}", d.round_dp(2))
+    format!("{:.2}", cents(d))
 }
 
-/// A free-text address as street line, postcode and city: the last line is read as
-/// "postcode city" when it starts with digits.
-fn address(text: &str, country: &str) -> String {
+fn leaf(w: &mut W, name: &str, text: &str) -> Written {
+    w.create_element(name).write_text_content(BytesText::new(&clean(text)))?;
+    Ok(())
+}
+
+fn leaf_with(w: &mut W, name: &str, attribute: (&str, &str), text: &str) -> Written {
+    w.create_element(name).with_attribute(attribute).write_text_content(BytesText::new(&clean(text)))?;
+    Ok(())
+}
+
+fn node(w: &mut W, name: &str, inner: impl FnOnce(&mut W) -> Written) -> Written {
+    w.create_element(name).write_inner_content(inner)?;
+    Ok(())
+}
+
+fn date(w: &mut W, name: &str, data_type: &str, at: DateTime<Utc>) -> Written {
+    node(w, name, |w| leaf_with(w, &format!("{data_type}:DateTimeString"), ("format", "102"), &day(at)))
+}
+
+/// A free-text address as street line, postcode and city: the last line that starts with
+/// a postcode ("10115 Berlin", "1012 LG Amsterdam") gives postcode and city, the lines
+/// before it the street, and a line after it (a country's name) is left to the country code.
+/// Without such a line, the last line is the city.
+fn address(w: &mut W, text: &str, country: &str) -> Written {
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let (street, rest) = match lines.split_last() {
-        Some((last, before)) if !before.is_empty() => (before.join(", "), *last),
-        Some((last, _)) => (String::new(), *last),
-        None => (String::new(), ""),
-    };
-    let (postcode, city) = match rest.split_once(' ') {
-        Some((p, c)) if p.chars().all(|c| c.is_ascii_alphanumeric()) && p.chars().any(|c| c.is_ascii_digit()) => {
-            (Some(p), c)
+    let postcode_of = |line: &str| -> Option<(String, String)> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let code =
+            |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && w.chars().any(|c| c.is_ascii_digit());
+        match words.as_slice() {
+            // Dutch postcodes: four digits, a space, two letters.
+            [digits, letters, city @ ..]
+                if !city.is_empty()
+                    && digits.len() == 4
+                    && digits.chars().all(|c| c.is_ascii_digit())
+                    && letters.len() == 2
+                    && letters.chars().all(|c| c.is_ascii_uppercase()) =>
+            {
+                Some((format!("{digits} {letters}"), city.join(" ")))
+            }
+            [first, city @ ..] if !city.is_empty() && code(first) => Some(((*first).to_owned(), city.join(" "))),
+            _ => None,
         }
-        _ => (None, rest),
     };
-    let mut x = String::from("<ram:PostalTradeAddress>");
-    if let Some(p) = postcode {
-        let _ = write!(x, "<ram:PostcodeCode>{}</ram:PostcodeCode>", esc(p));
-    }
-    if !street.is_empty() {
-        let _ = write!(x, "<ram:LineOne>{}</ram:LineOne>", esc(&street));
-    }
-    let _ = write!(x, "<ram:CityName>{}</ram:CityName><ram:CountryID>{}</ram:CountryID>", esc(city), esc(country));
-    x.push_str("</ram:PostalTradeAddress>");
-    x
+    let found = lines.iter().enumerate().rev().find_map(|(i, l)| postcode_of(l).map(|p| (i, p)));
+    let (street, postcode, city) = match (found, lines.split_last()) {
+        (Some((i, (postcode, city))), _) => (lines[..i].join(", "), Some(postcode), city),
+        (None, Some((last, before))) => (before.join(", "), None, (*last).to_owned()),
+        (None, None) => (String::new(), None, String::new()),
+    };
+    node(w, "ram:PostalTradeAddress", |w| {
+        if let Some(p) = &postcode {
+            leaf(w, "ram:PostcodeCode", p)?;
+        }
+        if !street.is_empty() {
+            leaf(w, "ram:LineOne", &street)?;
+        }
+        leaf(w, "ram:CityName", &city)?;
+        leaf(w, "ram:CountryID", country)
+    })
 }
 
 /// The tax category (UNTDID 5305) and the exemption reason of a tax case.
@@ -80,153 +133,300 @@ fn category(case: TaxCase) -> (&'static str, Option<&'static str>) {
 pub fn render(invoice: &Invoice, issuer: &Issuer, buyer_email: Option<&str>) -> Option<String> {
     let c = invoice.content.as_ref()?;
     let (number, issued_at) = (invoice.number.as_ref()?, invoice.issued_at?);
+    let mut w = Writer::new(Vec::with_capacity(16 * 1024));
+    write(&mut w, invoice, c, number, issued_at, issuer, buyer_email).expect("a Vec<u8> takes every write");
+    let mut xml = String::from_utf8(w.into_inner()).expect("quick-xml writes the UTF-8 it is given");
+    xml.push('\n');
+    Some(xml)
+}
+
+fn write(
+    w: &mut W,
+    invoice: &Invoice,
+    c: &InvoiceContent,
+    number: &str,
+    issued_at: DateTime<Utc>,
+    issuer: &Issuer,
+    buyer_email: Option<&str>,
+) -> Written {
     let cancellation = invoice.kind == Some(InvoiceKind::Cancellation);
     // A credit note carries positive amounts; the cancellation's content is negated.
     let sign = if cancellation { Decimal::NEGATIVE_ONE } else { Decimal::ONE };
     let (cat, exemption) = category(c.tax_case);
-    let rate = (c.vat_rate * Decimal::ONE_HUNDRED).normalize();
-    let tax = |x: &mut String, with_amounts: Option<(Decimal, Decimal)>| {
-        x.push_str("<ram:ApplicableTradeTax>");
-        if let Some((calculated, _)) = with_amounts {
-            let _ = write!(x, "<ram:CalculatedAmount>{}</ram:CalculatedAmount>", amount(calculated));
-        }
-        x.push_str("<ram:TypeCode>VAT</ram:TypeCode>");
-        if let (Some(reason), Some(_)) = (exemption, with_amounts) {
-            let _ = write!(x, "<ram:ExemptionReason>{}</ram:ExemptionReason>", esc(reason));
-        }
-        if let Some((_, basis)) = with_amounts {
-            let _ = write!(x, "<ram:BasisAmount>{}</ram:BasisAmount>", amount(basis));
-        }
-        let _ = write!(x, "<ram:CategoryCode>{cat}</ram:CategoryCode>");
-        if cat != "O" {
-            let _ = write!(x, "<ram:RateApplicablePercent>{rate}</ram:RateApplicablePercent>");
-        }
-        x.push_str("</ram:ApplicableTradeTax>");
+    let rate = (c.vat_rate * Decimal::ONE_HUNDRED).normalize().to_string();
+    let tax = |w: &mut W, amounts: Option<(Decimal, Decimal)>| {
+        node(w, "ram:ApplicableTradeTax", |w| {
+            if let Some((calculated, _)) = amounts {
+                leaf(w, "ram:CalculatedAmount", &amount(calculated))?;
+            }
+            leaf(w, "ram:TypeCode", "VAT")?;
+            if let (Some(reason), Some(_)) = (exemption, amounts) {
+                leaf(w, "ram:ExemptionReason", reason)?;
+            }
+            if let Some((_, basis)) = amounts {
+                leaf(w, "ram:BasisAmount", &amount(basis))?;
+            }
+            leaf(w, "ram:CategoryCode", cat)?;
+            // A line outside the scope of VAT names no rate (BR-O-05); the breakdown always
+            // does, zero for it (XRechnung's BR-DE-14).
+            if cat != "O" || amounts.is_some() {
+                leaf(w, "ram:RateApplicablePercent", &rate)?;
+            }
+            Ok(())
+        })
     };
-    let period = |x: &mut String, from: DateTime<Utc>, to: DateTime<Utc>| {
-        let _ = write!(
-            x,
-            "<ram:BillingSpecifiedPeriod><ram:StartDateTime><udt:DateTimeString format=\"102\">{}</udt:DateTimeString></ram:StartDateTime><ram:EndDateTime><udt:DateTimeString format=\"102\">{}</udt:DateTimeString></ram:EndDateTime></ram:BillingSpecifiedPeriod>",
-            day(from),
-            day(to - chrono::Duration::seconds(1))
-        );
+    let period = |w: &mut W, from: DateTime<Utc>, to: DateTime<Utc>| {
+        node(w, "ram:BillingSpecifiedPeriod", |w| {
+            date(w, "ram:StartDateTime", "udt", from)?;
+            date(w, "ram:EndDateTime", "udt", to - chrono::Duration::seconds(1))
+        })
     };
 
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str("<rsm:CrossIndustryInvoice xmlns:rsm=\"urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100\" xmlns:ram=\"urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100\" xmlns:qdt=\"urn:un:unece:uncefact:data:standard:QualifiedDataType:100\" xmlns:udt=\"urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100\">");
-    let _ = write!(
-        x,
-        "<rsm:ExchangedDocumentContext><ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>{GUIDELINE}</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter></rsm:ExchangedDocumentContext>"
-    );
-    let _ = write!(
-        x,
-        "<rsm:ExchangedDocument><ram:ID>{}</ram:ID><ram:TypeCode>{}</ram:TypeCode><ram:IssueDateTime><udt:DateTimeString format=\"102\">{}</udt:DateTimeString></ram:IssueDateTime>",
-        esc(number),
-        if cancellation { "381" } else { "380" },
-        day(issued_at)
-    );
-    for note in c.note.iter().chain(c.changes.iter()) {
-        let _ = write!(x, "<ram:IncludedNote><ram:Content>{}</ram:Content></ram:IncludedNote>", esc(note));
-    }
-    x.push_str("</rsm:ExchangedDocument><rsm:SupplyChainTradeTransaction>");
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.write_event(Event::Text(BytesText::from_escaped("\n")))?;
+    let root = w
+        .create_element("rsm:CrossIndustryInvoice")
+        .with_attribute(("xmlns:rsm", "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"))
+        .with_attribute((
+            "xmlns:ram",
+            "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+        ))
+        .with_attribute(("xmlns:qdt", "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"))
+        .with_attribute(("xmlns:udt", "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"));
+    root.write_inner_content(|w| {
+        node(w, "rsm:ExchangedDocumentContext", |w| {
+            node(w, "ram:GuidelineSpecifiedDocumentContextParameter", |w| leaf(w, "ram:ID", GUIDELINE))
+        })?;
+        node(w, "rsm:ExchangedDocument", |w| {
+            leaf(w, "ram:ID", number)?;
+            leaf(w, "ram:TypeCode", if cancellation { "381" } else { "380" })?;
+            date(w, "ram:IssueDateTime", "udt", issued_at)?;
+            for note in c.note.iter().chain(c.changes.iter()) {
+                node(w, "ram:IncludedNote", |w| leaf(w, "ram:Content", note))?;
+            }
+            Ok(())
+        })?;
+        node(w, "rsm:SupplyChainTradeTransaction", |w| {
+            let mut n = 0;
+            for g in &c.groups {
+                for l in &g.lines {
+                    n += 1;
+                    let price = unit_price(l, c);
+                    let note = format!(
+                        "{}: {} {} at {} EUR a month, {} to {}",
+                        g.path.join(" / "),
+                        l.units.normalize(),
+                        l.component,
+                        l.unit_price.normalize(),
+                        l.from.to_rfc3339(),
+                        l.to.to_rfc3339()
+                    );
+                    node(w, "ram:IncludedSupplyChainTradeLineItem", |w| {
+                        node(w, "ram:AssociatedDocumentLineDocument", |w| {
+                            leaf(w, "ram:LineID", &n.to_string())?;
+                            node(w, "ram:IncludedNote", |w| leaf(w, "ram:Content", &note))
+                        })?;
+                        node(w, "ram:SpecifiedTradeProduct", |w| {
+                            leaf(w, "ram:Name", &format!("{} · {}", l.subject, l.component))
+                        })?;
+                        node(w, "ram:SpecifiedLineTradeAgreement", |w| {
+                            node(w, "ram:NetPriceProductTradePrice", |w| {
+                                leaf(w, "ram:ChargeAmount", &price_text(price))
+                            })
+                        })?;
+                        node(w, "ram:SpecifiedLineTradeDelivery", |w| {
+                            leaf_with(
+                                w,
+                                "ram:BilledQuantity",
+                                ("unitCode", unit_code(&l.component)),
+                                &l.units.abs().normalize().to_string(),
+                            )
+                        })?;
+                        node(w, "ram:SpecifiedLineTradeSettlement", |w| {
+                            tax(w, None)?;
+                            period(w, l.from, l.to)?;
+                            node(w, "ram:SpecifiedTradeSettlementLineMonetarySummation", |w| {
+                                leaf(w, "ram:LineTotalAmount", &amount(l.amount * sign))
+                            })
+                        })
+                    })?;
+                }
+            }
 
-    let mut n = 0;
-    for g in &c.groups {
-        for l in &g.lines {
-            n += 1;
-            let line_amount = l.amount * sign;
-            let note = format!(
-                "{}: {} × {} EUR, {} to {}",
-                g.path.join(" / "),
-                l.units * sign,
-                l.unit_price,
-                l.from.to_rfc3339(),
-                l.to.to_rfc3339()
-            );
-            let _ = write!(
-                x,
-                "<ram:IncludedSupplyChainTradeLineItem><ram:AssociatedDocumentLineDocument><ram:LineID>{n}</ram:LineID><ram:IncludedNote><ram:Content>{}</ram:Content></ram:IncludedNote></ram:AssociatedDocumentLineDocument><ram:SpecifiedTradeProduct><ram:Name>{}</ram:Name></ram:SpecifiedTradeProduct><ram:SpecifiedLineTradeAgreement><ram:NetPriceProductTradePrice><ram:ChargeAmount>{}</ram:ChargeAmount></ram:NetPriceProductTradePrice></ram:SpecifiedLineTradeAgreement><ram:SpecifiedLineTradeDelivery><ram:BilledQuantity unitCode=\"C62\">1</ram:BilledQuantity></ram:SpecifiedLineTradeDelivery><ram:SpecifiedLineTradeSettlement>",
-                esc(&note),
-                esc(&format!("{} · {}", l.subject, l.component)),
-                amount(line_amount)
-            );
-            tax(&mut x, None);
-            period(&mut x, l.from, l.to);
-            let _ = write!(
-                x,
-                "<ram:SpecifiedTradeSettlementLineMonetarySummation><ram:LineTotalAmount>{}</ram:LineTotalAmount></ram:SpecifiedTradeSettlementLineMonetarySummation></ram:SpecifiedLineTradeSettlement></ram:IncludedSupplyChainTradeLineItem>",
-                amount(line_amount)
-            );
+            node(w, "ram:ApplicableHeaderTradeAgreement", |w| {
+                leaf(w, "ram:BuyerReference", &c.customer_id.to_string())?;
+                node(w, "ram:SellerTradeParty", |w| {
+                    leaf(w, "ram:Name", &issuer.name)?;
+                    node(w, "ram:SpecifiedLegalOrganization", |w| leaf(w, "ram:ID", &issuer.register))?;
+                    node(w, "ram:DefinedTradeContact", |w| {
+                        leaf(w, "ram:PersonName", "Buchhaltung")?;
+                        node(w, "ram:TelephoneUniversalCommunication", |w| {
+                            leaf(w, "ram:CompleteNumber", &issuer.phone)
+                        })?;
+                        node(w, "ram:EmailURIUniversalCommunication", |w| leaf(w, "ram:URIID", &issuer.email))
+                    })?;
+                    address(w, &issuer.address.join("\n"), "DE")?;
+                    node(w, "ram:URIUniversalCommunication", |w| {
+                        leaf_with(w, "ram:URIID", ("schemeID", "EM"), &issuer.email)
+                    })?;
+                    // Outside the scope of VAT, the seller's VAT id is not named (BR-O-02).
+                    if cat != "O" {
+                        node(w, "ram:SpecifiedTaxRegistration", |w| {
+                            leaf_with(w, "ram:ID", ("schemeID", "VA"), &issuer.vat_id)
+                        })?;
+                    }
+                    node(w, "ram:SpecifiedTaxRegistration", |w| {
+                        leaf_with(w, "ram:ID", ("schemeID", "FC"), &issuer.tax_number)
+                    })
+                })?;
+                node(w, "ram:BuyerTradeParty", |w| {
+                    leaf(w, "ram:Name", &c.recipient.name)?;
+                    address(w, &c.recipient.address, &c.recipient.country)?;
+                    if let Some(email) = buyer_email {
+                        node(w, "ram:URIUniversalCommunication", |w| {
+                            leaf_with(w, "ram:URIID", ("schemeID", "EM"), email)
+                        })?;
+                    }
+                    if let (Some(vat_id), false) = (&c.recipient.vat_id, cat == "O") {
+                        node(w, "ram:SpecifiedTaxRegistration", |w| {
+                            leaf_with(w, "ram:ID", ("schemeID", "VA"), vat_id)
+                        })?;
+                    }
+                    Ok(())
+                })
+            })?;
+            w.create_element("ram:ApplicableHeaderTradeDelivery").write_empty()?;
+
+            node(w, "ram:ApplicableHeaderTradeSettlement", |w| {
+                leaf(w, "ram:InvoiceCurrencyCode", "EUR")?;
+                node(w, "ram:SpecifiedTradeSettlementPaymentMeans", |w| {
+                    leaf(w, "ram:TypeCode", "58")?;
+                    node(w, "ram:PayeePartyCreditorFinancialAccount", |w| {
+                        leaf(w, "ram:IBANID", &issuer.iban.replace(' ', ""))
+                    })
+                })?;
+                tax(w, Some((c.vat * sign, c.net * sign)))?;
+                period(w, c.period.start(), c.period.end())?;
+                if !cancellation && let Some(due) = invoice.due_date {
+                    node(w, "ram:SpecifiedTradePaymentTerms", |w| {
+                        let terms =
+                            format!("Zahlbar ohne Abzug bis zum {}", due.with_timezone(&Berlin).format("%d.%m.%Y"));
+                        leaf(w, "ram:Description", &terms)?;
+                        date(w, "ram:DueDateDateTime", "udt", due)
+                    })?;
+                }
+                node(w, "ram:SpecifiedTradeSettlementHeaderMonetarySummation", |w| {
+                    let (net, vat, gross) = (amount(c.net * sign), amount(c.vat * sign), amount(c.gross * sign));
+                    leaf(w, "ram:LineTotalAmount", &net)?;
+                    leaf(w, "ram:TaxBasisTotalAmount", &net)?;
+                    leaf_with(w, "ram:TaxTotalAmount", ("currencyID", "EUR"), &vat)?;
+                    leaf(w, "ram:GrandTotalAmount", &gross)?;
+                    leaf(w, "ram:DuePayableAmount", &gross)
+                })?;
+                if let Some(r) = &invoice.refers_to {
+                    node(w, "ram:InvoiceReferencedDocument", |w| {
+                        leaf(w, "ram:IssuerAssignedID", &r.number)?;
+                        date(w, "ram:FormattedIssueDateTime", "qdt", r.issued_at)
+                    })?;
+                }
+                Ok(())
+            })
+        })
+    })?;
+    Ok(())
+}
+
+/// A price with at least two decimals (`10.00`, `3.2258064516`).
+fn price_text(price: Decimal) -> String {
+    let price = price.normalize();
+    if price.scale() < 2 { format!("{price:.2}") } else { price.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quick_xml::events::Event;
+
+    /// Lines as billing makes them: prorated by seconds, and backups whose average
+    /// gigabytes were rounded to six places before the amount was taken of the exact ones.
+    #[test]
+    fn every_price_multiplies_out_to_its_line_amount() {
+        let invoice = fixtures::synthetic_invoice(1, 1);
+        let content = invoice.content.unwrap();
+        let (start, end) = (content.period.start(), content.period.end());
+        let period = Decimal::from((end - start).num_seconds());
+        let mut checked = 0;
+        for units in [1i64, 2, 3, 4, 7, 8, 16, 40, 64, 160, 2000] {
+            for price in ["12.50", "3.20", "0.045", "15", "0.02", "1.50", "45", "0.0333"] {
+                let price: Decimal = price.parse().unwrap();
+                for hours in [1i64, 7, 100, 333, 371, 600, 743] {
+                    let to = start + chrono::Duration::seconds(hours * 3600 - 17 * (hours % 5));
+                    let seconds = Decimal::from((to - start).num_seconds());
+                    let line = InvoiceLine {
+                        subject: "vm".into(),
+                        component: "RAM GB".into(),
+                        from: start,
+                        to,
+                        units: Decimal::from(units),
+                        unit_price: price,
+                        amount: cents(Decimal::from(units) * price * seconds / period),
+                        provenance: vec![],
+                    };
+                    let p = unit_price(&line, &content);
+                    assert_eq!(cents(line.units * p), line.amount, "{units} × {p} ({price} for {hours} h)");
+                    let gb = Decimal::from(units * 1_000_000_007) * seconds / period / Decimal::from(1_000_000_000);
+                    let backup = InvoiceLine {
+                        component: "Backup GB".into(),
+                        units: gb.round_dp(6),
+                        amount: cents(gb * price),
+                        ..line
+                    };
+                    let p = unit_price(&backup, &content);
+                    assert_eq!(cents(backup.units * p), backup.amount, "{} GB × {p}", backup.units);
+                    checked += 2;
+                }
+            }
         }
+        assert_eq!(checked, 11 * 8 * 7 * 2);
     }
 
-    x.push_str("<ram:ApplicableHeaderTradeAgreement>");
-    let _ = write!(x, "<ram:BuyerReference>{}</ram:BuyerReference>", esc(&c.customer_id.to_string()));
-    let _ = write!(
-        x,
-        "<ram:SellerTradeParty><ram:Name>{}</ram:Name><ram:DefinedTradeContact><ram:PersonName>Buchhaltung</ram:PersonName><ram:TelephoneUniversalCommunication><ram:CompleteNumber>{}</ram:CompleteNumber></ram:TelephoneUniversalCommunication><ram:EmailURIUniversalCommunication><ram:URIID>{}</ram:URIID></ram:EmailURIUniversalCommunication></ram:DefinedTradeContact>",
-        esc(&issuer.name),
-        esc(&issuer.phone),
-        esc(&issuer.email)
-    );
-    x.push_str(&address(&issuer.address.join("\n"), "DE"));
-    let _ = write!(
-        x,
-        "<ram:URIUniversalCommunication><ram:URIID schemeID=\"EM\">{}</ram:URIID></ram:URIUniversalCommunication><ram:SpecifiedTaxRegistration><ram:ID schemeID=\"VA\">{}</ram:ID></ram:SpecifiedTaxRegistration><ram:SpecifiedTaxRegistration><ram:ID schemeID=\"FC\">{}</ram:ID></ram:SpecifiedTaxRegistration></ram:SellerTradeParty>",
-        esc(&issuer.email),
-        esc(&issuer.vat_id),
-        esc(&issuer.tax_number)
-    );
-    let _ = write!(x, "<ram:BuyerTradeParty><ram:Name>{}</ram:Name>", esc(&c.recipient.name));
-    x.push_str(&address(&c.recipient.address, &c.recipient.country));
-    if let Some(email) = buyer_email {
-        let _ = write!(
-            x,
-            "<ram:URIUniversalCommunication><ram:URIID schemeID=\"EM\">{}</ram:URIID></ram:URIUniversalCommunication>",
-            esc(email)
-        );
+    #[test]
+    fn text_is_escaped_and_the_document_reads_back() {
+        let mut invoice = fixtures::synthetic_invoice(2, 3);
+        let content = invoice.content.as_mut().unwrap();
+        content.recipient.name = "Smith & Sons <\"Hosting\"> \u{7} Ltd".into();
+        content.recipient.address = "Rue d'Alésia 3\n75014 Paris\nFrance".into();
+        let xml = render(&invoice, &Issuer::from_env(), Some("a&b@example.com")).unwrap();
+        assert!(xml.contains("Smith &amp; Sons &lt;&quot;Hosting&quot;&gt;   Ltd"), "{xml}");
+        assert!(xml.contains("<ram:PostcodeCode>75014</ram:PostcodeCode><ram:LineOne>Rue d&apos;Alésia 3</ram:LineOne><ram:CityName>Paris</ram:CityName>"), "{xml}");
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let (mut depth, mut names) = (0i32, vec![]);
+        loop {
+            match reader.read_event().expect("well-formed") {
+                Event::Start(e) => {
+                    depth += 1;
+                    names.push(e.name().0.to_owned());
+                }
+                Event::End(_) => depth -= 1,
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(depth, 0, "every element closed");
+        assert_eq!(names.iter().filter(|n| *n == "ram:IncludedSupplyChainTradeLineItem").count(), 6);
+        assert!(xml.contains(r#"<ram:BilledQuantity unitCode="C62">1</ram:BilledQuantity>"#));
+        assert!(xml.contains(r#"<ram:BilledQuantity unitCode="E34">2</ram:BilledQuantity>"#));
     }
-    if let Some(vat_id) = &c.recipient.vat_id {
-        let _ = write!(
-            x,
-            "<ram:SpecifiedTaxRegistration><ram:ID schemeID=\"VA\">{}</ram:ID></ram:SpecifiedTaxRegistration>",
-            esc(vat_id)
-        );
-    }
-    x.push_str("</ram:BuyerTradeParty></ram:ApplicableHeaderTradeAgreement>");
-    x.push_str("<ram:ApplicableHeaderTradeDelivery/>");
 
-    x.push_str("<ram:ApplicableHeaderTradeSettlement><ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>");
-    let _ = write!(
-        x,
-        "<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>58</ram:TypeCode><ram:PayeePartyCreditorFinancialAccount><ram:IBANID>{}</ram:IBANID></ram:PayeePartyCreditorFinancialAccount></ram:SpecifiedTradeSettlementPaymentMeans>",
-        esc(&issuer.iban.replace(' ', ""))
-    );
-    tax(&mut x, Some((c.vat * sign, c.net * sign)));
-    period(&mut x, c.period.start(), c.period.end());
-    if !cancellation && let Some(due) = invoice.due_date {
-        let _ = write!(
-            x,
-            "<ram:SpecifiedTradePaymentTerms><ram:Description>Zahlbar ohne Abzug bis zum {}</ram:Description><ram:DueDateDateTime><udt:DateTimeString format=\"102\">{}</udt:DateTimeString></ram:DueDateDateTime></ram:SpecifiedTradePaymentTerms>",
-            due.with_timezone(&Berlin).format("%d.%m.%Y"),
-            day(due)
-        );
+    #[test]
+    fn postcodes_are_found_where_people_write_them() {
+        let written = |text: &str| {
+            let mut w = Writer::new(vec![]);
+            address(&mut w, text, "XX").unwrap();
+            String::from_utf8(w.into_inner()).unwrap()
+        };
+        assert!(written("Damrak 1\n1012 LG Amsterdam").contains("<ram:PostcodeCode>1012 LG</ram:PostcodeCode><ram:LineOne>Damrak 1</ram:LineOne><ram:CityName>Amsterdam</ram:CityName>"));
+        assert!(written("c/o Acme\nHauptstr. 5\n10115 Berlin\nDeutschland").contains("<ram:PostcodeCode>10115</ram:PostcodeCode><ram:LineOne>c/o Acme, Hauptstr. 5</ram:LineOne><ram:CityName>Berlin</ram:CityName>"));
+        assert!(written("Wien").contains("<ram:PostalTradeAddress><ram:CityName>Wien</ram:CityName>"));
     }
-    let _ = write!(
-        x,
-        "<ram:SpecifiedTradeSettlementHeaderMonetarySummation><ram:LineTotalAmount>{net}</ram:LineTotalAmount><ram:TaxBasisTotalAmount>{net}</ram:TaxBasisTotalAmount><ram:TaxTotalAmount currencyID=\"EUR\">{vat}</ram:TaxTotalAmount><ram:GrandTotalAmount>{gross}</ram:GrandTotalAmount><ram:DuePayableAmount>{gross}</ram:DuePayableAmount></ram:SpecifiedTradeSettlementHeaderMonetarySummation>",
-        net = amount(c.net * sign),
-        vat = amount(c.vat * sign),
-        gross = amount(c.gross * sign)
-    );
-    if let Some(r) = &invoice.refers_to {
-        let _ = write!(
-            x,
-            "<ram:InvoiceReferencedDocument><ram:IssuerAssignedID>{}</ram:IssuerAssignedID><ram:FormattedIssueDateTime><qdt:DateTimeString format=\"102\">{}</qdt:DateTimeString></ram:FormattedIssueDateTime></ram:InvoiceReferencedDocument>",
-            esc(&r.number),
-            day(r.issued_at)
-        );
-    }
-    x.push_str("</ram:ApplicableHeaderTradeSettlement></rsm:SupplyChainTradeTransaction></rsm:CrossIndustryInvoice>\n");
-    Some(x)
 }

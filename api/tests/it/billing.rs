@@ -349,34 +349,50 @@ both_stores!(issued_invoices_are_german_pdfs_with_every_mandatory_content, async
     assert!(st_text.contains("-90,11 €"), "{st_text}");
 });
 
-both_stores!(issued_invoices_are_xrechnung_valid_against_the_cii_schema, async |app: &TestApp| {
+both_stores!(issued_invoices_pass_the_en16931_and_xrechnung_rules, async |app: &TestApp| {
     use crate::helpers::validate_cii;
     let w = world(app).await;
     let billing = staff(app, "Bea", "BILLING").await;
     prices(app, &billing).await;
     march(app, &w.acme_root).await;
-    // A second customer in the EU with a VAT id: reverse charge.
-    let nl = json!({"i": {"name": "Tulip B.V.", "country": "NL", "vatId": "NL123456789B01", "billingAddress": "Damrak 1\n1012 LG Amsterdam"}});
-    let tulip = s(&app
-        .ok(BOOT, "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }", nl)
-        .await["registerCustomer"]["id"]);
-    let tulip_project = project(app, &tulip, None, "Web").await;
-    march(app, &tulip_project).await;
+    let register = async |input: Value| {
+        let query = "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }";
+        let id = s(&app.ok(BOOT, query, json!({"i": input})).await["registerCustomer"]["id"]);
+        let project = project(app, &id, None, "Web").await;
+        march(app, &project).await;
+    };
+    // An EU business with a VAT id (reverse charge), and a customer outside the EU.
+    register(json!({"name": "Tulip B.V.", "country": "NL", "vatId": "NL123456789B01", "billingAddress": "Damrak 1\n1012 LG Amsterdam"})).await;
+    register(json!({"name": "Matterhorn AG", "country": "CH", "billingAddress": "Bahnhofstrasse 1\n8001 Zürich"}))
+        .await;
     let run = app.ok(&billing, RUN, json!({"p": "2026-03"})).await["runBilling"].clone();
-    assert_eq!(run.as_array().unwrap().len(), 2);
-    for invoice in run.as_array().unwrap() {
-        let (status, kind, xml) = app.get_as(Some(&billing), &format!("/invoices/{}.xml", s(&invoice["id"]))).await;
+    assert_eq!(run.as_array().unwrap().len(), 3);
+    let mut checked = vec![];
+    let mut check = async |id: &str| {
+        let (status, kind, xml) = app.get_as(Some(&billing), &format!("/invoices/{id}.xml")).await;
         assert_eq!((status.as_u16(), kind.as_str()), (200, "application/xml; charset=utf-8"));
-        validate_cii(&xml).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&xml)));
+        let warnings = validate_cii(&xml).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&xml)));
         let text = String::from_utf8(xml).unwrap();
+        eprintln!("{id}: {} warnings: {warnings:#?}", warnings.len());
+        checked.push(text.clone());
+        text
+    };
+    for invoice in run.as_array().unwrap() {
+        let text = check(&s(&invoice["id"])).await;
         assert!(text.contains(&format!("<ram:ID>{}</ram:ID>", s(&invoice["number"]))));
         assert!(text.contains(&format!("<ram:GrandTotalAmount>{}</ram:GrandTotalAmount>", s(&invoice["gross"]))));
         assert!(text.contains("urn:xeinkauf.de:kosit:xrechnung_3.0"));
+        assert!(text.contains(r#"<ram:BilledQuantity unitCode="E34">8</ram:BilledQuantity>"#), "8 GB of RAM: {text}");
     }
-    let reverse = run.as_array().unwrap().iter().find(|i| i["note"] == "Reverse charge").expect("Tulip's invoice");
-    let (_, _, xml) = app.get_as(Some(&billing), &format!("/invoices/{}.xml", s(&reverse["id"]))).await;
-    let text = String::from_utf8(xml).unwrap();
+    let by_note = |note: Value| run.as_array().unwrap().iter().find(|i| i["note"] == note).unwrap().clone();
+    let reverse = by_note(json!("Reverse charge"));
+    let text = check(&s(&reverse["id"])).await;
     assert!(text.contains("<ram:CategoryCode>AE</ram:CategoryCode>") && text.contains("NL123456789B01"), "{text}");
+    let zero_vat = |i: &&Value| s(&i["vat"]).parse::<rust_decimal::Decimal>().unwrap().is_zero();
+    let outside =
+        run.as_array().unwrap().iter().filter(zero_vat).find(|i| i["note"].is_null()).expect("Matterhorn's invoice");
+    let text = check(&s(&outside["id"])).await;
+    assert!(text.contains("<ram:CategoryCode>O</ram:CategoryCode>") && text.contains("Matterhorn AG"), "{text}");
     let (_, _, pdf) = app.get_as(Some(&billing), &format!("/invoices/{}.pdf", s(&reverse["id"]))).await;
     let pdf_text = crate::helpers::pdftotext(&pdf);
     for expected in [
@@ -391,14 +407,31 @@ both_stores!(issued_invoices_are_xrechnung_valid_against_the_cii_schema, async |
 
     let st =
         app.ok(&billing, CANCEL, json!({"i": reverse["id"], "r": "wrong customer"})).await["cancelInvoice"].clone();
-    let (_, _, xml) = app.get_as(Some(&billing), &format!("/invoices/{}.xml", s(&st["id"]))).await;
-    validate_cii(&xml).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&xml)));
-    let text = String::from_utf8(xml).unwrap();
+    let text = check(&s(&st["id"])).await;
     assert!(text.contains("<ram:TypeCode>381</ram:TypeCode>"), "a credit note");
     assert!(
         text.contains(&format!("<ram:IssuerAssignedID>{}</ram:IssuerAssignedID>", s(&reverse["number"]))),
         "refers to the original"
     );
+    // Every line multiplies out: quantity × price, rounded half-up to cents, is its amount.
+    let mut lines = 0;
+    for text in &checked {
+        for item in text.split("<ram:IncludedSupplyChainTradeLineItem>").skip(1) {
+            let between = |open: &str, close: &str| -> String {
+                let from = item.find(open).unwrap_or_else(|| panic!("{open} in {item}")) + open.len();
+                item[from..from + item[from..].find(close).unwrap()].to_owned()
+            };
+            let quantity: rust_decimal::Decimal =
+                between("<ram:BilledQuantity unitCode=\"", "</").split_once("\">").unwrap().1.parse().unwrap();
+            let unit = between("<ram:BilledQuantity unitCode=\"", "\"");
+            let price: rust_decimal::Decimal = between("<ram:ChargeAmount>", "<").parse().unwrap();
+            let total: rust_decimal::Decimal = between("<ram:LineTotalAmount>", "<").parse().unwrap();
+            assert_eq!(domain::invoice::cents(quantity * price), total, "{item}");
+            assert!(["C62", "E34"].contains(&unit.as_str()), "{unit}");
+            lines += 1;
+        }
+    }
+    assert!(lines >= 20, "{lines} lines checked");
 });
 
 both_stores!(the_accounting_export_books_each_document_once, async |app: &TestApp| {

@@ -35,7 +35,11 @@ pub(crate) struct World {
 
 pub(crate) async fn customer(app: &TestApp, name: &str, country: &str) -> String {
     let d = app
-        .ok(BOOT, REGISTER_CUSTOMER, json!({"i": {"name": name, "country": country, "billingAddress": "Street 1"}}))
+        .ok(
+            BOOT,
+            REGISTER_CUSTOMER,
+            json!({"i": {"name": name, "country": country, "billingAddress": "Street 1\n10115 Berlin"}}),
+        )
         .await;
     s(&d["registerCustomer"]["id"])
 }

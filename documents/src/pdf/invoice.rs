@@ -17,6 +17,8 @@ pub struct Issuer {
     pub address: Vec<String>,
     pub vat_id: String,
     pub tax_number: String,
+    /// The commercial register entry (court and number), the seller's legal registration.
+    pub register: String,
     pub iban: String,
     pub bic: String,
     pub email: String,
@@ -34,8 +36,9 @@ impl Issuer {
                 .collect(),
             vat_id: var("DIRECTORY_ISSUER_VAT_ID", "DE123456789"),
             tax_number: var("DIRECTORY_ISSUER_TAX_NUMBER", "30/123/45678"),
-            iban: var("DIRECTORY_ISSUER_IBAN", "DE02 1001 0010 0123 4567 89"),
-            bic: var("DIRECTORY_ISSUER_BIC", "PBNKDEFF"),
+            register: var("DIRECTORY_ISSUER_REGISTER", "Amtsgericht Charlottenburg HRB 123456 B"),
+            iban: var("DIRECTORY_ISSUER_IBAN", "DE89 3704 0044 0532 0130 00"),
+            bic: var("DIRECTORY_ISSUER_BIC", "COBADEFFXXX"),
             email: var("DIRECTORY_ISSUER_EMAIL", "billing@directory.example"),
             phone: var("DIRECTORY_ISSUER_PHONE", "+49 30 1234567"),
         }
@@ -199,7 +202,8 @@ fn footer(page: &mut Page, issuer: &Issuer, n: usize, of: usize) {
     page.rule(62.0, 0.3);
     let left = format!("{} · {} · {}", issuer.name, issuer.address.join(", "), issuer.email);
     page.text_fit(LEFT, 50.0, 7.0, Weight::Regular, &left, 380.0);
-    page.text(LEFT, 40.0, 7.0, Weight::Regular, &format!("IBAN {} · BIC {}", issuer.iban, issuer.bic));
+    let bank = format!("IBAN {} · BIC {} · {}", issuer.iban, issuer.bic, issuer.register);
+    page.text_fit(LEFT, 40.0, 7.0, Weight::Regular, &bank, 380.0);
     page.text_right(RIGHT, 50.0, 8.0, Weight::Regular, &format!("Seite {n} von {of}"));
 }
 
