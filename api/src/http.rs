@@ -325,17 +325,38 @@ async fn invoice_document(
     };
     let Some(invoice) = invoice else { return not_found() };
     let issuer = http.issuer.clone();
+    let number = invoice.number.clone().unwrap_or_default();
     if xml {
         return match documents::xrechnung::render(&invoice, &issuer, buyer_email.as_deref()) {
-            Some(text) => ([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], text).into_response(),
+            Some(text) => {
+                let named = file_name(&number, "xml");
+                (
+                    [(header::CONTENT_TYPE, "application/xml; charset=utf-8"), (header::CONTENT_DISPOSITION, &named)],
+                    text,
+                )
+                    .into_response()
+            }
             None => not_found(),
         };
     }
-    let bytes = match tokio::task::spawn_blocking(move || documents::pdf::invoice::render(&invoice, &issuer)).await {
+    let bytes = match tokio::task::spawn_blocking(move || {
+        documents::pdf::invoice::render(&invoice, &issuer, buyer_email.as_deref())
+    })
+    .await
+    {
         Ok(bytes) => bytes,
         Err(_) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
     };
-    ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response()
+    ([(header::CONTENT_TYPE, "application/pdf"), (header::CONTENT_DISPOSITION, &file_name(&number, "pdf"))], bytes)
+        .into_response()
+}
+
+/// Shown in the browser, saved under its own name (`RE-2026-00001.pdf`). The name is made
+/// of letters, digits, `-` and `_` only, so that it needs no quoting rules of its own.
+fn file_name(stem: &str, extension: &str) -> String {
+    let stem: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    format!("inline; filename=\"{stem}.{extension}\"")
 }
 
 /// `GET /reports/sla/{projectId}/{YYYY-MM}.pdf`: a project's monthly SLA report, for staff
@@ -398,8 +419,11 @@ async fn sla_document(
         })
     };
     let Some((report, cx)) = found else { return not_found() };
+    let named = file_name(&format!("SLA-{}-{month}", cx.project), "pdf");
     match tokio::task::spawn_blocking(move || documents::pdf::sla::render(&report, &cx)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response(),
+        Ok(bytes) => {
+            ([(header::CONTENT_TYPE, "application/pdf"), (header::CONTENT_DISPOSITION, &named)], bytes).into_response()
+        }
         Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, &ApiError::Unavailable("rendering failed".into())),
     }
 }

@@ -54,10 +54,16 @@ impl Server {
 
     /// As [`Server::start`], running on the CPU cores `cores` only (`taskset -c`), so that
     /// a load generator on the others does not take the server's time.
-    pub async fn start_on(cores: &str, url: &str, token: &str, patience: Duration) -> anyhow::Result<Server> {
+    pub async fn start_on(
+        cores: &str,
+        url: &str,
+        token: &str,
+        env: &[(&str, &str)],
+        patience: Duration,
+    ) -> anyhow::Result<Server> {
         let mut command = std::process::Command::new("taskset");
         command.arg("-c").arg(cores).arg(std::env::current_exe()?);
-        Self::spawn(command, url, token, &[], &[], patience).await
+        Self::spawn(command, url, token, &[], env, patience).await
     }
 
     async fn spawn(
@@ -896,11 +902,11 @@ async fn sla(fixture: &FixtureDb, month: &str) -> anyhow::Result<()> {
 fn documents(count: usize) -> anyhow::Result<()> {
     let invoice = fixtures::synthetic_invoice(20, 10);
     let issuer = documents::pdf::invoice::Issuer::from_env();
-    let _ = documents::pdf::invoice::render(&invoice, &issuer); // fonts parsed once, outside the timing
+    let _ = documents::pdf::invoice::render(&invoice, &issuer, None); // fonts parsed once, outside the timing
     let started = Instant::now();
     let mut pdf_bytes = 0;
     for _ in 0..count {
-        pdf_bytes = documents::pdf::invoice::render(&invoice, &issuer).len();
+        pdf_bytes = documents::pdf::invoice::render(&invoice, &issuer, None).len();
     }
     let pdf_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();

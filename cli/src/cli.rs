@@ -66,18 +66,20 @@ pub enum BillingCommand {
         /// The service period, YYYY-MM.
         #[arg(long)]
         period: String,
-        /// Where to write the batch (standard output when omitted).
+        /// Where to write the booking batch (standard output when omitted); the customer
+        /// master data goes beside it, as `EXTF_Debitoren_Kreditoren.csv`.
         #[arg(long)]
         out: Option<String>,
         /// DATEV consultant number.
-        #[arg(long, default_value_t = 1001)]
+        #[arg(long, default_value_t = 1001, value_parser = clap::value_parser!(u32).range(1001..=9_999_999))]
         consultant: u32,
         /// DATEV client number.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99_999))]
         client: u32,
-        /// The collective debtor account the documents are booked on.
-        #[arg(long, default_value_t = 10000)]
-        debtor: u32,
+        /// The debtor accounts customers are given, in the order they were registered
+        /// (five digits: the ledger's accounts have four).
+        #[arg(long, default_value = "10000-69999", value_parser = debtor_range)]
+        debtors: std::ops::RangeInclusive<u32>,
     },
 }
 
@@ -140,7 +142,8 @@ pub enum Command {
         queue_wait_ms: u64,
         /// Milliseconds the server's runtime may run late (its cores saturated, requests
         /// queueing before any permit sees them) before every request is shed with 503;
-        /// 0 turns this off.
+        /// 0 turns off watching the runtime (this, and admitting a shrinking share of
+        /// requests while its workers are busy nearly all the time).
         #[arg(long, env = "DIRECTORY_SHED_LAG_MS", default_value_t = api::admission::DEFAULT_LAG_LIMIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
         shed_lag_ms: u64,
         /// MiB of settled history the read models keep decoded for questions about the
@@ -488,19 +491,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Billing { command: BillingCommand::Export { period, out, consultant, client, debtor } } => {
+        Command::Billing { command: BillingCommand::Export { period, out, consultant, client, debtors } } => {
             let period: domain::Period = period.parse().map_err(|e: domain::Invalid| anyhow::anyhow!("{e}"))?;
             let log = EventLog::connect(&cli.database_url).await?;
             let state = AppState::start(log, Arc::new(SystemClock), None).await?;
-            let accounts = app::export::Accounts { consultant, client, debtor };
+            let accounts = app::export::Accounts { consultant, client, debtors };
             let done = app::export::export(&state, period, &accounts, state.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code(), e.message()))?;
             match out {
                 Some(path) => {
-                    std::fs::write(&path, done.batch.as_bytes()).with_context(|| format!("writing {path}"))?
+                    std::fs::write(&path, &done.batch).with_context(|| format!("writing {path}"))?;
+                    let beside = std::path::Path::new(&path).with_file_name("EXTF_Debitoren_Kreditoren.csv");
+                    std::fs::write(&beside, &done.master_data)
+                        .with_context(|| format!("writing {}", beside.display()))?;
                 }
-                None => print!("{}", done.batch),
+                None => std::io::Write::write_all(&mut std::io::stdout(), &done.batch)?,
             }
             eprintln!(
                 "{} documents of {period} in the batch; {} exported for the first time",
@@ -608,7 +614,7 @@ async fn serve(
     }
     let leases = state.leases.clone();
     let admission = match settings.shed_lag {
-        Some(limit) => settings.admission.watching_lag(limit),
+        Some(limit) => settings.admission.watching_runtime(limit),
         None => settings.admission,
     };
     let app = http::router_with(state, metrics, admission);
@@ -669,4 +675,18 @@ fn redact(url: &str) -> String {
         },
         _ => url.to_owned(),
     }
+}
+
+/// A range of debtor accounts, `first-last`, of five digits each.
+fn debtor_range(text: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
+    let (first, last) = text.split_once('-').ok_or("first-last, such as 10000-69999")?;
+    let account = |s: &str| match s.trim().parse::<u32>() {
+        Ok(n) if (10_000..=99_999).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a five-digit account")),
+    };
+    let (first, last) = (account(first)?, account(last)?);
+    if first > last {
+        return Err(format!("{first} comes after {last}"));
+    }
+    Ok(first..=last)
 }

@@ -2,6 +2,7 @@
 //! nothing of GraphQL or HTTP: invoice and SLA report PDFs, XRechnung (EN 16931, CII), and
 //! the DATEV booking batch.
 
+pub mod address;
 pub mod datev;
 pub mod pdf;
 pub mod xrechnung;

@@ -17,9 +17,21 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use rust_decimal::Decimal;
 
+use crate::address::Address;
 use crate::pdf::invoice::Issuer;
 
 pub const GUIDELINE: &str = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0";
+/// The Factur-X / ZUGFeRD profile EN 16931 ("COMFORT"): the same content, the core standard's identifier.
+pub const FACTUR_X_EN16931: &str = "urn:cen.eu:en16931:2017";
+
+/// Which specification a document declares (BT-24).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// XRechnung 3.0, the German CIUS: the XML sent on its own.
+    XRechnung,
+    /// Factur-X / ZUGFeRD EN 16931: the XML inside the hybrid invoice PDF.
+    FacturX,
+}
 
 type W = Writer<Vec<u8>>;
 type Written = std::io::Result<()>;
@@ -77,37 +89,9 @@ fn date(w: &mut W, name: &str, data_type: &str, at: DateTime<Utc>) -> Written {
     node(w, name, |w| leaf_with(w, &format!("{data_type}:DateTimeString"), ("format", "102"), &day(at)))
 }
 
-/// A free-text address as street line, postcode and city: the last line that starts with
-/// a postcode ("10115 Berlin", "1012 LG Amsterdam") gives postcode and city, the lines
-/// before it the street, and a line after it (a country's name) is left to the country code.
-/// Without such a line, the last line is the city.
+/// A free-text address as the CII's street line, postcode and city.
 fn address(w: &mut W, text: &str, country: &str) -> Written {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let postcode_of = |line: &str| -> Option<(String, String)> {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let code =
-            |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && w.chars().any(|c| c.is_ascii_digit());
-        match words.as_slice() {
-            // Dutch postcodes: four digits, a space, two letters.
-            [digits, letters, city @ ..]
-                if !city.is_empty()
-                    && digits.len() == 4
-                    && digits.chars().all(|c| c.is_ascii_digit())
-                    && letters.len() == 2
-                    && letters.chars().all(|c| c.is_ascii_uppercase()) =>
-            {
-                Some((format!("{digits} {letters}"), city.join(" ")))
-            }
-            [first, city @ ..] if !city.is_empty() && code(first) => Some(((*first).to_owned(), city.join(" "))),
-            _ => None,
-        }
-    };
-    let found = lines.iter().enumerate().rev().find_map(|(i, l)| postcode_of(l).map(|p| (i, p)));
-    let (street, postcode, city) = match (found, lines.split_last()) {
-        (Some((i, (postcode, city))), _) => (lines[..i].join(", "), Some(postcode), city),
-        (None, Some((last, before))) => (before.join(", "), None, (*last).to_owned()),
-        (None, None) => (String::new(), None, String::new()),
-    };
+    let Address { street, postcode, city } = Address::parse(text);
     node(w, "ram:PostalTradeAddress", |w| {
         if let Some(p) = &postcode {
             leaf(w, "ram:PostcodeCode", p)?;
@@ -129,19 +113,30 @@ fn category(case: TaxCase) -> (&'static str, Option<&'static str>) {
     }
 }
 
-/// The XML of an issued invoice; none for a draft.
+/// The XRechnung XML of an issued invoice; none for a draft.
 pub fn render(invoice: &Invoice, issuer: &Issuer, buyer_email: Option<&str>) -> Option<String> {
+    render_as(Profile::XRechnung, invoice, issuer, buyer_email)
+}
+
+/// The XML of an issued invoice under a profile; none for a draft.
+pub fn render_as(profile: Profile, invoice: &Invoice, issuer: &Issuer, buyer_email: Option<&str>) -> Option<String> {
     let c = invoice.content.as_ref()?;
     let (number, issued_at) = (invoice.number.as_ref()?, invoice.issued_at?);
     let mut w = Writer::new(Vec::with_capacity(16 * 1024));
-    write(&mut w, invoice, c, number, issued_at, issuer, buyer_email).expect("a Vec<u8> takes every write");
+    let guideline = match profile {
+        Profile::XRechnung => GUIDELINE,
+        Profile::FacturX => FACTUR_X_EN16931,
+    };
+    write(&mut w, guideline, invoice, c, number, issued_at, issuer, buyer_email).expect("a Vec<u8> takes every write");
     let mut xml = String::from_utf8(w.into_inner()).expect("quick-xml writes the UTF-8 it is given");
     xml.push('\n');
     Some(xml)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write(
     w: &mut W,
+    guideline: &str,
     invoice: &Invoice,
     c: &InvoiceContent,
     number: &str,
@@ -195,7 +190,7 @@ fn write(
         .with_attribute(("xmlns:udt", "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"));
     root.write_inner_content(|w| {
         node(w, "rsm:ExchangedDocumentContext", |w| {
-            node(w, "ram:GuidelineSpecifiedDocumentContextParameter", |w| leaf(w, "ram:ID", GUIDELINE))
+            node(w, "ram:GuidelineSpecifiedDocumentContextParameter", |w| leaf(w, "ram:ID", guideline))
         })?;
         node(w, "rsm:ExchangedDocument", |w| {
             leaf(w, "ram:ID", number)?;

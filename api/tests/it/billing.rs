@@ -304,7 +304,27 @@ both_stores!(issued_invoices_are_german_pdfs_with_every_mandatory_content, async
     let path = format!("/invoices/{id}.pdf");
     let (status, kind, pdf) = app.get_as(Some(&w.acme_token), &path).await;
     assert_eq!((status.as_u16(), kind.as_str()), (200, "application/pdf"));
-    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(pdf.starts_with(b"%PDF-1.7"));
+    // A hybrid invoice: PDF/A-3b carrying its Factur-X XML, in fonts subset to what it shows.
+    assert!(pdf.len() < 100 * 1024, "a one-page invoice is {} bytes", pdf.len());
+    let warnings = crate::helpers::validate_hybrid(&pdf).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("hybrid invoice, {} bytes, {} warnings: {warnings:#?}", pdf.len(), warnings.len());
+    let fonts = crate::helpers::pdf_tool("pdffonts", &[], &pdf);
+    let subsets: Vec<&str> = fonts.lines().filter(|l| l.contains("+DejaVuSans")).collect();
+    assert_eq!(subsets.len(), 2, "{fonts}");
+    for font in subsets {
+        // name, type "CID TrueType", encoding "Identity-H", then emb, sub and uni: all yes.
+        let columns: Vec<&str> = font.split_whitespace().collect();
+        assert_eq!(&columns[columns.len() - 5..columns.len() - 2], ["yes", "yes", "yes"], "{fonts}");
+    }
+    let named = app.header_of(&w.acme_token, &path, "content-disposition").await;
+    assert_eq!(named, r#"inline; filename="RE-2026-00001.pdf""#, "saved under its number");
+    let named = app.header_of(&w.acme_token, &format!("/invoices/{id}.xml"), "content-disposition").await;
+    assert_eq!(named, r#"inline; filename="RE-2026-00001.xml""#);
+    let structure = crate::helpers::pdf_tool("qpdf", &["--check"], &pdf);
+    assert!(structure.contains("No syntax or stream encoding errors found"), "{structure}");
+    let attached = crate::helpers::pdf_tool("pdfdetach", &["-list"], &pdf);
+    assert!(attached.contains("1 embedded files") && attached.contains("factur-x.xml"), "{attached}");
     let text = pdftotext(&pdf);
     for expected in [
         "Rechnung RE-2026-00001",
@@ -434,7 +454,83 @@ both_stores!(issued_invoices_pass_the_en16931_and_xrechnung_rules, async |app: &
     assert!(lines >= 20, "{lines} lines checked");
 });
 
-both_stores!(the_accounting_export_books_each_document_once, async |app: &TestApp| {
+/// A DATEV EXTF file checked against the format's rules, as the import would read it:
+/// Windows-1252 bytes with Windows line ends; a header line of 31 fields naming the format;
+/// a line of unique column names; records of exactly as many fields, each filled one of
+/// the kind and length `rules` gives for its column and every other one empty. Answers the
+/// records, each by column name.
+fn extf(
+    bytes: &[u8],
+    category: u32,
+    name: &str,
+    version: u32,
+    columns: usize,
+    rules: &[(&str, &str, usize)],
+) -> Vec<BTreeMap<String, String>> {
+    const UNDEFINED: [u8; 5] = [0x81, 0x8d, 0x8f, 0x90, 0x9d];
+    assert!(!bytes.iter().any(|b| UNDEFINED.contains(b)), "only bytes Windows-1252 defines");
+    assert!(std::str::from_utf8(bytes).is_err() || bytes.is_ascii(), "Windows-1252, not UTF-8");
+    // Windows-1252 agrees with Latin-1 on every byte the records may hold but € and dashes.
+    let text: String = bytes.iter().map(|b| char::from(*b)).collect();
+    assert!(text.ends_with("\r\n") && !text.replace("\r\n", "").contains('\n'), "Windows line ends only");
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let header: Vec<&str> = lines[0].split(';').collect();
+    assert_eq!(header.len(), 31, "the header line: {}", lines[0]);
+    assert_eq!(&header[..5], ["\"EXTF\"", "700", &category.to_string(), &format!("\"{name}\""), &version.to_string()]);
+    assert!(header[5].len() == 17 && header[5].bytes().all(|b| b.is_ascii_digit()), "created: {}", header[5]);
+    assert!((1001..=9_999_999).contains(&header[10].parse::<u32>().unwrap()), "consultant");
+    assert!((1..=99_999).contains(&header[11].parse::<u32>().unwrap()), "client");
+    assert!(header[12].len() == 8 && header[12].ends_with("0101"), "fiscal year: {}", header[12]);
+    assert!((4..=8).contains(&header[13].parse::<u32>().unwrap()), "ledger account length");
+    let names: Vec<&str> = lines[1].split(';').collect();
+    assert_eq!(names.len(), columns, "every column of the format");
+    assert_eq!(names.iter().collect::<std::collections::BTreeSet<_>>().len(), columns, "no column twice");
+    let mut records = vec![];
+    for line in &lines[2..] {
+        let fields: Vec<&str> = line.split(';').collect();
+        assert_eq!(fields.len(), columns, "a field for every column: {line}");
+        let mut record = BTreeMap::new();
+        for (column, field) in names.iter().zip(&fields) {
+            let Some((_, kind, max)) = rules.iter().find(|(n, _, _)| n == column) else {
+                assert!(field.is_empty() || *field == "\"\"", "{column} is not filled: {field:?}");
+                continue;
+            };
+            let value = match *kind {
+                // A text column this record has nothing for (a German customer's EU VAT id).
+                "text" if field.is_empty() => String::new(),
+                "text" => {
+                    assert!(
+                        field.len() >= 2 && field.starts_with('"') && field.ends_with('"'),
+                        "{column} is quoted text: {field}"
+                    );
+                    let inner = &field[1..field.len() - 1];
+                    assert!(!inner.contains('"'), "{column}: {field}");
+                    inner.to_owned()
+                }
+                "amount" => {
+                    let (units, cents) = field.split_once(',').expect("a decimal comma");
+                    assert!(
+                        !units.is_empty() && units.len() <= 10 && units.bytes().all(|b| b.is_ascii_digit()),
+                        "{column}: {field}"
+                    );
+                    assert!(cents.len() == 2 && cents.bytes().all(|b| b.is_ascii_digit()), "{column}: {field}");
+                    (*field).to_owned()
+                }
+                "digits" => {
+                    assert!(field.bytes().all(|b| b.is_ascii_digit()), "{column} is a number: {field}");
+                    (*field).to_owned()
+                }
+                other => panic!("no kind {other}"),
+            };
+            assert!(value.chars().count() <= *max, "{column} holds {max} characters at most: {value:?}");
+            record.insert((*column).to_owned(), value);
+        }
+        records.push(record);
+    }
+    records
+}
+
+both_stores!(the_accounting_export_books_each_document_once_on_the_customers_own_accounts, async |app: &TestApp| {
     let w = world(app).await;
     let billing = staff(app, "Bea", "BILLING").await;
     prices(app, &billing).await;
@@ -446,16 +542,66 @@ both_stores!(the_accounting_export_books_each_document_once, async |app: &TestAp
     let accounts = app::export::Accounts::default();
     let first = app::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
     assert_eq!((first.documents, first.newly_exported), (3, 3));
-    let lines: Vec<&str> = first.batch.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert!(lines[0].starts_with("\"EXTF\";700;21;\"Buchungsstapel\";13;"), "{}", lines[0]);
-    assert!(lines[0].contains(";20260301;20260331;"), "the period: {}", lines[0]);
-    assert!(lines[1].starts_with("Umsatz (ohne Soll/Haben-Kz);Soll/Haben-Kennzeichen;"));
-    assert_eq!(lines.len(), 5, "two invoices and one cancellation: {lines:#?}");
-    assert!(lines[2].starts_with("90,11;\"S\";\"EUR\";;;;10000;8400;\"\";"), "{}", lines[2]);
-    assert!(lines[2].contains("\"RE-2026-00001\""));
-    assert!(lines[4].starts_with("90,11;\"H\";"), "the cancellation on the credit side: {}", lines[4]);
-    assert!(lines[4].contains("\"ST-2026-00001\""), "{}", lines[4]);
-    assert!(lines[4].contains("\"Storno zu RE-2026-00001 2026-03 Acme GmbH\""), "{}", lines[4]);
+    let booking_rules = [
+        ("Umsatz (ohne Soll/Haben-Kz)", "amount", 13),
+        ("Soll/Haben-Kennzeichen", "text", 1),
+        ("WKZ Umsatz", "text", 3),
+        ("Konto", "digits", 5),
+        ("Gegenkonto (ohne BU-Schlüssel)", "digits", 4),
+        ("Belegdatum", "digits", 4),
+        ("Belegfeld 1", "text", 36),
+        ("Buchungstext", "text", 60),
+    ];
+    let bookings = extf(&first.batch, 21, "Buchungsstapel", 13, 125, &booking_rules);
+    assert!(String::from_utf8_lossy(&first.batch).contains(";20260301;20260331;"), "the period");
+    assert_eq!(bookings.len(), 3, "two invoices and one cancellation");
+    let field = |r: &BTreeMap<String, String>, c: &str| r.get(c).cloned().unwrap_or_default();
+    assert_eq!(field(&bookings[0], "Umsatz (ohne Soll/Haben-Kz)"), "90,11");
+    assert_eq!(field(&bookings[0], "Soll/Haben-Kennzeichen"), "S");
+    assert_eq!(field(&bookings[0], "Belegfeld 1"), "RE-2026-00001");
+    assert_eq!(field(&bookings[0], "Gegenkonto (ohne BU-Schlüssel)"), "8400");
+    assert_eq!(field(&bookings[2], "Soll/Haben-Kennzeichen"), "H", "the cancellation on the credit side");
+    assert_eq!(field(&bookings[2], "Belegfeld 1"), "ST-2026-00001");
+    assert_eq!(field(&bookings[2], "Buchungstext"), "Storno zu RE-2026-00001 2026-03 Acme GmbH");
+
+    let master_rules = [
+        ("Konto", "digits", 5),
+        ("Name (Adressattyp Unternehmen)", "text", 50),
+        ("Adressattyp", "text", 1),
+        ("Kurzbezeichnung", "text", 15),
+        ("EU-Land", "text", 2),
+        ("EU-UStID", "text", 13),
+        ("Adressart", "text", 3),
+        ("Straße", "text", 36),
+        ("Postleitzahl", "text", 10),
+        ("Ort", "text", 30),
+        ("Land", "text", 2),
+        ("Kunden-/Lief.-Nr.", "text", 15),
+        ("Sprache", "digits", 1),
+        ("Fälligkeit in Tagen (Debitor)", "digits", 3),
+        ("Nummer Fremdsystem", "text", 15),
+    ];
+    let customers = extf(&first.master_data, 16, "Debitoren/Kreditoren", 5, 254, &master_rules);
+    let by_name = |records: &[BTreeMap<String, String>], name: &str| {
+        records
+            .iter()
+            .find(|r| field(r, "Name (Adressattyp Unternehmen)") == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: {records:#?}"))
+    };
+    let acme = by_name(&customers, "Acme GmbH");
+    let acme_account = field(&acme, "Konto");
+    assert_eq!(field(&bookings[0], "Konto"), acme_account, "Acme's bookings land on Acme's account");
+    assert_eq!(field(&bookings[2], "Konto"), acme_account);
+    assert_eq!((field(&acme, "Postleitzahl").as_str(), field(&acme, "Ort").as_str()), ("10115", "Berlin"));
+    assert_eq!(field(&acme, "Fälligkeit in Tagen (Debitor)"), "14");
+    let accounts_given: Vec<u32> = customers.iter().map(|r| field(r, "Konto").parse().unwrap()).collect();
+    assert_eq!(
+        accounts_given,
+        (10000..10000 + customers.len() as u32).collect::<Vec<_>>(),
+        "from the range's start, in order"
+    );
+
     let head = app.head().await;
     let again = app::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
     assert_eq!(again.newly_exported, 0, "nothing is exported twice");
@@ -464,6 +610,32 @@ both_stores!(the_accounting_export_books_each_document_once, async |app: &TestAp
     let history = "query($e: ID!) { history(entityId: $e) { eventType } }";
     let events = app.ok(BOOT, history, json!({"e": run[0]["id"]})).await["history"].clone();
     assert_eq!(events.as_array().unwrap().iter().filter(|e| e["eventType"] == "InvoiceExported").count(), 1);
+
+    // A customer registered later, backdated before all others, comes last: no account moves.
+    let register = "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { id } }";
+    let eu = json!({"i": {"name": "Müller & Søn ApS", "country": "DK", "vatId": "DK12345678", "billingAddress": "Nørregade 1\n1165 København", "effectiveAt": "2020-01-01T00:00:00Z"}});
+    app.ok(BOOT, register, eu).await;
+    let later = app::export::export(&app.state, period, &accounts, app.state.now()).await.unwrap();
+    let customers_later = extf(&later.master_data, 16, "Debitoren/Kreditoren", 5, 254, &master_rules);
+    for before in &customers {
+        let name = field(before, "Name (Adressattyp Unternehmen)");
+        assert_eq!(
+            field(&by_name(&customers_later, &name), "Konto"),
+            field(before, "Konto"),
+            "{name} keeps its account"
+        );
+    }
+    let dk = by_name(&customers_later, "Müller & Søn ApS");
+    assert_eq!(field(&dk, "Konto"), (10000 + customers.len()).to_string(), "the newest customer comes last");
+    assert_eq!((field(&dk, "EU-Land").as_str(), field(&dk, "EU-UStID").as_str()), ("DK", "12345678"));
+    assert_eq!(field(&dk, "Sprache"), "4", "English for a Danish customer");
+    assert!(later.master_data.windows(3).any(|w| w == b"M\xfcl"), "ü as Windows-1252 writes it");
+    assert!(later.master_data.windows(2).any(|w| w == b"S\xf8"), "ø as well");
+
+    let tight = app::export::Accounts { debtors: 10000..=10001, ..Default::default() };
+    let refused =
+        app::export::export(&app.state, period, &tight, app.state.now()).await.err().expect("the range is full");
+    assert_eq!(refused.code(), "BAD_INPUT", "{}", refused.message());
 });
 
 both_stores!(replay_verify_recomputes_every_issued_document, async |app: &TestApp| {

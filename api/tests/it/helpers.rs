@@ -81,6 +81,13 @@ impl TestApp {
         (status, kind, bytes.to_vec())
     }
 
+    /// A GET's header (empty when absent).
+    pub async fn header_of(&self, token: &str, path: &str, name: &str) -> String {
+        let req = Request::get(path).header("authorization", format!("Bearer {token}"));
+        let res = self.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+
     /// A GET with a bearer token and an `If-None-Match`; answers the status and the ETag.
     pub async fn get_etag(&self, token: &str, path: &str, if_none_match: Option<&str>) -> (StatusCode, String) {
         let mut req = Request::get(path).header("authorization", format!("Bearer {token}"));
@@ -147,20 +154,42 @@ pub fn pdftotext(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// What a PDF tool (poppler's `pdffonts`, `pdfdetach`, …, and `qpdf`) prints of a PDF.
+pub fn pdf_tool(tool: &str, args: &[&str], pdf: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("directory-{}-{tool}-{}.pdf", std::process::id(), pdf.len()));
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new(tool).args(args).arg(&path).output();
+    let _ = std::fs::remove_file(&path);
+    let out = out.unwrap_or_else(|e| panic!("{tool} (poppler-utils, qpdf) is installed: {e}"));
+    assert!(out.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Validates a Cross Industry Invoice as a German public-sector receiver would
 /// (`validate_einvoice.py`: the EN 16931 CII schema, the EN 16931 Schematron, the XRechnung
 /// CIUS rules); answers the warnings, or every error with the warnings.
 pub fn validate_cii(xml: &[u8]) -> Result<Vec<String>, String> {
+    validate_einvoice(xml, &[])
+}
+
+/// Validates a hybrid invoice PDF: its Factur-X container declarations, then the XML it
+/// carries under the EN 16931 profile; answers as [`validate_cii`].
+pub fn validate_hybrid(pdf: &[u8]) -> Result<Vec<String>, String> {
+    validate_einvoice(pdf, &["--pdf"])
+}
+
+fn validate_einvoice(input: &[u8], args: &[&str]) -> Result<Vec<String>, String> {
     use std::io::Write;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/validate_einvoice.py");
     let mut child = std::process::Command::new("python3")
         .arg(script)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("python3 with factur-x, saxonche and verifyhash-einvoice is installed");
-    child.stdin.take().unwrap().write_all(xml).unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "the validator ran: {}", String::from_utf8_lossy(&out.stderr));
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the validator answers JSON");

@@ -130,6 +130,12 @@ both_stores!(a_month_counts_the_union_of_outages_less_announced_maintenance, asy
     let path = format!("/reports/sla/{}/2026-03.pdf", w.acme_root);
     let (status, kind, pdf) = app.get_as(Some(&w.acme_token), &path).await;
     assert_eq!((status.as_u16(), kind.as_str()), (200, "application/pdf"));
+    // PDF/A-3b like the invoices, but no hybrid invoice: the container check says so.
+    assert!(pdf.starts_with(b"%PDF-1.7") && String::from_utf8_lossy(&pdf).contains("<pdfaid:part>3</pdfaid:part>"));
+    let named = app.header_of(&w.acme_token, &path, "content-disposition").await;
+    assert_eq!(named, r#"inline; filename="SLA-Shop-2026-03.pdf""#);
+    let refused = crate::helpers::validate_hybrid(&pdf).expect_err("an SLA report carries no invoice");
+    assert!(refused.contains("container"), "{refused}");
     let text = crate::helpers::pdftotext(&pdf);
     for expected in [
         "SLA-Bericht März 2026",

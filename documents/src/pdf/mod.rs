@@ -1,13 +1,18 @@
-//! PDF documents: A4 pages of text lines, rules and bands, in DejaVu Sans embedded as a
-//! simple TrueType font with WinAnsi encoding (German text, €, dashes). The same input
-//! gives the same bytes: nothing here reads a clock or a random source.
+//! PDF documents: A4 pages of text lines, rules and bands, as PDF/A-3b. The text is in
+//! DejaVu Sans, embedded per document as a subset of the glyphs it shows: a CID font whose
+//! CIDs are the font's own glyph ids, with a ToUnicode map so that text can be copied and
+//! searched. Any character the font has prints (German text, €, arrows, names from all of
+//! Europe); one it lacks prints as `?`. A document may carry files (the invoice's Factur-X
+//! XML). The same input gives the same bytes: nothing here reads a clock or a random source.
 
 pub mod invoice;
 pub mod sla;
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use pdf_writer::types::FontFlags;
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use pdf_writer::types::{AssociationKind, CidFontType, FontFlags, OutputIntentSubtype, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 pub const WIDTH: f32 = 595.0;
@@ -15,83 +20,37 @@ pub const HEIGHT: f32 = 842.0;
 pub const LEFT: f32 = 50.0;
 pub const RIGHT: f32 = WIDTH - 50.0;
 
-/// A font and the widths of its WinAnsi characters (1/1000 em).
+/// The output intent of every document (PDF/A needs one): the compact sRGB profile of
+/// `assets/icc/README.md`.
+const SRGB: &[u8] = include_bytes!("../../assets/icc/sRGB-v2-magic.icc");
+
+/// A font: its file, its glyphs by character, and their widths (1/1000 em).
 pub struct Font {
-    name: &'static [u8],
+    name: &'static str,
     data: &'static [u8],
-    /// The font file deflated once, not per document.
-    compressed: Vec<u8>,
-    widths: [f32; 256],
+    face: ttf_parser::Face<'static>,
+    /// By glyph id.
+    widths: Vec<f32>,
+    /// The glyph of `?`, for characters the font lacks.
+    fallback: u16,
     bbox: Rect,
     ascent: f32,
     descent: f32,
     cap_height: f32,
 }
 
-/// The WinAnsi (Windows-1252) code of a character; `?` for one it lacks.
-pub fn winansi_code(c: char) -> u8 {
-    match c {
-        '€' => 0x80,
-        '‚' => 0x82,
-        '„' => 0x84,
-        '…' => 0x85,
-        '‘' => 0x91,
-        '’' => 0x92,
-        '“' => 0x93,
-        '”' => 0x94,
-        '•' => 0x95,
-        '–' => 0x96,
-        '—' => 0x97,
-        '™' => 0x99,
-        '›' => 0x9B,
-        '\u{a0}'..='\u{ff}' | '\u{20}'..='\u{7e}' => c as u8,
-        _ => b'?',
-    }
-}
-
-/// The character a WinAnsi code stands for.
-fn winansi_char(code: u8) -> Option<char> {
-    const HIGH: [(u8, char); 13] = [
-        (0x80, '€'),
-        (0x82, '‚'),
-        (0x84, '„'),
-        (0x85, '…'),
-        (0x91, '‘'),
-        (0x92, '’'),
-        (0x93, '“'),
-        (0x94, '”'),
-        (0x95, '•'),
-        (0x96, '–'),
-        (0x97, '—'),
-        (0x99, '™'),
-        (0x9B, '›'),
-    ];
-    match code {
-        0x20..=0x7e | 0xa0..=0xff => Some(code as char),
-        _ => HIGH.iter().find(|(c, _)| *c == code).map(|(_, ch)| *ch),
-    }
-}
-
-pub fn winansi(s: &str) -> Vec<u8> {
-    s.chars().map(winansi_code).collect()
-}
-
 impl Font {
-    fn load(name: &'static [u8], data: &'static [u8]) -> Font {
+    fn load(name: &'static str, data: &'static [u8]) -> Font {
         let face = ttf_parser::Face::parse(data, 0).expect("the embedded font parses");
         let scale = 1000.0 / f32::from(face.units_per_em());
-        let mut widths = [0.0; 256];
-        for (code, width) in widths.iter_mut().enumerate() {
-            *width = winansi_char(code as u8)
-                .and_then(|c| face.glyph_index(c))
-                .and_then(|g| face.glyph_hor_advance(g))
-                .map_or(0.0, |w| f32::from(w) * scale);
-        }
+        let widths = (0..face.number_of_glyphs())
+            .map(|g| face.glyph_hor_advance(ttf_parser::GlyphId(g)).map_or(0.0, |w| f32::from(w) * scale))
+            .collect();
         let b = face.global_bounding_box();
         Font {
             name,
             data,
-            compressed: miniz_oxide::deflate::compress_to_vec_zlib(data, 9),
+            fallback: face.glyph_index('?').map_or(0, |g| g.0),
             widths,
             bbox: Rect::new(
                 f32::from(b.x_min) * scale,
@@ -102,28 +61,65 @@ impl Font {
             ascent: f32::from(face.ascender()) * scale,
             descent: f32::from(face.descender()) * scale,
             cap_height: face.capital_height().map_or(700.0, |h| f32::from(h) * scale),
+            face,
+        }
+    }
+
+    /// The glyph that shows a character, and the character it stands for (`?` for one the
+    /// font lacks, and for control characters).
+    fn glyph(&self, c: char) -> (u16, char) {
+        match self.face.glyph_index(c) {
+            Some(g) if !c.is_control() => (g.0, c),
+            _ => (self.fallback, '?'),
         }
     }
 
     /// The width of a text at a size, in points.
     pub fn width(&self, text: &str, size: f32) -> f32 {
-        winansi(text).iter().map(|b| self.widths[*b as usize]).sum::<f32>() * size / 1000.0
+        text.chars().map(|c| self.widths[usize::from(self.glyph(c).0)]).sum::<f32>() * size / 1000.0
     }
 
-    /// Writes the font, its descriptor and its (compressed) file.
-    fn write(&self, pdf: &mut Pdf, font: Ref, descriptor: Ref, file: Ref) {
-        let mut dict = pdf.indirect(font).dict();
-        dict.pair(Name(b"Type"), Name(b"Font"));
-        dict.pair(Name(b"Subtype"), Name(b"TrueType"));
-        dict.pair(Name(b"BaseFont"), Name(self.name));
-        dict.pair(Name(b"FirstChar"), 32);
-        dict.pair(Name(b"LastChar"), 255);
-        dict.insert(Name(b"Widths")).array().items(self.widths[32..].iter().copied());
-        dict.pair(Name(b"FontDescriptor"), descriptor);
-        dict.pair(Name(b"Encoding"), Name(b"WinAnsiEncoding"));
-        dict.finish();
+    /// Writes the font as a CID font over a subset of its glyphs: the ones of `shown`
+    /// (each with the character it stands for).
+    fn write(&self, pdf: &mut Pdf, ids: &mut Ref, font: Ref, shown: &BTreeMap<u16, char>) {
+        let (cid_font, descriptor, file, to_gid, to_unicode) =
+            (ids.bump(), ids.bump(), ids.bump(), ids.bump(), ids.bump());
+        let mut remapper = subsetter::GlyphRemapper::new();
+        for glyph in shown.keys() {
+            remapper.remap(*glyph);
+        }
+        let subset = subsetter::subset(self.data, 0, &remapper).expect("DejaVu Sans subsets");
+        // The subset's tag: six capitals that name the glyphs it holds (ISO 32000-1, 9.6.4).
+        let mut hash =
+            shown.keys().fold(0xcbf2_9ce4_8422_2325u64, |h, g| (h ^ u64::from(*g)).wrapping_mul(0x100_0000_01b3));
+        let tag: String = (0..6)
+            .map(|_| {
+                let letter = char::from(b'A' + (hash % 26) as u8);
+                hash /= 26;
+                letter
+            })
+            .collect();
+        let base = format!("{tag}+{}", self.name);
+        pdf.type0_font(font)
+            .base_font(Name(base.as_bytes()))
+            .encoding_predefined(Name(b"Identity-H"))
+            .descendant_font(cid_font)
+            .to_unicode(to_unicode);
+        let mut cid = pdf.cid_font(cid_font);
+        cid.subtype(CidFontType::Type2)
+            .base_font(Name(base.as_bytes()))
+            .system_info(SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 })
+            .font_descriptor(descriptor)
+            .default_width(0.0)
+            .cid_to_gid_map_stream(to_gid);
+        let mut widths = cid.widths();
+        for glyph in shown.keys() {
+            widths.consecutive(*glyph, [self.widths[usize::from(*glyph)]]);
+        }
+        widths.finish();
+        cid.finish();
         pdf.font_descriptor(descriptor)
-            .name(Name(self.name))
+            .name(Name(base.as_bytes()))
             .flags(FontFlags::NON_SYMBOLIC)
             .bbox(self.bbox)
             .italic_angle(0.0)
@@ -132,14 +128,28 @@ impl Font {
             .cap_height(self.cap_height)
             .stem_v(80.0)
             .font_file2(file);
-        pdf.stream(file, &self.compressed).filter(Filter::FlateDecode).pair(Name(b"Length1"), self.data.len() as i32);
+        pdf.stream(file, &miniz_oxide::deflate::compress_to_vec_zlib(&subset, 9))
+            .filter(Filter::FlateDecode)
+            .pair(Name(b"Length1"), subset.len() as i32);
+        // CID (the glyph's id in the whole font) to its id in the subset, two bytes each.
+        let last = shown.keys().next_back().copied().unwrap_or(0);
+        let map: Vec<u8> = (0..=last)
+            .flat_map(|glyph| remapper.get(glyph).filter(|_| shown.contains_key(&glyph)).unwrap_or(0).to_be_bytes())
+            .collect();
+        pdf.stream(to_gid, &miniz_oxide::deflate::compress_to_vec_zlib(&map, 9)).filter(Filter::FlateDecode);
+        let info = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"UCS"), supplement: 0 };
+        let mut cmap = UnicodeCmap::new(Name(b"Directory-UCS"), info);
+        for (glyph, c) in shown {
+            cmap.pair(*glyph, *c);
+        }
+        pdf.cmap(to_unicode, &cmap.finish());
     }
 }
 
 pub static REGULAR: LazyLock<Font> =
-    LazyLock::new(|| Font::load(b"DejaVuSans", include_bytes!("../../assets/fonts/DejaVuSans.ttf")));
+    LazyLock::new(|| Font::load("DejaVuSans", include_bytes!("../../assets/fonts/DejaVuSans.ttf")));
 pub static BOLD: LazyLock<Font> =
-    LazyLock::new(|| Font::load(b"DejaVuSans-Bold", include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf")));
+    LazyLock::new(|| Font::load("DejaVuSans-Bold", include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf")));
 
 #[derive(Clone, Copy, PartialEq)]
 pub enum Weight {
@@ -160,11 +170,17 @@ impl Weight {
             Weight::Bold => Name(b"F2"),
         }
     }
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// One page being drawn.
 pub struct Page {
     content: Content,
+    /// The glyphs shown, per weight, with the characters they stand for: what the
+    /// document's font subsets hold.
+    shown: [BTreeMap<u16, char>; 2],
 }
 
 impl Default for Page {
@@ -175,17 +191,20 @@ impl Default for Page {
 
 impl Page {
     pub fn new() -> Page {
-        Page { content: Content::new() }
+        Page { content: Content::new(), shown: [BTreeMap::new(), BTreeMap::new()] }
     }
 
     /// Text with its left edge at `x` and its baseline at `y`.
     pub fn text(&mut self, x: f32, y: f32, size: f32, weight: Weight, text: &str) {
-        self.content
-            .begin_text()
-            .set_font(weight.resource(), size)
-            .next_line(x, y)
-            .show(Str(&winansi(text)))
-            .end_text();
+        let font = weight.font();
+        let shown = &mut self.shown[weight.index()];
+        let mut cids = Vec::with_capacity(text.len() * 2);
+        for c in text.chars() {
+            let (glyph, stands_for) = font.glyph(c);
+            shown.entry(glyph).or_insert(stands_for);
+            cids.extend_from_slice(&glyph.to_be_bytes());
+        }
+        self.content.begin_text().set_font(weight.resource(), size).next_line(x, y).show(Str(&cids)).end_text();
     }
 
     /// Text with its right edge at `x`.
@@ -246,17 +265,41 @@ pub fn wrap(text: &str, size: f32, weight: Weight, width: f32) -> Vec<String> {
     lines
 }
 
-/// Assembles pages into a document with the fonts embedded once.
-pub fn document(title: &str, pages: Vec<Page>) -> Vec<u8> {
+/// A file a document carries (PDF/A-3 associated file).
+pub struct Attachment<'a> {
+    pub name: &'a str,
+    pub mime: &'a str,
+    pub description: &'a str,
+    pub bytes: &'a [u8],
+    /// Extra XMP the file calls for (Factur-X declares itself there).
+    pub xmp: fn(&mut xmp_writer::XmpWriter<'_>),
+}
+
+/// What a document says of itself.
+pub struct About<'a> {
+    pub title: &'a str,
+    /// When the document came to be (an invoice's issue, a report's month end): the same
+    /// input gives the same bytes.
+    pub created: DateTime<Utc>,
+    pub attachment: Option<Attachment<'a>>,
+}
+
+/// Assembles pages into a PDF/A-3b document: the fonts embedded once as subsets, an sRGB
+/// output intent, XMP metadata, and the attachment, if any, as an associated file.
+pub fn document(about: About<'_>, pages: Vec<Page>) -> Vec<u8> {
     let mut pdf = Pdf::new();
+    pdf.set_version(1, 7);
     let mut ids = Ref::new(1);
-    let (catalog, tree, info) = (ids.bump(), ids.bump(), ids.bump());
-    let fonts =
-        [(Weight::Regular, ids.bump(), ids.bump(), ids.bump()), (Weight::Bold, ids.bump(), ids.bump(), ids.bump())];
-    pdf.catalog(catalog).pages(tree);
-    pdf.document_info(info).title(TextStr(title)).producer(TextStr("Directory"));
-    for (weight, font, descriptor, file) in fonts {
-        weight.font().write(&mut pdf, font, descriptor, file);
+    let (catalog, tree, info, metadata, icc) = (ids.bump(), ids.bump(), ids.bump(), ids.bump(), ids.bump());
+    let fonts = [(Weight::Regular, ids.bump()), (Weight::Bold, ids.bump())];
+    let mut shown = [BTreeMap::new(), BTreeMap::new()];
+    for page in &pages {
+        for (all, this) in shown.iter_mut().zip(&page.shown) {
+            all.extend(this.iter().map(|(g, c)| (*g, *c)));
+        }
+    }
+    for (weight, font) in fonts {
+        weight.font().write(&mut pdf, &mut ids, font, &shown[weight.index()]);
     }
     let mut kids = vec![];
     for page in pages {
@@ -270,7 +313,93 @@ pub fn document(title: &str, pages: Vec<Page>) -> Vec<u8> {
         pdf.stream(content_id, &compressed).filter(Filter::FlateDecode);
     }
     pdf.pages(tree).count(kids.len() as i32).kids(kids);
+
+    let date = pdf_date(about.created);
+    pdf.document_info(info)
+        .title(TextStr(about.title))
+        .producer(TextStr(PRODUCER))
+        .creation_date(date)
+        .modified_date(date);
+    let mut xmp = xmp_writer::XmpWriter::new();
+    xmp.title([(None, about.title)]);
+    xmp.producer(PRODUCER);
+    xmp.create_date(xmp_date(about.created));
+    xmp.modify_date(xmp_date(about.created));
+    xmp.pdfa_part(3);
+    xmp.pdfa_conformance("B");
+    let file = about.attachment.as_ref().map(|a| {
+        (a.xmp)(&mut xmp);
+        (ids.bump(), ids.bump())
+    });
+    let xmp = xmp.finish(None);
+    // PDF/A reads metadata unfiltered.
+    pdf.metadata(metadata, xmp.as_bytes());
+    pdf.stream(icc, &miniz_oxide::deflate::compress_to_vec_zlib(SRGB, 9))
+        .filter(Filter::FlateDecode)
+        .pair(Name(b"N"), 3);
+    if let (Some(a), Some((spec, stream))) = (&about.attachment, file) {
+        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(a.bytes, 9);
+        let mut embedded = pdf.embedded_file(stream, &compressed);
+        embedded.subtype(Name(a.mime.replace('/', "#2F").as_bytes())).filter(Filter::FlateDecode);
+        embedded.params().size(a.bytes.len() as i32).modification_date(date);
+        embedded.finish();
+        let mut fs = pdf.file_spec(spec);
+        fs.path(Str(a.name.as_bytes())).unic_file(TextStr(a.name)).description(TextStr(a.description));
+        fs.association_kind(AssociationKind::Alternative).embedded_file_with_unicode(stream);
+        fs.finish();
+    }
+    let mut cat = pdf.catalog(catalog);
+    cat.pages(tree).metadata(metadata);
+    cat.output_intents()
+        .push()
+        .subtype(OutputIntentSubtype::PDFA)
+        .output_condition_identifier(TextStr("sRGB IEC61966-2.1"))
+        .info(TextStr("sRGB IEC61966-2.1"))
+        .dest_output_profile(icc);
+    if let (Some(a), Some((spec, _))) = (&about.attachment, file) {
+        cat.names().embedded_files().names().insert(Str(a.name.as_bytes()), spec);
+        cat.insert(Name(b"AF")).array().item(spec);
+    }
+    cat.finish();
+    // The file's identifier: from its own content, so the same document has the same one.
+    let id = {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for b in about.title.bytes().chain(date_bytes(about.created)) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        h.to_be_bytes().repeat(2)
+    };
+    pdf.set_file_id((id.clone(), id));
     pdf.finish()
+}
+
+const PRODUCER: &str = "Directory";
+
+fn date_bytes(at: DateTime<Utc>) -> impl Iterator<Item = u8> {
+    at.timestamp().to_be_bytes().into_iter()
+}
+
+fn pdf_date(at: DateTime<Utc>) -> pdf_writer::Date {
+    pdf_writer::Date::new(at.year() as u16)
+        .month(at.month() as u8)
+        .day(at.day() as u8)
+        .hour(at.hour() as u8)
+        .minute(at.minute() as u8)
+        .second(at.second() as u8)
+        .utc_offset_hour(0)
+        .utc_offset_minute(0)
+}
+
+fn xmp_date(at: DateTime<Utc>) -> xmp_writer::DateTime {
+    xmp_writer::DateTime::new(
+        at.year() as u16,
+        at.month() as u8,
+        at.day() as u8,
+        at.hour() as u8,
+        at.minute() as u8,
+        at.second() as u8,
+        xmp_writer::Timezone::Utc,
+    )
 }
 
 /// A month as German text: `März 2026`.
@@ -334,6 +463,9 @@ mod tests {
     fn widths_come_from_the_font() {
         assert!(REGULAR.width("Rechnung", 10.0) > 30.0);
         assert!(BOLD.width("W", 10.0) > REGULAR.width("i", 10.0));
-        assert_eq!(winansi("Grüße – 5 €"), b"Gr\xfc\xdfe \x96 5 \x80");
+        assert_eq!(REGULAR.width("Grüße → 5 €", 10.0), REGULAR.width("Grüße → 5 €", 20.0) / 2.0);
+        assert_eq!(REGULAR.glyph('→').1, '→', "arrows print");
+        assert_eq!(REGULAR.glyph('Ł').1, 'Ł', "Polish names print");
+        assert_eq!(REGULAR.glyph('\u{7}'), REGULAR.glyph('?'), "control characters print as ?");
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Berlin;
 use rust_decimal::Decimal;
 
-use super::{LEFT, Page, RIGHT, Weight, document, german, month_name, wrap};
+use super::{About, LEFT, Page, RIGHT, Weight, document, german, month_name, wrap};
 use projections::sla::SlaReport;
 
 /// What the report names besides its figures.
@@ -141,7 +141,8 @@ pub fn render(r: &SlaReport, cx: &Context) -> Vec<u8> {
         page.text_right(RIGHT, 50.0, 8.0, Weight::Regular, &format!("Seite {} von {count}", n + 1));
         out.push(page);
     }
-    document(&format!("SLA-Bericht {} {}", cx.project, r.month), out)
+    let title = format!("SLA-Bericht {} {}", cx.project, r.month);
+    document(About { title: &title, created: cx.as_of, attachment: None }, out)
 }
 
 fn summary(page: &mut Page, r: &SlaReport, cx: &Context, month: domain::Period) {

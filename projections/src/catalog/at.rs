@@ -232,6 +232,10 @@ impl<'a> At<'a> {
         self.catalog.vms.positions_at(id, self.position)
     }
 
+    pub fn customer_events(&self, id: &CustomerId) -> Vec<i64> {
+        self.catalog.customers.positions_at(id, self.position)
+    }
+
     pub fn project_events(&self, id: &ProjectId) -> Vec<i64> {
         self.catalog.projects.positions_at(id, self.position)
     }
