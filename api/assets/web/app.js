@@ -65,8 +65,25 @@ function crumbs(items) {
     : "";
 }
 
+/** An instant in the browser's language and time zone, naming the zone. */
 function when(t) {
-  return t ? new Date(t).toLocaleString() : "—";
+  if (!t) return "—";
+  const options = { year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  return new Date(t).toLocaleString(undefined, options);
+}
+
+/** A size in decimal units as people read them (`10.1 GB`); the exact bytes in its title. */
+function bytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+  let value = Number(n);
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const shown = value.toLocaleString(undefined, { maximumFractionDigits: unit ? 1 : 0 });
+  return `<span title="${Number(n).toLocaleString()} bytes">${shown} ${units[unit]}</span>`;
 }
 
 /** Breadcrumbs of a project: customer, then the projects from the root down. */
@@ -203,8 +220,8 @@ const pages = {
       <h2>Configuration timeline</h2><table><thead><tr><th>From</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th></tr></thead><tbody>
       ${v.configurations.map((c) => `<tr><td>${when(c.from)}</td><td class="num">${c.cpu}</td><td class="num">${c.ramGb}</td><td class="num">${c.diskGb}</td></tr>`).join("")}
       </tbody></table>
-      <h2>Backups <span class="muted">(${b.totalCount})</span></h2><table><thead><tr><th>Backup</th><th>Status</th><th>Finished</th><th class="num">Bytes</th><th>Expired</th></tr></thead><tbody>
-      ${b.nodes.map((n) => `<tr><td>${h(n.backupId)}</td><td class="${n.status === "FAILED" ? "failed" : ""}">${h(n.status)}${n.error ? `: ${h(n.error)}` : ""}</td><td>${when(n.finishedAt)}</td><td class="num">${n.sizeBytes ?? ""}</td><td>${when(n.expiredAt)}</td></tr>`).join("")}
+      <h2>Backups <span class="muted">(${b.totalCount})</span></h2><table><thead><tr><th>Backup</th><th>Status</th><th>Finished</th><th class="num">Size</th><th>Expired</th></tr></thead><tbody>
+      ${b.nodes.map((n) => `<tr><td>${h(n.backupId)}</td><td class="${n.status === "FAILED" ? "failed" : ""}">${h(n.status)}${n.error ? `: ${h(n.error)}` : ""}</td><td>${when(n.finishedAt)}</td><td class="num">${bytes(n.sizeBytes)}</td><td>${when(n.expiredAt)}</td></tr>`).join("")}
       </tbody></table>
       ${b.pageInfo.hasNextPage ? `<a href="#/vm/${v.id}?after=${encodeURIComponent(b.pageInfo.endCursor)}">Older backups</a>` : ""}`;
     $("#roles-form")?.addEventListener("submit", async (event) => {
@@ -496,7 +513,16 @@ document.addEventListener("click", async (event) => {
     main.insertAdjacentHTML("afterbegin", `<p class="error" role="alert">${h(link.textContent)}: ${res.status} ${h(res.statusText)}</p>`);
     return;
   }
-  window.open(URL.createObjectURL(await res.blob()), "_blank", "noopener");
+  // A document the server names (an invoice, an SLA report) is saved under that name;
+  // anything else opens in a new tab.
+  const named = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1];
+  const blob = URL.createObjectURL(await res.blob());
+  if (!named) return window.open(blob, "_blank", "noopener");
+  const save = Object.assign(document.createElement("a"), { href: blob, download: named });
+  document.body.append(save);
+  save.click();
+  save.remove();
+  setTimeout(() => URL.revokeObjectURL(blob), 60_000);
 });
 window.addEventListener("hashchange", render);
 render();

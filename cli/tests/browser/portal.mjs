@@ -40,6 +40,10 @@ try {
   await staff.press("#search-text", "Enter");
   await staff.click("main a:has-text('web-1')");
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
+  // Sizes in units people read, instants with their time zone.
+  await staff.waitForSelector("main td.num span[title='10,100,000,000 bytes']:has-text('10.1 GB')");
+  const finished = await staff.textContent("main h2:has-text('Backups') + table tbody td:nth-child(3)");
+  if (!finished.includes("UTC")) throw new Error(`a backup's time says no time zone: ${finished}`);
   await staff.screenshot({ path: `${SHOTS}/vm.png`, fullPage: true });
 
   step("follows the breadcrumbs up to the project and the customer");
@@ -54,13 +58,15 @@ try {
   await staff.click("main a:has-text('RE-2026-00001')");
   await staff.waitForSelector("h1:has-text('Invoice RE-2026-00001')");
   await staff.screenshot({ path: `${SHOTS}/invoice.png`, fullPage: true });
-  const [pdf] = await Promise.all([
+  const [pdf, saved] = await Promise.all([
     staff.waitForResponse((r) => r.url().endsWith(".pdf")),
+    staff.waitForEvent("download"),
     staff.click("main p a:has-text('PDF')"),
   ]);
   if (pdf.status() !== 200 || pdf.headers()["content-type"] !== "application/pdf") {
     throw new Error(`the PDF answered ${pdf.status()} ${pdf.headers()["content-type"]}`);
   }
+  if (saved.suggestedFilename() !== "RE-2026-00001.pdf") throw new Error(`the PDF is saved as ${saved.suggestedFilename()}`);
 
   step("creates a monitor with an invalid status list and sees the error by the field");
   await staff.goto(`${BASE}/#/monitor-new/${PROJECT}`);

@@ -82,6 +82,8 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let resize = "mutation($v: ID!) { resizeVm(vmId: $v, cpu: 8, ramGb: 16, diskGb: 40, effectiveAt: \"2026-03-15T23:00:00Z\") { cpu } }";
     server.gql(TOKEN, resize, json!({"v": vm})).await;
+    let backup = "mutation($v: ID!) { recordBackup(input: {vmId: $v, backupId: \"nightly-1\", status: SUCCEEDED, startedAt: \"2026-03-10T01:00:00Z\", finishedAt: \"2026-03-10T01:20:00Z\", sizeBytes: 10100000000}) { backupId } }";
+    server.gql(TOKEN, backup, json!({"v": vm})).await;
     let person = "mutation($c: ID!) { registerPerson(input: {name: \"Ada\", email: \"ada@acme.example\", customerId: $c}) { id } }";
     let ada = s(&server.gql(TOKEN, person, json!({"c": acme})).await["registerPerson"]["id"]);
     let grant = "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: MANAGER) { id } }";
