@@ -268,10 +268,12 @@ const pages = {
     const q = params.get("q") ?? "";
     crumbs([["Search"]]);
     $("#search-text").value = q;
-    const d = await gql("query($q: String!, $t: DateTime) { search(text: $q, asOf: $t) { kind id title path } }", { q });
+    const d = await gql("query($q: String!, $t: DateTime) { search(text: $q, asOf: $t) { kind id title steps { kind id name } } }", { q });
     const link = (hit) => ({ customer: `#/customer/${hit.id}`, project: `#/project/${hit.id}`, vm: `#/vm/${hit.id}` })[hit.kind] ?? `#/history/${hit.id}`;
+    // Every step of the way is a link too: the customer, each project, the VM, the person.
+    const path = (steps) => `<ol class="path">${steps.map((s) => `<li><a href="${link(s)}">${h(s.name)}</a></li>`).join("")}</ol>`;
     main.innerHTML = `<h1>Search: ${h(q)}</h1><table><thead><tr><th>What</th><th>Found</th><th>Where</th></tr></thead><tbody>
-      ${d.search.map((hit) => `<tr><td>${h(hit.kind)}</td><td><a href="${link(hit)}">${h(hit.title)}</a></td><td class="muted">${hit.path.map(h).join(" › ")}</td></tr>`).join("") || '<tr><td colspan="3" class="muted">Nothing found.</td></tr>'}
+      ${d.search.map((hit) => `<tr><td>${h(hit.kind)}</td><td><a href="${link(hit)}">${h(hit.title)}</a></td><td>${path(hit.steps.slice(0, -1))}</td></tr>`).join("") || '<tr><td colspan="3" class="muted">Nothing found.</td></tr>'}
       </tbody></table>`;
   },
 

@@ -3,7 +3,7 @@
 use async_graphql::ID;
 use projections::At;
 
-use super::types::SearchHit;
+use super::types::{SearchHit, SearchStep};
 use app::auth::Principal;
 
 pub fn find(at: At<'_>, who: &Principal, needle: &str, first: usize) -> Vec<SearchHit> {
@@ -12,6 +12,12 @@ pub fn find(at: At<'_>, who: &Principal, needle: &str, first: usize) -> Vec<Sear
         None => who.is_staff(),
     })
     .into_iter()
-    .map(|h| SearchHit { kind: h.kind.to_owned(), id: ID(h.id), title: h.title, path: h.path })
+    .map(|h| SearchHit {
+        kind: h.kind.to_owned(),
+        id: ID(h.id),
+        title: h.title,
+        path: h.path.iter().map(|s| s.name.clone()).collect(),
+        steps: h.path.into_iter().map(|s| SearchStep { kind: s.kind.to_owned(), id: ID(s.id), name: s.name }).collect(),
+    })
     .collect()
 }

@@ -503,6 +503,16 @@ pub struct SearchHit {
     pub title: String,
     /// Where it sits: the customer, then the projects from the root down, then the VM.
     pub path: Vec<String>,
+    /// The same path, each step with what it is and its id, to link to.
+    pub steps: Vec<SearchStep>,
+}
+
+#[derive(SimpleObject)]
+pub struct SearchStep {
+    /// `customer`, `project`, `vm`, `person` or `sshKey`.
+    pub kind: String,
+    pub id: ID,
+    pub name: String,
 }
 
 #[derive(SimpleObject)]

@@ -582,6 +582,22 @@ both_stores!(customers_page_by_name_and_search_finds_things_with_their_path, asy
         json!([]),
         "another customer's project"
     );
+    // The path's steps, each with what it is and its id, to link to.
+    let steps = "query($t: String!) { search(text: $t) { steps { kind id name } } }";
+    let web = app.ok(BOOT, steps, json!({"t": "web"})).await["search"][0]["steps"].clone();
+    let kinds: Vec<&str> = web.as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["customer", "project", "project", "vm"]);
+    assert_eq!(
+        (web[0]["id"].as_str(), web[1]["id"].as_str(), web[2]["id"].as_str()),
+        (Some(w.acme.as_str()), Some(w.acme_root.as_str()), Some(child.as_str()))
+    );
+    let own = app.ok(&w.acme_token, steps, json!({"t": "sha256:kuqp"})).await["search"][0]["steps"].clone();
+    assert_eq!(own[1]["kind"], "person", "a key's path names its owner");
+    assert_eq!(
+        app.ok(&w.acme_token, steps, json!({"t": "secret"})).await["search"],
+        json!([]),
+        "no steps into another customer"
+    );
     let shop = app.ok(BOOT, search, json!({"t": "shop"})).await;
     assert_eq!(shop["search"][0]["title"], "Shop", "an exact match ranks first");
     assert_eq!(app.code(BOOT, search, json!({"t": "  "})).await, "BAD_INPUT");

@@ -38,7 +38,12 @@ try {
   step("searches a VM and opens it");
   await staff.fill("#search-text", "web-1");
   await staff.press("#search-text", "Enter");
-  await staff.click("main a:has-text('web-1')");
+  // Every step of a hit's path is a link: customer, project, sub-project.
+  for (const step of ["Acme GmbH", "Shop", "Shop staging"]) {
+    await staff.waitForSelector(`main ol.path a:text-is('${step}')`);
+  }
+  await staff.screenshot({ path: `${SHOTS}/search.png`, fullPage: true });
+  await staff.click("main td a:text-is('web-1')");
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
   // Sizes in units people read, instants with their time zone.
   await staff.waitForSelector("main td.num span[title='10,100,000,000 bytes']:has-text('10.1 GB')");

@@ -123,6 +123,7 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
     assert!(stdout.contains("all steps passed"), "{stdout}");
     for page in [
         "customers",
+        "search",
         "vm",
         "project",
         "customer",
