@@ -105,6 +105,24 @@ async function projectCrumbs(projectId) {
   return items;
 }
 
+/** One page of a long list: the items of page `?<name>=n` (25 a page) and the links to the
+ * others, in the current address so that back and forward work. */
+function paged(items, params, name, size = 25) {
+  const count = Math.max(1, Math.ceil(items.length / size));
+  const page = Math.min(count, Math.max(1, Number(params.get(name)) || 1));
+  const shown = items.slice((page - 1) * size, page * size);
+  if (count === 1) return { shown, nav: "" };
+  const [path] = location.hash.split("?");
+  const to = (n) => {
+    const next = new URLSearchParams(params);
+    next.set(name, n);
+    return `${path}?${next}`;
+  };
+  const nav = `<nav class="pager" aria-label="Pages"><span class="muted">${(page - 1) * size + 1}–${(page - 1) * size + shown.length} of ${items.length}</span>
+    ${page > 1 ? `<a href="${to(page - 1)}">Previous</a>` : ""}${page < count ? ` <a href="${to(page + 1)}">Next</a>` : ""}</nav>`;
+  return { shown, nav };
+}
+
 const pages = {
   async home(params) {
     if (session.me?.customerId) return (location.hash = `#/customer/${session.me.customerId}`);
@@ -144,15 +162,16 @@ const pages = {
       return list.length ? `<ul>${list.map((p) => `<li><a href="#/project/${p.id}">${h(p.name)}</a>${p.archived ? ' <span class="muted">(archived)</span>' : ""}${tree(p.id)}</li>`).join("")}</ul>` : "";
     };
     const roots = c.projects.filter((p) => !p.parentId || !c.projects.some((q) => q.id === p.parentId));
+    const [people, invoices] = [paged(c.people, params, "people"), paged(d.invoices, params, "invoices")];
     main.innerHTML = `<h1>${h(c.name)}</h1>
       <p class="muted">${h(c.country)}${c.vatId ? ` · USt-IdNr. ${h(c.vatId)}` : ""} · <a href="#/history/${c.id}">History</a></p>
       <h2>Projects</h2><div class="tree"><ul>${roots.map((p) => `<li><a href="#/project/${p.id}">${h(p.name)}</a>${tree(p.id)}</li>`).join("")}</ul></div>
-      <h2>People</h2><table><thead><tr><th>Name</th><th>E-mail</th><th>Roles</th><th>Keys</th></tr></thead><tbody>
-      ${c.people.map((p) => `<tr><td><a href="#/history/${p.id}">${h(p.name)}</a></td><td>${h(p.email)}</td><td>${p.roles.map((r) => h(r.role)).join(", ")}</td><td>${p.sshKeys.filter((k) => !k.revokedAt).length}</td></tr>`).join("")}
-      </tbody></table>
-      <h2>Invoices</h2><table><thead><tr><th>Number</th><th>Period</th><th class="num">Gross</th><th>Documents</th></tr></thead><tbody>
-      ${d.invoices.map((i) => `<tr><td><a href="#/invoice/${i.id}">${h(i.number)}</a>${i.cancelled ? ' <span class="muted">(cancelled)</span>' : ""}</td><td>${h(i.period)}</td><td class="num">${h(i.gross)} €</td><td><a data-auth href="${i.pdfUrl}">PDF</a> · <a data-auth href="/invoices/${i.id}.xml">XRechnung</a></td></tr>`).join("") || '<tr><td colspan="4" class="muted">No invoices.</td></tr>'}
-      </tbody></table>`;
+      <h2>People <span class="muted">(${c.people.length})</span></h2><table><thead><tr><th>Name</th><th>E-mail</th><th>Roles</th><th>Keys</th></tr></thead><tbody>
+      ${people.shown.map((p) => `<tr><td><a href="#/history/${p.id}">${h(p.name)}</a></td><td class="wrap">${h(p.email)}</td><td>${p.roles.map((r) => h(r.role)).join(", ")}</td><td>${p.sshKeys.filter((k) => !k.revokedAt).length}</td></tr>`).join("")}
+      </tbody></table>${people.nav}
+      <h2>Invoices <span class="muted">(${d.invoices.length})</span></h2><table><thead><tr><th>Number</th><th>Period</th><th class="num">Gross</th><th>Documents</th></tr></thead><tbody>
+      ${invoices.shown.map((i) => `<tr><td><a href="#/invoice/${i.id}">${h(i.number)}</a>${i.cancelled ? ' <span class="muted">(cancelled)</span>' : ""}</td><td>${h(i.period)}</td><td class="num">${h(i.gross)} €</td><td><a data-auth href="${i.pdfUrl}">PDF</a> · <a data-auth href="/invoices/${i.id}.xml">XRechnung</a></td></tr>`).join("") || '<tr><td colspan="4" class="muted">No invoices.</td></tr>'}
+      </tbody></table>${invoices.nav}`;
   },
 
   async project(params, id) {
@@ -172,15 +191,16 @@ const pages = {
     if (!o) return notFound("project");
     crumbs(await projectCrumbs(id));
     const month = new Date().toISOString().slice(0, 7);
+    const [vms, monitors] = [paged(o.vms, params, "vms"), paged(o.monitors, params, "monitors")];
     main.innerHTML = `<h1>${h(o.project.name)}</h1>
       <p class="muted">SLA ${h(o.project.slaClass)} · <a href="#/sla/${o.project.id}?month=${month}">SLA reports</a> · <a href="#/monitor-new/${o.project.id}">New monitor</a> · <a href="#/history/${o.project.id}">History</a></p>
       <h2>VMs <span class="muted">(${o.vmCount}: ${o.totalCpu} vCPU, ${o.totalRamGb} GB RAM, ${o.totalDiskGb} GB disk)</span></h2>
       <table><thead><tr><th>Name</th><th>Location</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th><th>Last good backup</th></tr></thead><tbody>
-      ${o.vms.map((v) => `<tr><td><a href="#/vm/${v.id}">${h(v.name)}</a></td><td>${h(v.location)}</td><td class="num">${v.cpu}</td><td class="num">${v.ramGb}</td><td class="num">${v.diskGb}</td><td>${when(v.lastGoodBackupAt)}</td></tr>`).join("")}
-      </tbody></table>
+      ${vms.shown.map((v) => `<tr><td><a href="#/vm/${v.id}">${h(v.name)}</a></td><td>${h(v.location)}</td><td class="num">${v.cpu}</td><td class="num">${v.ramGb}</td><td class="num">${v.diskGb}</td><td>${when(v.lastGoodBackupAt)}</td></tr>`).join("")}
+      </tbody></table>${vms.nav}
       <h2>Monitors</h2><table><thead><tr><th>URL</th><th>State</th><th>Since</th><th></th></tr></thead><tbody>
-      ${o.monitors.map((m) => `<tr><td>${h(m.url)}</td><td class="state-${m.state}">${h(m.state)}</td><td>${when(m.lastTransitionAt)}</td><td><a href="#/monitor-edit/${m.id}">Edit</a> · <a href="#/history/${m.id}">History</a></td></tr>`).join("") || '<tr><td colspan="4" class="muted">No monitors.</td></tr>'}
-      </tbody></table>
+      ${monitors.shown.map((m) => `<tr><td class="wrap">${h(m.url)}</td><td class="state-${m.state}">${h(m.state)}</td><td>${when(m.lastTransitionAt)}</td><td><a href="#/monitor-edit/${m.id}">Edit</a> · <a href="#/history/${m.id}">History</a></td></tr>`).join("") || '<tr><td colspan="4" class="muted">No monitors.</td></tr>'}
+      </tbody></table>${monitors.nav}
       <h2>Backup health</h2><table><thead><tr><th>VM</th><th>Last good backup</th><th class="num">Failures (7 days)</th><th>Stale</th></tr></thead><tbody>
       ${o.backupHealth.map((b) => `<tr><td>${h(b.vm.name)}</td><td>${when(b.lastGoodBackupAt)}</td><td class="num ${b.failuresLast7Days ? "failed" : ""}">${b.failuresLast7Days}</td><td class="${b.stale ? "failed" : ""}">${b.stale ? "yes" : "no"}</td></tr>`).join("")}
       </tbody></table>
@@ -261,7 +281,8 @@ const pages = {
   async history(params, id) {
     crumbs([["History"]]);
     const d = await gql("query($e: ID!) { history(entityId: $e) { position entityId recordedAt actor eventType summary reason } }", { e: id }, { withAsOf: false });
-    main.innerHTML = `<h1>History</h1>${timeline(d.history)}`;
+    const newest = paged([...d.history].reverse(), params, "page");
+    main.innerHTML = `<h1>History <span class="muted">(${d.history.length} events, newest first)</span></h1>${timeline(newest.shown)}${newest.nav}`;
   },
 
   async search(params) {

@@ -59,6 +59,14 @@ try {
   await staff.waitForSelector("h1:has-text('Acme GmbH')");
   await staff.screenshot({ path: `${SHOTS}/customer.png`, fullPage: true });
 
+  step("pages through the customer's 27 people");
+  await staff.waitForSelector("nav.pager:has-text('1–25 of 27')");
+  await staff.click("nav.pager a:has-text('Next')");
+  await staff.waitForSelector("nav.pager:has-text('26–27 of 27')");
+  await staff.waitForSelector("main a:text-is('Tester 26')");
+  await staff.goBack();
+  await staff.waitForSelector("nav.pager:has-text('1–25 of 27')");
+
   step("opens an invoice and its PDF");
   await staff.click("main a:has-text('RE-2026-00001')");
   await staff.waitForSelector("h1:has-text('Invoice RE-2026-00001')");

@@ -84,6 +84,12 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
     server.gql(TOKEN, resize, json!({"v": vm})).await;
     let backup = "mutation($v: ID!) { recordBackup(input: {vmId: $v, backupId: \"nightly-1\", status: SUCCEEDED, startedAt: \"2026-03-10T01:00:00Z\", finishedAt: \"2026-03-10T01:20:00Z\", sizeBytes: 10100000000}) { backupId } }";
     server.gql(TOKEN, backup, json!({"v": vm})).await;
+    // Enough people for the customer's page to page them.
+    for n in 1..=26 {
+        let many = "mutation($c: ID!, $n: String!, $e: String!) { registerPerson(input: {name: $n, email: $e, customerId: $c}) { id } }";
+        let (name, email) = (format!("Tester {n:02}"), format!("tester{n}@acme.example"));
+        server.gql(TOKEN, many, json!({"c": acme, "n": name, "e": email})).await;
+    }
     let person = "mutation($c: ID!) { registerPerson(input: {name: \"Ada\", email: \"ada@acme.example\", customerId: $c}) { id } }";
     let ada = s(&server.gql(TOKEN, person, json!({"c": acme})).await["registerPerson"]["id"]);
     let grant = "mutation($p: ID!, $pr: ID!) { grantRole(personId: $p, projectId: $pr, role: MANAGER) { id } }";
