@@ -21,6 +21,18 @@ async function start() {
   const fetcher = GraphiQL.createFetcher({ url: "/graphql", headers });
   const defaultQuery = "# The Directory's GraphQL API, as staff.\n{\n  me {\n    name\n    staffRoles\n  }\n  logHead {\n    position\n  }\n}\n";
   ReactDOM.createRoot(root).render(React.createElement(GraphiQL, { fetcher, defaultQuery }));
+  // GraphiQL's editors are CodeMirror text areas with no label: name each for screen readers
+  // as it appears (the query, the variables and headers, the result).
+  const label = () => {
+    for (const area of root.querySelectorAll(".CodeMirror textarea:not([aria-label])")) {
+      const name = area.closest(".graphiql-query-editor") ? "Query"
+        : area.closest(".graphiql-response") || area.readOnly ? "Result"
+        : area.closest(".graphiql-editor-tool") ? "Variables and headers" : "Editor";
+      area.setAttribute("aria-label", name);
+    }
+  };
+  new MutationObserver(label).observe(root, { childList: true, subtree: true });
+  label();
 }
 
 start();

@@ -1,6 +1,8 @@
 // The portal in Debian's chromium, headless. Run by api/tests/it/browser.rs, which starts
 // `directory serve`, fills it and passes what it made through the environment.
 
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -13,6 +15,21 @@ const [BASE, STAFF, CUSTOMER, PROJECT, OTHER_PROJECT, VM, BEFORE_RESIZE, SHOTS] 
 ].map(env);
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+// Evaluated through the browser's debugging protocol, which the portal's CSP (rightly)
+// does not let a page script do.
+const AXE = readFileSync(fileURLToPath(new URL("./node_modules/axe-core/axe.min.js", import.meta.url)), "utf8");
+/** Every accessibility rule axe-core finds broken, by page, as `page: rule (impact) × nodes`. */
+const findings = [];
+
+/** A page type looked at: checked by axe-core against WCAG 2.1 A and AA, then photographed. */
+async function shot(page, name) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
+  for (const v of result.violations) {
+    findings.push({ page: name, rule: v.id, impact: v.impact, nodes: v.nodes.length, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) });
+  }
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
 const opened = [];
 const step = (name) => console.log(`step: ${name}`);
 
@@ -33,7 +50,7 @@ try {
   const staff = await signIn(STAFF);
   await staff.waitForSelector("#who:has-text('system:bootstrap')");
   await staff.waitForSelector("h1:has-text('Customers')");
-  await staff.screenshot({ path: `${SHOTS}/customers.png`, fullPage: true });
+  await shot(staff, "customers");
 
   step("searches a VM and opens it");
   await staff.fill("#search-text", "web-1");
@@ -42,22 +59,22 @@ try {
   for (const step of ["Acme GmbH", "Shop", "Shop staging"]) {
     await staff.waitForSelector(`main ol.path a:text-is('${step}')`);
   }
-  await staff.screenshot({ path: `${SHOTS}/search.png`, fullPage: true });
+  await shot(staff, "search");
   await staff.click("main td a:text-is('web-1')");
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
   // Sizes in units people read, instants with their time zone.
   await staff.waitForSelector("main td.num span[title='10,100,000,000 bytes']:has-text('10.1 GB')");
   const finished = await staff.textContent("main h2:has-text('Backups') + table tbody td:nth-child(3)");
   if (!finished.includes("UTC")) throw new Error(`a backup's time says no time zone: ${finished}`);
-  await staff.screenshot({ path: `${SHOTS}/vm.png`, fullPage: true });
+  await shot(staff, "vm");
 
   step("follows the breadcrumbs up to the project and the customer");
   await staff.click("#crumbs a:has-text('Shop staging')");
   await staff.waitForSelector("h1:has-text('Shop staging')");
-  await staff.screenshot({ path: `${SHOTS}/project.png`, fullPage: true });
+  await shot(staff, "project");
   await staff.click("#crumbs a:has-text('Acme GmbH')");
   await staff.waitForSelector("h1:has-text('Acme GmbH')");
-  await staff.screenshot({ path: `${SHOTS}/customer.png`, fullPage: true });
+  await shot(staff, "customer");
 
   step("pages through the customer's 27 people");
   await staff.waitForSelector("nav.pager:has-text('1–25 of 27')");
@@ -70,7 +87,7 @@ try {
   step("opens an invoice and its PDF");
   await staff.click("main a:has-text('RE-2026-00001')");
   await staff.waitForSelector("h1:has-text('Invoice RE-2026-00001')");
-  await staff.screenshot({ path: `${SHOTS}/invoice.png`, fullPage: true });
+  await shot(staff, "invoice");
   const [pdf, saved] = await Promise.all([
     staff.waitForResponse((r) => r.url().endsWith(".pdf")),
     staff.waitForEvent("download"),
@@ -87,7 +104,7 @@ try {
   await staff.fill("input[name=expectedStatus]", "200-,abc");
   await staff.click("#monitor-form button[type=submit]");
   await staff.waitForSelector(".field-error[data-for=expectedStatus]:not(:empty)");
-  await staff.screenshot({ path: `${SHOTS}/monitor-error.png`, fullPage: true });
+  await shot(staff, "monitor-error");
   await staff.fill("input[name=expectedStatus]", "200-299,301");
   await staff.click("#monitor-form button[type=submit]");
   await staff.waitForSelector("main td:has-text('https://shop.example.com/health')");
@@ -101,7 +118,7 @@ try {
   await staff.click("main a:has-text('SLA reports')");
   await staff.waitForSelector("h1:has-text('SLA')");
   await staff.waitForSelector("main:has-text('target met')");
-  await staff.screenshot({ path: `${SHOTS}/sla.png`, fullPage: true });
+  await shot(staff, "sla");
 
   step("schedules a release");
   await staff.click("#who a:has-text('Releases')");
@@ -112,7 +129,7 @@ try {
   await staff.fill("#schedule-form input[name=isoWeek]", "2099-W10");
   await staff.click("#schedule-form button[type=submit]");
   await staff.waitForSelector("main td:has-text('2099-W10')");
-  await staff.screenshot({ path: `${SHOTS}/releases.png`, fullPage: true });
+  await shot(staff, "releases");
 
   step("cancels that release with its button; the row then offers nothing more");
   const row = staff.locator("main tr", { hasText: "2099-W10" });
@@ -128,7 +145,7 @@ try {
   await staff.click("#as-of button[type=submit]");
   await staff.waitForSelector("#as-of-banner:not([hidden])");
   await staff.waitForSelector("#vm-size:has-text('2 vCPU')");
-  await staff.screenshot({ path: `${SHOTS}/vm-as-of.png`, fullPage: true });
+  await shot(staff, "vm-as-of");
   await staff.click("#as-of-clear");
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
 
@@ -140,7 +157,15 @@ try {
   await staff.fill("#roles-form input[name=roles]", "webgateway sensuserver");
   await staff.click("#roles-form button[type=submit]");
   await staff.waitForSelector("#vm-roles:has-text('sensuserver, webgateway')");
-  await staff.screenshot({ path: `${SHOTS}/vm-node.png`, fullPage: true });
+  await shot(staff, "vm-node");
+
+  step("reads the VM's history and the event log");
+  await staff.goto(`${BASE}/#/history/${VM}`);
+  await staff.waitForSelector("h1:has-text('History') + ol.timeline li");
+  await shot(staff, "history");
+  await staff.goto(`${BASE}/#/events?after=0`);
+  await staff.waitForSelector("h1:has-text('Events from position 1')");
+  await shot(staff, "events");
 
   step("staff open GraphiQL from the portal: served by the Directory, under its CSP, with their token");
   const foreign = [];
@@ -151,7 +176,7 @@ try {
   await staff.waitForSelector(".graphiql-container");
   await staff.click(".graphiql-execute-button");
   await staff.waitForSelector(".result-window:has-text('system:bootstrap')");
-  await staff.screenshot({ path: `${SHOTS}/graphiql.png`, fullPage: true });
+  await shot(staff, "graphiql");
   if (foreign.length) throw new Error(`GraphiQL loaded from elsewhere: ${foreign.join(", ")}`);
   if (violations.length) throw new Error(`GraphiQL broke the CSP: ${violations.join(" | ")}`);
 
@@ -164,14 +189,14 @@ try {
   if (!expiry.includes("token valid until") || !expiry.includes(until)) throw new Error(`token expiry shown as ${expiry}, not ${until}`);
   await customer.goto(`${BASE}/#/project/${OTHER_PROJECT}`);
   await customer.waitForSelector("h1:has-text('Not found')");
-  await customer.screenshot({ path: `${SHOTS}/customer-not-found.png`, fullPage: true });
+  await shot(customer, "customer-not-found");
 
   step("the customer's page on a phone, and keyboard navigation");
   const phone = await signIn(CUSTOMER, { width: 390, height: 844 });
   await phone.waitForSelector("h1:has-text('Acme GmbH')");
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   if (overflow) throw new Error("the customer page scrolls sideways on a phone");
-  await phone.screenshot({ path: `${SHOTS}/customer-phone.png`, fullPage: true });
+  await shot(phone, "customer-phone");
   await phone.focus("#search-text");
   await phone.keyboard.type("Shop");
   await phone.keyboard.press("Enter");
@@ -180,6 +205,11 @@ try {
   step("GraphiQL is for staff: a customer's token is told so");
   await customer.goto(`${BASE}/graphql`);
   await customer.waitForSelector(".notice:has-text('GraphiQL is for staff')");
+  step("no serious or critical accessibility violation on any page type");
+  for (const f of findings) console.log(`axe: ${f.page}: ${f.rule} (${f.impact}) × ${f.nodes}: ${f.targets.join(", ")}`);
+  const grave = findings.filter((f) => f.impact === "serious" || f.impact === "critical");
+  if (grave.length) throw new Error(`${grave.length} serious or critical accessibility violations (listed above)`);
+  console.log(`axe: ${new Set(findings.map((f) => f.page)).size} of the pages with findings, ${findings.length} findings, none serious or critical`);
   console.log("all steps passed");
 } catch (e) {
   console.error(`failed: ${e.message}`);
