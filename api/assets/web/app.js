@@ -105,6 +105,57 @@ async function projectCrumbs(projectId) {
   return items;
 }
 
+/** A bar chart as plain SVG: `values` (numbers, null for none) over `labels`, from `low` to
+ * `high`, each bar in the `bad` colour when `isBad` says so; `summary` is what a screen
+ * reader hears instead, and each bar's title what a pointer shows. */
+function bars({ values, labels, low, high, isBad = () => false, summary, titles, line }) {
+  const [w, hgt, pad] = [640, 160, 24];
+  const step = (w - pad) / Math.max(values.length, 1);
+  const y = (v) => hgt - pad - ((Math.min(Math.max(v, low), high) - low) / (high - low || 1)) * (hgt - 2 * pad);
+  // A bad value shows at least a sliver, so that a failure at zero is seen.
+  const top = (v) => (isBad(v) ? Math.min(y(v), hgt - pad - 4) : y(v));
+  const rects = values.map((v, i) => v === null ? "" : `<rect x="${pad + i * step + 1}" y="${top(v)}" width="${Math.max(step - 2, 1)}" height="${hgt - pad - top(v)}" class="${isBad(v) ? "bar bad" : "bar"}"><title>${h(titles[i])}</title></rect>`).join("");
+  const ticks = labels.map((l, i) => (i % Math.ceil(labels.length / 10) === 0 ? `<text x="${pad + i * step + step / 2}" y="${hgt - 6}" text-anchor="middle">${h(l)}</text>` : "")).join("");
+  const target = line === undefined ? "" : `<line x1="${pad}" x2="${w}" y1="${y(line)}" y2="${y(line)}" class="target"/>`;
+  return `<svg class="chart" viewBox="0 0 ${w} ${hgt}" role="img" aria-label="${h(summary)}">
+    <text x="0" y="${pad - 8}">${h(String(high))}</text><text x="0" y="${hgt - pad}">${h(String(low))}</text>
+    ${rects}${target}${ticks}</svg>`;
+}
+
+/** Monitor states at a glance: a tile per monitor, coloured by its state, and the counts. */
+function glance(monitors) {
+  if (!monitors.length) return "";
+  const counts = {};
+  for (const m of monitors) counts[m.state] = (counts[m.state] ?? 0) + 1;
+  const said = Object.entries(counts).map(([state, n]) => `${n} ${state.toLowerCase()}`).join(" · ");
+  return `<div class="glance" role="img" aria-label="Monitors: ${h(said)}">${monitors.map((m) => `<span class="tile state-${h(m.state)}" title="${h(m.url)}: ${h(m.state)}"></span>`).join("")}
+    <span class="muted">${h(said)}</span></div>`;
+}
+
+/** The month's availability by day, against the target, as the PDF shows it. */
+function daily(r, month) {
+  const values = r.dailyAvailability.map(Number);
+  if (!values.length) return "";
+  const target = Number(r.targetPercent);
+  const worst = values.reduce((a, v, i) => (v < values[a] ? i : a), 0);
+  const low = Math.max(0, Math.floor(Math.min(target - 1, values[worst])));
+  const summary = `Availability by day in ${month}: lowest ${values[worst]} % on day ${worst + 1}, ${values.filter((v) => v < target).length} days below the target of ${target} %`;
+  return `<h2>By day</h2>${bars({ values, labels: values.map((_, i) => i + 1), low, high: 100, line: target, isBad: (v) => v < target, summary, titles: values.map((v, i) => `Day ${i + 1}: ${v} %`) })}`;
+}
+
+/** The backups' sizes over time (oldest first), failed ones marked. */
+function sizes(nodes) {
+  const shown = [...nodes].reverse();
+  if (shown.length < 2) return "";
+  const gb = shown.map((n) => (n.status === "SUCCEEDED" && n.sizeBytes != null ? Number(n.sizeBytes) / 1e9 : null));
+  const known = gb.filter((v) => v !== null);
+  const high = Math.max(1, ...known);
+  const failed = shown.filter((n) => n.status !== "SUCCEEDED").length;
+  const summary = `Backup sizes of the ${shown.length} backups shown: ${Math.min(...known).toFixed(1)} to ${high.toFixed(1)} GB${failed ? `, ${failed} failed` : ""}`;
+  return bars({ values: gb.map((v, i) => (v === null ? 0 : v)), labels: shown.map((n) => new Date(n.finishedAt).toLocaleDateString(undefined, { month: "numeric", day: "numeric" })), low: 0, high: Number(high.toFixed(1)),
+    isBad: (v) => v === 0, summary, titles: shown.map((n, i) => `${when(n.finishedAt)}: ${gb[i] === null ? n.status.toLowerCase() : `${gb[i].toFixed(2)} GB`}`) });
+}
+
 /** One page of a long list: the items of page `?<name>=n` (25 a page) and the links to the
  * others, in the current address so that back and forward work. */
 function paged(items, params, name, size = 25) {
@@ -198,7 +249,7 @@ const pages = {
       <table><thead><tr><th>Name</th><th>Location</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th><th>Last good backup</th></tr></thead><tbody>
       ${vms.shown.map((v) => `<tr><td><a href="#/vm/${v.id}">${h(v.name)}</a></td><td>${h(v.location)}</td><td class="num">${v.cpu}</td><td class="num">${v.ramGb}</td><td class="num">${v.diskGb}</td><td>${when(v.lastGoodBackupAt)}</td></tr>`).join("")}
       </tbody></table>${vms.nav}
-      <h2>Monitors</h2><table><thead><tr><th>URL</th><th>State</th><th>Since</th><th></th></tr></thead><tbody>
+      <h2>Monitors</h2>${glance(o.monitors)}<table><thead><tr><th>URL</th><th>State</th><th>Since</th><th></th></tr></thead><tbody>
       ${monitors.shown.map((m) => `<tr><td class="wrap">${h(m.url)}</td><td class="state-${m.state}">${h(m.state)}</td><td>${when(m.lastTransitionAt)}</td><td><a href="#/monitor-edit/${m.id}">Edit</a> · <a href="#/history/${m.id}">History</a></td></tr>`).join("") || '<tr><td colspan="4" class="muted">No monitors.</td></tr>'}
       </tbody></table>${monitors.nav}
       <h2>Backup health</h2><table><thead><tr><th>VM</th><th>Last good backup</th><th class="num">Failures (7 days)</th><th>Stale</th></tr></thead><tbody>
@@ -240,7 +291,7 @@ const pages = {
       <h2>Configuration timeline</h2><table><thead><tr><th>From</th><th class="num">vCPU</th><th class="num">RAM GB</th><th class="num">Disk GB</th></tr></thead><tbody>
       ${v.configurations.map((c) => `<tr><td>${when(c.from)}</td><td class="num">${c.cpu}</td><td class="num">${c.ramGb}</td><td class="num">${c.diskGb}</td></tr>`).join("")}
       </tbody></table>
-      <h2>Backups <span class="muted">(${b.totalCount})</span></h2><table><thead><tr><th>Backup</th><th>Status</th><th>Finished</th><th class="num">Size</th><th>Expired</th></tr></thead><tbody>
+      <h2>Backups <span class="muted">(${b.totalCount})</span></h2>${sizes(b.nodes)}<table><thead><tr><th>Backup</th><th>Status</th><th>Finished</th><th class="num">Size</th><th>Expired</th></tr></thead><tbody>
       ${b.nodes.map((n) => `<tr><td>${h(n.backupId)}</td><td class="${n.status === "FAILED" ? "failed" : ""}">${h(n.status)}${n.error ? `: ${h(n.error)}` : ""}</td><td>${when(n.finishedAt)}</td><td class="num">${bytes(n.sizeBytes)}</td><td>${when(n.expiredAt)}</td></tr>`).join("")}
       </tbody></table>
       ${b.pageInfo.hasNextPage ? `<a href="#/vm/${v.id}?after=${encodeURIComponent(b.pageInfo.endCursor)}">Older backups</a>` : ""}`;
@@ -303,7 +354,7 @@ const pages = {
     crumbs([...(await projectCrumbs(projectId)), [`SLA ${month}`]]);
     const d = await gql(
       `query($p: ID!, $m: String!, $t: DateTime) { slaReport(projectId: $p, month: $m, asOf: $t) {
-        slaClass targetPercent availabilityPercent downtimeSeconds excludedMaintenanceSeconds breached pdfUrl
+        slaClass targetPercent availabilityPercent downtimeSeconds excludedMaintenanceSeconds breached pdfUrl dailyAvailability
         incidents { monitorId start end seconds excluded } } }`,
       { p: projectId, m: month },
     );
@@ -313,6 +364,7 @@ const pages = {
       <p><strong class="${r.breached ? "failed" : "state-UP"}">${h(r.availabilityPercent)} %</strong> against ${h(r.targetPercent)} % (${h(r.slaClass)}) —
         ${r.breached ? "target missed" : "target met"} · downtime ${r.downtimeSeconds} s, ${r.excludedMaintenanceSeconds} s excluded as announced maintenance
         · <a data-auth href="${r.pdfUrl}">PDF</a></p>
+      ${daily(r, month)}
       <h2>Incidents</h2><table><thead><tr><th>Start</th><th>End</th><th class="num">Seconds</th><th>Counted</th></tr></thead><tbody>
       ${r.incidents.map((i) => `<tr><td>${when(i.start)}</td><td>${when(i.end)}</td><td class="num">${i.seconds}</td><td>${i.excluded ? "no (maintenance)" : "yes"}</td></tr>`).join("") || '<tr><td colspan="4" class="muted">No incidents.</td></tr>'}
       </tbody></table>`;

@@ -64,8 +64,9 @@ try {
   await staff.waitForSelector("#vm-size:has-text('8 vCPU')");
   // Sizes in units people read, instants with their time zone.
   await staff.waitForSelector("main td.num span[title='10,100,000,000 bytes']:has-text('10.1 GB')");
-  const finished = await staff.textContent("main h2:has-text('Backups') + table tbody td:nth-child(3)");
+  const finished = await staff.textContent("main h2:has-text('Backups') ~ table tbody td:nth-child(3)");
   if (!finished.includes("UTC")) throw new Error(`a backup's time says no time zone: ${finished}`);
+  await staff.waitForSelector("svg.chart[role=img][aria-label^='Backup sizes of the 3 backups shown'][aria-label$='1 failed']");
   await shot(staff, "vm");
 
   step("follows the breadcrumbs up to the project and the customer");
@@ -108,6 +109,9 @@ try {
   await staff.fill("input[name=expectedStatus]", "200-299,301");
   await staff.click("#monitor-form button[type=submit]");
   await staff.waitForSelector("main td:has-text('https://shop.example.com/health')");
+  // The monitors' states at a glance: a tile each, and the counts in words.
+  await staff.waitForSelector(".glance[role=img][aria-label^='Monitors: 1 '] .tile[title^='https://shop.example.com/health']");
+  await shot(staff, "monitors");
 
   step("edits the monitor, then reads the project's SLA reports");
   await staff.click("main a:has-text('Edit')");
@@ -118,6 +122,8 @@ try {
   await staff.click("main a:has-text('SLA reports')");
   await staff.waitForSelector("h1:has-text('SLA')");
   await staff.waitForSelector("main:has-text('target met')");
+  // The month's availability by day, as a picture with words for those who cannot see it.
+  await staff.waitForSelector("svg.chart[role=img][aria-label^='Availability by day']");
   await shot(staff, "sla");
 
   step("schedules a release");

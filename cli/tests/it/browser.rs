@@ -84,6 +84,10 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
     server.gql(TOKEN, resize, json!({"v": vm})).await;
     let backup = "mutation($v: ID!) { recordBackup(input: {vmId: $v, backupId: \"nightly-1\", status: SUCCEEDED, startedAt: \"2026-03-10T01:00:00Z\", finishedAt: \"2026-03-10T01:20:00Z\", sizeBytes: 10100000000}) { backupId } }";
     server.gql(TOKEN, backup, json!({"v": vm})).await;
+    let more = "mutation($v: ID!, $b: String!, $s: BackupStatus!, $at: DateTime!, $n: Long, $e: String) { recordBackup(input: {vmId: $v, backupId: $b, status: $s, startedAt: $at, finishedAt: $at, sizeBytes: $n, error: $e}) { backupId } }";
+    server.gql(TOKEN, more, json!({"v": vm, "b": "nightly-0", "s": "SUCCEEDED", "at": "2026-03-09T01:20:00Z", "n": 9_800_000_000i64})).await;
+    let failed = json!({"v": vm, "b": "nightly-2", "s": "FAILED", "at": "2026-03-11T01:20:00Z", "e": "disk full"});
+    server.gql(TOKEN, more, failed).await;
     // Enough people for the customer's page to page them.
     for n in 1..=26 {
         let many = "mutation($c: ID!, $n: String!, $e: String!) { registerPerson(input: {name: $n, email: $e, customerId: $c}) { id } }";
@@ -142,6 +146,7 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
         "customer",
         "invoice",
         "monitor-error",
+        "monitors",
         "sla",
         "releases",
         "vm-as-of",
