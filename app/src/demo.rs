@@ -48,13 +48,14 @@ pub async fn load(log: &EventLog, input: impl BufRead) -> anyhow::Result<(usize,
     Ok((count, started.elapsed().as_secs_f64()))
 }
 
-/// Fills an empty store with a fixture (seed 1); answers the number of events appended.
-pub async fn fill_if_empty(log: &EventLog, size: Size) -> anyhow::Result<usize> {
+/// Fills an empty store with a fixture (seed 1) whose year of history ends `now`, so that
+/// the demo is current whenever it is made; answers the number of events appended.
+pub async fn fill_if_empty(log: &EventLog, size: Size, now: domain::Instant) -> anyhow::Result<usize> {
     if log.head().await?.position > 0 {
         return Ok(0);
     }
     let mut count = 0;
-    let commits = fixtures::generate(size, 1).map(|c| {
+    let commits = fixtures::generate_in(size, 1, fixtures::Span::ending(now)).map(|c| {
         count += c.events.len();
         c.appendable()
     });
@@ -124,4 +125,12 @@ pub fn stats(size: Size, seed: u64) -> HashMap<String, usize> {
         }
     }
     counts
+}
+
+/// Bills the month before the current one, as the monthly run would have: the demo's
+/// customers find last month's invoices. Answers how many are valid for it.
+pub async fn bill_last_month(state: &AppState) -> Result<usize, ApiError> {
+    let now = state.now();
+    let period = domain::Period::of(now).previous();
+    Ok(crate::billing::run(state, period, "system:demo", now).await?.len())
 }

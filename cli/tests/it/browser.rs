@@ -85,7 +85,13 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
     let backup = "mutation($v: ID!) { recordBackup(input: {vmId: $v, backupId: \"nightly-1\", status: SUCCEEDED, startedAt: \"2026-03-10T01:00:00Z\", finishedAt: \"2026-03-10T01:20:00Z\", sizeBytes: 10100000000}) { backupId } }";
     server.gql(TOKEN, backup, json!({"v": vm})).await;
     let more = "mutation($v: ID!, $b: String!, $s: BackupStatus!, $at: DateTime!, $n: Long, $e: String) { recordBackup(input: {vmId: $v, backupId: $b, status: $s, startedAt: $at, finishedAt: $at, sizeBytes: $n, error: $e}) { backupId } }";
-    server.gql(TOKEN, more, json!({"v": vm, "b": "nightly-0", "s": "SUCCEEDED", "at": "2026-03-09T01:20:00Z", "n": 9_800_000_000i64})).await;
+    server
+        .gql(
+            TOKEN,
+            more,
+            json!({"v": vm, "b": "nightly-0", "s": "SUCCEEDED", "at": "2026-03-09T01:20:00Z", "n": 9_800_000_000i64}),
+        )
+        .await;
     let failed = json!({"v": vm, "b": "nightly-2", "s": "FAILED", "at": "2026-03-11T01:20:00Z", "e": "disk full"});
     server.gql(TOKEN, more, failed).await;
     // Enough people for the customer's page to page them.

@@ -221,6 +221,35 @@ async fn serve_demo_fills_an_empty_store_and_prints_working_tokens() {
     assert!(me(&tokens["auditor"]).contains(r#""staffRoles":["AUDITOR"]"#));
     let customer = me(&tokens["customer"]);
     assert!(customer.contains(r#""staffRoles":[]"#) && customer.contains(r#""totalCount":1"#), "{customer}");
+    // The demo is current: its history runs up to now, so last month is billed and the
+    // newest backups are from the last days.
+    let ask = |token: &str, query: &str| -> serde_json::Value {
+        let body = serde_json::json!({ "query": query }).to_string();
+        let answer = http(
+            &addr,
+            &format!(
+                "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap()
+    };
+    let now = chrono::Utc::now();
+    let last_month = domain::Period::of(now).previous().to_string();
+    let me = ask(&tokens["customer"], "{ me { customerId } }");
+    let mine =
+        format!("{{ invoices(customerId: \"{}\") {{ period }} }}", me["data"]["me"]["customerId"].as_str().unwrap());
+    let invoices = ask(&tokens["customer"], &mine);
+    let periods: Vec<&str> =
+        invoices["data"]["invoices"].as_array().unwrap().iter().map(|i| i["period"].as_str().unwrap()).collect();
+    assert!(periods.contains(&last_month.as_str()), "last month, {last_month}, is billed: {invoices}");
+    let stale = |hours: u32| {
+        let answer = ask(&tokens["staff"], &format!("{{ staleBackups(olderThanHours: {hours}) {{ vm {{ name }} }} }}"));
+        answer["data"]["staleBackups"].as_array().unwrap_or_else(|| panic!("{answer}")).len()
+    };
+    // Every VM's last backup is older than an hour; most are younger than two days.
+    let (all, old) = (stale(1), stale(48));
+    assert!(all > 0 && old * 2 < all, "{old} of {all} VMs have no backup of the last two days");
     server.kill().unwrap();
     server.wait().unwrap();
     store.remove().await;
