@@ -41,10 +41,21 @@ class ApiError extends Error {
   }
 }
 
+/** A fetch that does what a 503 asks: waits `Retry-After` seconds and asks again, a few
+ * times, before it gives the answer to the caller. */
+async function fetchRetrying(url, options, attempts = 4) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, options);
+    if (res.status !== 503 || attempt === attempts) return res;
+    const wait = Math.min(Number(res.headers.get("retry-after")) || 1, 10);
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
+}
+
 /** Runs a GraphQL operation; `asOf` is added to the variables while "as of" is active. */
 async function gql(query, variables = {}, { withAsOf = true } = {}) {
   if (withAsOf && session.asOf) variables = { ...variables, t: session.asOf };
-  const res = await fetch("/graphql", {
+  const res = await fetchRetrying("/graphql", {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${session.token}` },
     body: JSON.stringify({ query, variables }),
@@ -531,7 +542,8 @@ async function render() {
     }
   } catch (e) {
     session.token = null;
-    return signInPage("That token was not accepted.");
+    const busy = e.errors?.some((err) => err.extensions?.code === "UNAVAILABLE");
+    return signInPage(busy ? "The Directory is busy right now; sign in again in a moment." : "That token was not accepted.");
   }
   const me = session.me;
   $("#search").hidden = false;
@@ -583,7 +595,7 @@ document.addEventListener("click", async (event) => {
   event.preventDefault();
   const url = new URL(link.getAttribute("href"), location.origin);
   if (session.asOf && url.pathname.endsWith(".pdf")) url.searchParams.set("asOf", session.asOf);
-  const res = await fetch(url, { headers: { authorization: `Bearer ${session.token}` } });
+  const res = await fetchRetrying(url, { headers: { authorization: `Bearer ${session.token}` } });
   if (!res.ok) {
     main.insertAdjacentHTML("afterbegin", `<p class="error" role="alert">${h(link.textContent)}: ${res.status} ${h(res.statusText)}</p>`);
     return;
