@@ -682,7 +682,7 @@ both_stores!(the_portal_is_served_from_the_binary_with_scripts_from_itself_only,
     let (status, kind, script) = app.get_as(None, "/assets/app.js").await;
     assert_eq!((status.as_u16(), kind.as_str()), (200, "text/javascript; charset=utf-8"));
     let script = String::from_utf8(script).unwrap();
-    assert!(script.contains("fetch(\"/graphql\""), "the portal is a client of /graphql");
+    assert!(script.contains("fetchRetrying(\"/graphql\""), "the portal is a client of /graphql");
     assert!(!script.contains("import "), "one module, importing nothing");
     assert_eq!(app.get_as(None, "/assets/style.css").await.0.as_u16(), 200);
     // Every query the portal sends fits the served schema: no unknown field, argument or
