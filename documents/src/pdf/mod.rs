@@ -90,8 +90,7 @@ impl Font {
         }
         let subset = subsetter::subset(self.data, 0, &remapper).expect("DejaVu Sans subsets");
         // The subset's tag: six capitals that name the glyphs it holds (ISO 32000-1, 9.6.4).
-        let mut hash =
-            shown.keys().fold(0xcbf2_9ce4_8422_2325u64, |h, g| (h ^ u64::from(*g)).wrapping_mul(0x100_0000_01b3));
+        let mut hash = fnv(shown.keys().flat_map(|g| g.to_be_bytes()));
         let tag: String = (0..6)
             .map(|_| {
                 let letter = char::from(b'A' + (hash % 26) as u8);
@@ -361,22 +360,17 @@ pub fn document(about: About<'_>, pages: Vec<Page>) -> Vec<u8> {
         cat.insert(Name(b"AF")).array().item(spec);
     }
     cat.finish();
-    // The file's identifier: from its own content, so the same document has the same one.
-    let id = {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        for b in about.title.bytes().chain(date_bytes(about.created)) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        h.to_be_bytes().repeat(2)
-    };
+    // The file's identifier: from its title and date, so the same document has the same one.
+    let id = fnv(about.title.bytes().chain(about.created.timestamp().to_be_bytes())).to_be_bytes().repeat(2);
     pdf.set_file_id((id.clone(), id));
     pdf.finish()
 }
 
 const PRODUCER: &str = "Directory";
 
-fn date_bytes(at: DateTime<Utc>) -> impl Iterator<Item = u8> {
-    at.timestamp().to_be_bytes().into_iter()
+/// FNV-1a: a stable hash for names and identifiers that must not change between builds.
+fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn pdf_date(at: DateTime<Utc>) -> pdf_writer::Date {
