@@ -187,8 +187,69 @@ function paged(items, params, name, size = 25) {
 
 const pages = {
   async home(params) {
-    if (session.me?.customerId) return (location.hash = `#/customer/${session.me.customerId}`);
+    if (session.me?.customerId) return pages.dashboard(params, session.me.customerId);
     return pages.customers(params);
+  },
+
+  /** A customer's home: whether their services are fine, at a glance. */
+  async dashboard(params, id) {
+    const month = (session.asOf ? new Date(session.asOf) : new Date()).toISOString().slice(0, 7);
+    const d = await gql(
+      `query($c: ID!, $t: DateTime) { customer(id: $c, asOf: $t) { id name projects { id name archived } }
+        invoices(customerId: $c, asOf: $t) { id number kind period gross cancelled dueDate pdfUrl }
+        releases(asOf: $t) { channel isoWeek windowStart state } }`,
+      { c: id },
+    );
+    const c = d.customer;
+    if (!c) return notFound("customer");
+    crumbs([[c.name]]);
+    // Each project the person may see; one they may not is left out, not an error.
+    const projects = (await Promise.all(c.projects.filter((p) => !p.archived).map(async (p) => {
+      try {
+        const o = await gql(
+          `query($p: ID!, $m: String!, $t: DateTime) {
+            infrastructureOverview(projectId: $p, asOf: $t) { monitors { id url state } backupHealth { vm { id name } lastGoodBackupAt stale } upcomingMaintenance { start end reason projectId } }
+            slaReport(projectId: $p, month: $m, asOf: $t) { availabilityPercent targetPercent breached } }`,
+          { p: p.id, m: month },
+        );
+        return o.infrastructureOverview ? { ...p, ...o.infrastructureOverview, sla: o.slaReport } : null;
+      } catch {
+        return null;
+      }
+    }))).filter(Boolean);
+    const monitors = projects.flatMap((p) => p.monitors);
+    const down = monitors.filter((m) => m.state === "DOWN");
+    const backups = projects.flatMap((p) => p.backupHealth.map((b) => ({ ...b, project: p })));
+    const stale = backups.filter((b) => b.stale);
+    const now = new Date(session.asOf ?? Date.now());
+    const maintenance = [...new Map(projects.flatMap((p) => p.upcomingMaintenance).map((m) => [`${m.start}|${m.reason}`, m])).values()]
+      .sort((a, b) => a.start.localeCompare(b.start));
+    const releases = d.releases.filter((r) => new Date(r.windowStart) > now && r.state !== "CANCELLED");
+    const open = d.invoices.filter((i) => !i.cancelled && i.kind === "INVOICE" && i.dueDate && new Date(i.dueDate) >= now);
+    main.innerHTML = `<h1>${h(c.name)}</h1>
+      <p class="muted">Your services at a glance · <a href="#/customer/${c.id}">Projects, people and all invoices</a></p>
+      <div class="cards">
+        <section class="card ${down.length ? "bad" : "good"}" aria-labelledby="card-monitors"><h2 id="card-monitors">Monitors</h2>
+          ${monitors.length ? `<p class="big">${down.length ? `${down.length} down` : monitors.every((m) => m.state === "UP") ? "All up" : "None down"}</p>${glance(monitors)}
+            ${down.length ? `<ul>${down.map((m) => `<li class="failed">${h(m.url)}</li>`).join("")}</ul>` : ""}` : '<p class="muted">No monitors.</p>'}</section>
+        <section class="card ${projects.some((p) => p.sla?.breached) ? "bad" : "good"}" aria-labelledby="card-sla"><h2 id="card-sla">Availability in ${h(month)}</h2>
+          <table><thead><tr><th>Project</th><th class="num">Availability</th><th class="num">Target</th></tr></thead><tbody>
+          ${projects.map((p) => `<tr><td><a href="#/sla/${p.id}?month=${month}">${h(p.name)}</a></td><td class="num ${p.sla?.breached ? "failed" : "state-UP"}">${p.sla ? `${h(p.sla.availabilityPercent)} %` : "—"}</td><td class="num">${p.sla ? `${h(p.sla.targetPercent)} %` : "—"}</td></tr>`).join("") || '<tr><td colspan="3" class="muted">No projects.</td></tr>'}
+          </tbody></table></section>
+        <section class="card ${stale.length ? "bad" : "good"}" aria-labelledby="card-backups"><h2 id="card-backups">Backups</h2>
+          <p class="big">${stale.length ? `${stale.length} of ${backups.length} stale` : backups.length ? "All fresh" : "No VMs"}</p>
+          <table><thead><tr><th>VM</th><th>Last good backup</th></tr></thead><tbody>
+          ${backups.map((b) => `<tr><td><a href="#/vm/${b.vm.id}">${h(b.vm.name)}</a></td><td class="${b.stale ? "failed" : ""}">${when(b.lastGoodBackupAt)}${b.stale ? " (stale)" : ""}</td></tr>`).join("")}
+          </tbody></table></section>
+        <section class="card" aria-labelledby="card-upcoming"><h2 id="card-upcoming">Coming up</h2>
+          <ul>${maintenance.map((m) => `<li>Maintenance ${when(m.start)} – ${when(m.end)}: ${h(m.reason)}</li>`).join("")}
+          ${releases.map((r) => `<li>Release ${h(r.channel)} ${h(r.isoWeek)}: ${when(r.windowStart)}</li>`).join("")}</ul>
+          ${maintenance.length + releases.length ? "" : '<p class="muted">Nothing announced.</p>'}</section>
+        <section class="card" aria-labelledby="card-invoices"><h2 id="card-invoices">Open invoices</h2>
+          ${open.length ? `<table><thead><tr><th>Number</th><th class="num">Gross</th><th>Due</th></tr></thead><tbody>
+          ${open.map((i) => `<tr><td><a href="#/invoice/${i.id}">${h(i.number)}</a> · <a data-auth href="${i.pdfUrl}">PDF</a></td><td class="num">${h(i.gross)} €</td><td>${when(i.dueDate)}</td></tr>`).join("")}
+          </tbody></table>` : '<p class="muted">None due.</p>'}</section>
+      </div>`;
   },
 
   async customers(params) {

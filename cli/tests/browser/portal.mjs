@@ -189,6 +189,13 @@ try {
   step("a customer lands on their own customer and cannot reach another's project");
   const customer = await signIn(CUSTOMER);
   await customer.waitForSelector("h1:has-text('Acme GmbH')");
+  // Home is a dashboard: monitors, this month's availability per project, backups with the
+  // stale ones flagged, what comes up, and the invoices not yet due.
+  await customer.waitForSelector("#card-monitors");
+  await customer.waitForSelector("section:has(#card-sla) td a:text-is('Shop')");
+  await customer.waitForSelector("section:has(#card-backups) td.failed:has-text('(stale)')");
+  await customer.waitForSelector("section:has(#card-invoices) a:text-is('RE-2026-00001')");
+  await shot(customer, "dashboard");
   // The token was issued without an expiry: it lives the default 90 days, and says so.
   const expiry = await customer.textContent("#token-expiry");
   const until = new Date(Date.now() + 90 * 24 * 3600 * 1000).toLocaleDateString();

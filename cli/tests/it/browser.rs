@@ -156,6 +156,7 @@ async fn staff_and_customers_use_the_portal_in_chromium() {
         "sla",
         "releases",
         "vm-as-of",
+        "dashboard",
         "customer-not-found",
         "customer-phone",
         "graphiql",
