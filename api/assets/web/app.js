@@ -145,13 +145,17 @@ function glance(monitors) {
 
 /** The month's availability by day, against the target, as the PDF shows it. */
 function daily(r, month) {
-  const values = r.dailyAvailability.map(Number);
-  if (!values.length) return "";
+  // Days still to come in the current month have no availability yet: no bar.
+  const today = new Date(session.asOf ?? Date.now());
+  const current = month === today.toISOString().slice(0, 7);
+  const values = r.dailyAvailability.map((v, i) => (current && i + 1 > today.getUTCDate() ? null : Number(v)));
+  const days = values.map((v, i) => [v, i]).filter(([v]) => v !== null);
+  if (!days.length) return "";
   const target = Number(r.targetPercent);
-  const worst = values.reduce((a, v, i) => (v < values[a] ? i : a), 0);
-  const low = Math.max(0, Math.floor(Math.min(target - 1, values[worst])));
-  const summary = `Availability by day in ${month}: lowest ${values[worst]} % on day ${worst + 1}, ${values.filter((v) => v < target).length} days below the target of ${target} %`;
-  return `<h2>By day</h2>${bars({ values, labels: values.map((_, i) => i + 1), low, high: 100, line: target, isBad: (v) => v < target, summary, titles: values.map((v, i) => `Day ${i + 1}: ${v} %`) })}`;
+  const [worstValue, worst] = days.reduce((a, d) => (d[0] < a[0] ? d : a));
+  const low = Math.max(0, Math.floor(Math.min(target - 1, worstValue)));
+  const summary = `Availability by day in ${month}: lowest ${worstValue} % on day ${worst + 1}, ${days.filter(([v]) => v < target).length} of ${days.length} days below the target of ${target} %`;
+  return `<h2>By day</h2>${bars({ values, labels: values.map((_, i) => i + 1), low, high: 100, line: target, isBad: (v) => v < target, summary, titles: values.map((v, i) => `Day ${i + 1}: ${v === null ? "to come" : `${v} %`}`) })}`;
 }
 
 /** The backups' sizes over time (oldest first), failed ones marked. */
