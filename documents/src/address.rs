@@ -46,6 +46,12 @@ fn postcode_and_city(line: &str) -> Option<(String, String)> {
             Some((format!("{digits} {letters}"), city.join(" ")))
         }
         [first, city @ ..] if !city.is_empty() && code(first) => Some(((*first).to_owned(), city.join(" "))),
+        // American ZIP codes come last: "San Francisco, CA 94105".
+        [city @ .., zip]
+            if !city.is_empty() && zip.len() >= 5 && zip.chars().all(|c| c.is_ascii_digit() || c == '-') =>
+        {
+            Some(((*zip).to_owned(), city.join(" ")))
+        }
         _ => None,
     }
 }

@@ -423,5 +423,6 @@ mod tests {
         assert!(written("Damrak 1\n1012 LG Amsterdam").contains("<ram:PostcodeCode>1012 LG</ram:PostcodeCode><ram:LineOne>Damrak 1</ram:LineOne><ram:CityName>Amsterdam</ram:CityName>"));
         assert!(written("c/o Acme\nHauptstr. 5\n10115 Berlin\nDeutschland").contains("<ram:PostcodeCode>10115</ram:PostcodeCode><ram:LineOne>c/o Acme, Hauptstr. 5</ram:LineOne><ram:CityName>Berlin</ram:CityName>"));
         assert!(written("Wien").contains("<ram:PostalTradeAddress><ram:CityName>Wien</ram:CityName>"));
+        assert!(written("100 Market Street\nSan Francisco, CA 94105").contains("<ram:PostcodeCode>94105</ram:PostcodeCode><ram:LineOne>100 Market Street</ram:LineOne><ram:CityName>San Francisco, CA</ram:CityName>"));
     }
 }
