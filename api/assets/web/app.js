@@ -166,8 +166,9 @@ function sizes(nodes) {
   const known = gb.filter((v) => v !== null);
   const high = Math.max(1, ...known);
   const failed = shown.filter((n) => n.status !== "SUCCEEDED").length;
-  const summary = `Backup sizes of the ${shown.length} backups shown: ${Math.min(...known).toFixed(1)} to ${high.toFixed(1)} GB${failed ? `, ${failed} failed` : ""}`;
-  return bars({ values: gb.map((v, i) => (v === null ? 0 : v)), labels: shown.map((n) => new Date(n.finishedAt).toLocaleDateString(undefined, { month: "numeric", day: "numeric" })), low: 0, high: Number(high.toFixed(1)),
+  const range = known.length ? `${Math.min(...known).toFixed(1)} to ${high.toFixed(1)} GB` : "none succeeded";
+  const summary = `Backup sizes of the ${shown.length} backups shown: ${range}${failed ? `, ${failed} failed` : ""}`;
+  return bars({ values: gb.map((v) => (v === null ? 0 : v)), labels: shown.map((n) => new Date(n.finishedAt).toLocaleDateString(undefined, { month: "numeric", day: "numeric" })), low: 0, high: Number(high.toFixed(1)),
     isBad: (v) => v === 0, summary, titles: shown.map((n, i) => `${when(n.finishedAt)}: ${gb[i] === null ? n.status.toLowerCase() : `${gb[i].toFixed(2)} GB`}`) });
 }
 
