@@ -91,6 +91,15 @@ enum Call {
 
 type MakeRequest = Arc<dyn Fn(u64) -> Call + Send + Sync>;
 
+/// The 99th percentile of some latencies (zero for none); sorts them.
+fn p99(latencies: &mut [Duration]) -> Duration {
+    latencies.sort();
+    latencies
+        .get(((latencies.len() as f64 * 0.99) as usize).min(latencies.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
 /// Sends one request and tells how it ended.
 async fn send(client: &reqwest::Client, base: &str, call: Call) -> Answer {
     let xml = matches!(call, Call::XmlRpc { .. });
@@ -399,10 +408,7 @@ async fn load_on(served: &Served, writes: f64, reads: f64, seconds: f64) -> anyh
             let mut l: Vec<Duration> =
                 s.samples.iter().filter(|(t, _, _)| (start..start + window).contains(t)).map(|(_, l, _)| *l).collect();
             let errors = s.samples.iter().filter(|(t, _, e)| *e && (start..start + window).contains(t)).count();
-            l.sort();
-            let p99 =
-                l.get(((l.len() as f64 * 0.99) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default();
-            (p99.as_secs_f64() * 1e3, errors)
+            (p99(&mut l).as_secs_f64() * 1e3, errors)
         };
         let ((wp, we), (rp, re)) = (of(&w), of(&r));
         out!("  {start:>4}-{:<4} s   writes {wp:>9.2} ms {we:>6}   reads {rp:>9.2} ms {re:>6}", start + window);
@@ -489,13 +495,10 @@ async fn overload_on(server: &crate::Server, read: MakeRequest, capacity: f64) -
             .filter(|(t, _, failed)| !failed && window.is_none_or(|w| *t == w))
             .map(|(_, l, _)| *l)
             .collect();
-        l.sort();
-        l.get(((l.len() as f64 * 0.99) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default()
+        p99(&mut l)
     };
     let wire_p99 = |s: &Stream, outcome: &Answer| {
-        let mut l: Vec<Duration> = s.on_wire.iter().filter(|(_, o)| o == outcome).map(|(l, _)| *l).collect();
-        l.sort();
-        l.get(((l.len() as f64 * 0.99) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default()
+        p99(&mut s.on_wire.iter().filter(|(_, o)| o == outcome).map(|(l, _)| *l).collect::<Vec<_>>())
     };
     let base = base.to_owned();
     // The generator reaches the server as a load balancer would, through a bounded pool of
@@ -640,10 +643,8 @@ async fn resizes_on(served: &Served, per_vm: f64, seconds: f64) -> anyhow::Resul
         let within: Vec<&(u32, Duration, bool)> =
             s.samples.iter().filter(|(t, _, _)| (start..start + window).contains(t)).collect();
         let mut ok: Vec<Duration> = within.iter().filter(|(_, _, failed)| !failed).map(|(_, l, _)| *l).collect();
-        ok.sort();
         let shed = s.shed_at.iter().filter(|t| (start..start + window).contains(*t)).count();
-        let p99 =
-            ok.get(((ok.len() as f64 * 0.99) as usize).min(ok.len().saturating_sub(1))).copied().unwrap_or_default();
+        let p99 = p99(&mut ok);
         out!(
             "{:<12} {:>8} {:>8} {:>8} {:>10.2} {:>10.0}",
             format!("{start}-{}", start + window),

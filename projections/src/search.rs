@@ -54,11 +54,6 @@ fn rank(haystacks: &[&str], needle: &str) -> Option<u8> {
 }
 
 impl At<'_> {
-    /// Customer name, then the names of the project and its ancestors from the root down.
-    pub fn project_path(&self, project: ProjectId) -> Vec<String> {
-        self.project_steps(project).into_iter().map(|s| s.name).collect()
-    }
-
     /// The customer, then the project and its ancestors from the root down.
     pub fn project_steps(&self, project: ProjectId) -> Vec<Step> {
         let mut path: Vec<Step> = self
