@@ -568,11 +568,9 @@ async fn serve(
     let log =
         if read_only { EventLog::connect_read_only(database_url).await } else { EventLog::connect(database_url).await }
             .with_context(|| format!("opening the store {}", redact(database_url)))?;
-    let mut filled = false;
     if let Some(size) = demo {
         let appended = demo::fill_if_empty(&log, size, chrono::Utc::now()).await?;
         if appended > 0 {
-            filled = true;
             tracing::info!(events = appended, "the empty store was filled with the demo fixture");
         }
     }
@@ -593,10 +591,13 @@ async fn serve(
     let _ = state.effective_horizon_days.set(settings.effective_horizon_days);
     let _ = state.node_key.set(settings.node_key);
     let _ = state.node_domain.set(settings.node_domain);
-    if filled {
-        let billed =
-            demo::bill_last_month(&state).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code(), e.message()))?;
-        tracing::info!(invoices = billed, "last month of the demo was billed");
+    if demo.is_some() {
+        // A demo filled on an earlier start has a gap up to now: the platform's nights and
+        // weeks are caught up, then last month is billed (once: a valid invoice stays).
+        let caught = demo::catch_up(&state, state.now()).await.map_err(app::error::ApiError::into_anyhow)?;
+        tracing::info!(backups = caught.backups, releases = caught.releases, "the demo was caught up to now");
+        let billed = demo::bill_last_month(&state).await.map_err(app::error::ApiError::into_anyhow)?;
+        tracing::info!(invoices = billed, "last month of the demo is billed");
     }
     if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");

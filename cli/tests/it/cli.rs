@@ -178,10 +178,10 @@ async fn fixtures_are_deterministic_and_load_into_a_verifiable_log() {
     store.remove().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_demo_fills_an_empty_store_and_prints_working_tokens() {
+/// `directory serve --demo` (the small fixture) on a store, once it listens: the server,
+/// its address and the demo tokens it printed, by who they are for.
+fn demo_server(store: &TempStore) -> (std::process::Child, String, HashMap<String, String>) {
     use std::io::BufRead;
-    let store = TempStore::sqlite();
     let addr = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().to_string()
@@ -206,52 +206,108 @@ async fn serve_demo_fills_an_empty_store_and_prints_working_tokens() {
         assert!(std::time::Instant::now() < deadline, "the server did not start listening");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let me = |token: &str| {
-        let body = r#"{"query":"{ me { staffRoles customerId } customers { totalCount } }"}"#;
-        http(
-            &addr,
-            &format!(
-                "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            ),
-        )
-    };
-    let admin = me(&tokens["staff"]);
-    assert!(admin.contains(r#""staffRoles":["ADMIN"]"#) && admin.contains(r#""totalCount":6"#), "{admin}");
-    assert!(me(&tokens["auditor"]).contains(r#""staffRoles":["AUDITOR"]"#));
-    let customer = me(&tokens["customer"]);
-    assert!(customer.contains(r#""staffRoles":[]"#) && customer.contains(r#""totalCount":1"#), "{customer}");
-    // The demo is current: its history runs up to now, so last month is billed and the
-    // newest backups are from the last days.
-    let ask = |token: &str, query: &str| -> serde_json::Value {
-        let body = serde_json::json!({ "query": query }).to_string();
-        let answer = http(
-            &addr,
-            &format!(
-                "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            ),
-        );
-        serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap()
-    };
+    (server, addr, tokens)
+}
+
+/// A GraphQL query to a running server, answered as JSON.
+fn ask(addr: &str, token: &str, query: &str) -> serde_json::Value {
+    let body = serde_json::json!({ "query": query }).to_string();
+    let answer = http(
+        addr,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+/// Whether a demo server's store looks alive now: last month billed for the demo customer,
+/// most VMs backed up in the last two days, and a release ahead.
+fn is_current(addr: &str, tokens: &HashMap<String, String>) {
     let now = chrono::Utc::now();
     let last_month = domain::Period::of(now).previous().to_string();
-    let me = ask(&tokens["customer"], "{ me { customerId } }");
+    let me = ask(addr, &tokens["customer"], "{ me { customerId } }");
     let mine =
         format!("{{ invoices(customerId: \"{}\") {{ period }} }}", me["data"]["me"]["customerId"].as_str().unwrap());
-    let invoices = ask(&tokens["customer"], &mine);
+    let invoices = ask(addr, &tokens["customer"], &mine);
     let periods: Vec<&str> =
         invoices["data"]["invoices"].as_array().unwrap().iter().map(|i| i["period"].as_str().unwrap()).collect();
     assert!(periods.contains(&last_month.as_str()), "last month, {last_month}, is billed: {invoices}");
     let stale = |hours: u32| {
-        let answer = ask(&tokens["staff"], &format!("{{ staleBackups(olderThanHours: {hours}) {{ vm {{ name }} }} }}"));
+        let answer =
+            ask(addr, &tokens["staff"], &format!("{{ staleBackups(olderThanHours: {hours}) {{ vm {{ name }} }} }}"));
         answer["data"]["staleBackups"].as_array().unwrap_or_else(|| panic!("{answer}")).len()
     };
     // Every VM's last backup is older than an hour; most are younger than two days.
     let (all, old) = (stale(1), stale(48));
     assert!(all > 0 && old * 2 < all, "{old} of {all} VMs have no backup of the last two days");
+    let releases = ask(addr, &tokens["staff"], "{ releases { windowStart state } }");
+    let ahead = releases["data"]["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["windowStart"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap() > now)
+        .count();
+    assert!(ahead >= 1, "a release is ahead: {releases}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_fills_an_empty_store_and_prints_working_tokens() {
+    let store = TempStore::sqlite();
+    let (mut server, addr, tokens) = demo_server(&store);
+    let me = |token: &str| ask(&addr, token, "{ me { staffRoles customerId } customers { totalCount } }").to_string();
+    let admin = me(&tokens["staff"]);
+    assert!(admin.contains(r#""staffRoles":["ADMIN"]"#) && admin.contains(r#""totalCount":6"#), "{admin}");
+    assert!(me(&tokens["auditor"]).contains(r#""staffRoles":["AUDITOR"]"#));
+    let customer = me(&tokens["customer"]);
+    assert!(customer.contains(r#""staffRoles":[]"#) && customer.contains(r#""totalCount":1"#), "{customer}");
+    // The demo is current: its history runs up to now.
+    is_current(&addr, &tokens);
     server.kill().unwrap();
     server.wait().unwrap();
+    store.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_catches_a_store_filled_days_ago_up_to_now_once() {
+    let store = TempStore::sqlite();
+    let log = EventLog::connect(&store.url).await.unwrap();
+    let then = chrono::Utc::now() - chrono::Duration::days(10);
+    app::demo::fill_if_empty(&log, fixtures::Size::Small, then).await.unwrap();
+    // Every backup event of the live VMs, by VM.
+    let backups = async |log: &EventLog| {
+        let catalog = projections::Projector::start(log.clone()).await.unwrap();
+        let vms: Vec<String> = catalog
+            .read()
+            .live()
+            .vms()
+            .filter(|(_, v)| v.decommissioned_at.is_none())
+            .map(|(id, _)| id.to_string())
+            .collect();
+        let mut counts = vec![];
+        for vm in vms {
+            counts.push((vm.clone(), log.history(&["backup_log"], &vm, 0, 100_000).await.unwrap().len()));
+        }
+        counts
+    };
+    let before = backups(&log).await;
+    assert!(!before.is_empty());
+
+    let (mut server, addr, tokens) = demo_server(&store);
+    is_current(&addr, &tokens);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let after = backups(&log).await;
+    let nights: Vec<usize> = before.iter().zip(&after).map(|((_, b), (_, a))| a - b).collect();
+    // Ten nights each (some VMs also expire a backup a night): none left out.
+    assert!(nights.iter().all(|n| *n >= 9), "backup events added per VM: {nights:?}");
+
+    let (mut server, addr, tokens) = demo_server(&store);
+    is_current(&addr, &tokens);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(backups(&log).await, after, "a second start adds no backup");
     store.remove().await;
 }
 
