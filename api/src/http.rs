@@ -67,6 +67,10 @@ pub fn router_with(state: Arc<AppState>, metrics: Option<PrometheusHandle>, admi
             get(|| async { page("text/javascript; charset=utf-8", include_str!("../assets/web/app.js")) }),
         )
         .route(
+            "/assets/i18n.js",
+            get(|| async { page("text/javascript; charset=utf-8", include_str!("../assets/web/i18n.js")) }),
+        )
+        .route(
             "/assets/style.css",
             get(|| async { page("text/css; charset=utf-8", include_str!("../assets/web/style.css")) }),
         )

@@ -45,6 +45,16 @@ pub enum DecodeError {
     Payload(#[from] serde_json::Error),
 }
 
+mod german;
+
+/// The languages an entity's history is told in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Language {
+    #[default]
+    English,
+    German,
+}
+
 impl AnyEvent {
     /// Decodes a stored payload (serde JSON of the aggregate's event enum).
     pub fn decode(aggregate_type: &str, payload: &str) -> Result<AnyEvent, DecodeError> {
@@ -66,6 +76,14 @@ impl AnyEvent {
             Networks::TYPE => AnyEvent::Network(serde_json::from_str(payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         })
+    }
+
+    /// One line a person reads in an entity's history, in their language.
+    pub fn summary_in(&self, language: Language) -> String {
+        match language {
+            Language::English => self.summary(),
+            Language::German => self.summary_de(),
+        }
     }
 
     /// One line a person can read in an entity's history.

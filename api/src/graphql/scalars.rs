@@ -57,6 +57,17 @@ fn plain(s: &str) -> bool {
         && fraction.chars().all(|c| c.is_ascii_digit())
 }
 
+/// The language a text the server writes is in (an entity's history).
+#[derive(Enum, Copy, Clone, Debug, Default, Eq, PartialEq, Serialize)]
+#[graphql(remote = "domain::event::Language")]
+pub enum Language {
+    #[default]
+    #[graphql(name = "EN")]
+    English,
+    #[graphql(name = "DE")]
+    German,
+}
+
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
 #[graphql(remote = "domain::project::SlaClass")]
 pub enum SlaClass {

@@ -14,7 +14,7 @@ use projections::BackupView;
 use projections::catalog::InLog;
 use serde::Serialize;
 
-use super::scalars::{BackupStatus, Long, Role, SlaClass, StaffRole};
+use super::scalars::{BackupStatus, Language, Long, Role, SlaClass, StaffRole};
 use super::{View, app, reads};
 use app::error::ApiError;
 
@@ -447,30 +447,41 @@ impl From<store::Lease> for Lease {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct HistoryEntry {
     pub position: Long,
     pub entity_id: ID,
     pub recorded_at: DateTime<Utc>,
     pub actor: String,
     pub event_type: String,
-    pub summary: String,
     pub reason: Option<String>,
+    /// The event, when this server can decode it (an unknown kind is summarised by its type).
+    #[graphql(skip)]
+    pub event: Option<domain::AnyEvent>,
+}
+
+#[async_graphql::ComplexObject]
+impl HistoryEntry {
+    /// One line a person reads: what happened, in English or German.
+    async fn summary(&self, #[graphql(default)] language: Language) -> String {
+        match &self.event {
+            Some(event) => event.summary_in(language.into()),
+            None => self.event_type.clone(),
+        }
+    }
 }
 
 impl HistoryEntry {
     pub fn from_stored(e: &store::StoredEvent) -> HistoryEntry {
         let meta = e.metadata();
-        let summary = domain::AnyEvent::decode(&e.aggregate_type, &e.payload)
-            .map(|ev| ev.summary())
-            .unwrap_or_else(|_| e.event_type.clone());
         HistoryEntry {
             position: Long(e.position),
             entity_id: ID(e.aggregate_id.clone()),
             recorded_at: e.recorded_at,
             actor: meta.actor,
             event_type: e.event_type.clone(),
-            summary,
             reason: meta.reason,
+            event: domain::AnyEvent::decode(&e.aggregate_type, &e.payload).ok(),
         }
     }
 }

@@ -109,8 +109,8 @@ both_stores!(claimed_and_derived_ids_never_name_another_stream, async |app: &Tes
     );
     assert_eq!(app.code(BOOT, &doc, json!({})).await, "BAD_INPUT");
 
-    // History reads exactly the streams of an entity the caller may see.
-    let history = "query($e: ID!) { history(entityId: $e) { entityId eventType summary } }";
+    // History reads exactly the streams of an entity the caller may see, in either language.
+    let history = "query($e: ID!) { history(entityId: $e) { entityId eventType summary de: summary(language: DE) } }";
     for id in globex.ids.values().chain(&derived) {
         let answer = app.ok(&acme_token, history, json!({"e": id})).await;
         assert_eq!(answer["history"], json!([]), "another tenant's or a derived stream: {id}");
@@ -121,6 +121,13 @@ both_stores!(claimed_and_derived_ids_never_name_another_stream, async |app: &Tes
     let vm = app.ok(&acme_token, history, json!({"e": acme.ids[&Kind::Vm]})).await;
     let types: Vec<&str> = vm["history"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
     assert!(types.contains(&"VmProvisioned") && types.contains(&"BackupSucceeded"), "{types:?}");
+    let told: Vec<(&str, &str)> = vm["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["summary"].as_str().unwrap(), e["de"].as_str().unwrap()))
+        .collect();
+    assert!(told.iter().any(|(en, de)| en.starts_with("VM ") && de.contains("bereitgestellt")), "{told:?}");
 });
 
 const ADD_KEY: &str =

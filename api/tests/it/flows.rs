@@ -683,7 +683,15 @@ both_stores!(the_portal_is_served_from_the_binary_with_scripts_from_itself_only,
     assert_eq!((status.as_u16(), kind.as_str()), (200, "text/javascript; charset=utf-8"));
     let script = String::from_utf8(script).unwrap();
     assert!(script.contains("fetchRetrying(\"/graphql\""), "the portal is a client of /graphql");
-    assert!(!script.contains("import "), "one module, importing nothing");
+    let imports: Vec<&str> = script.lines().filter(|l| l.starts_with("import ")).collect();
+    assert_eq!(imports.len(), 1, "one module, importing only its own words: {imports:?}");
+    assert!(imports[0].ends_with("from \"./i18n.js\";"), "{imports:?}");
+    assert!(!script.contains("import("), "nothing else loaded");
+    let (status, kind, catalog) = app.get_as(None, "/assets/i18n.js").await;
+    assert_eq!((status.as_u16(), kind.as_str()), (200, "text/javascript; charset=utf-8"));
+    let catalog = String::from_utf8(catalog).unwrap();
+    assert!(!catalog.contains("import "), "the words import nothing");
+    german_for_every_word(&script, &page, &catalog);
     assert_eq!(app.get_as(None, "/assets/style.css").await.0.as_u16(), 200);
     // Every query the portal sends fits the served schema: no unknown field, argument or
     // type, no unused variable (values are left out, so only missing values may be named).
@@ -703,6 +711,51 @@ both_stores!(the_portal_is_served_from_the_binary_with_scripts_from_itself_only,
         }
     }
 });
+
+/// Every text the portal shows has its German: each `t("…")` of the script and each `data-t…`
+/// of the page is an entry of the German catalog, and every entry is such a text or one of
+/// the API's values (an enum, a search hit's kind, a refusal's code).
+fn german_for_every_word(script: &str, page: &str, words: &str) {
+    // `opener` where it starts a word: `t("` of a call, not of `get("` or `split("`.
+    let quoted_after = |text: &str, opener: &str| -> Vec<String> {
+        text.match_indices(opener)
+            .filter(|(i, _)| !text[..*i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.' || c == '-'))
+            .map(|(i, _)| {
+                let rest = &text[i + opener.len()..];
+                rest[..rest.find('"').expect("a closing quote")].to_owned()
+            })
+            .collect()
+    };
+    let mut shown: std::collections::BTreeSet<String> = quoted_after(script, "t(\"").into_iter().collect();
+    for opener in ["data-t=\"", "data-t-placeholder=\"", "data-t-aria-label=\""] {
+        shown.extend(quoted_after(page, opener));
+    }
+    assert!(shown.len() > 150, "found {} texts", shown.len());
+    assert!(shown.iter().all(|s| !s.contains('\\')), "texts are plain literals");
+    let catalog = |name: &str| -> Vec<String> {
+        let start = words.find(&format!("const {name} = {{\n")).expect("the catalog");
+        let body = &words[start..];
+        let body = &body[..body.find("\n};").expect("the catalog's end")];
+        body.lines()
+            .skip(1)
+            .filter_map(|l| l.trim_start().strip_prefix('"'))
+            .map(|l| l[..l.find("\": ").expect("an entry a line")].to_owned())
+            .collect()
+    };
+    let german = catalog("de");
+    let mut sorted = german.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), german.len(), "no text twice");
+    let untranslated: Vec<&String> = shown.iter().filter(|s| !german.contains(s)).collect();
+    assert!(untranslated.is_empty(), "texts without German: {untranslated:?}");
+    let plural: Vec<String> = catalog("en").into_iter().filter(|s| !shown.contains(s)).collect();
+    assert!(plural.is_empty(), "English plural forms of texts not shown: {plural:?}");
+    let value = |s: &str| {
+        s.chars().all(|c| c.is_ascii_uppercase() || c == '_') || ["person", "project", "sshKey", "vm"].contains(&s)
+    };
+    let left_over: Vec<&String> = german.iter().filter(|s| !shown.contains(*s) && !value(s)).collect();
+    assert!(left_over.is_empty(), "German for texts no longer shown: {left_over:?}");
+}
 
 /// The GraphQL documents in the portal's script (backquoted or quoted strings that start an operation).
 fn portal_queries(script: &str) -> Vec<String> {

@@ -33,8 +33,8 @@ async function shot(page, name) {
 const opened = [];
 const step = (name) => console.log(`step: ${name}`);
 
-async function signIn(token, viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport, timezoneId: "UTC" });
+async function signIn(token, viewport = { width: 1280, height: 900 }, locale = "en-US") {
+  const context = await browser.newContext({ viewport, timezoneId: "UTC", locale });
   const page = await context.newPage();
   opened.push(page);
   page.setDefaultTimeout(10_000);
@@ -168,6 +168,8 @@ try {
   step("reads the VM's history and the event log");
   await staff.goto(`${BASE}/#/history/${VM}`);
   await staff.waitForSelector("h1:has-text('History') + ol.timeline li");
+  // Its breadcrumbs lead back to where the VM lives.
+  for (const crumb of ["Acme GmbH", "Shop", "Shop staging", "web-1"]) await staff.waitForSelector(`#crumbs a:text-is('${crumb}')`);
   await shot(staff, "history");
   await staff.goto(`${BASE}/#/events?after=0`);
   await staff.waitForSelector("h1:has-text('Events from position 1')");
@@ -214,6 +216,35 @@ try {
   await phone.keyboard.type("Shop");
   await phone.keyboard.press("Enter");
   await phone.waitForSelector("h1:has-text('Search: Shop')");
+
+  step("a customer whose browser speaks German is answered in German, and may switch");
+  const german = await signIn(CUSTOMER, { width: 1280, height: 900 }, "de-DE");
+  await german.waitForSelector("main p:has-text('Ihre Dienste auf einen Blick')");
+  if (await german.getAttribute("html", "lang") !== "de") throw new Error("the German page does not say it is German");
+  await german.waitForSelector("#card-monitors:text-is('Monitore')");
+  await german.waitForSelector("section:has(#card-backups) td.failed:has-text('(veraltet)')");
+  // Dates, months and amounts as German readers write them.
+  await german.waitForSelector("#card-sla:has-text('Verfügbarkeit im')");
+  const due = await german.textContent("section:has(#card-invoices) tbody td:nth-child(3)");
+  if (!/^\d{1,2}\.\d{1,2}\.\d{4}, \d{2}:\d{2} UTC$/.test(due.trim())) throw new Error(`a German date reads ${due}`);
+  const gross = await german.textContent("section:has(#card-invoices) tbody td.num");
+  if (!/^\d{1,3}(\.\d{3})*,\d{2}\u00a0€$/.test(gross.trim())) throw new Error(`a German amount reads ${gross}`);
+  await shot(german, "dashboard-de");
+  await german.click("main a:has-text('Projekte, Personen und alle Rechnungen')");
+  await german.waitForSelector("main h2:text-is('Rechnungen')");
+  await shot(german, "customer-de");
+  // The history, too, is told in German, newest first.
+  await german.click("main a:text-is('Verlauf')");
+  await german.waitForSelector("h1:has-text('Verlauf') + ol.timeline li:has-text('Kunde Acme GmbH (DE) angelegt')");
+  await german.waitForSelector("#crumbs a:text-is('Acme GmbH')");
+  await german.goBack();
+  await german.waitForSelector("main h2:text-is('Rechnungen')");
+  await german.selectOption("#lang", "en");
+  await german.waitForSelector("main h2:text-is('Invoices')");
+  if (await german.getAttribute("html", "lang") !== "en") throw new Error("the switched page does not say it is English");
+  await german.reload();
+  await german.waitForSelector("main h2:text-is('Invoices')");
+  await german.waitForSelector("label[for=as-of-time]:text-is('View as of')");
 
   step("GraphiQL is for staff: a customer's token is told so");
   await customer.goto(`${BASE}/graphql`);
