@@ -212,6 +212,25 @@ try {
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   if (overflow) throw new Error("the customer page scrolls sideways on a phone");
   await shot(phone, "customer-phone");
+  // Every control of the page is reached by Tab from the top.
+  const controls = await phone.evaluate(() => {
+    const all = [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])")];
+    return all.filter((el) => !el.disabled && el.getClientRects().length > 0).map((el, i) => { el.dataset.control = i; return String(i); });
+  });
+  await phone.evaluate(() => document.activeElement?.blur());
+  const reached = new Set();
+  // A date and time field takes a Tab for each of its parts: press on until all are reached,
+  // or far more often than the page has stops.
+  for (let i = 0; i < 100 && reached.size < controls.length; i++) {
+    await phone.keyboard.press("Tab");
+    const at = await phone.evaluate(() => document.activeElement?.dataset.control ?? null);
+    if (at !== null) reached.add(at);
+  }
+  const missed = controls.filter((c) => !reached.has(c));
+  if (controls.length < 10 || missed.length) {
+    const which = await phone.evaluate((m) => m.map((c) => document.querySelector(`[data-control="${c}"]`).outerHTML.slice(0, 120)), missed);
+    throw new Error(`${missed.length} of ${controls.length} controls not reached by Tab: ${which.join(" | ")}`);
+  }
   await phone.focus("#search-text");
   await phone.keyboard.type("Shop");
   await phone.keyboard.press("Enter");
