@@ -67,6 +67,13 @@ pub async fn fill_if_empty(log: &EventLog, size: Size, now: domain::Instant) -> 
     Ok(count)
 }
 
+/// Whether the store holds a demo: its history begins with a fixture's events. A store that
+/// began otherwise (a real one, started with `--demo` by mistake) is never added to.
+pub async fn is_demo(log: &EventLog) -> Result<bool, ApiError> {
+    let first = log.read_after(0, 1).await.map_err(ApiError::store)?;
+    Ok(first.first().is_some_and(|e| e.metadata().actor == fixtures::ACTOR))
+}
+
 /// What [`catch_up`] added.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CaughtUp {

@@ -96,8 +96,9 @@ pub enum Command {
         /// A bearer token that may read `/metrics` (a scraper; staff tokens may too); at least 32 characters.
         #[arg(long, env = "DIRECTORY_METRICS_TOKEN", hide_env_values = true)]
         metrics_token: Option<String>,
-        /// Fill an empty store with the demo fixture, and print fresh demo tokens (staff
-        /// admin, auditor, one customer's person).
+        /// Fill an empty store with the demo fixture (or catch a demo store up to now), and
+        /// print fresh demo tokens (staff admin, auditor, one customer's person); a store
+        /// that did not begin with the fixture is left alone.
         #[arg(long)]
         demo: bool,
         /// Answer queries only, from a connection that may only read (a PostgreSQL streaming
@@ -591,15 +592,18 @@ async fn serve(
     let _ = state.effective_horizon_days.set(settings.effective_horizon_days);
     let _ = state.node_key.set(settings.node_key);
     let _ = state.node_domain.set(settings.node_domain);
-    if demo.is_some() {
+    let demo_store =
+        demo.is_some() && demo::is_demo(&state.bus.log).await.map_err(app::error::ApiError::into_anyhow)?;
+    if demo.is_some() && !demo_store {
+        tracing::warn!("the store did not begin with the demo fixture: --demo adds nothing to it and issues no tokens");
+    }
+    if demo_store {
         // A demo filled on an earlier start has a gap up to now: the platform's nights and
         // weeks are caught up, then last month is billed (once: a valid invoice stays).
         let caught = demo::catch_up(&state, state.now()).await.map_err(app::error::ApiError::into_anyhow)?;
         tracing::info!(backups = caught.backups, releases = caught.releases, "the demo was caught up to now");
         let billed = demo::bill_last_month(&state).await.map_err(app::error::ApiError::into_anyhow)?;
         tracing::info!(invoices = billed, "last month of the demo is billed");
-    }
-    if demo.is_some() {
         println!("Demo tokens (use as `Authorization: Bearer <token>`):");
         for (who, token) in demo::tokens(&state).await? {
             println!("  {who:<40} {token}");

@@ -312,6 +312,45 @@ async fn serve_demo_catches_a_store_filled_days_ago_up_to_now_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_adds_nothing_to_a_store_that_holds_no_demo() {
+    let store = TempStore::sqlite();
+    let log = EventLog::connect(&store.url).await.unwrap();
+    // A real store: people, VMs whose last backups are weeks old, releases; not the fixture's.
+    let real =
+        fixtures::generate(fixtures::Size::Small, 3).map(|c| fixtures::Commit { actor: "system:import".into(), ..c });
+    log.append_in_order(real.map(|c| c.appendable())).await.unwrap();
+    let head = log.head().await.unwrap();
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let mut server = Command::new(env!("CARGO_BIN_EXE_directory"))
+        .args(["serve", "--demo", "--demo-size", "small", "--listen", &addr])
+        .env("DATABASE_URL", &store.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not start listening");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server.kill().unwrap();
+    let out = server.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(!printed.contains("dir_"), "no demo tokens for a real store: {printed}");
+    // The server's own jobs may have run (a billing run); the demo added nothing.
+    let since = log.read_after(head.position, 1_000).await.unwrap();
+    let added: Vec<(String, String)> = since.iter().map(|e| (e.event_type.clone(), e.metadata().actor)).collect();
+    assert!(
+        added.iter().all(|(kind, actor)| actor != "system:demo" && kind != "TokenIssued" && kind != "BackupSucceeded"),
+        "nothing of the demo appended to a store that holds none: {added:?}"
+    );
+    store.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_rebuild_gives_the_same_digest_twice_and_as_of_answers_without_a_server() {
     let store = TempStore::sqlite();
     let log = EventLog::connect(&store.url).await.unwrap();
