@@ -697,8 +697,10 @@ function translatePage() {
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const el of document.querySelectorAll("[data-t-placeholder]")) el.placeholder = t(el.dataset.tPlaceholder);
   for (const el of document.querySelectorAll("[data-t-aria-label]")) el.setAttribute("aria-label", t(el.dataset.tAriaLabel));
+  // Filled once, so that a keyboard user who just chose keeps the focus on it.
   const choice = $("#lang");
-  choice.innerHTML = Object.entries(languages).map(([code, name]) => `<option value="${code}" lang="${code}"${code === lang ? " selected" : ""}>${name}</option>`).join("");
+  if (!choice.options.length) choice.innerHTML = Object.entries(languages).map(([code, name]) => `<option value="${code}" lang="${code}">${name}</option>`).join("");
+  choice.value = lang;
 }
 
 async function render() {
