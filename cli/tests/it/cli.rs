@@ -178,21 +178,32 @@ async fn fixtures_are_deterministic_and_load_into_a_verifiable_log() {
     store.remove().await;
 }
 
-/// `directory serve --demo` (the small fixture) on a store, once it listens: the server,
-/// its address and the demo tokens it printed, by who they are for.
-fn demo_server(store: &TempStore) -> (std::process::Child, String, HashMap<String, String>) {
-    use std::io::BufRead;
+/// `directory serve --demo` (the small fixture) on a store, once it listens: the server
+/// (its output piped) and its address.
+fn start_demo(store: &TempStore) -> (std::process::Child, String) {
     let addr = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().to_string()
     };
-    let mut server = Command::new(env!("CARGO_BIN_EXE_directory"))
+    let server = Command::new(env!("CARGO_BIN_EXE_directory"))
         .args(["serve", "--demo", "--demo-size", "small", "--listen", &addr])
         .env("DATABASE_URL", &store.url)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not start listening");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, addr)
+}
+
+/// [`start_demo`], and the demo tokens it printed (before it listened), by who they are for.
+fn demo_server(store: &TempStore) -> (std::process::Child, String, HashMap<String, String>) {
+    use std::io::BufRead;
+    let (mut server, addr) = start_demo(store);
     let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
     let mut tokens = HashMap::new();
     while tokens.len() < 3 {
@@ -200,11 +211,6 @@ fn demo_server(store: &TempStore) -> (std::process::Child, String, HashMap<Strin
         if let Some(token) = line.split_whitespace().last().filter(|t| t.starts_with("dir_")) {
             tokens.insert(line.split_whitespace().next().unwrap().to_owned(), token.to_owned());
         }
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(std::time::Instant::now() < deadline, "the server did not start listening");
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
     (server, addr, tokens)
 }
@@ -320,22 +326,7 @@ async fn serve_demo_adds_nothing_to_a_store_that_holds_no_demo() {
         fixtures::generate(fixtures::Size::Small, 3).map(|c| fixtures::Commit { actor: "system:import".into(), ..c });
     log.append_in_order(real.map(|c| c.appendable())).await.unwrap();
     let head = log.head().await.unwrap();
-    let addr = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().to_string()
-    };
-    let mut server = Command::new(env!("CARGO_BIN_EXE_directory"))
-        .args(["serve", "--demo", "--demo-size", "small", "--listen", &addr])
-        .env("DATABASE_URL", &store.url)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(std::time::Instant::now() < deadline, "the server did not start listening");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (mut server, _) = start_demo(&store);
     server.kill().unwrap();
     let out = server.wait_with_output().unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
